@@ -1,0 +1,1 @@
+//! The commands: each takes checked settings and does its work.

@@ -1,0 +1,17 @@
+//! sanctuary: locks and installs Python environments for ML teams.
+//!
+//! The modules follow the data: [`manifest`] (what the user asked for) -> [`target`] and
+//! [`wheel`] (what can run where, pure) -> [`index`] (HTTP, cache, metadata) -> [`resolve`]
+//! (PubGrub) -> [`lock`] (PEP 751 files) -> [`commands`]. See `ARCHITECTURE.md`.
+
+pub mod cli;
+pub mod commands;
+pub mod index;
+pub mod lock;
+pub mod manifest;
+pub mod resolve;
+pub mod target;
+pub mod wheel;
+
+pub use pep440_rs::{Version, VersionSpecifiers};
+pub use pep508_rs::{ExtraName, PackageName, Requirement};

@@ -1,0 +1,1 @@
+//! PEP 751 lockfiles: the data model, a deterministic writer and a reader. Pure: no I/O.
