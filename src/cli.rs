@@ -1,9 +1,211 @@
-//! The command line: clap definitions parsed into checked settings, and the one place where
-//! errors become exit codes.
+//! The command line: clap definitions, parsed into checked settings that the commands take,
+//! and the one place where errors become messages (with `hint:` lines) and exit codes.
 
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 
-/// Entry point of the binary.
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use pep508_rs::PackageName;
+
+use crate::commands;
+use crate::index::{IndexError, IndexSettings};
+
+/// Locks and installs Python environments for ML teams.
+#[derive(Debug, Parser)]
+#[command(name = "sanctuary", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// The manifest to use [default: ./sanctuary.toml].
+    #[arg(long, global = true, env = "SANCTUARY_MANIFEST", value_name = "PATH")]
+    manifest: Option<PathBuf>,
+    /// Cache directory [default: the user cache dir].
+    #[arg(long, global = true, env = "SANCTUARY_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Use the cache only; make no network request.
+    #[arg(long, global = true)]
+    offline: bool,
+    /// Ignore cached index pages and metadata.
+    #[arg(long, global = true, conflicts_with = "offline")]
+    refresh: bool,
+    /// Most HTTP requests in flight at once.
+    #[arg(long, global = true, default_value_t = 64, value_name = "N")]
+    concurrency: usize,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Resolve the manifest and write hashed PEP 751 lockfiles under `lockfiles/`.
+    Lock(LockArgs),
+}
+
+#[derive(Debug, Args)]
+struct LockArgs {
+    /// Write nothing; exit 1 naming what is stale when the manifest changed since the
+    /// lockfiles were written.
+    #[arg(long)]
+    check: bool,
+    /// Ignore the versions in the existing lockfiles.
+    #[arg(short = 'U', long)]
+    upgrade: bool,
+    /// Ignore the locked version of this package (repeatable).
+    #[arg(short = 'P', long = "upgrade-package", value_name = "NAME")]
+    upgrade_package: Vec<String>,
+}
+
+/// Entry point of the binary: run, and turn an error into a message and an exit code.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            report(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parse the command line and run the command.
+pub fn run() -> Result<ExitCode> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with success; usage errors exit 2.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return Ok(ExitCode::from(code));
+        }
+    };
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let global = GlobalSettings::from_args(&cli.global)?;
+    match cli.command {
+        Command::Lock(args) => {
+            let settings = commands::lock::LockSettings::from_args(global, &args)?;
+            commands::lock::lock(&settings)
+        }
+    }
+}
+
+/// Settings shared by every command, checked.
+#[derive(Clone, Debug)]
+pub struct GlobalSettings {
+    pub manifest: PathBuf,
+    pub index: IndexSettings,
+    /// `SANCTUARY_INDEX_<NAME>=URL` redirections, keyed by upper-cased index name.
+    pub index_overrides: BTreeMap<String, String>,
+    pub quiet: bool,
+}
+
+impl GlobalSettings {
+    fn from_args(args: &GlobalArgs) -> Result<Self> {
+        let cache_dir = match &args.cache_dir {
+            Some(dir) => dir.clone(),
+            None => dirs::cache_dir()
+                .map(|d| d.join("sanctuary"))
+                .context("no user cache directory on this system; set SANCTUARY_CACHE_DIR")?,
+        };
+        if args.concurrency == 0 {
+            anyhow::bail!("--concurrency must be at least 1");
+        }
+        let index_overrides = std::env::vars()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("SANCTUARY_INDEX_")
+                    .map(|name| (name.to_string(), v))
+            })
+            .collect();
+        Ok(GlobalSettings {
+            manifest: args
+                .manifest
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("sanctuary.toml")),
+            index: IndexSettings {
+                cache_dir,
+                offline: args.offline,
+                refresh: args.refresh,
+                concurrency: args.concurrency,
+            },
+            index_overrides,
+            quiet: args.quiet,
+        })
+    }
+}
+
+impl commands::lock::LockSettings {
+    fn from_args(global: GlobalSettings, args: &LockArgs) -> Result<Self> {
+        let upgrade = args
+            .upgrade_package
+            .iter()
+            .map(|n| {
+                PackageName::from_str(n).with_context(|| format!("invalid --upgrade-package `{n}`"))
+            })
+            .collect::<Result<HashSet<_>>>()?;
+        Ok(commands::lock::LockSettings {
+            global,
+            check: args.check,
+            upgrade_all: args.upgrade,
+            upgrade,
+        })
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "sanctuary=info",
+        (false, 2) => "sanctuary=debug",
+        _ => "sanctuary=trace",
+    };
+    let filter =
+        EnvFilter::try_from_env("SANCTUARY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+/// Print an error with its causes and a hint where one helps.
+fn report(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if let Some(hint) = hint(err) {
+        eprintln!("hint: {hint}");
+    }
+}
+
+fn hint(err: &anyhow::Error) -> Option<String> {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<IndexError>() {
+            return match e {
+                IndexError::Offline { .. } => Some(
+                    "run the same command once without --offline to fill the cache".to_string(),
+                ),
+                IndexError::Unreachable { index, .. } => Some(format!(
+                    "check the network, or point the index at a mirror with SANCTUARY_INDEX_{}=URL",
+                    index.to_uppercase().replace('-', "_")
+                )),
+                _ => None,
+            };
+        }
+    }
+    None
 }

@@ -1,1 +1,3 @@
 //! The commands: each takes checked settings and does its work.
+
+pub mod lock;

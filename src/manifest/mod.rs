@@ -1,1 +1,519 @@
-//! The `sanctuary.toml` manifest: its types, parsing with line/column errors, and its JSON Schema.
+//! The `sanctuary.toml` manifest: its shape (serde + JSON Schema via `schemars`), parsing with
+//! errors that point at the line and column, and validation of what TOML alone cannot check
+//! (requirement strings, index names, hardware keys, the target).
+//!
+//! Pure: takes the text and the path it came from; the caller reads the file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pep508_rs::{PackageName, Requirement};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::target::Target;
+
+/// The manifest as written in `sanctuary.toml`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "sanctuary.toml")]
+pub struct ManifestFile {
+    pub project: Project,
+    /// Package indexes, in order. With none declared, PyPI is the only index; once declared,
+    /// exactly these are used and the first one not marked `explicit` is the default.
+    #[serde(default)]
+    pub index: Vec<IndexDecl>,
+    /// The hardware-keyed layer: torch and the CUDA libraries it pulls in.
+    pub foundation: Option<Foundation>,
+    /// Everything else, resolved against the Foundation pins.
+    #[serde(default)]
+    pub application: Application,
+    #[serde(default)]
+    pub sync: SyncDecl,
+}
+
+/// `[project]`
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Name of the environment.
+    pub name: String,
+    /// The Python version the locks target (not the running interpreter), e.g. `3.12`.
+    #[schemars(with = "String", regex(pattern = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"))]
+    pub python: Spanned<String>,
+    /// Target platform: `linux-x86_64`, `linux-aarch64` (glibc 2.28; a floor may be named as in
+    /// `linux-x86_64-manylinux_2_34`), `linux-x86_64-musllinux_1_2`, `macos-arm64`,
+    /// `macos-x86_64`, `windows-x86_64`. Default: the host.
+    #[schemars(with = "Option<String>")]
+    pub platform: Option<Spanned<String>>,
+}
+
+/// `[[index]]`
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndexDecl {
+    /// Name used to refer to this index (`foundation.index`, `application.sources`) and in the
+    /// `SANCTUARY_INDEX_<NAME>` mirror override.
+    #[schemars(with = "String", regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"))]
+    pub name: Spanned<String>,
+    /// Simple API root (`https://pypi.org/simple`), a `file://` URL, or for `format = "flat"` a
+    /// page or directory of files. May contain `{key}`, expanded per hardware key.
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    /// Only packages pinned to this index may come from it.
+    #[serde(default)]
+    pub explicit: bool,
+    #[serde(default)]
+    pub format: IndexFormat,
+}
+
+/// How an index lists its files.
+#[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexFormat {
+    /// A PEP 503 / PEP 691 simple repository.
+    #[default]
+    Simple,
+    /// A flat page or directory of files (pip's `--find-links`).
+    Flat,
+}
+
+/// The release channel of the Foundation indexes.
+#[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    #[default]
+    Stable,
+    /// Nightly indexes; pre-releases allowed for the Foundation.
+    Nightly,
+}
+
+/// `[foundation]`
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Foundation {
+    /// Hardware keys, best first (`cu130`, `cu128`, `cu126`, `cpu`, ...).
+    #[schemars(with = "Vec<String>")]
+    pub keys: Vec<Spanned<String>>,
+    /// Name of the index Foundation packages come from.
+    #[schemars(with = "Option<String>")]
+    pub index: Option<Spanned<String>>,
+    #[serde(default)]
+    pub channel: Channel,
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub requirements: Vec<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub constraints: Vec<Spanned<String>>,
+    /// Per-key overrides: `[foundation.key.cu126]`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, KeyOverride>")]
+    pub key: BTreeMap<Spanned<String>, KeyOverride>,
+}
+
+/// `[foundation.key.<key>]`: replaces the Foundation's requirements or constraints for one key.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyOverride {
+    #[schemars(with = "Option<Vec<String>>")]
+    pub requirements: Option<Vec<Spanned<String>>>,
+    #[schemars(with = "Option<Vec<String>>")]
+    pub constraints: Option<Vec<Spanned<String>>>,
+}
+
+/// `[application]`
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub requirements: Vec<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub constraints: Vec<Spanned<String>>,
+    /// Pins packages to a named index: `sources = { torch = "pytorch" }`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub sources: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Allow pre-releases for every application package (default: only when a requirement
+    /// names one, or when nothing else fits).
+    #[serde(default)]
+    pub prereleases: bool,
+}
+
+/// `[sync]`
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncDecl {
+    /// The virtual environment `sanctuary sync` manages, relative to the manifest.
+    #[serde(default = "default_venv")]
+    pub venv: String,
+}
+
+impl Default for SyncDecl {
+    fn default() -> Self {
+        SyncDecl {
+            venv: default_venv(),
+        }
+    }
+}
+
+fn default_venv() -> String {
+    ".venv".to_string()
+}
+
+/// The JSON Schema of `sanctuary.toml`, as published in `schema/sanctuary.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(ManifestFile);
+    // Serialising a schema (plain maps and strings) cannot fail.
+    let mut text = serde_json::to_string_pretty(&schema).expect("schema serialises");
+    text.push('\n');
+    text
+}
+
+/// A manifest error, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", path.display())]
+pub struct ManifestError {
+    pub path: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    pub message: String,
+}
+
+/// One requirement string of the manifest, parsed, with its position.
+#[derive(Clone, Debug)]
+pub struct ManifestRequirement {
+    pub requirement: Requirement,
+    /// The text as written.
+    pub text: String,
+    /// 1-based line in the manifest.
+    pub line: usize,
+}
+
+/// A declared index, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub name: String,
+    /// May contain `{key}`.
+    pub url: String,
+    pub explicit: bool,
+    pub format: IndexFormat,
+}
+
+/// The Foundation layer, validated.
+#[derive(Clone, Debug)]
+pub struct FoundationSpec {
+    pub keys: Vec<String>,
+    pub index: Option<String>,
+    pub channel: Channel,
+    pub requirements: Vec<ManifestRequirement>,
+    pub constraints: Vec<ManifestRequirement>,
+    /// Per-key replacements of `requirements` / `constraints`.
+    pub overrides: BTreeMap<String, KeySpec>,
+}
+
+/// A per-key override, validated.
+#[derive(Clone, Debug, Default)]
+pub struct KeySpec {
+    pub requirements: Option<Vec<ManifestRequirement>>,
+    pub constraints: Option<Vec<ManifestRequirement>>,
+}
+
+/// The Application layer, validated.
+#[derive(Clone, Debug, Default)]
+pub struct ApplicationSpec {
+    pub requirements: Vec<ManifestRequirement>,
+    pub constraints: Vec<ManifestRequirement>,
+    /// Package → index name.
+    pub sources: BTreeMap<PackageName, String>,
+    pub prereleases: bool,
+}
+
+/// A parsed and validated manifest.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub name: String,
+    /// The Python version as written (`3.12`).
+    pub python: String,
+    /// The platform as written, if any.
+    pub platform: Option<String>,
+    pub target: Target,
+    /// Declared indexes in order; PyPI alone when none are declared.
+    pub indexes: Vec<IndexSpec>,
+    pub foundation: Option<FoundationSpec>,
+    pub application: ApplicationSpec,
+    pub venv: String,
+}
+
+/// The index used when a manifest declares none.
+pub const DEFAULT_INDEX_URL: &str = "https://pypi.org/simple";
+
+impl Manifest {
+    /// Parse and validate `text`, the contents of the manifest at `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+        let at = |span: Option<Range<usize>>, message: String| {
+            let (line, column) = span.map_or((1, 1), |s| line_column(text, s.start));
+            ManifestError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        };
+        let file: ManifestFile = toml::from_str(text).map_err(|e| {
+            // toml's message repeats the location and the source line; keep its first
+            // sentence-like part only, since we print the location ourselves.
+            at(e.span(), e.message().trim().to_string())
+        })?;
+
+        let python_text = file.project.python.get_ref().clone();
+        let platform = file.project.platform.as_ref().map(|p| p.get_ref().clone());
+        let target = Target::new(&python_text, platform.as_deref()).map_err(|e| {
+            let span = match (&file.project.platform, &e) {
+                (Some(p), crate::target::TargetError::UnknownPlatform(_)) => p.span(),
+                _ => file.project.python.span(),
+            };
+            at(Some(span), e.to_string())
+        })?;
+
+        // Indexes: unique names, parseable URLs.
+        let mut indexes = Vec::new();
+        for decl in &file.index {
+            let name = decl.name.get_ref();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(at(
+                    Some(decl.name.span()),
+                    format!("invalid index name `{name}`: use letters, digits, `-` and `_`"),
+                ));
+            }
+            if indexes.iter().any(|i: &IndexSpec| i.name == *name) {
+                return Err(at(
+                    Some(decl.name.span()),
+                    format!("index `{name}` is declared twice"),
+                ));
+            }
+            let url = decl.url.get_ref();
+            let probe = url.replace("{key}", "cpu");
+            if let Err(e) = url::Url::parse(&probe) {
+                return Err(at(
+                    Some(decl.url.span()),
+                    format!("invalid URL `{url}` for index `{name}`: {e}"),
+                ));
+            }
+            indexes.push(IndexSpec {
+                name: name.clone(),
+                url: url.clone(),
+                explicit: decl.explicit,
+                format: decl.format,
+            });
+        }
+        if indexes.is_empty() {
+            indexes.push(IndexSpec {
+                name: "pypi".to_string(),
+                url: DEFAULT_INDEX_URL.to_string(),
+                explicit: false,
+                format: IndexFormat::Simple,
+            });
+        }
+        let index_names: Vec<&str> = indexes.iter().map(|i| i.name.as_str()).collect();
+        let check_index = |name: &Spanned<String>| -> Result<String, ManifestError> {
+            if index_names.contains(&name.get_ref().as_str()) {
+                Ok(name.get_ref().clone())
+            } else {
+                Err(at(
+                    Some(name.span()),
+                    format!(
+                        "unknown index `{}`: declared indexes are {}",
+                        name.get_ref(),
+                        index_names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))
+            }
+        };
+        let requirements = |list: &[Spanned<String>]| -> Result<Vec<_>, ManifestError> {
+            list.iter()
+                .map(|item| parse_requirement(text, item).map_err(|m| at(Some(item.span()), m)))
+                .collect()
+        };
+
+        let foundation = match &file.foundation {
+            None => None,
+            Some(f) => {
+                let mut keys: Vec<String> = Vec::new();
+                for key in &f.keys {
+                    let k = key.get_ref();
+                    if !is_valid_key(k) {
+                        return Err(at(
+                            Some(key.span()),
+                            format!(
+                                "invalid hardware key `{k}`: use lowercase letters, digits and `-` (e.g. cu130, cpu, rocm6-4)"
+                            ),
+                        ));
+                    }
+                    if keys.contains(k) {
+                        return Err(at(Some(key.span()), format!("key `{k}` is listed twice")));
+                    }
+                    keys.push(k.clone());
+                }
+                if keys.is_empty() {
+                    return Err(at(None, "`foundation.keys` must list at least one hardware key".to_string()));
+                }
+                let index = f.index.as_ref().map(check_index).transpose()?;
+                let mut overrides = BTreeMap::new();
+                for (key, o) in &f.key {
+                    if !keys.contains(key.get_ref()) {
+                        return Err(at(
+                            Some(key.span()),
+                            format!(
+                                "override for key `{}`, which `foundation.keys` does not list",
+                                key.get_ref()
+                            ),
+                        ));
+                    }
+                    overrides.insert(
+                        key.get_ref().clone(),
+                        KeySpec {
+                            requirements: o.requirements.as_deref().map(requirements).transpose()?,
+                            constraints: o.constraints.as_deref().map(requirements).transpose()?,
+                        },
+                    );
+                }
+                Some(FoundationSpec {
+                    keys,
+                    index,
+                    channel: f.channel,
+                    requirements: requirements(&f.requirements)?,
+                    constraints: requirements(&f.constraints)?,
+                    overrides,
+                })
+            }
+        };
+
+        let mut sources = BTreeMap::new();
+        for (package, index) in &file.application.sources {
+            let name = PackageName::from_str(package.get_ref()).map_err(|e| {
+                at(
+                    Some(package.span()),
+                    format!("invalid package name `{}`: {e}", package.get_ref()),
+                )
+            })?;
+            sources.insert(name, check_index(index)?);
+        }
+        let application = ApplicationSpec {
+            requirements: requirements(&file.application.requirements)?,
+            constraints: requirements(&file.application.constraints)?,
+            sources,
+            prereleases: file.application.prereleases,
+        };
+
+        Ok(Manifest {
+            path: path.to_path_buf(),
+            name: file.project.name.clone(),
+            python: python_text,
+            platform,
+            target,
+            indexes,
+            foundation,
+            application,
+            venv: file.sync.venv.clone(),
+        })
+    }
+
+    /// Read and parse the manifest at `path`.
+    pub fn read(path: &Path) -> Result<Manifest, ManifestReadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Manifest::parse(&text, path)?)
+    }
+
+    /// The directory the manifest lives in; lockfiles go under `<dir>/lockfiles/`.
+    pub fn dir(&self) -> &Path {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    }
+}
+
+/// Reading a manifest from disk failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestReadError {
+    #[error("cannot read the manifest {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Invalid(#[from] ManifestError),
+}
+
+fn is_valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Parse one requirement string; errors are messages (the caller adds the location).
+fn parse_requirement(text: &str, item: &Spanned<String>) -> Result<ManifestRequirement, String> {
+    let raw = item.get_ref();
+    let requirement = Requirement::from_str(raw)
+        .map_err(|e| format!("invalid requirement `{raw}`: {}", first_line(&e.to_string())))?;
+    if requirement.version_or_url.as_ref().is_some_and(|v| {
+        matches!(v, pep508_rs::VersionOrUrl::Url(_))
+    }) {
+        return Err(format!(
+            "requirement `{raw}` names a URL; sanctuary locks from indexes only (declare an [[index]] instead)"
+        ));
+    }
+    Ok(ManifestRequirement {
+        requirement,
+        text: raw.clone(),
+        line: line_column(text, item.span().start).0,
+    })
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}
+
+impl fmt::Display for ManifestRequirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests;
