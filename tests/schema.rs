@@ -39,26 +39,33 @@ fn published_schema_matches_the_code() {
 
 #[test]
 fn every_example_and_fixture_manifest_validates() {
-    let schema: serde_json::Value = serde_json::from_str(&sanctuary::manifest::json_schema()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&sanctuary::manifest::json_schema()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let mut found = Vec::new();
     manifests(&root().join("examples"), &mut found);
     manifests(&root().join("fixtures"), &mut found);
-    assert!(found.len() >= 2, "expected example manifests, found {found:?}");
+    assert!(
+        found.len() >= 2,
+        "expected example manifests, found {found:?}"
+    );
     for path in &found {
         let text = std::fs::read_to_string(path).unwrap();
         let value: toml::Value = toml::from_str(&text).unwrap();
         let json = serde_json::to_value(&value).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&json).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
-        sanctuary::manifest::Manifest::parse(&text, path)
-            .unwrap_or_else(|e| panic!("{e}"));
+        sanctuary::manifest::Manifest::parse(&text, path).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
 #[test]
 fn schema_rejects_what_the_parser_rejects() {
-    let schema: serde_json::Value = serde_json::from_str(&sanctuary::manifest::json_schema()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&sanctuary::manifest::json_schema()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     for bad in [
         "[project]\nname = \"x\"\npython = \"3.12\"\ncolour = \"blue\"\n",

@@ -13,9 +13,7 @@ use pep508_rs::PackageName;
 
 use crate::cli::GlobalSettings;
 use crate::index::{DistFile, IndexKind, IndexSet, IndexUrl};
-use crate::lock::{
-    FORMAT_VERSION, InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable,
-};
+use crate::lock::{FORMAT_VERSION, InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
 use crate::manifest::{IndexFormat, Manifest, ManifestRequirement};
 use crate::resolve::{self, Origin, PrereleaseMode, ResolveRequest, RootRequirement};
 
@@ -144,7 +142,8 @@ fn check(
 
 /// The canonical inputs of the Application layer.
 fn application_inputs(manifest: &Manifest) -> InputSummary {
-    let texts = |reqs: &[ManifestRequirement]| reqs.iter().map(|r| r.text.trim().to_string()).collect();
+    let texts =
+        |reqs: &[ManifestRequirement]| reqs.iter().map(|r| r.text.trim().to_string()).collect();
     InputSummary {
         requirements: texts(&manifest.application.requirements),
         constraints: texts(&manifest.application.constraints),

@@ -374,7 +374,10 @@ impl Manifest {
                     keys.push(k.clone());
                 }
                 if keys.is_empty() {
-                    return Err(at(None, "`foundation.keys` must list at least one hardware key".to_string()));
+                    return Err(at(
+                        None,
+                        "`foundation.keys` must list at least one hardware key".to_string(),
+                    ));
                 }
                 let index = f.index.as_ref().map(check_index).transpose()?;
                 let mut overrides = BTreeMap::new();
@@ -391,7 +394,11 @@ impl Manifest {
                     overrides.insert(
                         key.get_ref().clone(),
                         KeySpec {
-                            requirements: o.requirements.as_deref().map(requirements).transpose()?,
+                            requirements: o
+                                .requirements
+                                .as_deref()
+                                .map(requirements)
+                                .transpose()?,
                             constraints: o.constraints.as_deref().map(requirements).transpose()?,
                         },
                     );
@@ -479,11 +486,17 @@ fn is_valid_key(key: &str) -> bool {
 /// Parse one requirement string; errors are messages (the caller adds the location).
 fn parse_requirement(text: &str, item: &Spanned<String>) -> Result<ManifestRequirement, String> {
     let raw = item.get_ref();
-    let requirement = Requirement::from_str(raw)
-        .map_err(|e| format!("invalid requirement `{raw}`: {}", first_line(&e.to_string())))?;
-    if requirement.version_or_url.as_ref().is_some_and(|v| {
-        matches!(v, pep508_rs::VersionOrUrl::Url(_))
-    }) {
+    let requirement = Requirement::from_str(raw).map_err(|e| {
+        format!(
+            "invalid requirement `{raw}`: {}",
+            first_line(&e.to_string())
+        )
+    })?;
+    if requirement
+        .version_or_url
+        .as_ref()
+        .is_some_and(|v| matches!(v, pep508_rs::VersionOrUrl::Url(_)))
+    {
         return Err(format!(
             "requirement `{raw}` names a URL; sanctuary locks from indexes only (declare an [[index]] instead)"
         ));

@@ -79,7 +79,10 @@ fn defaults_to_pypi_alone() {
 fn errors_point_at_line_and_column() {
     let head = "[project]\nname = \"x\"\npython = \"3.12\"\n";
     let cases = [
-        ("bad_toml", format!("{head}[application\nrequirements = []\n")),
+        (
+            "bad_toml",
+            format!("{head}[application\nrequirements = []\n"),
+        ),
         ("unknown_field", format!("{head}colour = \"blue\"\n")),
         (
             "unknown_field_in_application",
@@ -99,9 +102,14 @@ fn errors_point_at_line_and_column() {
         ),
         (
             "override_for_undeclared_key",
-            format!("{head}[foundation]\nkeys = [\"cpu\"]\n[foundation.key.cu130]\nrequirements = []\n"),
+            format!(
+                "{head}[foundation]\nkeys = [\"cpu\"]\n[foundation.key.cu130]\nrequirements = []\n"
+            ),
         ),
-        ("bad_key", format!("{head}[foundation]\nkeys = [\"CU130\"]\n")),
+        (
+            "bad_key",
+            format!("{head}[foundation]\nkeys = [\"CU130\"]\n"),
+        ),
         (
             "duplicate_index",
             format!(
@@ -116,9 +124,18 @@ fn errors_point_at_line_and_column() {
             "url_requirement",
             format!("{head}[application]\nrequirements = [\"foo @ https://x/foo.whl\"]\n"),
         ),
-        ("bad_platform", "[project]\nname = \"x\"\npython = \"3.12\"\nplatform = \"amiga-68k\"\n".to_string()),
-        ("bad_python", "[project]\nname = \"x\"\npython = \"three\"\n".to_string()),
-        ("missing_project", "[application]\nrequirements = []\n".to_string()),
+        (
+            "bad_platform",
+            "[project]\nname = \"x\"\npython = \"3.12\"\nplatform = \"amiga-68k\"\n".to_string(),
+        ),
+        (
+            "bad_python",
+            "[project]\nname = \"x\"\npython = \"three\"\n".to_string(),
+        ),
+        (
+            "missing_project",
+            "[application]\nrequirements = []\n".to_string(),
+        ),
     ];
     let mut report = String::new();
     for (name, text) in &cases {
