@@ -279,9 +279,9 @@ impl IndexSet {
             .get(&file.url)
             .cloned()
             .unwrap_or_default();
-        let size_known = file.size.is_some() || learnt.size.is_some();
-        let time_known = file.upload_time.is_some() || learnt.upload_time.is_some();
-        if size_known && time_known {
+        // A range answer already said all the server will say (the same server answers a
+        // HEAD with the same headers; a missing `Last-Modified` stays missing).
+        if learnt.size.is_some() || (file.size.is_some() && learnt.upload_time.is_some()) {
             return Ok(learnt);
         }
         if self.settings.offline {
@@ -598,7 +598,7 @@ impl IndexSet {
                     .as_deref()
                     .and_then(client::http_date_to_rfc3339),
             };
-            if facts.size.is_some() && facts.upload_time.is_some() {
+            if facts.size.is_some() {
                 self.write_facts(
                     &cache::artifact_key(file.sha256.as_deref(), &file.url),
                     &facts,
@@ -1244,6 +1244,90 @@ mod tests {
         );
         assert!(s.files(&name("baz")).await.unwrap().is_none());
         assert!(server.requests().iter().all(|r| r.path == "/links.html"));
+    }
+
+    #[tokio::test]
+    async fn json_pages_are_dispatched_on_content_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|req| {
+            assert!(req.header("accept").unwrap().contains("application/vnd.pypi.simple.v1+json"));
+            let body = format!(
+                r#"{{"meta": {{"api-version": "1.1"}}, "name": "foo", "files": [{{"filename": "{WHEEL}",
+                "url": "/f/{WHEEL}", "hashes": {{"sha256": "{}"}}, "size": 77,
+                "upload-time": "2024-05-06T07:08:09.123456Z", "requires-python": ">=3.9"}}]}}"#,
+                "b".repeat(64)
+            );
+            Reply::new(200, body).header("Content-Type", "application/vnd.pypi.simple.v1+json")
+        })
+        .await;
+        let s = set(
+            vec![index(
+                "pypi",
+                &server.url("simple/"),
+                false,
+                IndexKind::Simple,
+            )],
+            &[],
+            settings(dir.path()),
+        );
+        let files = s.files(&name("foo")).await.unwrap().unwrap();
+        let file = &files.versions.values().next().unwrap()[0];
+        assert_eq!(
+            file.url.as_str(),
+            server.url(&format!("f/{WHEEL}")).as_str()
+        );
+        assert_eq!(file.requires_python.as_ref().unwrap().to_string(), ">=3.9");
+        // Everything `complete` needs was on the page: no request.
+        let done = s.complete(file).await.unwrap();
+        assert_eq!(
+            (done.size, done.upload_time.as_deref()),
+            (Some(77), Some("2024-05-06T07:08:09.123456Z"))
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    /// Against the live PyPI: `cargo test --features live --lib index::tests::live`.
+    #[cfg(feature = "live")]
+    #[tokio::test]
+    async fn live_pypi_six() {
+        let dir = tempfile::tempdir().unwrap();
+        let pypi = Url::parse("https://pypi.org/simple").unwrap();
+        let s = set(
+            vec![index("pypi", &pypi, false, IndexKind::Simple)],
+            &[],
+            settings(dir.path()),
+        );
+        let six = s.files(&name("six")).await.unwrap().unwrap();
+        let (version, files) = six.versions.iter().next_back().unwrap();
+        let wheel = files
+            .iter()
+            .find(|f| f.parsed.as_wheel().is_some())
+            .unwrap();
+        assert!(wheel.sha256.is_some());
+        let meta = s.metadata(&six, wheel).await.unwrap();
+        assert_eq!(&meta.version, version);
+        let done = s.complete(wheel).await.unwrap();
+        assert!(done.size.unwrap() > 1000, "{done:?}");
+        // The PyPI mirror reachable from CI strips `Last-Modified`, so no upload time here.
+        assert_eq!(s.complete(wheel).await.unwrap().size, done.size);
+        assert!(
+            s.files(&name("this-project-does-not-exist-sanctuary-x"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // A large platform wheel: range requests on a real central directory.
+        let numpy = s.files(&name("numpy")).await.unwrap().unwrap();
+        let (version, files) = numpy.versions.iter().next_back().unwrap();
+        let wheel = files
+            .iter()
+            .find(|f| f.filename.contains("cp312-cp312-manylinux"))
+            .unwrap();
+        let meta = s.metadata(&numpy, wheel).await.unwrap();
+        assert_eq!(&meta.version, version);
+        assert!(meta.requires_python.is_some());
+        assert!(s.complete(wheel).await.unwrap().size.unwrap() > 1_000_000);
     }
 
     #[test]

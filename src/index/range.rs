@@ -564,6 +564,36 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn three_requests_when_the_central_directory_is_bigger_than_the_tail() {
+        // Thousands of entries (like torch): the central directory alone exceeds 64 KiB.
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        for i in 0..2500 {
+            zip.start_file(format!("foo/some/rather/long/module/path/m{i:05}.py"), opts)
+                .unwrap();
+            zip.write_all(b"x = 1\n").unwrap();
+        }
+        zip.start_file("Foo-1.0.dist-info/METADATA", opts).unwrap();
+        zip.write_all(META.as_bytes()).unwrap();
+        for i in 0..2500 {
+            zip.start_file(format!("foo/more/rather/long/module/path/n{i:05}.py"), opts)
+                .unwrap();
+            zip.write_all(b"y = 2\n").unwrap();
+        }
+        let w = zip.finish().unwrap().into_inner();
+        let server = TestServer::start(range_handler(w, true)).await;
+        let url = server.url("foo-1.0-py3-none-any.whl");
+        let meta = fetch_wheel_metadata(&client(), "t", &url, None)
+            .await
+            .unwrap();
+        assert_eq!(meta.bytes, META.as_bytes());
+        assert_eq!(meta.path, "Foo-1.0.dist-info/METADATA");
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 3, "{reqs:?}");
+        assert!(reqs.iter().all(|r| r.header("range").is_some()));
+    }
+
+    #[tokio::test]
     async fn ignored_range_uses_the_full_body_and_checks_the_hash() {
         let w = wheel(META, 0, true);
         let server = TestServer::start(range_handler(w.clone(), false)).await;
