@@ -361,6 +361,17 @@ mod tests {
             vec![("If-None-Match", "\"abc\"".to_string())]
         );
         h.insert(
+            "last-modified",
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert_eq!(
+            CachePolicy::from_headers(&h).conditional_headers()[1],
+            (
+                "If-Modified-Since",
+                "Sun, 06 Nov 1994 08:49:37 GMT".to_string()
+            )
+        );
+        h.insert(
             "cache-control",
             HeaderValue::from_static("No-Cache, no-store"),
         );
