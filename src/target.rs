@@ -20,23 +20,12 @@ pub enum Arch {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Platform {
     /// glibc Linux; `glibc` is the newest manylinux version allowed, `(2, 28)` by default.
-    Linux {
-        arch: Arch,
-        glibc: (u16, u16),
-    },
+    Linux { arch: Arch, glibc: (u16, u16) },
     /// musl Linux (`musllinux_1_2`).
-    LinuxMusl {
-        arch: Arch,
-        musl: (u16, u16),
-    },
+    LinuxMusl { arch: Arch, musl: (u16, u16) },
     /// macOS; `min` is the deployment target (`(11, 0)` for arm64, `(10, 12)` for x86_64).
-    MacOs {
-        arch: Arch,
-        min: (u16, u16),
-    },
-    Windows {
-        arch: Arch,
-    },
+    MacOs { arch: Arch, min: (u16, u16) },
+    Windows { arch: Arch },
 }
 
 /// Why a target could not be understood.
