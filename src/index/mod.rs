@@ -7,15 +7,23 @@
 //! [`IndexSet`] is the real implementation: the first index that has a project wins, and a
 //! project pinned to an `explicit` index comes only from there.
 
+// `IndexError` carries the URL at fault (a `Url` is ~90 bytes), which clippy finds large. The
+// error shape is the interface shared with the resolver, and errors are rare next to the I/O
+// they report, so boxing every variant would buy nothing.
+#![allow(clippy::result_large_err)]
+
 pub mod cache;
 pub mod client;
 pub mod metadata;
 pub mod range;
 pub mod simple;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::Arc;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::OnceCell;
 
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, PackageName, Requirement};
@@ -155,8 +163,29 @@ pub struct IndexSettings {
 }
 
 /// The configured indexes, in manifest order, with their HTTP client and cache.
+///
+/// `Send + Sync`: share it in an `Arc`. Concurrent callers asking for the same project or the
+/// same file's metadata share one fetch, and results stay in memory for the process.
 pub struct IndexSet {
-    _todo: (),
+    indexes: Vec<Arc<IndexUrl>>,
+    /// Project -> position in `indexes` of the index it is pinned to.
+    pins: HashMap<PackageName, usize>,
+    settings: IndexSettings,
+    client: client::HttpClient,
+    cache: cache::Cache,
+    projects: Memo<PackageName, Option<Arc<PackageFiles>>>,
+    metadata: Memo<String, Arc<CoreMetadata>>,
+    /// Size and upload time learnt while reading metadata, by artifact URL.
+    learnt: Mutex<HashMap<Url, cache::ArtifactFacts>>,
+}
+
+type Memo<K, V> = Mutex<HashMap<K, Arc<OnceCell<V>>>>;
+
+/// The shared cell of `key`, created on first use.
+fn memo_cell<K: Eq + Hash + Clone, V>(memo: &Memo<K, V>, key: &K) -> Arc<OnceCell<V>> {
+    // A poisoned lock only means another task panicked while inserting; the map is intact.
+    let mut map = memo.lock().unwrap_or_else(PoisonError::into_inner);
+    map.entry(key.clone()).or_default().clone()
 }
 
 impl IndexSet {
@@ -167,22 +196,450 @@ impl IndexSet {
         pins: std::collections::HashMap<PackageName, String>,
         settings: IndexSettings,
     ) -> Result<Self, IndexError> {
-        let _ = (indexes, pins, settings);
-        todo!("index helper")
+        let indexes: Vec<Arc<IndexUrl>> = indexes.into_iter().map(Arc::new).collect();
+        let mut by_position = HashMap::with_capacity(pins.len());
+        for (project, index_name) in pins {
+            let Some(position) = indexes.iter().position(|i| i.name == index_name) else {
+                let known: Vec<&str> = indexes.iter().map(|i| i.name.as_str()).collect();
+                return Err(IndexError::Other(format!(
+                    "`{project}` is pinned to index `{index_name}`, which is not configured (configured: {})",
+                    known.join(", ")
+                )));
+            };
+            by_position.insert(project, position);
+        }
+        Ok(IndexSet {
+            client: client::HttpClient::new(settings.concurrency)?,
+            cache: cache::Cache::new(&settings.cache_dir),
+            indexes,
+            pins: by_position,
+            settings,
+            projects: Mutex::default(),
+            metadata: Mutex::default(),
+            learnt: Mutex::default(),
+        })
+    }
+
+    /// Change the retry policy of the HTTP client (`retries` extra attempts, first delay
+    /// `backoff`, doubling each time). The default is 3 retries from 100 ms.
+    pub fn with_retries(mut self, retries: u32, backoff: std::time::Duration) -> Self {
+        self.client = self.client.with_retries(retries, backoff);
+        self
+    }
+
+    /// The configured indexes, in order.
+    pub fn indexes(&self) -> &[Arc<IndexUrl>] {
+        &self.indexes
     }
 
     /// Fill in what the simple page did not say about `file` (size, upload time), from the
     /// cache or a HEAD request. Immutable per sha256, so cached forever.
     pub async fn complete(&self, file: &DistFile) -> Result<DistFile, IndexError> {
-        let _ = file;
-        todo!("index helper")
+        let mut out = file.clone();
+        if out.size.is_some() && out.upload_time.is_some() {
+            return Ok(out);
+        }
+        let key = cache::artifact_key(file.sha256.as_deref(), &file.url);
+        let cached = (!self.settings.refresh)
+            .then(|| self.cache.read_facts(&key))
+            .flatten();
+        let facts = match cached {
+            Some(facts) => facts,
+            None => {
+                let facts = self.fetch_facts(file).await?;
+                self.write_facts(&key, &facts);
+                facts
+            }
+        };
+        out.size = out.size.or(facts.size);
+        out.upload_time = out.upload_time.or(facts.upload_time);
+        Ok(out)
     }
+
+    async fn fetch_facts(&self, file: &DistFile) -> Result<cache::ArtifactFacts, IndexError> {
+        if file.url.scheme() == "file" {
+            let path = client::file_path(&file.url)?;
+            let meta = tokio::fs::metadata(&path)
+                .await
+                .map_err(|e| IndexError::Other(format!("cannot read {}: {e}", path.display())))?;
+            let upload_time = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| client::unix_to_rfc3339(d.as_secs()));
+            return Ok(cache::ArtifactFacts {
+                size: Some(meta.len()),
+                upload_time,
+            });
+        }
+        let learnt = self
+            .learnt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&file.url)
+            .cloned()
+            .unwrap_or_default();
+        // A range answer already said all the server will say (the same server answers a
+        // HEAD with the same headers; a missing `Last-Modified` stays missing).
+        if learnt.size.is_some() || (file.size.is_some() && learnt.upload_time.is_some()) {
+            return Ok(learnt);
+        }
+        if self.settings.offline {
+            return Err(IndexError::Offline {
+                what: format!("the size and upload time of {}", file.url),
+            });
+        }
+        let index = self.index_name_for(&file.url);
+        let head = self
+            .client
+            .send(&index, reqwest::Method::HEAD, &file.url, &[])
+            .await?;
+        let resp = if head.status / 100 == 2 {
+            head
+        } else {
+            // Some servers refuse HEAD: one byte of the file says the same.
+            let resp = self
+                .client
+                .send(
+                    &index,
+                    reqwest::Method::GET,
+                    &file.url,
+                    &[("Range", "bytes=0-0".to_string())],
+                )
+                .await?;
+            if resp.status / 100 != 2 {
+                return Err(IndexError::Status {
+                    url: file.url.clone(),
+                    status: head.status,
+                });
+            }
+            resp
+        };
+        let size = match resp.status {
+            206 => resp
+                .header("content-range")
+                .and_then(range::parse_content_range)
+                .and_then(|(_, _, total)| total),
+            _ => resp
+                .header("content-length")
+                .and_then(|v| v.trim().parse().ok()),
+        };
+        let upload_time = resp
+            .header("last-modified")
+            .and_then(client::http_date_to_rfc3339);
+        Ok(cache::ArtifactFacts {
+            size: learnt.size.or(size),
+            upload_time: learnt.upload_time.or(upload_time),
+        })
+    }
+
+    /// The name of the index serving `url` (the first whose URL shares its origin), for errors.
+    fn index_name_for(&self, url: &Url) -> String {
+        self.indexes
+            .iter()
+            .find(|i| i.url.origin() == url.origin())
+            .map(|i| i.name.clone())
+            .unwrap_or_else(|| url.host_str().unwrap_or("local").to_string())
+    }
+
+    fn write_facts(&self, key: &str, facts: &cache::ArtifactFacts) {
+        if let Err(err) = self.cache.write_facts(key, facts) {
+            tracing::warn!(%err, "could not write to the cache");
+        }
+    }
+
+    /// The project on the index it must come from: its pin, else the first non-explicit
+    /// index that has it. Never mixes indexes.
+    async fn find_project(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<Arc<PackageFiles>>, IndexError> {
+        let candidates: Vec<usize> = match self.pins.get(name) {
+            Some(&position) => vec![position],
+            None => (0..self.indexes.len())
+                .filter(|&i| !self.indexes[i].explicit)
+                .collect(),
+        };
+        for position in candidates {
+            if let Some(files) = self.project_files(position, name).await? {
+                let index = self.indexes[position].clone();
+                tracing::debug!(%name, index = index.name, files = files.len(), "found the project");
+                return Ok(Some(Arc::new(simple::group_files(
+                    name.clone(),
+                    index,
+                    files,
+                ))));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The files of `name` on one index; `None` when the index does not have it (404, or no
+    /// matching file in a flat listing).
+    async fn project_files(
+        &self,
+        position: usize,
+        name: &PackageName,
+    ) -> Result<Option<Vec<DistFile>>, IndexError> {
+        let index = self.indexes[position].clone();
+        let keep = |files: Option<Vec<DistFile>>| match index.kind {
+            IndexKind::Simple => files,
+            IndexKind::Flat => files.filter(|f| !f.is_empty()),
+        };
+        if index.url.scheme() == "file" {
+            let (url, project, kind) = (index.url.clone(), name.clone(), index.kind);
+            let files = tokio::task::spawn_blocking(move || match kind {
+                IndexKind::Simple => client::read_local_simple(&url, &project),
+                IndexKind::Flat => client::read_local_flat(&url, &project).map(Some),
+            })
+            .await
+            .map_err(|e| {
+                IndexError::Other(format!("reading index `{}` failed: {e}", index.name))
+            })??;
+            return Ok(keep(files));
+        }
+
+        let (page_url, cache_key, accept) = match index.kind {
+            IndexKind::Simple => {
+                let mut root = index.url.clone();
+                if !root.path().ends_with('/') {
+                    root.set_path(&format!("{}/", root.path()));
+                }
+                let url = root
+                    .join(&format!("{name}/"))
+                    .map_err(|e| IndexError::BadPage {
+                        url: index.url.clone(),
+                        reason: e.to_string(),
+                    })?;
+                let key = url.to_string();
+                (url, key, client::SIMPLE_ACCEPT)
+            }
+            // One flat page lists every project: cache what concerns each project apart.
+            IndexKind::Flat => (
+                index.url.clone(),
+                format!("{}#{name}", index.url),
+                "text/html",
+            ),
+        };
+
+        let cached = (!self.settings.refresh)
+            .then(|| self.cache.read_page(&cache_key))
+            .flatten();
+        if let Some(page) = &cached
+            && (self.settings.offline || page.is_fresh(cache::now()))
+        {
+            return Ok(keep(page.dist_files(name)));
+        }
+        if self.settings.offline {
+            return Err(IndexError::Offline {
+                what: format!("the `{name}` page of index `{}` ({page_url})", index.name),
+            });
+        }
+
+        let mut headers = vec![("Accept", accept.to_string())];
+        if let Some(page) = &cached {
+            headers.extend(page.policy.conditional_headers());
+        }
+        let resp = self
+            .client
+            .send(&index.name, reqwest::Method::GET, &page_url, &headers)
+            .await?;
+        let policy = cache::CachePolicy::from_headers(&resp.headers);
+        let files = match (resp.status, cached) {
+            (304, Some(mut page)) => {
+                tracing::debug!(%page_url, "not modified");
+                if resp.headers.contains_key("cache-control") {
+                    page.policy.max_age = policy.max_age;
+                    page.policy.no_cache = policy.no_cache;
+                    page.policy.no_store = policy.no_store;
+                }
+                page.policy.etag = policy.etag.or(page.policy.etag);
+                page.policy.last_modified = policy.last_modified.or(page.policy.last_modified);
+                page.fetched_at = cache::now();
+                self.write_page(&cache_key, &page);
+                return Ok(keep(page.dist_files(name)));
+            }
+            (200..=299, _) => {
+                let format = simple::PageFormat::from_content_type(resp.header("content-type"));
+                Some(simple::parse_page(&resp.body, format, &resp.url, name)?)
+            }
+            (404 | 410, _) => None,
+            (status, _) => {
+                return Err(IndexError::Status {
+                    url: page_url,
+                    status,
+                });
+            }
+        };
+        if !policy.no_store {
+            let page = cache::CachedPage {
+                url: page_url.to_string(),
+                policy,
+                fetched_at: cache::now(),
+                files: files
+                    .as_ref()
+                    .map(|files| files.iter().map(cache::CachedFile::from).collect()),
+            };
+            self.write_page(&cache_key, &page);
+        }
+        Ok(keep(files))
+    }
+
+    fn write_page(&self, key: &str, page: &cache::CachedPage) {
+        if let Err(err) = self.cache.write_page(key, page) {
+            tracing::warn!(%err, "could not write to the cache");
+        }
+    }
+
+    async fn load_metadata(
+        &self,
+        package: &PackageFiles,
+        file: &DistFile,
+        key: &str,
+    ) -> Result<Arc<CoreMetadata>, IndexError> {
+        if !self.settings.refresh
+            && let Some(meta) = self.cache.read_metadata(key)
+        {
+            check_metadata_matches(&meta, file)?;
+            return Ok(Arc::new(meta));
+        }
+        let bytes = self.fetch_metadata_bytes(&package.index.name, file).await?;
+        let meta = metadata::parse_metadata(&bytes, &file.filename)?;
+        check_metadata_matches(&meta, file)?;
+        if let Err(err) = self.cache.write_metadata(key, &meta) {
+            tracing::warn!(%err, "could not write to the cache");
+        }
+        Ok(Arc::new(meta))
+    }
+
+    /// The raw core metadata of `file`: PEP 658 `.metadata`, else range requests on the
+    /// wheel, else the whole wheel.
+    async fn fetch_metadata_bytes(
+        &self,
+        index: &str,
+        file: &DistFile,
+    ) -> Result<Vec<u8>, IndexError> {
+        let local = file.url.scheme() == "file";
+        let offline = || IndexError::Offline {
+            what: format!("the metadata of {} ({})", file.filename, file.url),
+        };
+        if let CoreMetadataRef::Available { sha256 } = &file.core_metadata {
+            let meta_url = Url::parse(&format!("{}.metadata", file.url))
+                .map_err(|e| IndexError::Other(format!("{}: {e}", file.url)))?;
+            let found = if local {
+                client::read_local(&meta_url).await?
+            } else if self.settings.offline {
+                return Err(offline());
+            } else {
+                let resp = self
+                    .client
+                    .send(index, reqwest::Method::GET, &meta_url, &[])
+                    .await?;
+                match resp.status {
+                    200 => Some(resp.body),
+                    404 => None,
+                    status => {
+                        return Err(IndexError::Status {
+                            url: meta_url,
+                            status,
+                        });
+                    }
+                }
+            };
+            if let Some(bytes) = found {
+                if let Some(expected) = sha256 {
+                    let actual = cache::sha256_hex(&bytes);
+                    if &actual != expected {
+                        return Err(IndexError::HashMismatch {
+                            url: meta_url,
+                            expected: expected.clone(),
+                            actual,
+                        });
+                    }
+                }
+                return Ok(bytes);
+            }
+            tracing::debug!(%meta_url, "advertised core metadata is missing; reading the wheel");
+        }
+        if file.parsed.as_wheel().is_none() {
+            return Err(IndexError::BadMetadata {
+                file: file.filename.clone(),
+                reason: "a source distribution has no readable core metadata without a build"
+                    .to_string(),
+            });
+        }
+        if local {
+            let bytes = client::read_local(&file.url)
+                .await?
+                .ok_or_else(|| IndexError::Other(format!("{} does not exist", file.url)))?;
+            if let Some(expected) = &file.sha256 {
+                let actual = cache::sha256_hex(&bytes);
+                if &actual != expected {
+                    return Err(IndexError::HashMismatch {
+                        url: file.url.clone(),
+                        expected: expected.clone(),
+                        actual,
+                    });
+                }
+            }
+            return range::metadata_from_zip(&bytes, &file.url).map(|(_, bytes)| bytes);
+        }
+        if self.settings.offline {
+            return Err(offline());
+        }
+        let wheel =
+            range::fetch_wheel_metadata(&self.client, index, &file.url, file.sha256.as_deref())
+                .await?;
+        if wheel.size.is_some() || wheel.last_modified.is_some() {
+            let facts = cache::ArtifactFacts {
+                size: wheel.size,
+                upload_time: wheel
+                    .last_modified
+                    .as_deref()
+                    .and_then(client::http_date_to_rfc3339),
+            };
+            if facts.size.is_some() {
+                self.write_facts(
+                    &cache::artifact_key(file.sha256.as_deref(), &file.url),
+                    &facts,
+                );
+            }
+            self.learnt
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(file.url.clone(), facts);
+        }
+        Ok(wheel.bytes)
+    }
+}
+
+/// The metadata must describe the file it came from.
+fn check_metadata_matches(meta: &CoreMetadata, file: &DistFile) -> Result<(), IndexError> {
+    let name = match &file.parsed {
+        DistFilename::Wheel(w) => &w.name,
+        DistFilename::Sdist { name, .. } => name,
+    };
+    if &meta.name != name || &meta.version != file.parsed.version() {
+        return Err(IndexError::BadMetadata {
+            file: file.filename.clone(),
+            reason: format!(
+                "the metadata describes {} {}, not {} {}",
+                meta.name,
+                meta.version,
+                name,
+                file.parsed.version()
+            ),
+        });
+    }
+    Ok(())
 }
 
 impl PackageSource for IndexSet {
     async fn files(&self, name: &PackageName) -> Result<Option<Arc<PackageFiles>>, IndexError> {
-        let _ = name;
-        todo!("index helper")
+        let cell = memo_cell(&self.projects, name);
+        cell.get_or_try_init(|| self.find_project(name))
+            .await
+            .cloned()
     }
 
     async fn metadata(
@@ -190,7 +647,692 @@ impl PackageSource for IndexSet {
         package: &PackageFiles,
         file: &DistFile,
     ) -> Result<Arc<CoreMetadata>, IndexError> {
-        let _ = (package, file);
-        todo!("index helper")
+        let key = cache::artifact_key(file.sha256.as_deref(), &file.url);
+        let cell = memo_cell(&self.metadata, &key);
+        cell.get_or_try_init(|| self.load_metadata(package, file, &key))
+            .await
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client::test_server::{Recorded, Reply, TestServer};
+    use super::range::tests::{META, range_handler, wheel};
+    use super::*;
+    use std::str::FromStr;
+    use std::time::Duration;
+
+    fn name(s: &str) -> PackageName {
+        PackageName::from_str(s).unwrap()
+    }
+
+    fn index(name: &str, url: &Url, explicit: bool, kind: IndexKind) -> IndexUrl {
+        IndexUrl {
+            name: name.to_string(),
+            url: url.clone(),
+            explicit,
+            kind,
+        }
+    }
+
+    fn settings(dir: &std::path::Path) -> IndexSettings {
+        IndexSettings {
+            cache_dir: dir.to_path_buf(),
+            offline: false,
+            refresh: false,
+            concurrency: 8,
+        }
+    }
+
+    fn set(indexes: Vec<IndexUrl>, pins: &[(&str, &str)], settings: IndexSettings) -> IndexSet {
+        let pins = pins.iter().map(|(p, i)| (name(p), i.to_string())).collect();
+        IndexSet::new(indexes, pins, settings)
+            .unwrap()
+            .with_retries(1, Duration::from_millis(5))
+    }
+
+    const WHEEL: &str = "foo-1.0-py3-none-any.whl";
+
+    fn count(server: &TestServer, pred: impl Fn(&Recorded) -> bool) -> usize {
+        server.requests().iter().filter(|r| pred(r)).count()
+    }
+
+    /// A simple index at `/simple/` with project `foo` (one wheel, served with range support
+    /// and a Last-Modified) and `page_headers` on the project page.
+    async fn foo_server(
+        wheel_bytes: Vec<u8>,
+        link_attrs: String,
+        page_headers: Vec<(&'static str, &'static str)>,
+    ) -> TestServer {
+        let sha = cache::sha256_hex(&wheel_bytes);
+        let page = format!(
+            r#"<html><body><a href="/files/{WHEEL}#sha256={sha}" {link_attrs}>{WHEEL}</a></body></html>"#
+        );
+        let wheel_reply = range_handler(wheel_bytes, true);
+        TestServer::start(move |req| match req.path.as_str() {
+            "/simple/foo/" => {
+                let mut reply = Reply::new(200, page.clone()).header("Content-Type", "text/html");
+                for (k, v) in &page_headers {
+                    reply = reply.header(k, v);
+                }
+                reply
+            }
+            p if p == format!("/files/{WHEEL}") => {
+                wheel_reply(req).header("Last-Modified", "Tue, 02 Jan 2024 03:04:05 GMT")
+            }
+            _ => Reply::new(404, "not found"),
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn metadata_by_range_request_then_cached_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = foo_server(wheel(META, 0, true), String::new(), vec![]).await;
+        let simple = server.url("simple");
+        let idx = || vec![index("pypi", &simple, false, IndexKind::Simple)];
+        let wheel_path = format!("/files/{WHEEL}");
+
+        let first = set(idx(), &[], settings(dir.path()));
+        let files = first.files(&name("foo")).await.unwrap().unwrap();
+        let file = &files.versions.values().next().unwrap()[0];
+        assert_eq!(file.filename, WHEEL);
+        let meta = first.metadata(&files, file).await.unwrap();
+        assert_eq!(meta.name, name("foo"));
+        assert_eq!(meta.requires_dist.len(), 1);
+        // Second call: memory.
+        first.metadata(&files, file).await.unwrap();
+        assert_eq!(count(&server, |r| r.path == wheel_path), 1);
+        assert!(
+            server
+                .requests()
+                .iter()
+                .all(|r| r.path != wheel_path || r.header("range") == Some("bytes=-65536"))
+        );
+        // The range answer told size and Last-Modified: no HEAD.
+        let done = first.complete(file).await.unwrap();
+        assert_eq!(done.upload_time.as_deref(), Some("2024-01-02T03:04:05Z"));
+        assert!(done.size.unwrap() > 65_536);
+        assert_eq!(count(&server, |r| r.path == wheel_path), 1);
+
+        // A new process on the same cache: no metadata or facts requests at all.
+        let second = set(idx(), &[], settings(dir.path()));
+        let files2 = second.files(&name("foo")).await.unwrap().unwrap();
+        let file2 = &files2.versions.values().next().unwrap()[0];
+        assert_eq!(*second.metadata(&files2, file2).await.unwrap(), *meta);
+        assert_eq!(second.complete(file2).await.unwrap(), done);
+        assert_eq!(count(&server, |r| r.path == wheel_path), 1);
+    }
+
+    #[tokio::test]
+    async fn pep658_metadata_file_is_preferred_and_verified() {
+        for (good, expect_ok) in [(true, true), (false, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            let meta_sha = if good {
+                cache::sha256_hex(META.as_bytes())
+            } else {
+                "0".repeat(64)
+            };
+            let w = wheel(META, 0, true);
+            let sha = cache::sha256_hex(&w);
+            let page = format!(
+                r#"<a href="/files/{WHEEL}#sha256={sha}" data-core-metadata="sha256={meta_sha}">x</a>"#
+            );
+            let server = TestServer::start(move |req| match req.path.as_str() {
+                "/simple/foo/" => Reply::new(200, page.clone()),
+                "/files/foo-1.0-py3-none-any.whl.metadata" => Reply::new(200, META),
+                _ => Reply::new(404, ""),
+            })
+            .await;
+            let s = set(
+                vec![index(
+                    "pypi",
+                    &server.url("simple/"),
+                    false,
+                    IndexKind::Simple,
+                )],
+                &[],
+                settings(dir.path()),
+            );
+            let files = s.files(&name("foo")).await.unwrap().unwrap();
+            let file = &files.versions.values().next().unwrap()[0];
+            let result = s.metadata(&files, file).await;
+            assert_eq!(result.is_ok(), expect_ok, "{result:?}");
+            if !expect_ok {
+                assert!(matches!(result, Err(IndexError::HashMismatch { .. })));
+            }
+            assert_eq!(count(&server, |r| r.path == format!("/files/{WHEEL}")), 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn metadata_must_match_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = foo_server(
+            wheel("Name: bar\nVersion: 1.0\n", 0, true),
+            String::new(),
+            vec![],
+        )
+        .await;
+        let s = set(
+            vec![index(
+                "pypi",
+                &server.url("simple"),
+                false,
+                IndexKind::Simple,
+            )],
+            &[],
+            settings(dir.path()),
+        );
+        let files = s.files(&name("foo")).await.unwrap().unwrap();
+        let file = &files.versions.values().next().unwrap()[0];
+        let err = s.metadata(&files, file).await.unwrap_err();
+        assert!(matches!(err, IndexError::BadMetadata { .. }), "{err}");
+        assert!(err.to_string().contains(WHEEL), "{err}");
+    }
+
+    #[tokio::test]
+    async fn etag_revalidation_reuses_the_cached_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|req| match req.header("if-none-match") {
+            Some("\"v1\"") => Reply::new(304, "").header("ETag", "\"v1\""),
+            _ => Reply::new(200, format!(r#"<a href="{WHEEL}">x</a>"#)).header("ETag", "\"v1\""),
+        })
+        .await;
+        let idx = || {
+            vec![index(
+                "pypi",
+                &server.url("simple/"),
+                false,
+                IndexKind::Simple,
+            )]
+        };
+        for _ in 0..2 {
+            let s = set(idx(), &[], settings(dir.path()));
+            let files = s.files(&name("foo")).await.unwrap().unwrap();
+            assert_eq!(files.versions.len(), 1);
+        }
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 2);
+        assert_eq!(reqs[0].header("if-none-match"), None);
+        assert_eq!(reqs[1].header("if-none-match"), Some("\"v1\""));
+        assert!(
+            reqs[0]
+                .header("accept")
+                .unwrap()
+                .starts_with("application/vnd.pypi.simple.v1+json")
+        );
+    }
+
+    #[tokio::test]
+    async fn freshness_decides_whether_to_ask() {
+        for (cache_control, expected_requests) in [
+            (None, 2),
+            (Some("max-age=600"), 1),
+            (Some("max-age=600, no-cache"), 2),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let server = TestServer::start(move |_| {
+                let reply = Reply::new(200, format!(r#"<a href="{WHEEL}">x</a>"#));
+                match cache_control {
+                    Some(cc) => reply.header("Cache-Control", cc),
+                    None => reply,
+                }
+            })
+            .await;
+            for _ in 0..2 {
+                let s = set(
+                    vec![index(
+                        "pypi",
+                        &server.url("simple/"),
+                        false,
+                        IndexKind::Simple,
+                    )],
+                    &[],
+                    settings(dir.path()),
+                );
+                assert!(s.files(&name("foo")).await.unwrap().is_some());
+            }
+            let reqs = server.requests();
+            assert_eq!(reqs.len(), expected_requests, "{cache_control:?}");
+            // No validators were ever sent: the revalidation is a plain GET.
+            assert!(
+                reqs.iter().all(|r| r.header("if-none-match").is_none()
+                    && r.header("if-modified-since").is_none())
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn refresh_ignores_a_fresh_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|_| {
+            Reply::new(200, format!(r#"<a href="{WHEEL}">x</a>"#))
+                .header("Cache-Control", "max-age=600")
+        })
+        .await;
+        for refresh in [false, true] {
+            let mut st = settings(dir.path());
+            st.refresh = refresh;
+            let s = set(
+                vec![index(
+                    "pypi",
+                    &server.url("simple/"),
+                    false,
+                    IndexKind::Simple,
+                )],
+                &[],
+                st,
+            );
+            assert!(s.files(&name("foo")).await.unwrap().is_some());
+        }
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn offline_uses_only_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = foo_server(wheel(META, 0, true), String::new(), vec![]).await;
+        let idx = || {
+            vec![index(
+                "pypi",
+                &server.url("simple"),
+                false,
+                IndexKind::Simple,
+            )]
+        };
+        let offline = || IndexSettings {
+            offline: true,
+            ..settings(dir.path())
+        };
+
+        let cold = set(idx(), &[], offline());
+        let err = cold.files(&name("foo")).await.unwrap_err();
+        assert!(matches!(err, IndexError::Offline { .. }), "{err}");
+        assert!(err.to_string().contains("foo"), "{err}");
+        assert_eq!(server.requests().len(), 0);
+
+        let online = set(idx(), &[], settings(dir.path()));
+        let files = online.files(&name("foo")).await.unwrap().unwrap();
+        let file = &files.versions.values().next().unwrap()[0];
+        online.metadata(&files, file).await.unwrap();
+        online.complete(file).await.unwrap();
+        assert!(online.files(&name("missing")).await.unwrap().is_none());
+        let before = server.requests().len();
+
+        let warm = set(idx(), &[], offline());
+        let files = warm.files(&name("foo")).await.unwrap().unwrap();
+        let file = &files.versions.values().next().unwrap()[0];
+        assert_eq!(
+            warm.metadata(&files, file)
+                .await
+                .unwrap()
+                .version
+                .to_string(),
+            "1.0"
+        );
+        assert!(warm.complete(file).await.unwrap().size.is_some());
+        assert!(
+            warm.files(&name("missing")).await.unwrap().is_none(),
+            "cached 404"
+        );
+        assert_eq!(server.requests().len(), before, "offline made a request");
+    }
+
+    #[tokio::test]
+    async fn complete_uses_head_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|req| match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/simple/foo/") => Reply::new(
+                200,
+                format!(r#"<a href="/f/{WHEEL}#sha256={}">x</a>"#, "a".repeat(64)),
+            ),
+            ("HEAD", p) if p.starts_with("/f/") => Reply::new(200, vec![0u8; 1234])
+                .header("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"),
+            _ => Reply::new(404, ""),
+        })
+        .await;
+        for _ in 0..2 {
+            let s = set(
+                vec![index(
+                    "pypi",
+                    &server.url("simple"),
+                    false,
+                    IndexKind::Simple,
+                )],
+                &[],
+                settings(dir.path()),
+            );
+            let files = s.files(&name("foo")).await.unwrap().unwrap();
+            let file = s
+                .complete(&files.versions.values().next().unwrap()[0])
+                .await
+                .unwrap();
+            assert_eq!(file.size, Some(1234));
+            assert_eq!(file.upload_time.as_deref(), Some("1994-11-06T08:49:37Z"));
+        }
+        assert_eq!(count(&server, |r| r.method == "HEAD"), 1);
+    }
+
+    #[tokio::test]
+    async fn index_order_and_pins() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|req| {
+            let link = |f: &str| Reply::new(200, format!(r#"<a href="{f}">x</a>"#));
+            match req.path.as_str() {
+                "/a/bar/" => link("bar-1.0.tar.gz"),
+                "/b/bar/" => link("bar-2.0.tar.gz"),
+                "/b/foo/" => link("foo-1.0.tar.gz"),
+                "/c/baz/" => link("baz-3.0.tar.gz"),
+                "/c/foo/" => link("foo-9.0.tar.gz"),
+                _ => Reply::new(404, ""),
+            }
+        })
+        .await;
+        let idx = || {
+            vec![
+                index("a", &server.url("a/"), false, IndexKind::Simple),
+                index("b", &server.url("b/"), false, IndexKind::Simple),
+                index("c", &server.url("c/"), true, IndexKind::Simple),
+            ]
+        };
+        let s = set(idx(), &[("qux", "c")], settings(dir.path()));
+        let versions = |p: &PackageFiles| {
+            p.versions
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        // First index that has it wins, and nothing is mixed in from later ones.
+        let bar = s.files(&name("bar")).await.unwrap().unwrap();
+        assert_eq!(
+            (bar.index.name.as_str(), versions(&bar)),
+            ("a", vec!["1.0".to_string()])
+        );
+        // A 404 means "try the next"; the explicit index is never consulted.
+        let foo = s.files(&name("foo")).await.unwrap().unwrap();
+        assert_eq!(
+            (foo.index.name.as_str(), versions(&foo)),
+            ("b", vec!["1.0".to_string()])
+        );
+        assert!(s.files(&name("baz")).await.unwrap().is_none());
+        assert_eq!(count(&server, |r| r.path.starts_with("/c/")), 0);
+        // Pinned: only from the pinned index, even when it lacks the project.
+        assert!(s.files(&name("qux")).await.unwrap().is_none());
+        assert_eq!(
+            count(&server, |r| r.path.starts_with("/a/qux")
+                || r.path.starts_with("/b/qux")),
+            0
+        );
+        let pinned = set(idx(), &[("baz", "c"), ("foo", "c")], settings(dir.path()));
+        let baz = pinned.files(&name("baz")).await.unwrap().unwrap();
+        assert_eq!(baz.index.name, "c");
+        let foo = pinned.files(&name("foo")).await.unwrap().unwrap();
+        assert_eq!(versions(&foo), vec!["9.0".to_string()]);
+
+        let err = IndexSet::new(
+            idx(),
+            [(name("foo"), "nope".to_string())].into(),
+            settings(dir.path()),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_fetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            Reply::new(200, format!(r#"<a href="{WHEEL}">x</a>"#))
+        })
+        .await;
+        let s = Arc::new(set(
+            vec![index(
+                "pypi",
+                &server.url("simple/"),
+                false,
+                IndexKind::Simple,
+            )],
+            &[],
+            settings(dir.path()),
+        ));
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move { s.files(&name("foo")).await.unwrap().unwrap() })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().versions.len(), 1);
+        }
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn unreachable_index_names_the_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/simple/")).unwrap();
+        let s = set(
+            vec![index("corp", &url, false, IndexKind::Simple)],
+            &[],
+            settings(dir.path()),
+        );
+        let err = s.files(&name("foo")).await.unwrap_err();
+        assert!(matches!(err, IndexError::Unreachable { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("corp") && text.contains(&format!("127.0.0.1:{port}/simple/foo/")),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn file_simple_index_and_flat_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("index");
+        std::fs::create_dir_all(root.join("foo")).unwrap();
+        std::fs::write(root.join("foo").join(WHEEL), wheel(META, 0, true)).unwrap();
+        std::fs::write(root.join("foo").join("foo-0.9.tar.gz"), b"sdist").unwrap();
+        std::fs::write(root.join("foo").join("README"), b"not a dist").unwrap();
+        std::fs::create_dir_all(root.join("Bar_Baz")).unwrap();
+        std::fs::write(
+            root.join("Bar_Baz").join("index.html"),
+            r#"<a href="https://files.example/bar_baz-2.0.tar.gz#sha256=AB" data-yanked="old">x</a>"#,
+        )
+        .unwrap();
+        let flat = dir.path().join("flat");
+        std::fs::create_dir_all(&flat).unwrap();
+        std::fs::write(flat.join(WHEEL), wheel(META, 0, false)).unwrap();
+        std::fs::write(flat.join("other-1.0-py3-none-any.whl"), b"x").unwrap();
+
+        let cache_dir = dir.path().join("cache");
+        let s = set(
+            vec![
+                index(
+                    "local",
+                    &Url::from_directory_path(&root).unwrap(),
+                    false,
+                    IndexKind::Simple,
+                ),
+                index(
+                    "flat",
+                    &Url::from_directory_path(&flat).unwrap(),
+                    true,
+                    IndexKind::Flat,
+                ),
+            ],
+            &[("pinned-foo", "flat")],
+            IndexSettings {
+                offline: true, // Local indexes need no network.
+                ..settings(&cache_dir)
+            },
+        );
+        let foo = s.files(&name("foo")).await.unwrap().unwrap();
+        let versions: Vec<_> = foo.versions.keys().map(ToString::to_string).collect();
+        assert_eq!(versions, ["0.9", "1.0"]);
+        let wheel_file = &foo.versions.values().last().unwrap()[0];
+        assert_eq!(wheel_file.filename, WHEEL);
+        assert!(wheel_file.size.is_some());
+        let meta = s.metadata(&foo, wheel_file).await.unwrap();
+        assert_eq!(meta.version.to_string(), "1.0");
+        let done = s
+            .complete(&foo.versions.values().next().unwrap()[0])
+            .await
+            .unwrap();
+        assert_eq!(done.size, Some(5));
+        assert!(done.upload_time.unwrap().ends_with('Z'));
+
+        let bar = s.files(&name("bar-baz")).await.unwrap().unwrap();
+        let f = &bar.versions.values().next().unwrap()[0];
+        assert_eq!(f.yanked.as_deref(), Some("old"));
+        assert_eq!(f.url.as_str(), "https://files.example/bar_baz-2.0.tar.gz");
+        assert!(s.files(&name("absent")).await.unwrap().is_none());
+
+        // The flat directory (explicit, so only through a pin)...
+        let flat_set = set(
+            vec![index(
+                "flat",
+                &Url::from_directory_path(&flat).unwrap(),
+                false,
+                IndexKind::Flat,
+            )],
+            &[],
+            settings(&cache_dir),
+        );
+        let foo = flat_set.files(&name("foo")).await.unwrap().unwrap();
+        assert_eq!(foo.versions.len(), 1);
+        let file = &foo.versions.values().next().unwrap()[0];
+        assert_eq!(*flat_set.metadata(&foo, file).await.unwrap(), *meta);
+        assert!(flat_set.files(&name("nothing")).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn flat_html_page_over_http() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|_| {
+            Reply::new(
+                200,
+                r#"<a href="foo-1.0.tar.gz">a</a><a href="foo-2.0.tar.gz">b</a><a href="bar-1.0.tar.gz">c</a>"#,
+            )
+        })
+        .await;
+        let s = set(
+            vec![index(
+                "links",
+                &server.url("links.html"),
+                false,
+                IndexKind::Flat,
+            )],
+            &[],
+            settings(dir.path()),
+        );
+        assert_eq!(
+            s.files(&name("foo")).await.unwrap().unwrap().versions.len(),
+            2
+        );
+        assert_eq!(
+            s.files(&name("bar")).await.unwrap().unwrap().versions.len(),
+            1
+        );
+        assert!(s.files(&name("baz")).await.unwrap().is_none());
+        assert!(server.requests().iter().all(|r| r.path == "/links.html"));
+    }
+
+    #[tokio::test]
+    async fn json_pages_are_dispatched_on_content_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|req| {
+            assert!(req.header("accept").unwrap().contains("application/vnd.pypi.simple.v1+json"));
+            let body = format!(
+                r#"{{"meta": {{"api-version": "1.1"}}, "name": "foo", "files": [{{"filename": "{WHEEL}",
+                "url": "/f/{WHEEL}", "hashes": {{"sha256": "{}"}}, "size": 77,
+                "upload-time": "2024-05-06T07:08:09.123456Z", "requires-python": ">=3.9"}}]}}"#,
+                "b".repeat(64)
+            );
+            Reply::new(200, body).header("Content-Type", "application/vnd.pypi.simple.v1+json")
+        })
+        .await;
+        let s = set(
+            vec![index(
+                "pypi",
+                &server.url("simple/"),
+                false,
+                IndexKind::Simple,
+            )],
+            &[],
+            settings(dir.path()),
+        );
+        let files = s.files(&name("foo")).await.unwrap().unwrap();
+        let file = &files.versions.values().next().unwrap()[0];
+        assert_eq!(
+            file.url.as_str(),
+            server.url(&format!("f/{WHEEL}")).as_str()
+        );
+        assert_eq!(file.requires_python.as_ref().unwrap().to_string(), ">=3.9");
+        // Everything `complete` needs was on the page: no request.
+        let done = s.complete(file).await.unwrap();
+        assert_eq!(
+            (done.size, done.upload_time.as_deref()),
+            (Some(77), Some("2024-05-06T07:08:09.123456Z"))
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    /// Against the live PyPI: `cargo test --features live --lib index::tests::live`.
+    #[cfg(feature = "live")]
+    #[tokio::test]
+    async fn live_pypi_six() {
+        let dir = tempfile::tempdir().unwrap();
+        let pypi = Url::parse("https://pypi.org/simple").unwrap();
+        let s = set(
+            vec![index("pypi", &pypi, false, IndexKind::Simple)],
+            &[],
+            settings(dir.path()),
+        );
+        let six = s.files(&name("six")).await.unwrap().unwrap();
+        let (version, files) = six.versions.iter().next_back().unwrap();
+        let wheel = files
+            .iter()
+            .find(|f| f.parsed.as_wheel().is_some())
+            .unwrap();
+        assert!(wheel.sha256.is_some());
+        let meta = s.metadata(&six, wheel).await.unwrap();
+        assert_eq!(&meta.version, version);
+        let done = s.complete(wheel).await.unwrap();
+        assert!(done.size.unwrap() > 1000, "{done:?}");
+        // The PyPI mirror reachable from CI strips `Last-Modified`, so no upload time here.
+        assert_eq!(s.complete(wheel).await.unwrap().size, done.size);
+        assert!(
+            s.files(&name("this-project-does-not-exist-sanctuary-x"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // A large platform wheel: range requests on a real central directory.
+        let numpy = s.files(&name("numpy")).await.unwrap().unwrap();
+        let (version, files) = numpy.versions.iter().next_back().unwrap();
+        let wheel = files
+            .iter()
+            .find(|f| f.filename.contains("cp312-cp312-manylinux"))
+            .unwrap();
+        let meta = s.metadata(&numpy, wheel).await.unwrap();
+        assert_eq!(&meta.version, version);
+        assert!(meta.requires_python.is_some());
+        assert!(s.complete(wheel).await.unwrap().size.unwrap() > 1_000_000);
+    }
+
+    #[test]
+    fn index_set_is_shareable() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<IndexSet>();
     }
 }
