@@ -236,6 +236,29 @@ impl IndexSet {
     /// cache or a HEAD request. Immutable per sha256, so cached forever.
     pub async fn complete(&self, file: &DistFile) -> Result<DistFile, IndexError> {
         let mut out = file.clone();
+        if file.url.scheme() == "file" {
+            // Local artifacts: size and sha256 from the file itself (a local index often lists
+            // no hashes, and reading a local file is cheap). No upload time: a file's mtime
+            // depends on the checkout and would make lockfiles differ between machines.
+            let path = client::file_path(&file.url)?;
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|e| IndexError::Other(format!("cannot read {}: {e}", path.display())))?;
+            let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            if let Some(expected) = &file.sha256 {
+                if *expected != actual {
+                    return Err(IndexError::HashMismatch {
+                        url: file.url.clone(),
+                        expected: expected.clone(),
+                        actual,
+                    });
+                }
+            }
+            out.size = Some(bytes.len() as u64);
+            out.sha256 = Some(actual);
+            out.upload_time = None;
+            return Ok(out);
+        }
         if out.size.is_some() && out.upload_time.is_some() {
             return Ok(out);
         }
@@ -1188,7 +1211,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(done.size, Some(5));
-        assert!(done.upload_time.unwrap().ends_with('Z'));
+        // Local files get their sha256 computed, and no mtime-based upload time (that would
+        // differ between checkouts and break byte-identical lockfiles).
+        assert_eq!(done.sha256.as_deref().map(str::len), Some(64));
+        assert_eq!(done.upload_time, None);
 
         let bar = s.files(&name("bar-baz")).await.unwrap().unwrap();
         let f = &bar.versions.values().next().unwrap()[0];
