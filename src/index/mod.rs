@@ -245,14 +245,12 @@ impl IndexSet {
                 .await
                 .map_err(|e| IndexError::Other(format!("cannot read {}: {e}", path.display())))?;
             let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-            if let Some(expected) = &file.sha256 {
-                if *expected != actual {
-                    return Err(IndexError::HashMismatch {
-                        url: file.url.clone(),
-                        expected: expected.clone(),
-                        actual,
-                    });
-                }
+            if let Some(expected) = file.sha256.as_ref().filter(|e| **e != actual) {
+                return Err(IndexError::HashMismatch {
+                    url: file.url.clone(),
+                    expected: expected.clone(),
+                    actual,
+                });
             }
             out.size = Some(bytes.len() as u64);
             out.sha256 = Some(actual);
