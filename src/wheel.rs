@@ -45,7 +45,9 @@ impl WheelFilename {
 /// Why a file name could not be parsed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FilenameError {
-    #[error("`{0}` is not a wheel file name: expected `name-version(-build)?-python-abi-platform.whl`")]
+    #[error(
+        "`{0}` is not a wheel file name: expected `name-version(-build)?-python-abi-platform.whl`"
+    )]
     BadWheel(String),
     #[error("`{0}` has an invalid version: {1}")]
     BadVersion(String, String),
@@ -186,9 +188,10 @@ mod tests {
 
     #[test]
     fn parses_compressed_tag_sets() {
-        let w: WheelFilename = "numpy-2.1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
-            .parse()
-            .unwrap();
+        let w: WheelFilename =
+            "numpy-2.1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+                .parse()
+                .unwrap();
         assert_eq!(w.name, name("numpy"));
         assert_eq!(w.version.to_string(), "2.1.0");
         assert_eq!(
@@ -206,7 +209,10 @@ mod tests {
             .unwrap();
         assert_eq!(w.build.as_deref(), Some("1"));
         assert_eq!(w.version.to_string(), "2.9.0+cu130");
-        assert_eq!(w.to_string(), "torch-2.9.0+cu130-1-cp312-cp312-linux_x86_64.whl");
+        assert_eq!(
+            w.to_string(),
+            "torch-2.9.0+cu130-1-cp312-cp312-linux_x86_64.whl"
+        );
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub struct DistFile {
 pub enum CoreMetadataRef {
     Absent,
     /// Served; `sha256` of the metadata file when the index gives it.
-    Available { sha256: Option<String> },
+    Available {
+        sha256: Option<String>,
+    },
 }
 
 /// All files of one project from the index that serves it, grouped by version (newest last).
