@@ -6,6 +6,8 @@
 //! handling for the declared [`Target`], wheel selection, yanked and pre-release rules,
 //! preferences from an existing lockfile, and the plain-words conflict report.
 
+pub mod ranges;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
