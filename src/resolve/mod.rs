@@ -6,6 +6,15 @@
 //! handling for the declared [`Target`], wheel selection, yanked and pre-release rules,
 //! preferences from an existing lockfile, and the plain-words conflict report.
 
+// `ResolveError` wraps `IndexError` (owned by the index module, over clippy's size limit);
+// boxing it would change the public error type the CLI matches on.
+#![allow(clippy::result_large_err)]
+
+pub mod memory;
+pub mod provider;
+pub mod ranges;
+pub mod report;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
@@ -123,6 +132,170 @@ pub async fn resolve<S: PackageSource>(
     source: Arc<S>,
     request: ResolveRequest,
 ) -> Result<Resolution, ResolveError> {
-    let _ = (source, request);
-    todo!("resolver helper")
+    let handle = tokio::runtime::Handle::current();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("sanctuary-pubgrub".to_string())
+        .spawn(move || {
+            let result = solve(source, request, handle);
+            // The receiver is gone only when the caller stopped waiting.
+            let _ = tx.send(result);
+        })
+        .map_err(|e| ResolveError::Internal(format!("cannot start the resolver thread: {e}")))?;
+    rx.await
+        .map_err(|_| ResolveError::Internal("the resolver thread panicked".to_string()))?
 }
+
+/// The root package's dependency edges: root requirements whose markers apply, with
+/// constraints folded in.
+fn root_edges(
+    request: &ResolveRequest,
+    policy: &provider::Policy,
+) -> Result<Vec<(provider::Pkg, pubgrub::Ranges<Version>)>, ResolveError> {
+    let env = request.target.markers();
+    let mut edges = Vec::new();
+    for root in &request.requirements {
+        let specifiers = provider::root_specifiers(root)?;
+        if !root.requirement.marker.evaluate(env, &[]) {
+            tracing::debug!(requirement = %root.requirement, "marker excludes the target");
+            continue;
+        }
+        let name = &root.requirement.name;
+        let mut range = ranges::specifiers_to_ranges(&specifiers);
+        if let Some(constraint) = policy.constraints.get(name) {
+            range = range.intersection(constraint);
+        }
+        provider::push_edge(&mut edges, provider::Pkg::Base(name.clone()), range.clone());
+        for extra in &root.requirement.extras {
+            provider::push_edge(
+                &mut edges,
+                provider::Pkg::Extra(name.clone(), extra.clone()),
+                range.clone(),
+            );
+        }
+    }
+    Ok(edges)
+}
+
+/// The body of the PubGrub thread.
+fn solve<S: PackageSource>(
+    source: Arc<S>,
+    request: ResolveRequest,
+    handle: tokio::runtime::Handle,
+) -> Result<Resolution, ResolveError> {
+    use provider::{Pkg, ProviderError};
+    use pubgrub::PubGrubError;
+
+    let policy = Arc::new(provider::Policy::from_request(&request)?);
+    let edges = root_edges(&request, &policy)?;
+    let direct: BTreeSet<PackageName> = edges
+        .iter()
+        .filter_map(|(p, _)| p.name().cloned())
+        .collect();
+    let fetcher = Arc::new(provider::Fetcher::new(source, handle));
+    let provider = provider::Provider::new(fetcher.clone(), policy.clone(), edges);
+    let index_error = |e: Arc<IndexError>| {
+        ResolveError::Index(Arc::try_unwrap(e).unwrap_or_else(|e| IndexError::Other(e.to_string())))
+    };
+    let solution = match pubgrub::resolve(&provider, Pkg::Root, provider::root_version()) {
+        Ok(solution) => solution,
+        Err(PubGrubError::NoSolution(tree)) => {
+            let mut roots: BTreeMap<PackageName, Vec<&RootRequirement>> = BTreeMap::new();
+            for root in request.requirements.iter().chain(&request.constraints) {
+                roots
+                    .entry(root.requirement.name.clone())
+                    .or_default()
+                    .push(root);
+            }
+            let mut files = BTreeMap::new();
+            for name in tree.packages().iter().filter_map(|p| p.name()) {
+                if let Some(f) = fetcher.files_if_fetched(name) {
+                    files.insert(name.clone(), f);
+                }
+            }
+            let context = report::ReportContext {
+                roots,
+                policy: &policy,
+                files,
+                missing: fetcher.missing(),
+            };
+            return Err(ResolveError::NoSolution {
+                report: report::render(&tree, &context),
+            });
+        }
+        Err(PubGrubError::ErrorChoosingVersion { source, .. })
+        | Err(PubGrubError::ErrorRetrievingDependencies { source, .. }) => {
+            let ProviderError::Index(e) = source;
+            return Err(index_error(e));
+        }
+        Err(PubGrubError::ErrorInShouldCancel(e)) => {
+            return Err(ResolveError::Internal(e.to_string()));
+        }
+    };
+
+    let chosen = provider.chosen.borrow();
+    let mut extras: BTreeMap<PackageName, BTreeSet<ExtraName>> = BTreeMap::new();
+    let mut dependencies: BTreeMap<PackageName, BTreeSet<PackageName>> = BTreeMap::new();
+    for (pkg, version) in solution.iter() {
+        let Some(name) = pkg.name() else { continue };
+        if let Pkg::Extra(_, extra) = pkg {
+            extras
+                .entry(name.clone())
+                .or_default()
+                .insert(extra.clone());
+        }
+        if let Some(c) = chosen.get(&(pkg.clone(), version.clone())) {
+            dependencies
+                .entry(name.clone())
+                .or_default()
+                .extend(c.dependencies.iter().cloned());
+        }
+    }
+    let mut resolution = Resolution::default();
+    for (pkg, version) in solution.iter() {
+        let Pkg::Base(name) = pkg else { continue };
+        let files = handle_files(&fetcher, name)?;
+        let dist = files
+            .versions
+            .get(version)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let usable = policy.usable_files(name, version, dist).map_err(|r| {
+            ResolveError::Internal(format!(
+                "chosen version is unusable: {}",
+                r.describe(name, version, &policy.target)
+            ))
+        })?;
+        let requires_python = chosen
+            .get(&(pkg.clone(), version.clone()))
+            .and_then(|c| c.requires_python.clone());
+        resolution.packages.insert(
+            name.clone(),
+            ResolvedPackage {
+                name: name.clone(),
+                version: version.clone(),
+                index: files.index.clone(),
+                files: usable,
+                dependencies: dependencies.remove(name).unwrap_or_default(),
+                extras: extras.remove(name).unwrap_or_default(),
+                requires_python,
+                direct: direct.contains(name),
+            },
+        );
+    }
+    tracing::info!(packages = resolution.packages.len(), "resolved");
+    Ok(resolution)
+}
+
+/// The files of a package of the solution (fetched during resolution).
+fn handle_files<S: PackageSource>(
+    fetcher: &provider::Fetcher<S>,
+    name: &PackageName,
+) -> Result<Arc<crate::index::PackageFiles>, ResolveError> {
+    fetcher
+        .files_if_fetched(name)
+        .ok_or_else(|| ResolveError::Internal(format!("{name} was resolved without its files")))
+}
+
+#[cfg(test)]
+mod tests;

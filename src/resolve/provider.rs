@@ -1,0 +1,687 @@
+//! The PubGrub `DependencyProvider`: packages (root, real, `name[extra]`), candidate
+//! versions (wheel tags, requires-python, yanked, pre-releases, preferences), dependencies from
+//! core metadata (markers evaluated for the target), and the fetch cache shared with the tokio
+//! runtime so index pages and metadata are prefetched while PubGrub works.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::{ExtraName, PackageName, Requirement, VersionOrUrl};
+use pubgrub::{
+    Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics, Ranges,
+};
+use tokio::runtime::Handle;
+use tokio::sync::OnceCell;
+use tracing::{debug, trace};
+
+use super::ranges::specifiers_to_ranges;
+use super::{PrereleaseMode, ResolveRequest, RootRequirement};
+use crate::index::{CoreMetadata, DistFile, IndexError, PackageFiles, PackageSource};
+use crate::target::Target;
+
+/// A PubGrub package.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pkg {
+    /// The user's requirements.
+    Root,
+    /// A real package.
+    Base(PackageName),
+    /// `name[extra]`: depends on `name` at the same version plus the extra's requirements.
+    Extra(PackageName, ExtraName),
+}
+
+impl Pkg {
+    pub fn name(&self) -> Option<&PackageName> {
+        match self {
+            Pkg::Root => None,
+            Pkg::Base(n) | Pkg::Extra(n, _) => Some(n),
+        }
+    }
+}
+
+impl fmt::Display for Pkg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pkg::Root => write!(f, "the requirements"),
+            Pkg::Base(n) => write!(f, "{n}"),
+            Pkg::Extra(n, e) => write!(f, "{n}[{e}]"),
+        }
+    }
+}
+
+/// The version given to the root package.
+pub fn root_version() -> Version {
+    Version::new([0u64])
+}
+
+type FilesResult = Result<Option<Arc<PackageFiles>>, Arc<IndexError>>;
+type MetadataResult = Result<Arc<CoreMetadata>, Arc<IndexError>>;
+
+/// Index pages and metadata, fetched once each on the tokio runtime and shared between the
+/// PubGrub thread and prefetch tasks.
+pub struct Fetcher<S> {
+    source: Arc<S>,
+    handle: Handle,
+    files: Mutex<HashMap<PackageName, Arc<OnceCell<FilesResult>>>>,
+    metadata: Mutex<HashMap<String, Arc<OnceCell<MetadataResult>>>>,
+}
+
+impl<S: PackageSource> Fetcher<S> {
+    pub fn new(source: Arc<S>, handle: Handle) -> Self {
+        Fetcher {
+            source,
+            handle,
+            files: Mutex::new(HashMap::new()),
+            metadata: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn files_cell(&self, name: &PackageName) -> Arc<OnceCell<FilesResult>> {
+        // A poisoned lock only means another thread panicked while inserting; the map is
+        // still usable.
+        let mut map = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(name.clone()).or_default().clone()
+    }
+
+    fn metadata_cell(&self, file: &DistFile) -> Arc<OnceCell<MetadataResult>> {
+        let mut map = self.metadata.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(file.url.to_string()).or_default().clone()
+    }
+
+    pub async fn files(&self, name: &PackageName) -> FilesResult {
+        let cell = self.files_cell(name);
+        cell.get_or_init(|| async {
+            trace!(%name, "fetching files");
+            self.source.files(name).await.map_err(Arc::new)
+        })
+        .await
+        .clone()
+    }
+
+    pub async fn metadata(&self, package: &PackageFiles, file: &DistFile) -> MetadataResult {
+        let cell = self.metadata_cell(file);
+        cell.get_or_init(|| async {
+            trace!(file = %file.filename, "fetching metadata");
+            self.source.metadata(package, file).await.map_err(Arc::new)
+        })
+        .await
+        .clone()
+    }
+
+    /// The files of `name` if they were fetched already (for reports).
+    pub fn files_if_fetched(&self, name: &PackageName) -> Option<Arc<PackageFiles>> {
+        let map = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(name)?.get()?.as_ref().ok()?.clone()
+    }
+
+    /// Names that no index knows (fetched, answered `None`).
+    pub fn missing(&self) -> BTreeSet<PackageName> {
+        let map = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .filter(|(_, cell)| matches!(cell.get(), Some(Ok(None))))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+/// Why a version of a package cannot be used on the target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Only a source distribution, which sanctuary does not build.
+    SdistOnly,
+    /// The package is `no_binary`: it would need an sdist build.
+    NoBinary,
+    /// Wheels exist, none for the target; the tags they have.
+    NoCompatibleWheel(Vec<String>),
+    /// Every compatible file requires another Python.
+    RequiresPython(VersionSpecifiers),
+    /// Every usable file is yanked (and the version is not pinned exactly).
+    Yanked(String),
+    /// The index lists no file at all.
+    NoFiles,
+}
+
+impl Rejection {
+    pub fn describe(&self, name: &PackageName, version: &Version, target: &Target) -> String {
+        match self {
+            Rejection::SdistOnly => format!(
+                "{name}=={version} exists only as a source distribution, which sanctuary does not build"
+            ),
+            Rejection::NoBinary => format!(
+                "{name} is marked no-binary, so {name}=={version} would need a source build, which sanctuary does not do"
+            ),
+            Rejection::NoCompatibleWheel(tags) => format!(
+                "{name}=={version} has no wheel for {target}: available tags {}",
+                tags.join(", ")
+            ),
+            Rejection::RequiresPython(spec) => format!(
+                "{name}=={version} requires Python {spec}, but the target is Python {}",
+                target.python
+            ),
+            Rejection::Yanked(reason) if reason.is_empty() => format!(
+                "{name}=={version} was yanked; pin it exactly (`{name}=={version}`) to use it anyway"
+            ),
+            Rejection::Yanked(reason) => format!(
+                "{name}=={version} was yanked ({reason}); pin it exactly (`{name}=={version}`) to use it anyway"
+            ),
+            Rejection::NoFiles => format!("{name}=={version} has no files in the index"),
+        }
+    }
+}
+
+/// The version-selection rules of one resolution, shared with prefetch tasks.
+#[derive(Debug)]
+pub struct Policy {
+    pub target: Target,
+    pub mode: PrereleaseMode,
+    /// Packages whose root requirement or constraint names a pre-release.
+    pub explicit_prerelease: HashSet<PackageName>,
+    /// `==X` pins from root requirements and constraints: yanked versions there are allowed.
+    pub pins: HashMap<PackageName, Vec<Ranges<Version>>>,
+    pub no_binary: HashSet<PackageName>,
+    /// Preferences that apply (upgrades already removed).
+    pub preferences: HashMap<PackageName, Version>,
+    /// Constraint ranges, applied to every dependency on the package.
+    pub constraints: HashMap<PackageName, Ranges<Version>>,
+}
+
+impl Policy {
+    pub fn from_request(request: &ResolveRequest) -> Result<Self, super::ResolveError> {
+        let env = request.target.markers();
+        let mut explicit_prerelease = HashSet::new();
+        let mut pins: HashMap<PackageName, Vec<Ranges<Version>>> = HashMap::new();
+        let mut constraints: HashMap<PackageName, Ranges<Version>> = HashMap::new();
+        for (root, is_constraint) in request
+            .requirements
+            .iter()
+            .map(|r| (r, false))
+            .chain(request.constraints.iter().map(|r| (r, true)))
+        {
+            if !root.requirement.marker.evaluate(env, &[]) {
+                continue;
+            }
+            let name = &root.requirement.name;
+            let specifiers = root_specifiers(root)?;
+            if super::ranges::names_prerelease(&specifiers) {
+                explicit_prerelease.insert(name.clone());
+            }
+            pins.entry(name.clone())
+                .or_default()
+                .extend(super::ranges::exact_pins(&specifiers));
+            if is_constraint {
+                let range = constraints.entry(name.clone()).or_insert_with(Ranges::full);
+                *range = range.intersection(&specifiers_to_ranges(&specifiers));
+            }
+        }
+        let preferences = if request.upgrade_all {
+            HashMap::new()
+        } else {
+            request
+                .preferences
+                .iter()
+                .filter(|(name, _)| !request.upgrade.contains(*name))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect()
+        };
+        Ok(Policy {
+            target: request.target.clone(),
+            mode: request.prereleases,
+            explicit_prerelease,
+            pins,
+            no_binary: request.no_binary.clone(),
+            preferences,
+            constraints,
+        })
+    }
+
+    fn pinned(&self, name: &PackageName, version: &Version) -> bool {
+        self.pins
+            .get(name)
+            .is_some_and(|pins| pins.iter().any(|r| r.contains(version)))
+    }
+
+    /// The files of `name==version` usable on the target, best first, or why there are none.
+    pub fn usable_files(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        files: &[DistFile],
+    ) -> Result<Vec<DistFile>, Rejection> {
+        if files.is_empty() {
+            return Err(Rejection::NoFiles);
+        }
+        let wheels: Vec<_> = files
+            .iter()
+            .filter_map(|f| f.parsed.as_wheel().map(|w| (f, w)))
+            .collect();
+        if self.no_binary.contains(name) {
+            return Err(Rejection::NoBinary);
+        }
+        if wheels.is_empty() {
+            return Err(Rejection::SdistOnly);
+        }
+        let mut compatible: Vec<(u32, &DistFile)> = wheels
+            .iter()
+            .filter_map(|(f, w)| self.target.wheel_priority(w).map(|p| (p, *f)))
+            .collect();
+        if compatible.is_empty() {
+            let tags: BTreeSet<String> = wheels
+                .iter()
+                .flat_map(|(_, w)| {
+                    w.tag_triples()
+                        .map(|(p, a, pl)| format!("{p}-{a}-{pl}"))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            return Err(Rejection::NoCompatibleWheel(tags.into_iter().collect()));
+        }
+        let python = &self.target.python;
+        if let Some((_, f)) = compatible.iter().find(|(_, f)| {
+            f.requires_python
+                .as_ref()
+                .is_some_and(|spec| !spec.contains(python))
+        }) {
+            let spec = f.requires_python.clone();
+            compatible.retain(|(_, f)| {
+                f.requires_python
+                    .as_ref()
+                    .is_none_or(|s| s.contains(python))
+            });
+            if compatible.is_empty() {
+                // `spec` is Some: the `find` above matched a file with a requirement.
+                return Err(Rejection::RequiresPython(spec.unwrap_or_default()));
+            }
+        }
+        if !self.pinned(name, version) {
+            let reason = compatible
+                .iter()
+                .find_map(|(_, f)| f.yanked.clone())
+                .unwrap_or_default();
+            compatible.retain(|(_, f)| f.yanked.is_none());
+            if compatible.is_empty() {
+                return Err(Rejection::Yanked(reason));
+            }
+        }
+        // Best tag first; ties keep index order.
+        compatible.sort_by_key(|(p, _)| Reverse(*p));
+        Ok(compatible.into_iter().map(|(_, f)| f.clone()).collect())
+    }
+
+    /// Whether pre-releases of `name` may be chosen.
+    pub fn allows_prereleases(&self, name: &PackageName, files: &PackageFiles) -> bool {
+        match self.mode {
+            PrereleaseMode::Allow => true,
+            PrereleaseMode::Disallow => false,
+            PrereleaseMode::IfNecessaryOrExplicit => {
+                self.explicit_prerelease.contains(name)
+                    || files.versions.keys().all(|v| v.any_prerelease())
+            }
+        }
+    }
+
+    /// The version to try for `name` in `range`: the preference if it fits, else the newest
+    /// usable one; with its files, best first.
+    pub fn candidate(
+        &self,
+        name: &PackageName,
+        files: &PackageFiles,
+        range: &Ranges<Version>,
+    ) -> Option<(Version, Vec<DistFile>)> {
+        let pre_ok = self.allows_prereleases(name, files);
+        let eligible = |v: &Version| range.contains(v) && (pre_ok || !v.any_prerelease());
+        if let Some(preferred) = self.preferences.get(name)
+            && eligible(preferred)
+            && let Some(dist) = files.versions.get(preferred)
+            && let Ok(usable) = self.usable_files(name, preferred, dist)
+        {
+            return Some((preferred.clone(), usable));
+        }
+        files
+            .versions
+            .iter()
+            .rev()
+            .filter(|(v, _)| eligible(v))
+            .find_map(|(v, dist)| {
+                self.usable_files(name, v, dist)
+                    .ok()
+                    .map(|usable| (v.clone(), usable))
+            })
+    }
+}
+
+/// The specifiers of a root requirement; a URL requirement is refused.
+pub fn root_specifiers(root: &RootRequirement) -> Result<VersionSpecifiers, super::ResolveError> {
+    match &root.requirement.version_or_url {
+        None => Ok(VersionSpecifiers::empty()),
+        Some(VersionOrUrl::VersionSpecifier(s)) => Ok(s.clone()),
+        Some(VersionOrUrl::Url(url)) => Err(super::ResolveError::BadRequirement {
+            origin: root.origin.clone(),
+            reason: format!(
+                "`{}` is a direct URL ({url}); sanctuary resolves from indexes only",
+                root.requirement
+            ),
+        }),
+    }
+}
+
+/// An error that stops the resolution (not a conflict).
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error(transparent)]
+    Index(Arc<IndexError>),
+}
+
+/// What the provider learned about one chosen `(package, version)`.
+#[derive(Clone, Debug, Default)]
+pub struct Chosen {
+    pub dependencies: BTreeSet<PackageName>,
+    pub requires_python: Option<VersionSpecifiers>,
+}
+
+/// The PubGrub provider. Lives on the PubGrub thread; talks to the runtime through
+/// [`Fetcher`].
+pub struct Provider<S> {
+    pub fetcher: Arc<Fetcher<S>>,
+    pub policy: Arc<Policy>,
+    root_dependencies: Vec<(Pkg, Ranges<Version>)>,
+    /// Order in which packages were first seen (earlier is decided first, all else equal).
+    discovered: RefCell<HashMap<Pkg, u32>>,
+    pub chosen: RefCell<HashMap<(Pkg, Version), Chosen>>,
+}
+
+impl<S: PackageSource> Provider<S> {
+    pub fn new(
+        fetcher: Arc<Fetcher<S>>,
+        policy: Arc<Policy>,
+        root_dependencies: Vec<(Pkg, Ranges<Version>)>,
+    ) -> Self {
+        let provider = Provider {
+            fetcher,
+            policy,
+            root_dependencies,
+            discovered: RefCell::new(HashMap::new()),
+            chosen: RefCell::new(HashMap::new()),
+        };
+        let deps = provider.root_dependencies.clone();
+        provider.discover(&deps);
+        provider
+    }
+
+    /// Note new dependencies and start fetching their files and likely metadata.
+    fn discover(&self, deps: &[(Pkg, Ranges<Version>)]) {
+        let mut discovered = self.discovered.borrow_mut();
+        for (pkg, range) in deps {
+            if discovered.contains_key(pkg) {
+                continue;
+            }
+            let order = discovered.len() as u32;
+            discovered.insert(pkg.clone(), order);
+            if let Pkg::Base(name) = pkg {
+                self.prefetch(name.clone(), range.clone());
+            }
+        }
+    }
+
+    fn prefetch(&self, name: PackageName, range: Ranges<Version>) {
+        let fetcher = self.fetcher.clone();
+        let policy = self.policy.clone();
+        self.fetcher.handle.spawn(async move {
+            let Ok(Some(files)) = fetcher.files(&name).await else {
+                return;
+            };
+            if let Some((version, usable)) = policy.candidate(&name, &files, &range)
+                && let Some(best) = usable.first()
+            {
+                trace!(%name, %version, "prefetching metadata");
+                let _ = fetcher.metadata(&files, best).await;
+            }
+        });
+    }
+
+    fn files(&self, name: &PackageName) -> Result<Option<Arc<PackageFiles>>, ProviderError> {
+        self.fetcher
+            .handle
+            .block_on(self.fetcher.files(name))
+            .map_err(ProviderError::Index)
+    }
+
+    /// The dependency edges of `requirement` (already known to apply), with constraints.
+    fn requirement_edges(
+        &self,
+        requirement: &Requirement,
+        out: &mut Vec<(Pkg, Ranges<Version>)>,
+    ) -> Result<(), String> {
+        let specifiers = match &requirement.version_or_url {
+            None => VersionSpecifiers::empty(),
+            Some(VersionOrUrl::VersionSpecifier(s)) => s.clone(),
+            Some(VersionOrUrl::Url(url)) => {
+                return Err(format!(
+                    "it depends on `{}` at a direct URL ({url}), which sanctuary does not support",
+                    requirement.name
+                ));
+            }
+        };
+        let mut range = specifiers_to_ranges(&specifiers);
+        if let Some(constraint) = self.policy.constraints.get(&requirement.name) {
+            range = range.intersection(constraint);
+        }
+        push_edge(out, Pkg::Base(requirement.name.clone()), range.clone());
+        for extra in &requirement.extras {
+            push_edge(
+                out,
+                Pkg::Extra(requirement.name.clone(), extra.clone()),
+                range.clone(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Add `pkg in range` to `out`, intersecting with an existing edge to the same package.
+pub fn push_edge(out: &mut Vec<(Pkg, Ranges<Version>)>, pkg: Pkg, range: Ranges<Version>) {
+    if let Some((_, existing)) = out.iter_mut().find(|(p, _)| *p == pkg) {
+        *existing = existing.intersection(&range);
+    } else {
+        out.push((pkg, range));
+    }
+}
+
+/// How urgently PubGrub should decide a package: exact pins first, then packages involved
+/// in many conflicts, then in discovery order (breadth first).
+pub type Priority = (u8, u32, Reverse<u32>);
+
+impl<S: PackageSource> DependencyProvider for Provider<S> {
+    type P = Pkg;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type M = String;
+    type Priority = Priority;
+    type Err = ProviderError;
+
+    fn prioritize(
+        &self,
+        package: &Pkg,
+        range: &Ranges<Version>,
+        stats: &PackageResolutionStatistics,
+    ) -> Priority {
+        let order = self
+            .discovered
+            .borrow()
+            .get(package)
+            .copied()
+            .unwrap_or(u32::MAX);
+        let class = match package {
+            Pkg::Root => 3,
+            _ if range.as_singleton().is_some() => 2,
+            Pkg::Base(name) | Pkg::Extra(name, _)
+                if self.policy.pins.get(name).is_some_and(|p| !p.is_empty()) =>
+            {
+                2
+            }
+            _ => 1,
+        };
+        (class, stats.conflict_count(), Reverse(order))
+    }
+
+    fn choose_version(
+        &self,
+        package: &Pkg,
+        range: &Ranges<Version>,
+    ) -> Result<Option<Version>, ProviderError> {
+        let Some(name) = package.name() else {
+            return Ok(Some(root_version()));
+        };
+        let Some(files) = self.files(name)? else {
+            debug!(%name, "not found in any index");
+            return Ok(None);
+        };
+        let chosen = self
+            .policy
+            .candidate(name, &files, range)
+            .map(|(v, usable)| {
+                // Start the metadata fetch now; `get_dependencies` follows right away.
+                if let Some(best) = usable.first().cloned() {
+                    let fetcher = self.fetcher.clone();
+                    let files = files.clone();
+                    self.fetcher.handle.spawn(async move {
+                        let _ = fetcher.metadata(&files, &best).await;
+                    });
+                }
+                v
+            });
+        debug!(%package, %range, chosen = ?chosen.as_ref().map(|v| v.to_string()), "choose_version");
+        Ok(chosen)
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &Pkg,
+        version: &Version,
+    ) -> Result<Dependencies<Pkg, Ranges<Version>, String>, ProviderError> {
+        let (name, extra) = match package {
+            Pkg::Root => {
+                return Ok(Dependencies::Available(DependencyConstraints::from_iter(
+                    self.root_dependencies.clone(),
+                )));
+            }
+            Pkg::Base(name) => (name, None),
+            Pkg::Extra(name, extra) => (name, Some(extra)),
+        };
+        let files = self.files(name)?.ok_or_else(|| {
+            ProviderError::Index(Arc::new(IndexError::Other(format!(
+                "{name} disappeared from the index during resolution"
+            ))))
+        })?;
+        let dist = files
+            .versions
+            .get(version)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let usable = match self.policy.usable_files(name, version, dist) {
+            Ok(usable) => usable,
+            Err(rejection) => {
+                return Ok(Dependencies::Unavailable(rejection.describe(
+                    name,
+                    version,
+                    &self.policy.target,
+                )));
+            }
+        };
+        // `usable_files` never returns an empty list.
+        let Some(best) = usable.first() else {
+            return Ok(Dependencies::Unavailable(
+                "it has no usable file".to_string(),
+            ));
+        };
+        let metadata = self
+            .fetcher
+            .handle
+            .block_on(self.fetcher.metadata(&files, best))
+            .map_err(ProviderError::Index)?;
+        let target = &self.policy.target;
+        if let Some(spec) = &metadata.requires_python
+            && !spec.contains(&target.python)
+        {
+            return Ok(Dependencies::Unavailable(format!(
+                "it requires Python {spec}, but the target is Python {}",
+                target.python
+            )));
+        }
+        let env = target.markers();
+        let mut edges = Vec::new();
+        if let Some(extra) = extra {
+            push_edge(
+                &mut edges,
+                Pkg::Base(name.clone()),
+                Ranges::singleton(version.clone()),
+            );
+            let extras = std::slice::from_ref(extra);
+            for requirement in &metadata.requires_dist {
+                // Only what this extra adds; the base requirements come through `name`.
+                if !requirement.marker.evaluate(env, extras)
+                    || requirement.marker.evaluate(env, &[])
+                {
+                    continue;
+                }
+                if &requirement.name == name {
+                    for other in &requirement.extras {
+                        if other != extra {
+                            push_edge(
+                                &mut edges,
+                                Pkg::Extra(name.clone(), other.clone()),
+                                Ranges::singleton(version.clone()),
+                            );
+                        }
+                    }
+                    continue;
+                }
+                if let Err(reason) = self.requirement_edges(requirement, &mut edges) {
+                    return Ok(Dependencies::Unavailable(reason));
+                }
+            }
+        } else {
+            for requirement in &metadata.requires_dist {
+                if !requirement.marker.evaluate(env, &[]) {
+                    continue;
+                }
+                if &requirement.name == name {
+                    for other in &requirement.extras {
+                        push_edge(
+                            &mut edges,
+                            Pkg::Extra(name.clone(), other.clone()),
+                            Ranges::singleton(version.clone()),
+                        );
+                    }
+                    continue;
+                }
+                if let Err(reason) = self.requirement_edges(requirement, &mut edges) {
+                    return Ok(Dependencies::Unavailable(reason));
+                }
+            }
+        }
+        self.discover(&edges);
+        let dependencies = edges
+            .iter()
+            .filter_map(|(p, _)| p.name())
+            .filter(|n| *n != name)
+            .cloned()
+            .collect();
+        self.chosen.borrow_mut().insert(
+            (package.clone(), version.clone()),
+            Chosen {
+                dependencies,
+                requires_python: metadata
+                    .requires_python
+                    .clone()
+                    .or_else(|| best.requires_python.clone()),
+            },
+        );
+        Ok(Dependencies::Available(DependencyConstraints::from_iter(
+            edges,
+        )))
+    }
+}

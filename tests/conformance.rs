@@ -1,0 +1,377 @@
+//! Resolver conformance against the packse scenarios (astral-sh/packse), read from
+//! `$CARGO_MANIFEST_DIR/../shared/conformance/packse/scenarios` (never copied into the
+//! project). Each scenario is resolved for its target and compared with `[expected]`:
+//! satisfiability and every expected version. Scenarios that need a capability sanctuary does
+//! not have (universal resolution, building from source) are listed with the reason.
+//!
+//! The package source is built in memory by [`scenario_source`]; swapping that one function
+//! for a local HTTP index server exercises the real index client with the same checks.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sanctuary::resolve::memory::{MemorySource, MemoryVersion};
+use sanctuary::resolve::{
+    Origin, PrereleaseMode, ResolveError, ResolveRequest, RootRequirement, resolve,
+};
+use sanctuary::target::Target;
+use sanctuary::{PackageName, Requirement, Version, VersionSpecifiers};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+struct Scenario {
+    name: String,
+    #[serde(default)]
+    root: Root,
+    #[serde(default)]
+    packages: BTreeMap<String, Package>,
+    expected: Expected,
+    #[serde(default)]
+    resolver_options: Options,
+    #[serde(default)]
+    environment: Environment,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Root {
+    #[serde(default)]
+    requires: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Package {
+    #[serde(default)]
+    versions: BTreeMap<String, PackageVersion>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PackageVersion {
+    #[serde(default)]
+    requires: Vec<String>,
+    #[serde(default)]
+    extras: BTreeMap<String, Vec<String>>,
+    requires_python: Option<String>,
+    wheel_tags: Option<Vec<String>>,
+    sdist: Option<bool>,
+    wheel: Option<bool>,
+    yanked: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Expected {
+    satisfiable: bool,
+    #[serde(default)]
+    packages: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Options {
+    python: Option<String>,
+    python_platform: Option<String>,
+    prereleases: Option<bool>,
+    #[serde(default)]
+    no_binary: Vec<String>,
+    universal: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Environment {
+    python: Option<String>,
+}
+
+/// The scenario's packages as an in-memory index. packse serves a `py3-none-any` wheel and an
+/// sdist per version unless `wheel_tags`, `wheel = false` or `sdist = false` say otherwise.
+fn scenario_source(scenario: &Scenario) -> MemorySource {
+    let mut source = MemorySource::new();
+    for (name, package) in &scenario.packages {
+        for (version, data) in &package.versions {
+            let wheels = if data.wheel == Some(false) {
+                Vec::new()
+            } else {
+                data.wheel_tags
+                    .clone()
+                    .unwrap_or_else(|| vec!["py3-none-any".to_string()])
+            };
+            let memory = MemoryVersion {
+                wheel_tags: wheels,
+                sdist: data.sdist.unwrap_or(true),
+                requires: data.requires.clone(),
+                extras: data.extras.clone(),
+                requires_python: data.requires_python.clone(),
+                requires_python_on_files: true,
+                yanked: data.yanked.unwrap_or(false),
+            };
+            source
+                .add(name, version, memory)
+                .unwrap_or_else(|e| panic!("scenario {}: {e}", scenario.name));
+        }
+    }
+    source
+}
+
+/// `x86_64-manylinux2014` -> `linux-x86_64-manylinux_2_17`.
+fn platform_name(python_platform: &str) -> String {
+    let (arch, rest) = python_platform
+        .split_once('-')
+        .unwrap_or((python_platform, ""));
+    let libc = match rest {
+        "manylinux2014" => "manylinux_2_17".to_string(),
+        "manylinux2010" => "manylinux_2_12".to_string(),
+        "manylinux1" => "manylinux_2_5".to_string(),
+        other => other.to_string(),
+    };
+    match arch {
+        "windows" | "macos" => arch.to_string(),
+        _ if libc.is_empty() || libc == "unknown-linux-gnu" => format!("linux-{arch}"),
+        _ => format!("linux-{arch}-{libc}"),
+    }
+}
+
+fn target(scenario: &Scenario) -> Target {
+    let python = scenario
+        .resolver_options
+        .python
+        .as_deref()
+        .or(scenario.environment.python.as_deref())
+        .unwrap_or("3.12");
+    let platform = scenario
+        .resolver_options
+        .python_platform
+        .as_deref()
+        .map(platform_name)
+        .unwrap_or_else(|| "linux-x86_64".to_string());
+    Target::new(python, Some(&platform))
+        .unwrap_or_else(|e| panic!("scenario {}: {e}", scenario.name))
+}
+
+/// Whether `name==version` has a wheel the target can use (tags and requires-python).
+fn has_usable_wheel(data: &PackageVersion, name: &str, version: &str, target: &Target) -> bool {
+    if data.wheel == Some(false) {
+        return false;
+    }
+    if let Some(spec) = &data.requires_python
+        && !VersionSpecifiers::from_str(spec).is_ok_and(|s| s.contains(&target.python))
+    {
+        return false;
+    }
+    let tags = data
+        .wheel_tags
+        .clone()
+        .unwrap_or_else(|| vec!["py3-none-any".to_string()]);
+    tags.iter().any(|tag| {
+        format!("{}-{version}-{tag}.whl", name.replace('-', "_"))
+            .parse()
+            .is_ok_and(|wheel| target.wheel_priority(&wheel).is_some())
+    })
+}
+
+/// Scenarios where sanctuary deliberately differs from uv, by name, with the reason.
+const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[(
+    "python-less-than-current",
+    "deliberate difference: uv ignores upper bounds of requires-python, sanctuary honours them \
+     (a==1.0.0 declares requires-python <=3.8; the target is Python 3.9)",
+)];
+
+/// Why the scenario is skipped, if it is.
+fn skip_reason(scenario: &Scenario, target: &Target) -> Option<String> {
+    if let Some((_, reason)) = DELIBERATE_DIFFERENCES
+        .iter()
+        .find(|(name, _)| *name == scenario.name)
+    {
+        return Some(reason.to_string());
+    }
+    if scenario.resolver_options.universal == Some(true) {
+        return Some("universal resolution".to_string());
+    }
+    if !scenario.resolver_options.no_binary.is_empty() {
+        return Some("needs building from source (no_binary)".to_string());
+    }
+    if !scenario.expected.satisfiable {
+        return None;
+    }
+    for (name, version) in &scenario.expected.packages {
+        let data = scenario
+            .packages
+            .get(name)
+            .and_then(|p| p.versions.get(version));
+        if let Some(data) = data
+            && !has_usable_wheel(data, name, version, target)
+            && data.sdist != Some(false)
+        {
+            return Some(format!(
+                "needs building from source (expected {name}=={version} has only an sdist for {target})"
+            ));
+        }
+    }
+    if scenario.expected.packages.is_empty() {
+        // Satisfiable with no versions listed: if a required package can only come from an
+        // sdist, the expected resolution builds it.
+        for requirement in &scenario.root.requires {
+            let Ok(requirement) = Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement)
+            else {
+                continue;
+            };
+            let Some(package) = scenario.packages.get(requirement.name.as_ref()) else {
+                continue;
+            };
+            let specifiers = match &requirement.version_or_url {
+                Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s.clone(),
+                _ => VersionSpecifiers::empty(),
+            };
+            let matching: Vec<_> = package
+                .versions
+                .iter()
+                .filter(|(v, _)| Version::from_str(v).is_ok_and(|v| specifiers.contains(&v)))
+                .collect();
+            let any_wheel = matching
+                .iter()
+                .any(|(v, d)| has_usable_wheel(d, requirement.name.as_ref(), v, target));
+            let any_sdist = matching.iter().any(|(_, d)| d.sdist != Some(false));
+            if !any_wheel && any_sdist {
+                return Some(format!(
+                    "needs building from source (no version of `{}` has a usable wheel, only sdists)",
+                    requirement.name
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn request(scenario: &Scenario, target: Target) -> ResolveRequest {
+    let requirements = scenario
+        .root
+        .requires
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RootRequirement {
+            requirement: Requirement::from_str(r)
+                .unwrap_or_else(|e| panic!("scenario {}: {e}", scenario.name)),
+            origin: Origin {
+                layer: "scenario".to_string(),
+                kind: "requirement".to_string(),
+                file: None,
+                line: Some(i + 1),
+            },
+        })
+        .collect();
+    ResolveRequest {
+        requirements,
+        constraints: Vec::new(),
+        target,
+        prereleases: if scenario.resolver_options.prereleases == Some(true) {
+            PrereleaseMode::Allow
+        } else {
+            PrereleaseMode::IfNecessaryOrExplicit
+        },
+        preferences: Default::default(),
+        upgrade: Default::default(),
+        upgrade_all: false,
+        no_binary: Default::default(),
+    }
+}
+
+/// `None` when the scenario passes, else what differed.
+fn check(runtime: &tokio::runtime::Runtime, scenario: &Scenario, target: Target) -> Option<String> {
+    let source = Arc::new(scenario_source(scenario));
+    let result = runtime.block_on(resolve(source, request(scenario, target)));
+    match (scenario.expected.satisfiable, result) {
+        (true, Ok(resolution)) => {
+            let mut diffs = Vec::new();
+            for (name, expected) in &scenario.expected.packages {
+                let name = PackageName::from_str(name).ok()?;
+                let expected = Version::from_str(expected).ok()?;
+                match resolution.packages.get(&name) {
+                    Some(p) if p.version == expected => {}
+                    Some(p) => {
+                        diffs.push(format!("{name}: expected {expected}, got {}", p.version))
+                    }
+                    None => diffs.push(format!("{name}: expected {expected}, not in resolution")),
+                }
+            }
+            (!diffs.is_empty()).then(|| diffs.join("; "))
+        }
+        (true, Err(ResolveError::NoSolution { report })) => Some(format!(
+            "expected a resolution, got no solution: {}",
+            report.replace('\n', " / ")
+        )),
+        (true, Err(e)) => Some(format!("expected a resolution, got error: {e}")),
+        (false, Ok(resolution)) => Some(format!(
+            "expected no solution, got {}",
+            resolution
+                .packages
+                .values()
+                .map(|p| format!("{}=={}", p.name, p.version))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )),
+        (false, Err(ResolveError::NoSolution { .. })) => None,
+        (false, Err(e)) => Some(format!("expected no solution, got error: {e}")),
+    }
+}
+
+fn scenario_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn packse_scenarios() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/packse/scenarios");
+    if !dir.is_dir() {
+        println!(
+            "packse scenarios not found at {}; skipping conformance",
+            dir.display()
+        );
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for path in scenario_files(&dir) {
+        let text = std::fs::read_to_string(&path).expect("readable scenario");
+        let scenario: Scenario = match toml::from_str(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                println!("FAIL {}: cannot parse: {e}", path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        let target = target(&scenario);
+        if let Some(reason) = skip_reason(&scenario, &target) {
+            println!("SKIP {}: {reason}", scenario.name);
+            skipped += 1;
+            continue;
+        }
+        match check(&runtime, &scenario, target) {
+            None => passed += 1,
+            Some(diff) => {
+                println!("FAIL {}: {diff}", scenario.name);
+                failed += 1;
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    assert_eq!(failed, 0, "{failed} packse scenarios failed");
+}
