@@ -944,3 +944,123 @@ async fn packse_scenarios_serve() {
         start.elapsed()
     );
 }
+
+/// Cross-check with a real client: when `uv` is on PATH, it locks our example scenarios
+/// against the server and agrees with `[expected.packages]`. Skips when `uv` is absent.
+#[test]
+fn uv_locks_against_the_server() {
+    let Ok(version) = std::process::Command::new("uv").arg("--version").output() else {
+        eprintln!("skipped: uv is not on PATH");
+        return;
+    };
+    eprintln!("using {}", String::from_utf8_lossy(&version.stdout).trim());
+    for stem in ["web-stack", "torch-cu130", "flaky-index"] {
+        let scenario = Scenario::ours(stem);
+        let expected = scenario.expected.packages.clone();
+        let roots = scenario.root.requires.join("\n");
+        let index = TestIndex::start(scenario);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("requirements.in"), roots).unwrap();
+        let out = std::process::Command::new("uv")
+            .current_dir(dir.path())
+            .env("UV_HTTP_RETRIES", "5")
+            .env("UV_PYTHON_DOWNLOADS", "never")
+            .env("UV_NO_CONFIG", "1")
+            .args([
+                "pip",
+                "compile",
+                "requirements.in",
+                "--no-header",
+                "--no-annotate",
+            ])
+            .args([
+                "--python-version",
+                "3.12",
+                "--python-platform",
+                "x86_64-manylinux_2_28",
+            ])
+            .args(["--index-url", &index.index_url(), "--no-build"])
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stem}:\n{stdout}{stderr}");
+        let locked: std::collections::BTreeMap<String, String> = stdout
+            .lines()
+            .filter_map(|l| l.split_once("=="))
+            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            .collect();
+        assert_eq!(locked, expected, "{stem}:\n{stdout}{stderr}");
+        // The lock read metadata without downloading whole wheels: PEP 658 files or ranges.
+        let full_wheel_gets = index
+            .requests_to("/files/")
+            .iter()
+            .filter(|r| r.method == "GET" && r.range.is_none() && r.path.ends_with(".whl"))
+            .count();
+        assert_eq!(full_wheel_gets, 0, "{stem}: {:#?}", index.requests());
+    }
+}
+
+#[tokio::test]
+async fn http2_prior_knowledge() {
+    let index = TestIndex::start(web());
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("{}/web-app/", index.index_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn flaky_scenario_file_heals() {
+    let index = TestIndex::start(Scenario::ours("flaky-index"));
+    let a = format!("{}/a/", index.index_url());
+    let b = format!("{}/b/", index.index_url());
+    let accept = support::server::JSON_TYPE;
+    let statuses = [
+        get_with(&a, header::ACCEPT, accept).await.status(),
+        get_with(&a, header::ACCEPT, accept).await.status(),
+        get_with(&a, header::ACCEPT, accept).await.status(),
+        get_with(&b, header::ACCEPT, accept).await.status(),
+        get_with(&b, header::ACCEPT, accept).await.status(),
+    ];
+    assert_eq!(statuses, [503, 503, 200, 429, 200]);
+    let r = get_with(&b, header::ACCEPT, accept).await;
+    let json: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    let f = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["filename"] == "b-2.0.0-py3-none-any.whl")
+        .unwrap();
+    assert_eq!(f["upload-time"], "2024-06-01T12:00:00Z");
+    let wheel = index.file_url("a-1.0.0-py3-none-any.whl");
+    get_err(&wheel).await;
+    assert_eq!(get(&wheel).await.status(), 200);
+}
+
+#[test]
+fn write_files_makes_a_find_links_dir() {
+    let index = TestIndex::start(web());
+    let dir = tempfile::tempdir().unwrap();
+    index.write_files(dir.path()).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let served: Vec<String> = index
+        .files()
+        .iter()
+        .map(|f| f.dist.filename.clone())
+        .collect();
+    assert_eq!(names, served);
+}

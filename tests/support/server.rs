@@ -144,6 +144,15 @@ impl TestIndex {
         self.state.files.get(filename).cloned()
     }
 
+    /// Writes every file into `dir` (a flat `--find-links` directory, or `file://` tests).
+    pub fn write_files(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (name, f) in &self.state.files {
+            std::fs::write(dir.join(name), &f.dist.bytes)?;
+        }
+        Ok(())
+    }
+
     /// Every request so far, in arrival order of their answers.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.state.log.lock().unwrap().clone()
