@@ -1000,6 +1000,26 @@ fn uv_locks_against_the_server() {
             .filter(|r| r.method == "GET" && r.range.is_none() && r.path.ends_with(".whl"))
             .count();
         assert_eq!(full_wheel_gets, 0, "{stem}: {:#?}", index.requests());
+        if stem == "web-stack" {
+            // The wheels install: uv checks RECORD and writes the console script.
+            let site = dir.path().join("site");
+            let out = std::process::Command::new("uv")
+                .current_dir(dir.path())
+                .env("UV_PYTHON_DOWNLOADS", "never")
+                .env("UV_NO_CONFIG", "1")
+                .args(["pip", "install", "--no-deps", "webapp==0.115.0", "--target"])
+                .arg(&site)
+                .args(["--index-url", &index.index_url(), "--cache-dir"])
+                .arg(dir.path().join("cache"))
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{err}");
+            let init = std::fs::read_to_string(site.join("webapp/__init__.py")).unwrap();
+            assert_eq!(init, "__version__ = \"0.115.0\"\n");
+            assert!(site.join("webapp/py.typed").exists());
+            assert!(site.join("bin/webapp").exists(), "{err}");
+        }
     }
 }
 
