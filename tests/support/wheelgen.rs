@@ -1,0 +1,300 @@
+//! Generates the distributions a scenario publishes: real, installable wheels (package
+//! `__init__.py`, extra files, optional padding, then the `.dist-info` entries `METADATA`,
+//! `WHEEL`, `entry_points.txt`, optional `licenses/PADDING` and `RECORD` last) and small sdists (`.tar.gz` holding
+//! `PKG-INFO`, hand-written ustar headers). Output is deterministic: fixed 1980-01-01 zip
+//! timestamps, mtime 0 in tar and gzip, entries in a fixed order.
+
+use std::io::{Cursor, Write};
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+use super::scenario::{VersionSpec, normalize};
+
+/// One generated file.
+#[derive(Clone, Debug)]
+pub struct Dist {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    /// Lowercase hex sha256 of `bytes`.
+    pub sha256: String,
+    /// The wheel's `METADATA` (what PEP 658 serves); `None` for sdists.
+    pub metadata: Option<Vec<u8>>,
+}
+
+impl Dist {
+    fn new(filename: String, bytes: Vec<u8>, metadata: Option<Vec<u8>>) -> Self {
+        let sha256 = sha256_hex(&bytes);
+        Self {
+            filename,
+            bytes,
+            sha256,
+            metadata,
+        }
+    }
+
+    pub fn is_wheel(&self) -> bool {
+        self.filename.ends_with(".whl")
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The version as it appears in file names and metadata: PEP 440 normalized when it parses,
+/// otherwise as written.
+pub fn normalize_version(version: &str) -> String {
+    pep440_rs::Version::from_str(version)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| version.to_string())
+}
+
+/// The distribution name as file names spell it: normalized, `-` → `_`.
+pub fn file_name_part(name: &str) -> String {
+    normalize(name).replace('-', "_")
+}
+
+/// Every file one version publishes: its wheels (one per tag, default `py3-none-any`), then
+/// its sdist.
+pub fn dists_for(name: &str, version: &str, spec: &VersionSpec) -> Vec<Dist> {
+    let mut out = Vec::new();
+    if spec.wheel {
+        let default_tags = ["py3-none-any".to_string()];
+        let tags: &[String] = if spec.wheel_tags.is_empty() {
+            &default_tags
+        } else {
+            &spec.wheel_tags
+        };
+        for tag in tags {
+            out.push(wheel(name, version, spec, tag));
+        }
+    }
+    if spec.sdist {
+        out.push(sdist(name, version, spec));
+    }
+    out
+}
+
+/// The core metadata (`METADATA` / `PKG-INFO`) of a version.
+pub fn metadata(name: &str, version: &str, spec: &VersionSpec) -> String {
+    let mut m = String::new();
+    m.push_str("Metadata-Version: 2.1\n");
+    m.push_str(&format!("Name: {name}\n"));
+    m.push_str(&format!("Version: {}\n", normalize_version(version)));
+    m.push_str(&format!("Summary: Test package {name}\n"));
+    if let Some(rp) = &spec.requires_python {
+        m.push_str(&format!("Requires-Python: {rp}\n"));
+    }
+    for req in &spec.requires {
+        m.push_str(&format!("Requires-Dist: {req}\n"));
+    }
+    for (extra, reqs) in &spec.extras {
+        m.push_str(&format!("Provides-Extra: {extra}\n"));
+        for req in reqs {
+            m.push_str(&format!(
+                "Requires-Dist: {}\n",
+                with_extra_marker(req, extra)
+            ));
+        }
+    }
+    m
+}
+
+/// `req` restricted to `extra`: `b>=1 ; extra == "x"`, or `b ; (marker) and extra == "x"`.
+fn with_extra_marker(req: &str, extra: &str) -> String {
+    match req.split_once(';') {
+        Some((head, marker)) => format!(
+            "{} ; ({}) and extra == \"{extra}\"",
+            head.trim(),
+            marker.trim()
+        ),
+        None => format!("{} ; extra == \"{extra}\"", req.trim()),
+    }
+}
+
+/// Expands a compressed tag set (`cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64`)
+/// into its tags.
+pub fn expand_tags(tag: &str) -> Vec<String> {
+    let parts: Vec<&str> = tag.splitn(3, '-').collect();
+    if parts.len() != 3 {
+        return vec![tag.to_string()];
+    }
+    let mut out = Vec::new();
+    for py in parts[0].split('.') {
+        for abi in parts[1].split('.') {
+            for plat in parts[2].split('.') {
+                out.push(format!("{py}-{abi}-{plat}"));
+            }
+        }
+    }
+    out
+}
+
+/// Builds one wheel for `tag`.
+pub fn wheel(name: &str, version: &str, spec: &VersionSpec, tag: &str) -> Dist {
+    let dist = file_name_part(name);
+    let ver = normalize_version(version);
+    let filename = format!("{dist}-{ver}-{tag}.whl");
+    let dist_info = format!("{dist}-{ver}.dist-info");
+
+    let mut entries: Vec<(String, Vec<u8>, CompressionMethod)> = Vec::new();
+    entries.push((
+        format!("{dist}/__init__.py"),
+        format!("__version__ = \"{ver}\"\n").into_bytes(),
+        CompressionMethod::Deflated,
+    ));
+    for (path, content) in &spec.files {
+        entries.push((
+            path.clone(),
+            content.clone().into_bytes(),
+            CompressionMethod::Deflated,
+        ));
+    }
+    if spec.pad_bytes > 0 {
+        entries.push((
+            format!("{dist}/_padding.bin"),
+            noise(spec.pad_bytes),
+            CompressionMethod::Stored,
+        ));
+    }
+    let meta = metadata(name, version, spec).into_bytes();
+    entries.push((
+        format!("{dist_info}/METADATA"),
+        meta.clone(),
+        CompressionMethod::Deflated,
+    ));
+    let mut wheel_file = String::from(
+        "Wheel-Version: 1.0\nGenerator: sanctuary-testgen (0.1)\nRoot-Is-Purelib: true\n",
+    );
+    for t in expand_tags(tag) {
+        wheel_file.push_str(&format!("Tag: {t}\n"));
+    }
+    entries.push((
+        format!("{dist_info}/WHEEL"),
+        wheel_file.into_bytes(),
+        CompressionMethod::Deflated,
+    ));
+    if !spec.entry_points.is_empty() {
+        let mut ep = String::new();
+        for (group, items) in &spec.entry_points {
+            ep.push_str(&format!("[{group}]\n"));
+            for (k, v) in items {
+                ep.push_str(&format!("{k} = {v}\n"));
+            }
+            ep.push('\n');
+        }
+        entries.push((
+            format!("{dist_info}/entry_points.txt"),
+            ep.into_bytes(),
+            CompressionMethod::Deflated,
+        ));
+    }
+    if spec.tail_pad_bytes > 0 {
+        entries.push((
+            format!("{dist_info}/licenses/PADDING"),
+            noise(spec.tail_pad_bytes),
+            CompressionMethod::Stored,
+        ));
+    }
+    let mut record = String::new();
+    for (path, bytes, _) in &entries {
+        record.push_str(&format!(
+            "{path},sha256={},{}\n",
+            b64_urlsafe_nopad(&Sha256::digest(bytes)),
+            bytes.len()
+        ));
+    }
+    let record_path = format!("{dist_info}/RECORD");
+    record.push_str(&format!("{record_path},,\n"));
+    entries.push((
+        record_path,
+        record.into_bytes(),
+        CompressionMethod::Deflated,
+    ));
+
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    for (path, bytes, method) in &entries {
+        let options = SimpleFileOptions::default()
+            .compression_method(*method)
+            .last_modified_time(DateTime::default())
+            .unix_permissions(0o644);
+        zip.start_file(path.as_str(), options).expect("zip entry");
+        zip.write_all(bytes).expect("zip write");
+    }
+    let bytes = zip.finish().expect("zip finish").into_inner();
+    Dist::new(filename, bytes, Some(meta))
+}
+
+/// Builds the sdist: `<dist>-<ver>.tar.gz` with `<dist>-<ver>/PKG-INFO`.
+pub fn sdist(name: &str, version: &str, spec: &VersionSpec) -> Dist {
+    let dist = file_name_part(name);
+    let ver = normalize_version(version);
+    let stem = format!("{dist}-{ver}");
+    let pkg_info = metadata(name, version, spec).into_bytes();
+    let mut tar = Vec::new();
+    tar_entry(&mut tar, &format!("{stem}/PKG-INFO"), &pkg_info);
+    tar.extend_from_slice(&[0u8; 1024]);
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).expect("gzip");
+    let bytes = gz.finish().expect("gzip finish");
+    Dist::new(format!("{stem}.tar.gz"), bytes, None)
+}
+
+/// Appends one regular-file ustar entry (header, data, padding to 512).
+fn tar_entry(out: &mut Vec<u8>, path: &str, data: &[u8]) {
+    assert!(path.len() < 100, "tar path too long: {path}");
+    let mut h = [0u8; 512];
+    let put = |h: &mut [u8; 512], at: usize, s: &[u8]| h[at..at + s.len()].copy_from_slice(s);
+    put(&mut h, 0, path.as_bytes());
+    put(&mut h, 100, b"0000644\0");
+    put(&mut h, 108, b"0000000\0");
+    put(&mut h, 116, b"0000000\0");
+    put(&mut h, 124, format!("{:011o}\0", data.len()).as_bytes());
+    put(&mut h, 136, b"00000000000\0");
+    put(&mut h, 148, b"        ");
+    h[156] = b'0';
+    put(&mut h, 257, b"ustar\0");
+    put(&mut h, 263, b"00");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    put(&mut h, 148, format!("{sum:06o}\0 ").as_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(data);
+    let pad = (512 - data.len() % 512) % 512;
+    out.extend(std::iter::repeat_n(0u8, pad));
+}
+
+/// Deterministic incompressible bytes (xorshift64*).
+fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// RFC 4648 §5 base64 (URL- and file-name-safe alphabet), no padding, as RECORD uses.
+pub fn b64_urlsafe_nopad(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
