@@ -58,8 +58,8 @@ fn parses_the_whole_contract_shape() {
     assert!(cu126.constraints.is_none());
     assert_eq!(m.application.requirements[3].text, "pydantic[email]>=2");
     // Line numbers point into the file (1-based; FULL starts with a newline).
-    assert_eq!(m.application.requirements[0].line, 28);
-    assert_eq!(m.application.constraints[0].line, 29);
+    assert_eq!(m.application.requirements[0].line, 27);
+    assert_eq!(m.application.constraints[0].line, 28);
     assert_eq!(m.application.sources.len(), 1);
     assert_eq!(m.venv, ".env");
 }
