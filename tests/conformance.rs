@@ -4,112 +4,24 @@
 //! satisfiability and every expected version. Scenarios that need a capability sanctuary does
 //! not have (universal resolution, building from source) are listed with the reason.
 //!
-//! The package source is built in memory by [`scenario_source`]; swapping that one function
-//! for a local HTTP index server exercises the real index client with the same checks.
+//! Each scenario is served by the project's local package index server (`tests/support`:
+//! generated wheels and sdists, HTML/JSON pages, PEP 658, range requests) and resolved through
+//! the real index client (`IndexSet`) with a fresh cache, so the whole path is exercised.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use sanctuary::resolve::memory::{MemorySource, MemoryVersion};
+use sanctuary::index::{IndexKind, IndexSet, IndexSettings, IndexUrl};
 use sanctuary::resolve::{
     Origin, PrereleaseMode, ResolveError, ResolveRequest, RootRequirement, resolve,
 };
 use sanctuary::target::Target;
 use sanctuary::{PackageName, Requirement, Version, VersionSpecifiers};
-use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
-struct Scenario {
-    name: String,
-    #[serde(default)]
-    root: Root,
-    #[serde(default)]
-    packages: BTreeMap<String, Package>,
-    expected: Expected,
-    #[serde(default)]
-    resolver_options: Options,
-    #[serde(default)]
-    environment: Environment,
-}
+mod support;
 
-#[derive(Debug, Default, Deserialize)]
-struct Root {
-    #[serde(default)]
-    requires: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Package {
-    #[serde(default)]
-    versions: BTreeMap<String, PackageVersion>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct PackageVersion {
-    #[serde(default)]
-    requires: Vec<String>,
-    #[serde(default)]
-    extras: BTreeMap<String, Vec<String>>,
-    requires_python: Option<String>,
-    wheel_tags: Option<Vec<String>>,
-    sdist: Option<bool>,
-    wheel: Option<bool>,
-    yanked: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Expected {
-    satisfiable: bool,
-    #[serde(default)]
-    packages: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Options {
-    python: Option<String>,
-    python_platform: Option<String>,
-    prereleases: Option<bool>,
-    #[serde(default)]
-    no_binary: Vec<String>,
-    universal: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Environment {
-    python: Option<String>,
-}
-
-/// The scenario's packages as an in-memory index. packse serves a `py3-none-any` wheel and an
-/// sdist per version unless `wheel_tags`, `wheel = false` or `sdist = false` say otherwise.
-fn scenario_source(scenario: &Scenario) -> MemorySource {
-    let mut source = MemorySource::new();
-    for (name, package) in &scenario.packages {
-        for (version, data) in &package.versions {
-            let wheels = if data.wheel == Some(false) {
-                Vec::new()
-            } else {
-                data.wheel_tags
-                    .clone()
-                    .unwrap_or_else(|| vec!["py3-none-any".to_string()])
-            };
-            let memory = MemoryVersion {
-                wheel_tags: wheels,
-                sdist: data.sdist.unwrap_or(true),
-                requires: data.requires.clone(),
-                extras: data.extras.clone(),
-                requires_python: data.requires_python.clone(),
-                requires_python_on_files: true,
-                yanked: data.yanked.unwrap_or(false),
-            };
-            source
-                .add(name, version, memory)
-                .unwrap_or_else(|e| panic!("scenario {}: {e}", scenario.name));
-        }
-    }
-    source
-}
+use support::TestIndex;
+use support::scenario::{Scenario, VersionSpec, packse_dir, scenario_files};
 
 /// `x86_64-manylinux2014` -> `linux-x86_64-manylinux_2_17`.
 fn platform_name(python_platform: &str) -> String {
@@ -147,19 +59,29 @@ fn target(scenario: &Scenario) -> Target {
 }
 
 /// Whether `name==version` has a wheel the target can use (tags and requires-python).
-fn has_usable_wheel(data: &PackageVersion, name: &str, version: &str, target: &Target) -> bool {
-    if data.wheel == Some(false) {
+fn has_usable_wheel(data: &VersionSpec, name: &str, version: &str, target: &Target) -> bool {
+    if !data.wheel {
         return false;
     }
+    // A lower bound that excludes the target makes the wheel unusable; upper bounds alone do
+    // not, since an exact pin admits them (see `Policy::python_allows`).
     if let Some(spec) = &data.requires_python
-        && !VersionSpecifiers::from_str(spec).is_ok_and(|s| s.contains(&target.python))
+        && let Ok(spec) = VersionSpecifiers::from_str(spec)
+        && spec.iter().any(|s| {
+            !s.contains(&target.python)
+                && !matches!(
+                    s.operator(),
+                    pep440_rs::Operator::LessThan | pep440_rs::Operator::LessThanEqual
+                )
+        })
     {
         return false;
     }
-    let tags = data
-        .wheel_tags
-        .clone()
-        .unwrap_or_else(|| vec!["py3-none-any".to_string()]);
+    let tags = if data.wheel_tags.is_empty() {
+        vec!["py3-none-any".to_string()]
+    } else {
+        data.wheel_tags.clone()
+    };
     tags.iter().any(|tag| {
         format!("{}-{version}-{tag}.whl", name.replace('-', "_"))
             .parse()
@@ -167,22 +89,9 @@ fn has_usable_wheel(data: &PackageVersion, name: &str, version: &str, target: &T
     })
 }
 
-/// Scenarios where sanctuary deliberately differs from uv, by name, with the reason.
-const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[(
-    "python-less-than-current",
-    "deliberate difference: uv ignores upper bounds of requires-python, sanctuary honours them \
-     (a==1.0.0 declares requires-python <=3.8; the target is Python 3.9)",
-)];
-
 /// Why the scenario is skipped, if it is.
 fn skip_reason(scenario: &Scenario, target: &Target) -> Option<String> {
-    if let Some((_, reason)) = DELIBERATE_DIFFERENCES
-        .iter()
-        .find(|(name, _)| *name == scenario.name)
-    {
-        return Some(reason.to_string());
-    }
-    if scenario.resolver_options.universal == Some(true) {
+    if scenario.resolver_options.universal {
         return Some("universal resolution".to_string());
     }
     if !scenario.resolver_options.no_binary.is_empty() {
@@ -198,7 +107,7 @@ fn skip_reason(scenario: &Scenario, target: &Target) -> Option<String> {
             .and_then(|p| p.versions.get(version));
         if let Some(data) = data
             && !has_usable_wheel(data, name, version, target)
-            && data.sdist != Some(false)
+            && data.sdist
         {
             return Some(format!(
                 "needs building from source (expected {name}=={version} has only an sdist for {target})"
@@ -228,7 +137,7 @@ fn skip_reason(scenario: &Scenario, target: &Target) -> Option<String> {
             let any_wheel = matching
                 .iter()
                 .any(|(v, d)| has_usable_wheel(d, requirement.name.as_ref(), v, target));
-            let any_sdist = matching.iter().any(|(_, d)| d.sdist != Some(false));
+            let any_sdist = matching.iter().any(|(_, d)| d.sdist);
             if !any_wheel && any_sdist {
                 return Some(format!(
                     "needs building from source (no version of `{}` has a usable wheel, only sdists)",
@@ -275,8 +184,28 @@ fn request(scenario: &Scenario, target: Target) -> ResolveRequest {
 
 /// `None` when the scenario passes, else what differed.
 fn check(runtime: &tokio::runtime::Runtime, scenario: &Scenario, target: Target) -> Option<String> {
-    let source = Arc::new(scenario_source(scenario));
-    let result = runtime.block_on(resolve(source, request(scenario, target)));
+    let index = TestIndex::start(scenario.clone());
+    let cache = tempfile::tempdir().expect("temporary cache dir");
+    let url = url::Url::parse(&index.index_url()).expect("server URL");
+    let result = runtime.block_on(async {
+        let source = IndexSet::new(
+            vec![IndexUrl {
+                name: "packse".to_string(),
+                url,
+                explicit: false,
+                kind: IndexKind::Simple,
+            }],
+            Default::default(),
+            IndexSettings {
+                cache_dir: cache.path().to_path_buf(),
+                offline: false,
+                refresh: false,
+                concurrency: 16,
+            },
+        )
+        .expect("index set");
+        resolve(Arc::new(source), request(scenario, target)).await
+    });
     match (scenario.expected.satisfiable, result) {
         (true, Ok(resolution)) => {
             let mut diffs = Vec::new();
@@ -312,36 +241,14 @@ fn check(runtime: &tokio::runtime::Runtime, scenario: &Scenario, target: Target)
     }
 }
 
-fn scenario_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "toml") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 #[test]
 fn packse_scenarios() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/packse/scenarios");
-    if !dir.is_dir() {
+    let Some(dir) = packse_dir() else {
         println!(
-            "packse scenarios not found at {}; skipping conformance",
-            dir.display()
+            "packse scenarios not found at ../shared/conformance/packse/scenarios; skipping conformance"
         );
         return;
-    }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -350,7 +257,7 @@ fn packse_scenarios() {
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for path in scenario_files(&dir) {
         let text = std::fs::read_to_string(&path).expect("readable scenario");
-        let scenario: Scenario = match toml::from_str(&text) {
+        let scenario = match Scenario::from_toml(&text) {
             Ok(s) => s,
             Err(e) => {
                 println!("FAIL {}: cannot parse: {e}", path.display());

@@ -51,8 +51,11 @@ pub fn parse_page(
     project: &PackageName,
 ) -> Result<Vec<DistFile>, IndexError> {
     match format {
-        PageFormat::Json => parse_json(body, page_url, project),
-        PageFormat::Html => {
+        // Some proxies label an HTML page as JSON: trust the body over the header.
+        PageFormat::Json if !body.trim_ascii_start().starts_with(b"<") => {
+            parse_json(body, page_url, project)
+        }
+        PageFormat::Json | PageFormat::Html => {
             let text = String::from_utf8_lossy(body);
             parse_html(&text, page_url, project)
         }
@@ -106,6 +109,10 @@ pub fn parse_html(
             .flatten()
             .and_then(|v| parse_requires_python(&v, &filename));
         file.yanked = attr(tag, "data-yanked").map(Option::unwrap_or_default);
+        // Not in PEP 503, but some indexes (and PyPI mirrors) add it to the HTML form too.
+        file.upload_time = attr(tag, "data-upload-time")
+            .flatten()
+            .and_then(|t| upload_time(&t));
         let core = attr(tag, "data-core-metadata").or_else(|| attr(tag, "data-dist-info-metadata"));
         file.core_metadata = match core {
             None => CoreMetadataRef::Absent,
@@ -115,6 +122,15 @@ pub fn parse_html(
         files.push(file);
     }
     Ok(files)
+}
+
+/// An upload time as the index wrote it, kept only when it is an RFC 3339 date-time with an
+/// offset (it is written unquoted, as a TOML date-time, into lockfiles).
+fn upload_time(value: &str) -> Option<String> {
+    let value = value.trim();
+    let parsed = value.parse::<toml::value::Datetime>().ok()?;
+    (parsed.date.is_some() && parsed.time.is_some() && parsed.offset.is_some())
+        .then(|| value.to_string())
 }
 
 /// `data-core-metadata` values: `true`, or `<hashname>=<hex>` (PEP 658 / 714).
@@ -301,7 +317,7 @@ pub fn parse_json(
             Some(JsonYanked::Reason(reason)) => Some(reason),
         };
         file.size = entry.size;
-        file.upload_time = entry.upload_time;
+        file.upload_time = entry.upload_time.as_deref().and_then(upload_time);
         file.core_metadata = match entry.core_metadata.or(entry.dist_info_metadata) {
             None | Some(JsonMeta::Bool(false)) => CoreMetadataRef::Absent,
             Some(JsonMeta::Bool(true)) => CoreMetadataRef::Available { sha256: None },
@@ -378,6 +394,25 @@ mod tests {
     }
 
     const HASH: &str = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+
+    #[test]
+    fn html_upload_time_is_kept_only_when_valid() {
+        let html = r#"<a href="foo-1.0-py3-none-any.whl" data-upload-time="2010-06-29T19:56:36.719942Z">x</a>
+<a href="foo-1.1-py3-none-any.whl" data-upload-time="yesterday">x</a>
+<a href="foo-1.2-py3-none-any.whl" data-upload-time="2010-06-29">x</a>"#;
+        let files = parse_html(html, &page(), &name("foo")).unwrap();
+        let times: Vec<_> = files.iter().map(|f| f.upload_time.as_deref()).collect();
+        assert_eq!(times, [Some("2010-06-29T19:56:36.719942Z"), None, None]);
+    }
+
+    /// Regression: a proxy here answers JSON-only `Accept` headers with an HTML body labelled
+    /// `application/vnd.pypi.simple.v1+json`; the page must still parse.
+    #[test]
+    fn html_body_labelled_as_json_still_parses() {
+        let html = b"<!DOCTYPE html>\n<a href=\"foo-1.0-py3-none-any.whl\">x</a>";
+        let files = parse_page(html, PageFormat::Json, &page(), &name("foo")).unwrap();
+        assert_eq!(files.len(), 1);
+    }
 
     #[test]
     fn html_attributes_are_decoded() {

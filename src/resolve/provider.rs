@@ -244,6 +244,35 @@ impl Policy {
             .is_some_and(|pins| pins.iter().any(|r| r.contains(version)))
     }
 
+    /// Whether `requires-python` of `name==version` admits the target Python. A version the
+    /// user pinned exactly (`==X` in the manifest) is admitted when only the upper bounds of
+    /// `spec` exclude the target, as uv does: such caps are often wrong, and the user asked for
+    /// exactly this version. A warning says so.
+    pub fn python_allows(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        spec: &VersionSpecifiers,
+    ) -> bool {
+        let python = &self.target.python;
+        if spec.contains(python) {
+            return true;
+        }
+        let only_upper_bounds_fail = spec.iter().filter(|s| !s.contains(python)).all(|s| {
+            matches!(
+                s.operator(),
+                pep440_rs::Operator::LessThan | pep440_rs::Operator::LessThanEqual
+            )
+        });
+        if only_upper_bounds_fail && self.pinned(name, version) {
+            tracing::warn!(
+                "{name}=={version} declares requires-python `{spec}`, which excludes the target Python {python}; using it because the manifest pins it exactly"
+            );
+            return true;
+        }
+        false
+    }
+
     /// The files of `name==version` usable on the target, best first, or why there are none.
     pub fn usable_files(
         &self,
@@ -279,17 +308,16 @@ impl Policy {
                 .collect();
             return Err(Rejection::NoCompatibleWheel(tags.into_iter().collect()));
         }
-        let python = &self.target.python;
         if let Some((_, f)) = compatible.iter().find(|(_, f)| {
             f.requires_python
                 .as_ref()
-                .is_some_and(|spec| !spec.contains(python))
+                .is_some_and(|spec| !self.python_allows(name, version, spec))
         }) {
             let spec = f.requires_python.clone();
             compatible.retain(|(_, f)| {
                 f.requires_python
                     .as_ref()
-                    .is_none_or(|s| s.contains(python))
+                    .is_none_or(|s| self.python_allows(name, version, s))
             });
             if compatible.is_empty() {
                 // `spec` is Some: the `find` above matched a file with a requirement.
@@ -604,7 +632,7 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
             .map_err(ProviderError::Index)?;
         let target = &self.policy.target;
         if let Some(spec) = &metadata.requires_python
-            && !spec.contains(&target.python)
+            && !self.policy.python_allows(name, version, spec)
         {
             return Ok(Dependencies::Unavailable(format!(
                 "it requires Python {spec}, but the target is Python {}",
