@@ -194,7 +194,14 @@ fn report(err: &anyhow::Error) {
 
 fn hint(err: &anyhow::Error) -> Option<String> {
     for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<IndexError>() {
+        // `ResolveError::Index` is transparent, so the index error is not a link of its own.
+        let index_error = cause.downcast_ref::<IndexError>().or_else(|| {
+            match cause.downcast_ref::<crate::resolve::ResolveError>() {
+                Some(crate::resolve::ResolveError::Index(e)) => Some(e),
+                _ => None,
+            }
+        });
+        if let Some(e) = index_error {
             return match e {
                 IndexError::Offline { .. } => Some(
                     "run the same command once without --offline to fill the cache".to_string(),

@@ -326,7 +326,7 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> Option<T> {
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), IndexError> {
     let cache_err = |source: std::io::Error| IndexError::Cache {
         path: path.to_path_buf(),
-        source,
+        source: std::sync::Arc::new(source),
     };
     let dir = path
         .parent()

@@ -98,8 +98,9 @@ pub struct CoreMetadata {
     pub provides_extra: Vec<ExtraName>,
 }
 
-/// Errors from indexes, the cache and metadata.
-#[derive(Debug, thiserror::Error)]
+/// Errors from indexes, the cache and metadata. `Clone`, because one failed fetch is shared
+/// by every resolver task that waited on it.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum IndexError {
     #[error("index `{index}` at {url} is unreachable: {reason}")]
     Unreachable {
@@ -119,13 +120,13 @@ pub enum IndexError {
         expected: String,
         actual: String,
     },
-    #[error("`{what}` is not in the cache and --offline forbids network access")]
+    #[error("{what} is not in the cache, and --offline forbids network access")]
     Offline { what: String },
     #[error("cache error at {path}: {source}")]
     Cache {
         path: std::path::PathBuf,
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     #[error("{0}")]
     Other(String),

@@ -195,7 +195,7 @@ fn solve<S: PackageSource>(
     let fetcher = Arc::new(provider::Fetcher::new(source, handle));
     let provider = provider::Provider::new(fetcher.clone(), policy.clone(), edges);
     let index_error = |e: Arc<IndexError>| {
-        ResolveError::Index(Arc::try_unwrap(e).unwrap_or_else(|e| IndexError::Other(e.to_string())))
+        ResolveError::Index(Arc::try_unwrap(e).unwrap_or_else(|e| (*e).clone()))
     };
     let solution = match pubgrub::resolve(&provider, Pkg::Root, provider::root_version()) {
         Ok(solution) => solution,

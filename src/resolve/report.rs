@@ -174,11 +174,38 @@ fn is_local_upper(a: &Version, b: &Version) -> bool {
     &expected == b
 }
 
+/// ``application requirement `peft>=0.13` (sanctuary.toml:14)``
+fn describe(r: &RootRequirement) -> String {
+    let o = &r.origin;
+    let mut s = format!("{} {} `{}`", o.layer, o.kind, r.requirement);
+    match (&o.file, o.line) {
+        (Some(file), Some(line)) => s.push_str(&format!(" ({}:{line})", file.display())),
+        (Some(file), None) => s.push_str(&format!(" ({})", file.display())),
+        _ => {}
+    }
+    s
+}
+
 struct Formatter<'a, 'b> {
     context: &'a ReportContext<'b>,
 }
 
 impl Formatter<'_, '_> {
+    /// The constraints that narrow every dependency on `dep`, described, if any: PubGrub
+    /// only sees the narrowed range, so the report says where the narrowing came from.
+    fn constraints_on(&self, dep: &Pkg) -> Option<String> {
+        let name = dep.name()?;
+        let described: Vec<String> = self
+            .context
+            .roots
+            .get(name)?
+            .iter()
+            .filter(|r| r.origin.kind == "constraint")
+            .map(|r| describe(r))
+            .collect();
+        (!described.is_empty()).then(|| described.join(" and "))
+    }
+
     fn root_requirements(&self, pkg: &Pkg, range: &Ranges<Version>) -> String {
         let requirements = pkg
             .name()
@@ -188,21 +215,7 @@ impl Formatter<'_, '_> {
         if requirements.is_empty() {
             return format!("the requirements ask for {}", package_range(pkg, range));
         }
-        let named: Vec<String> = requirements
-            .iter()
-            .map(|r| {
-                let o = &r.origin;
-                let mut s = format!("{} {} `{}`", o.layer, o.kind, r.requirement);
-                match (&o.file, o.line) {
-                    (Some(file), Some(line)) => {
-                        s.push_str(&format!(" ({}:{line})", file.display()))
-                    }
-                    (Some(file), None) => s.push_str(&format!(" ({})", file.display())),
-                    _ => {}
-                }
-                s
-            })
-            .collect();
+        let named: Vec<String> = requirements.iter().map(|r| describe(r)).collect();
         if range.is_empty() {
             return format!(
                 "{} cannot all hold: no version of {pkg} satisfies them together",
@@ -258,11 +271,22 @@ impl ReportFormatter<Pkg, Ranges<Version>, String> for Formatter<'_, '_> {
                         package_range(dep, dep_range)
                     );
                 }
-                format!(
-                    "{} depends on {}",
-                    package_range(pkg, range),
-                    package_range(dep, dep_range)
-                )
+                match self.constraints_on(dep) {
+                    Some(constraints) if dep_range.is_empty() => format!(
+                        "{} depends on {dep}, and no version of it satisfies that together with {constraints}",
+                        package_range(pkg, range),
+                    ),
+                    Some(constraints) => format!(
+                        "{} depends on {} (narrowed by {constraints})",
+                        package_range(pkg, range),
+                        package_range(dep, dep_range)
+                    ),
+                    None => format!(
+                        "{} depends on {}",
+                        package_range(pkg, range),
+                        package_range(dep, dep_range)
+                    ),
+                }
             }
         }
     }
@@ -276,6 +300,12 @@ impl ReportFormatter<Pkg, Ranges<Version>, String> for Formatter<'_, '_> {
                 format!("{} cannot be used", package_range(pkg, range))
             }
             [(pkg, Term::Negative(range))] => format!("{} is required", package_range(pkg, range)),
+            // Derived from other facts, so not one of the user's own requirements: say what
+            // the requirements need, without attributing it to a manifest line.
+            [(Pkg::Root, Term::Positive(_)), (dep, Term::Negative(range))]
+            | [(dep, Term::Negative(range)), (Pkg::Root, Term::Positive(_))] => {
+                format!("the requirements need {}", package_range(dep, range))
+            }
             [(p1, Term::Positive(r1)), (p2, Term::Negative(r2))]
             | [(p2, Term::Negative(r2)), (p1, Term::Positive(r1))] => self.format_external(
                 &External::FromDependencyOf((*p1).clone(), r1.clone(), (*p2).clone(), r2.clone()),

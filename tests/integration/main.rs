@@ -1,0 +1,11 @@
+//! Integration tests: the `sanctuary` binary against the project's local package index server
+//! (`tests/support`), offline. One test binary with modules, to keep link time down.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod common;
+mod errors;
+mod indexes;
+mod lock;
+mod rules;
