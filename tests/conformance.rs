@@ -241,10 +241,19 @@ fn check(runtime: &tokio::runtime::Runtime, scenario: &Scenario, target: Target)
     }
 }
 
+/// Like `println!`, but written to stderr directly, past the test harness's output capture, so
+/// the skip list and the closing `N passed, N failed, N skipped` line show in every run.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[test]
 fn packse_scenarios() {
     let Some(dir) = packse_dir() else {
-        println!(
+        report!(
             "packse scenarios not found at ../shared/conformance/packse/scenarios; skipping conformance"
         );
         return;
@@ -260,25 +269,25 @@ fn packse_scenarios() {
         let scenario = match Scenario::from_toml(&text) {
             Ok(s) => s,
             Err(e) => {
-                println!("FAIL {}: cannot parse: {e}", path.display());
+                report!("FAIL {}: cannot parse: {e}", path.display());
                 failed += 1;
                 continue;
             }
         };
         let target = target(&scenario);
         if let Some(reason) = skip_reason(&scenario, &target) {
-            println!("SKIP {}: {reason}", scenario.name);
+            report!("SKIP {}: {reason}", scenario.name);
             skipped += 1;
             continue;
         }
         match check(&runtime, &scenario, target) {
             None => passed += 1,
             Some(diff) => {
-                println!("FAIL {}: {diff}", scenario.name);
+                report!("FAIL {}: {diff}", scenario.name);
                 failed += 1;
             }
         }
     }
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    report!("{passed} passed, {failed} failed, {skipped} skipped");
     assert_eq!(failed, 0, "{failed} packse scenarios failed");
 }
