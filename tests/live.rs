@@ -38,8 +38,8 @@ fn standard_example_locks_and_installs_with_uv() {
         String::from_utf8_lossy(&out.stderr)
     );
     let lockfile = project.join("lockfiles/pylock.application.toml");
-    let first = std::fs::read(&lockfile).unwrap();
-    let text = String::from_utf8_lossy(&first);
+    let first = std::fs::read_to_string(&lockfile).unwrap();
+    let text = first.clone();
     for name in ["fastapi", "langchain", "chromadb", "mcp", "pydantic"] {
         assert!(
             text.contains(&format!("name = \"{name}\"")),
@@ -55,7 +55,19 @@ fn standard_example_locks_and_installs_with_uv() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(std::fs::read(&lockfile).unwrap(), first);
+    let second = std::fs::read_to_string(&lockfile).unwrap();
+    let changed: Vec<String> = first
+        .lines()
+        .zip(second.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("- {a}\n+ {b}"))
+        .take(10)
+        .collect();
+    assert!(
+        changed.is_empty() && first.len() == second.len(),
+        "a second lock changed the lockfile:\n{}",
+        changed.join("\n")
+    );
 
     // uv installs the PEP 751 file into a fresh Python 3.11 environment.
     let venv = dir.path().join("venv");

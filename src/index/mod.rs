@@ -233,8 +233,9 @@ impl IndexSet {
         &self.indexes
     }
 
-    /// Fill in what the simple page did not say about `file` (size, upload time), from the
-    /// cache or a HEAD request. Immutable per sha256, so cached forever.
+    /// Fill in the size of `file` when the simple page did not give it, from the cache, the
+    /// range request that read its metadata, or a HEAD request. Immutable per sha256, so
+    /// cached forever.
     pub async fn complete(&self, file: &DistFile) -> Result<DistFile, IndexError> {
         let mut out = file.clone();
         if file.url.scheme() == "file" {
@@ -258,7 +259,10 @@ impl IndexSet {
             out.upload_time = None;
             return Ok(out);
         }
-        if out.size.is_some() && out.upload_time.is_some() {
+        // Upload times come only from the index page (PEP 700 `upload-time`, or HTML
+        // `data-upload-time`): a `Last-Modified` header differs between CDN edges, and taking
+        // it made lockfiles change from one run to the next.
+        if out.size.is_some() {
             return Ok(out);
         }
         let key = cache::artifact_key(file.sha256.as_deref(), &file.url);
@@ -274,7 +278,6 @@ impl IndexSet {
             }
         };
         out.size = out.size.or(facts.size);
-        out.upload_time = out.upload_time.or(facts.upload_time);
         Ok(out)
     }
 
@@ -772,9 +775,9 @@ mod tests {
                 .iter()
                 .all(|r| r.path != wheel_path || r.header("range") == Some("bytes=-65536"))
         );
-        // The range answer told size and Last-Modified: no HEAD.
+        // The range answer told the size: no HEAD. Its `Last-Modified` is not an upload time.
         let done = first.complete(file).await.unwrap();
-        assert_eq!(done.upload_time.as_deref(), Some("2024-01-02T03:04:05Z"));
+        assert_eq!(done.upload_time, None);
         assert!(done.size.unwrap() > 65_536);
         assert_eq!(count(&server, |r| r.path == wheel_path), 1);
 
@@ -1032,7 +1035,9 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(file.size, Some(1234));
-            assert_eq!(file.upload_time.as_deref(), Some("1994-11-06T08:49:37Z"));
+            // Regression: `Last-Modified` differs between CDN edges, so it never becomes the
+            // upload time (lockfiles changed from one run to the next).
+            assert_eq!(file.upload_time, None);
         }
         assert_eq!(count(&server, |r| r.method == "HEAD"), 1);
     }
