@@ -65,6 +65,11 @@ impl Project {
 
     /// Run `sanctuary <args> --manifest <this project>` with this project's cache.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run sanctuary")
+    }
+
+    /// The command [`Project::run`] runs, to spawn it instead.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sanctuary"));
         cmd.args(args)
             .arg("--manifest")
@@ -75,7 +80,7 @@ impl Project {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        cmd.output().expect("run sanctuary")
+        cmd
     }
 
     /// `sanctuary lock <args>`, which must succeed.

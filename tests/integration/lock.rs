@@ -322,3 +322,25 @@ fn relocking_keeps_locked_versions_until_upgraded() {
         "forced",
     );
 }
+
+#[test]
+fn two_processes_can_share_one_cache() {
+    let index = TestIndex::start(Scenario::ours("web-stack").with_server(|s| {
+        // Slow pages make the two runs overlap.
+        s.faults.push(crate::support::Fault::delay("/simple/", 30));
+    }));
+    let a = web_project(&index);
+    let mut b = web_project(&index);
+    b.cache = a.cache.clone();
+    let mut first = a.command(&["lock", "-q"]).spawn().unwrap();
+    let mut second = b.command(&["lock", "-q"]).spawn().unwrap();
+    assert!(first.wait().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    assert_eq!(a.lockfile_text().unwrap(), b.lockfile_text().unwrap());
+    // The shared cache is whole: a third, offline run is served from it alone.
+    std::fs::remove_file(b.lockfile_path()).unwrap();
+    index.clear_requests();
+    b.lock_ok(&["-q", "--offline"]);
+    assert!(index.requests().is_empty());
+    assert_eq!(a.lockfile_text().unwrap(), b.lockfile_text().unwrap());
+}
