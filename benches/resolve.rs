@@ -1102,11 +1102,22 @@ fn main() -> Result<()> {
         .filter(|a| !a.starts_with('-'))
         .map(str::to_string)
         .collect();
-    let config = Config::from_env(positional)?;
+    let mut config = Config::from_env(positional)?;
 
     let work = tempfile::Builder::new()
         .prefix("sanctuary-bench-")
         .tempdir()?;
+    // With a CARGO_TARGET_DIR shared between checkouts, another checkout's build can replace
+    // target/release/sanctuary while this bench runs: time a copy taken now, so that every run
+    // uses one and the same binary (the one `cargo bench` has just built).
+    if config.tools.contains(&Tool::Sanctuary)
+        && let Some(Ok(bin)) = config.bins.get(&Tool::Sanctuary)
+    {
+        let copy = work.path().join("sanctuary-under-test");
+        fs::copy(bin, &copy).with_context(|| format!("copying {}", bin.display()))?;
+        eprintln!("  (sanctuary copied from {})", bin.display());
+        config.bins.insert(Tool::Sanctuary, Ok(copy));
+    }
     eprintln!(
         "resolve bench: sets {}; tools {}; modes {}; {} run(s) each; work dir {}",
         config
