@@ -1,4 +1,4 @@
-//! The on-disk cache of the index client, under `<cache_dir>/v1/` (the version is part of the
+//! The on-disk cache of the index client, under `<cache_dir>/<CACHE_VERSION>/` (the version is part of the
 //! path, so a format change never reads stale data):
 //!
 //! - `simple/<sha256 of page URL (and project)>.json`: parsed simple pages with their HTTP
@@ -24,8 +24,10 @@ use url::Url;
 use super::{CoreMetadata, CoreMetadataRef, DistFile, IndexError};
 use crate::wheel::DistFilename;
 
-/// Bumped whenever the layout or an entry format changes.
-pub const CACHE_VERSION: &str = "v1";
+/// Bumped whenever the layout or an entry format changes, or when a parser fix changes what
+/// would be stored (entries hold parsed data). v2: metadata headers with whitespace-only
+/// continuation lines were cut short in v1.
+pub const CACHE_VERSION: &str = "v2";
 
 /// The cache directory (`<root>/v1`).
 #[derive(Clone, Debug)]
@@ -412,7 +414,7 @@ mod tests {
         assert_eq!(cache.read_metadata(&key), Some(meta));
         assert!(
             dir.path()
-                .join("v1")
+                .join(CACHE_VERSION)
                 .join("metadata")
                 .join(format!("{key}.json"))
                 .is_file()

@@ -81,7 +81,9 @@ fn headers(text: &str) -> Vec<(usize, &str, String)> {
     let mut fields: Vec<(usize, &str, String)> = Vec::new();
     for (idx, line) in text.lines().enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
+        // Only a truly empty line ends the headers: a line of spaces is a continuation (as
+        // in Python's email parser), e.g. inside a multi-line `License` field.
+        if line.is_empty() {
             break;
         }
         if line.starts_with([' ', '\t']) {
@@ -103,6 +105,25 @@ fn headers(text: &str) -> Vec<(usize, &str, String)> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Regression: jupyterlab 4.6.6 and matplotlib 3.11 have a `License` field whose
+    /// continuation lines include whitespace-only lines; taking one for the end of the headers
+    /// dropped every `Requires-Dist` after it, and their dependencies vanished from locks.
+    #[test]
+    fn whitespace_only_continuation_lines_do_not_end_the_headers() {
+        let text = "Metadata-Version: 2.5\nName: jupyterlab\nVersion: 4.6.6\n\
+            License: Copyright (c) 2015\n        All rights reserved.\n        \n        \
+            Redistribution is permitted.\nRequires-Python: >=3.10\nRequires-Dist: httpx>=0.25\n\
+            Requires-Dist: jinja2>=3.0.3\n\nBody: not a header\n";
+        let meta = parse_metadata(text.as_bytes(), "jupyterlab.whl").unwrap();
+        let reqs: Vec<String> = meta
+            .requires_dist
+            .iter()
+            .map(|r| r.name.to_string())
+            .collect();
+        assert_eq!(reqs, ["httpx", "jinja2"]);
+        assert_eq!(meta.requires_python.unwrap().to_string(), ">=3.10");
+    }
 
     #[test]
     fn parses_fields_and_skips_bad_requirements() {
