@@ -102,3 +102,80 @@ fn standard_example_locks_and_installs_with_uv() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// `name -> version` pins of a `uv pip compile` output.
+fn uv_pins(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && l.contains("=="))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once("==")?;
+            let version = rest.split([' ', ';', '\\']).next()?;
+            Some((name.trim().to_lowercase(), version.to_string()))
+        })
+        .collect()
+}
+
+/// On real PyPI data, sanctuary picks exactly what uv picks for the benchmark sets. Regression:
+/// jupyterlab's and matplotlib's dependencies were dropped by a metadata parsing bug, which a
+/// comparison like this one shows at once.
+#[test]
+fn benchmark_sets_resolve_like_uv() {
+    let sets = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/sets");
+    for set in ["small", "data-science", "standard"] {
+        let text = std::fs::read_to_string(sets.join(format!("{set}.txt"))).unwrap();
+        let reqs: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let list: String = reqs.iter().map(|r| format!("\"{r}\", ")).collect();
+        std::fs::write(
+            dir.path().join("sanctuary.toml"),
+            format!(
+                "[project]\nname = \"{set}\"\npython = \"3.11\"\nplatform = \"linux-x86_64\"\n\
+                 [application]\nrequirements = [{list}]\n"
+            ),
+        )
+        .unwrap();
+        let out = sanctuary()
+            .args(["lock", "-q", "--manifest"])
+            .arg(dir.path().join("sanctuary.toml"))
+            .env("SANCTUARY_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{set}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lock = sanctuary::lock::Lockfile::parse(
+            &std::fs::read_to_string(dir.path().join("lockfiles/pylock.application.toml")).unwrap(),
+        )
+        .unwrap();
+        let ours: std::collections::BTreeMap<String, String> = lock
+            .packages
+            .iter()
+            .map(|p| (p.name.to_string(), p.version.to_string()))
+            .collect();
+
+        std::fs::write(dir.path().join("reqs.txt"), reqs.join("\n")).unwrap();
+        let uv = Command::new("uv")
+            .args(["pip", "compile", "-q", "--python-version", "3.11"])
+            .args(["--python-platform", "x86_64-manylinux_2_28"])
+            .arg(dir.path().join("reqs.txt"))
+            .arg("-o")
+            .arg(dir.path().join("uv.txt"))
+            .env("UV_CACHE_DIR", dir.path().join("uv-cache"))
+            .output()
+            .expect("uv is installed (pip install uv)");
+        assert!(
+            uv.status.success(),
+            "{}",
+            String::from_utf8_lossy(&uv.stderr)
+        );
+        let theirs = uv_pins(&std::fs::read_to_string(dir.path().join("uv.txt")).unwrap());
+        assert_eq!(ours, theirs, "{set}: sanctuary and uv disagree");
+    }
+}
