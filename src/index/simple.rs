@@ -16,7 +16,9 @@ use pep508_rs::PackageName;
 use serde::Deserialize;
 use url::Url;
 
-use super::{CoreMetadataRef, DistFile, IndexError, IndexUrl, PackageFiles};
+use super::{
+    CoreMetadataRef, DistFile, IndexError, IndexUrl, PackageFiles, VersionFiles, Versions,
+};
 use crate::wheel::DistFilename;
 
 /// The media type of PEP 691 JSON simple pages.
@@ -366,6 +368,15 @@ enum JsonMeta {
 
 /// Group files by version (ascending, so the newest is last).
 pub fn group_files(name: PackageName, index: Arc<IndexUrl>, files: Vec<DistFile>) -> PackageFiles {
+    PackageFiles {
+        name,
+        index,
+        versions: group_versions(files),
+    }
+}
+
+/// `files` by version, in page order within a version.
+pub fn group_versions(files: Vec<DistFile>) -> Versions {
     let mut versions: BTreeMap<_, Vec<DistFile>> = BTreeMap::new();
     for file in files {
         versions
@@ -373,11 +384,10 @@ pub fn group_files(name: PackageName, index: Arc<IndexUrl>, files: Vec<DistFile>
             .or_default()
             .push(file);
     }
-    PackageFiles {
-        name,
-        index,
-        versions,
-    }
+    versions
+        .into_iter()
+        .map(|(v, files)| (v, VersionFiles::new(files)))
+        .collect()
 }
 
 #[cfg(test)]
