@@ -139,7 +139,8 @@ impl RawFiles {
 /// `versions` as text: `=<version>` lines, each followed by its files, one a line, fields
 /// separated by tabs (see [`encode_file`]).
 pub fn encode_versions(versions: &Versions) -> String {
-    let mut out = String::new();
+    let files: usize = versions.values().map(|f| f.len()).sum();
+    let mut out = String::with_capacity(files * 256);
     for (version, files) in versions {
         out.push('=');
         out.push_str(&version.to_string());
@@ -157,6 +158,13 @@ pub fn encode_versions(versions: &Versions) -> String {
 /// `+value` when present. Tabs, newlines and backslashes are escaped.
 fn encode_file(f: &DistFile, out: &mut String) {
     fn field(out: &mut String, value: &str) {
+        if !value
+            .bytes()
+            .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+        {
+            out.push_str(value);
+            return;
+        }
         for c in value.chars() {
             match c {
                 '\\' => out.push_str("\\\\"),

@@ -359,17 +359,24 @@ impl PageRequest {
                         changed: false,
                     });
                 }
-                let files = if found {
-                    let parsed = simple::parse_page(&resp.body, format, &resp.url, &self.project)?;
-                    Some(simple::group_versions(parsed))
+                let (files, encoded) = if found {
+                    // Parsing and encoding a large page takes milliseconds: off the runtime
+                    // threads, which keep receiving the other pages meanwhile.
+                    let (body, url, project) = (resp.body, resp.url, self.project.clone());
+                    let store = !policy.no_store;
+                    tokio::task::spawn_blocking(move || {
+                        let parsed = simple::parse_page(&body, format, &url, &project)?;
+                        drop(body);
+                        let files = simple::group_versions(parsed);
+                        let encoded = store.then(|| cache::encode_versions(&files));
+                        Ok::<_, IndexError>((Some(files), encoded))
+                    })
+                    .await
+                    .map_err(|e| IndexError::Other(format!("parsing {} failed: {e}", self.url)))??
                 } else {
-                    None
+                    (None, Some(String::new()))
                 };
-                if !policy.no_store {
-                    let body = files
-                        .as_ref()
-                        .map(cache::encode_versions)
-                        .unwrap_or_default();
+                if let Some(body) = encoded.filter(|_| !policy.no_store) {
                     self.store(header(found, digest), body.into());
                 }
                 Ok(Fetched {

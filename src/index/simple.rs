@@ -57,10 +57,16 @@ pub fn parse_page(
         PageFormat::Json if !body.trim_ascii_start().starts_with(b"<") => {
             parse_json(body, page_url, project)
         }
-        PageFormat::Json | PageFormat::Html => {
-            let text = String::from_utf8_lossy(body);
-            parse_html(&text, page_url, project)
-        }
+        PageFormat::Json | PageFormat::Html => parse_html(&utf8(body), page_url, project),
+    }
+}
+
+/// `bytes` as text, invalid sequences replaced (checking with `from_utf8` first: the lossy
+/// conversion is several times slower on valid input).
+fn utf8(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -76,11 +82,17 @@ pub fn parse_html(
         reason: e.to_string(),
     })?;
     let tags = || dom.nodes().iter().filter_map(|n| n.as_tag());
+    // Compare raw attribute names: `Attributes::iter` would convert every name and value of
+    // the tag to a string for each lookup.
     let attr = |tag: &tl::HTMLTag<'_>, key: &str| -> Option<Option<String>> {
         tag.attributes()
+            .unstable_raw()
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.map(|v| decode_entities(&v).into_owned()))
+            .find(|(k, _)| k.as_bytes().eq_ignore_ascii_case(key.as_bytes()))
+            .map(|(_, v)| {
+                v.as_ref()
+                    .map(|v| decode_entities(&utf8(v.as_bytes())).into_owned())
+            })
     };
 
     let base = tags()
