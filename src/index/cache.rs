@@ -1,8 +1,10 @@
-//! The on-disk cache of the index client, under `<cache_dir>/<CACHE_VERSION>/` (the version is part of the
-//! path, so a format change never reads stale data):
+//! The on-disk cache of the index client, under `<cache_dir>/<CACHE_VERSION>/` (the version is
+//! part of the path, so a format change never reads stale data):
 //!
-//! - `simple/<sha256 of page URL (and project)>.json`: parsed simple pages with their HTTP
-//!   cache information (validators, max-age, fetch time), or a remembered 404;
+//! - `simple/<sha256 of page URL (and project)>.page`: parsed simple pages: a JSON header line
+//!   (HTTP cache information, fetch time, a digest of the body they were parsed from, or a
+//!   remembered 404), then the files grouped by version, one tab-separated line per file, so a
+//!   reader parses only the version lines and decodes the files of a version when first used;
 //! - `metadata/<artifact sha256>.json` (or `url-<sha256 of URL>` without a hash): core
 //!   metadata, immutable;
 //! - `facts/<same key>.json`: artifact size and upload time, immutable.
@@ -21,13 +23,16 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::{CoreMetadata, CoreMetadataRef, DistFile, IndexError};
+use std::sync::Arc;
+
+use super::{CoreMetadata, CoreMetadataRef, DistFile, IndexError, VersionFiles, Versions};
 use crate::wheel::DistFilename;
 
 /// Bumped whenever the layout or an entry format changes, or when a parser fix changes what
 /// would be stored (entries hold parsed data). v2: metadata headers with whitespace-only
-/// continuation lines were cut short in v1.
-pub const CACHE_VERSION: &str = "v2";
+/// continuation lines were cut short in v1. v3: pages stored as a header line and
+/// tab-separated file lines, decoded per version on first use.
+pub const CACHE_VERSION: &str = "v3";
 
 /// The cache directory (`<root>/v1`).
 #[derive(Clone, Debug)]
@@ -35,17 +40,23 @@ pub struct Cache {
     root: PathBuf,
 }
 
-/// A cached simple page: the parsed files (or `None` for a 404) and when to revalidate.
+/// What the cache knows about a simple page besides its files: where it came from, its HTTP
+/// cache information and a digest of the body it was parsed from.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CachedPage {
+pub struct PageHeader {
     pub url: String,
     pub policy: CachePolicy,
     /// Unix seconds of the last fetch or successful revalidation.
     pub fetched_at: u64,
-    pub files: Option<Vec<CachedFile>>,
+    /// `false` for a remembered 404.
+    pub found: bool,
+    /// [`body_digest`] of the body the files were parsed from: an identical body needs no
+    /// parse and no rewrite.
+    #[serde(default)]
+    pub body_sha256: Option<String>,
 }
 
-impl CachedPage {
+impl PageHeader {
     /// Usable without asking the server.
     pub fn is_fresh(&self, now: u64) -> bool {
         !self.policy.no_cache
@@ -54,16 +65,218 @@ impl CachedPage {
                 .max_age
                 .is_some_and(|age| now.saturating_sub(self.fetched_at) < age)
     }
+}
 
-    /// The files for `project`, re-parsing each file name.
-    pub fn dist_files(&self, project: &PackageName) -> Option<Vec<DistFile>> {
-        self.files.as_ref().map(|files| {
-            files
-                .iter()
-                .filter_map(|f| f.to_dist_file(project))
-                .collect()
+/// A cached simple page: its header and its files (`None` for a 404), decoded lazily.
+#[derive(Clone, Debug)]
+pub struct CachedPage {
+    pub header: PageHeader,
+    pub files: Option<Versions>,
+    /// The encoded files, as stored (to rewrite the header alone).
+    body: Arc<str>,
+}
+
+impl CachedPage {
+    /// The encoded files, as stored.
+    pub fn body(&self) -> Arc<str> {
+        self.body.clone()
+    }
+
+    /// Decode a stored page (`None` when it is not one). Only the version lines are parsed
+    /// here; the files of a version are decoded when first used.
+    pub fn decode(text: String, project: &PackageName) -> Option<CachedPage> {
+        let (header, rest) = text.split_once('\n')?;
+        let header: PageHeader = serde_json::from_str(header).ok()?;
+        let body: Arc<str> = Arc::from(rest);
+        let files = if header.found {
+            let mut versions = Versions::new();
+            // Each group: `=<version>` then one line per file.
+            let first = body.starts_with('=').then_some(0);
+            let mut groups = first
+                .into_iter()
+                .chain(body.match_indices("\n=").map(|(i, _)| i + 1))
+                .peekable();
+            while let Some(at) = groups.next() {
+                let line_end = body[at..].find('\n').map_or(body.len(), |n| at + n);
+                let version = Version::from_str(&body[at + 1..line_end]).ok()?;
+                let end = groups.peek().copied().unwrap_or(body.len());
+                let raw = RawFiles {
+                    text: body.clone(),
+                    start: (line_end + 1).min(end),
+                    end,
+                    project: project.clone(),
+                };
+                versions.insert(version, VersionFiles::lazy(raw));
+            }
+            Some(versions)
+        } else {
+            None
+        };
+        Some(CachedPage {
+            header,
+            files,
+            body,
         })
     }
+}
+
+/// The files of one version in a cached page, still encoded: one line per file.
+#[derive(Clone, Debug)]
+pub(crate) struct RawFiles {
+    text: Arc<str>,
+    start: usize,
+    end: usize,
+    project: PackageName,
+}
+
+impl RawFiles {
+    pub(crate) fn decode(&self) -> Vec<DistFile> {
+        self.text[self.start..self.end]
+            .lines()
+            .filter(|line| !line.is_empty())
+            .filter_map(|line| decode_file(line, &self.project))
+            .collect()
+    }
+}
+
+/// `versions` as text: `=<version>` lines, each followed by its files, one a line, fields
+/// separated by tabs (see [`encode_file`]).
+pub fn encode_versions(versions: &Versions) -> String {
+    let files: usize = versions.values().map(|f| f.len()).sum();
+    let mut out = String::with_capacity(files * 256);
+    for (version, files) in versions {
+        out.push('=');
+        out.push_str(&version.to_string());
+        out.push('\n');
+        for file in files.iter() {
+            encode_file(file, &mut out);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// One file as tab-separated fields: file name, URL, then the optional sha256, size, upload
+/// time, requires-python, yanked reason and core-metadata hash, each empty when absent and
+/// `+value` when present. Tabs, newlines and backslashes are escaped.
+fn encode_file(f: &DistFile, out: &mut String) {
+    fn field(out: &mut String, value: &str) {
+        if !value
+            .bytes()
+            .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+        {
+            out.push_str(value);
+            return;
+        }
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+    }
+    fn optional(out: &mut String, value: Option<&str>) {
+        out.push('\t');
+        if let Some(value) = value {
+            out.push('+');
+            field(out, value);
+        }
+    }
+    field(out, &f.filename);
+    out.push('\t');
+    field(out, f.url.as_str());
+    optional(out, f.sha256.as_deref());
+    optional(out, f.size.map(|s| s.to_string()).as_deref());
+    optional(out, f.upload_time.as_deref());
+    optional(
+        out,
+        f.requires_python
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+    );
+    optional(out, f.yanked.as_deref());
+    let core = match &f.core_metadata {
+        CoreMetadataRef::Absent => None,
+        CoreMetadataRef::Available { sha256 } => Some(sha256.as_deref().unwrap_or("")),
+    };
+    optional(out, core);
+}
+
+fn unescape(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains('\\') {
+        return value.into();
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out.into()
+}
+
+/// The inverse of [`encode_file`]; `None` for a line that does not decode.
+fn decode_file(line: &str, project: &PackageName) -> Option<DistFile> {
+    let mut fields = line.split('\t');
+    let filename = unescape(fields.next()?).into_owned();
+    let url = Url::parse(&unescape(fields.next()?)).ok()?;
+    let mut optional = || -> Option<Option<String>> {
+        let field = fields.next()?;
+        Some(field.strip_prefix('+').map(|v| unescape(v).into_owned()))
+    };
+    let sha256 = optional()?;
+    let size = match optional()? {
+        Some(size) => Some(size.parse().ok()?),
+        None => None,
+    };
+    let upload_time = optional()?;
+    let requires_python = match optional()? {
+        Some(spec) => Some(VersionSpecifiers::from_str(&spec).ok()?),
+        None => None,
+    };
+    let yanked = optional()?;
+    let core_metadata = match optional()? {
+        None => CoreMetadataRef::Absent,
+        Some(hash) => CoreMetadataRef::Available {
+            sha256: (!hash.is_empty()).then_some(hash),
+        },
+    };
+    Some(DistFile {
+        parsed: DistFilename::parse(&filename, project).ok()?,
+        filename,
+        url,
+        sha256,
+        size,
+        upload_time,
+        requires_python,
+        yanked,
+        core_metadata,
+    })
+}
+
+/// The digest that says whether a page body changed: sha256 over how it is parsed (its format
+/// and final URL) and the body itself.
+pub fn body_digest(format: &str, url: &Url, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format.as_bytes());
+    hasher.update([0]);
+    hasher.update(url.as_str().as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hex::encode(hasher.finalize())
 }
 
 /// The HTTP caching headers of a response.
@@ -116,68 +329,6 @@ impl CachePolicy {
             headers.push(("If-Modified-Since", date.clone()));
         }
         headers
-    }
-}
-
-/// A [`DistFile`] in serializable form (the file name is re-parsed on load).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CachedFile {
-    pub filename: String,
-    pub url: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub sha256: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub upload_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub requires_python: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub yanked: Option<String>,
-    /// `None`: absent; `Some(None)`: available without a hash.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub core_metadata: Option<Option<String>>,
-}
-
-impl From<&DistFile> for CachedFile {
-    fn from(f: &DistFile) -> Self {
-        CachedFile {
-            filename: f.filename.clone(),
-            url: f.url.to_string(),
-            sha256: f.sha256.clone(),
-            size: f.size,
-            upload_time: f.upload_time.clone(),
-            requires_python: f.requires_python.as_ref().map(ToString::to_string),
-            yanked: f.yanked.clone(),
-            core_metadata: match &f.core_metadata {
-                CoreMetadataRef::Absent => None,
-                CoreMetadataRef::Available { sha256 } => Some(sha256.clone()),
-            },
-        }
-    }
-}
-
-impl CachedFile {
-    pub fn to_dist_file(&self, project: &PackageName) -> Option<DistFile> {
-        Some(DistFile {
-            filename: self.filename.clone(),
-            parsed: DistFilename::parse(&self.filename, project).ok()?,
-            url: Url::parse(&self.url).ok()?,
-            sha256: self.sha256.clone(),
-            size: self.size,
-            upload_time: self.upload_time.clone(),
-            requires_python: self
-                .requires_python
-                .as_deref()
-                .and_then(|s| VersionSpecifiers::from_str(s).ok()),
-            yanked: self.yanked.clone(),
-            core_metadata: match &self.core_metadata {
-                None => CoreMetadataRef::Absent,
-                Some(sha256) => CoreMetadataRef::Available {
-                    sha256: sha256.clone(),
-                },
-            },
-        })
     }
 }
 
@@ -270,7 +421,7 @@ impl Cache {
     fn page_path(&self, key: &str) -> PathBuf {
         self.root
             .join("simple")
-            .join(format!("{}.json", sha256_hex(key.as_bytes())))
+            .join(format!("{}.page", sha256_hex(key.as_bytes())))
     }
 
     fn keyed_path(&self, dir: &str, key: &str) -> PathBuf {
@@ -284,13 +435,27 @@ impl Cache {
         self.root.join(dir).join(format!("{name}.json"))
     }
 
-    /// A cached page; `key` is the page URL (plus the project for flat pages).
-    pub fn read_page(&self, key: &str) -> Option<CachedPage> {
-        read_json(&self.page_path(key))
+    /// A cached page of `project`; `key` is the page URL (plus the project for flat pages).
+    pub fn read_page(&self, key: &str, project: &PackageName) -> Option<CachedPage> {
+        let path = self.page_path(key);
+        let text = std::fs::read_to_string(&path).ok()?;
+        let page = CachedPage::decode(text, project);
+        if page.is_none() {
+            tracing::debug!(path = %path.display(), "ignoring an unreadable cache entry");
+        }
+        page
     }
 
-    pub fn write_page(&self, key: &str, page: &CachedPage) -> Result<(), IndexError> {
-        write_json(&self.page_path(key), page)
+    /// Store a page: `header`, then `body` (from [`encode_versions`], empty for a 404).
+    pub fn write_page(&self, key: &str, header: &PageHeader, body: &str) -> Result<(), IndexError> {
+        let path = self.page_path(key);
+        let mut text = serde_json::to_string(header).map_err(|e| IndexError::Cache {
+            path: path.clone(),
+            source: Arc::new(std::io::Error::other(e)),
+        })?;
+        text.push('\n');
+        text.push_str(body);
+        write_bytes(&path, text.as_bytes())
     }
 
     pub fn read_metadata(&self, key: &str) -> Option<CoreMetadata> {
@@ -326,6 +491,15 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> Option<T> {
 
 /// Write atomically: a temporary file in the same directory, renamed into place.
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), IndexError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| IndexError::Cache {
+        path: path.to_path_buf(),
+        source: Arc::new(std::io::Error::other(e)),
+    })?;
+    write_bytes(path, &bytes)
+}
+
+/// Write `bytes` atomically: a temporary file in the same directory, renamed into place.
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
     let cache_err = |source: std::io::Error| IndexError::Cache {
         path: path.to_path_buf(),
         source: std::sync::Arc::new(source),
@@ -334,9 +508,8 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), IndexError> {
         .parent()
         .ok_or_else(|| cache_err(std::io::Error::other("cache entry has no parent directory")))?;
     std::fs::create_dir_all(dir).map_err(cache_err)?;
-    let bytes = serde_json::to_vec(value).map_err(|e| cache_err(std::io::Error::other(e)))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(cache_err)?;
-    std::io::Write::write_all(&mut tmp, &bytes).map_err(cache_err)?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(cache_err)?;
     tmp.persist(path).map_err(|e| cache_err(e.error))?;
     Ok(())
 }
@@ -383,7 +556,7 @@ mod tests {
 
     #[test]
     fn freshness() {
-        let page = |max_age, no_cache| CachedPage {
+        let page = |max_age, no_cache| PageHeader {
             url: "u".into(),
             policy: CachePolicy {
                 max_age,
@@ -391,12 +564,66 @@ mod tests {
                 ..CachePolicy::default()
             },
             fetched_at: 1000,
-            files: None,
+            found: false,
+            body_sha256: None,
         };
         assert!(page(Some(600), false).is_fresh(1599));
         assert!(!page(Some(600), false).is_fresh(1600));
         assert!(!page(Some(600), true).is_fresh(1001));
         assert!(!page(None, false).is_fresh(1000));
+    }
+
+    #[test]
+    fn pages_round_trip_and_decode_lazily() {
+        let project = PackageName::from_str("foo").unwrap();
+        let url = Url::parse("https://x.example/simple/foo/").unwrap();
+        let html = format!(
+            r#"<a href="/f/foo-1.0-py3-none-any.whl#sha256={h}" data-requires-python="&gt;=3.8" data-yanked="bad	tab
+newline \ slash" data-core-metadata="sha256={h}">x</a>
+<a href="/f/foo-1.0.tar.gz" data-yanked="" data-upload-time="2024-01-02T03:04:05Z">x</a>
+<a href="/f/foo-2.0rc1-py3-none-any.whl" data-core-metadata="true">x</a>
+<a href="/f/foo-1.0.0-py2-none-any.whl">x</a>"#,
+            h = "a".repeat(64)
+        );
+        let mut files = crate::index::simple::parse_html(&html, &url, &project).unwrap();
+        files[1].size = Some(42);
+        let versions = crate::index::simple::group_versions(files.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let header = PageHeader {
+            url: url.to_string(),
+            policy: CachePolicy::default(),
+            fetched_at: 7,
+            found: true,
+            body_sha256: Some(body_digest("html", &url, html.as_bytes())),
+        };
+        cache
+            .write_page("k", &header, &encode_versions(&versions))
+            .unwrap();
+        let page = cache.read_page("k", &project).unwrap();
+        assert_eq!(page.header.body_sha256, header.body_sha256);
+        let back = page.files.unwrap();
+        assert_eq!(
+            back.keys().collect::<Vec<_>>(),
+            versions.keys().collect::<Vec<_>>()
+        );
+        for (version, files) in &versions {
+            assert_eq!(back[version].as_slice(), files.as_slice(), "{version}");
+        }
+        let all: Vec<DistFile> = back.values().flat_map(|f| f.to_vec()).collect();
+        assert_eq!(all.len(), files.len());
+
+        // A remembered 404.
+        let missing = PageHeader {
+            found: false,
+            body_sha256: None,
+            ..header
+        };
+        cache.write_page("gone", &missing, "").unwrap();
+        assert!(cache.read_page("gone", &project).unwrap().files.is_none());
+        // A corrupt entry is a miss.
+        std::fs::write(cache.page_path("bad"), "{not json\n=1.0\n").unwrap();
+        assert!(cache.read_page("bad", &project).is_none());
     }
 
     #[test]

@@ -48,6 +48,11 @@ pub struct HttpClient {
     permits: Arc<Semaphore>,
     retries: u32,
     backoff: Duration,
+    /// Per origin: opened once the first request to it has been answered. Requests to an
+    /// origin wait for the first one, so that a burst shares the one HTTP/2 connection it
+    /// opened instead of each opening (and resolving the name for) its own.
+    opened:
+        Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<()>>>>>,
 }
 
 /// The longest `Retry-After` we wait for; longer ones fall back to our own backoff.
@@ -69,6 +74,7 @@ impl HttpClient {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             retries: 3,
             backoff: Duration::from_millis(100),
+            opened: Arc::default(),
         })
     }
 
@@ -84,6 +90,39 @@ impl HttpClient {
     /// failures. Any final HTTP status is returned as a response; only transport failures
     /// are errors.
     pub async fn send(
+        &self,
+        index: &str,
+        method: reqwest::Method,
+        url: &Url,
+        headers: &[(&str, String)],
+    ) -> Result<HttpResponse, IndexError> {
+        let gate = {
+            let mut opened = self
+                .opened
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            opened
+                .entry(url.origin().ascii_serialization())
+                .or_default()
+                .clone()
+        };
+        if !gate.initialized() {
+            let mut first = None;
+            gate.get_or_init(|| async {
+                first = Some(
+                    self.send_retrying(index, method.clone(), url, headers)
+                        .await,
+                );
+            })
+            .await;
+            if let Some(result) = first {
+                return result;
+            }
+        }
+        self.send_retrying(index, method, url, headers).await
+    }
+
+    async fn send_retrying(
         &self,
         index: &str,
         method: reqwest::Method,

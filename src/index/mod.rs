@@ -85,7 +85,72 @@ pub enum CoreMetadataRef {
 pub struct PackageFiles {
     pub name: PackageName,
     pub index: Arc<IndexUrl>,
-    pub versions: BTreeMap<Version, Vec<DistFile>>,
+    pub versions: Versions,
+}
+
+/// The files of a project by version.
+pub type Versions = BTreeMap<Version, VersionFiles>;
+
+/// The files of one version, in index order. Files read from the cache are decoded on first
+/// use: a resolution looks at a handful of the thousands of versions a large project has.
+pub struct VersionFiles {
+    files: std::sync::OnceLock<Vec<DistFile>>,
+    raw: Option<cache::RawFiles>,
+}
+
+impl VersionFiles {
+    /// Files decoded already.
+    pub fn new(files: Vec<DistFile>) -> Self {
+        VersionFiles {
+            files: std::sync::OnceLock::from(files),
+            raw: None,
+        }
+    }
+
+    /// Files decoded from `raw` on first use.
+    pub(crate) fn lazy(raw: cache::RawFiles) -> Self {
+        VersionFiles {
+            files: std::sync::OnceLock::new(),
+            raw: Some(raw),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[DistFile] {
+        self.files.get_or_init(|| {
+            self.raw
+                .as_ref()
+                .map(cache::RawFiles::decode)
+                .unwrap_or_default()
+        })
+    }
+}
+
+impl From<Vec<DistFile>> for VersionFiles {
+    fn from(files: Vec<DistFile>) -> Self {
+        VersionFiles::new(files)
+    }
+}
+
+impl std::ops::Deref for VersionFiles {
+    type Target = [DistFile];
+    fn deref(&self) -> &[DistFile] {
+        self.as_slice()
+    }
+}
+
+impl Clone for VersionFiles {
+    fn clone(&self) -> Self {
+        match (self.files.get(), &self.raw) {
+            (None, Some(raw)) => VersionFiles::lazy(raw.clone()),
+            _ => VersionFiles::new(self.as_slice().to_vec()),
+        }
+    }
+}
+
+impl std::fmt::Debug for VersionFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
 }
 
 /// The core metadata of one distribution (the fields the resolver needs).
@@ -148,6 +213,13 @@ pub trait PackageSource: Send + Sync + 'static {
         package: &PackageFiles,
         file: &DistFile,
     ) -> impl Future<Output = Result<Arc<CoreMetadata>, IndexError>> + Send;
+
+    /// Wait for work left running in the background; `Ok(true)` when something handed out
+    /// earlier turned out stale (asking again gives the fresh answer), so a resolution built
+    /// on it must be redone.
+    fn settle(&self) -> impl Future<Output = Result<bool, IndexError>> + Send {
+        async { Ok(false) }
+    }
 }
 
 /// Settings of the index client and its cache.
@@ -178,9 +250,160 @@ pub struct IndexSet {
     metadata: Memo<String, Arc<CoreMetadata>>,
     /// Size and upload time learnt while reading metadata, by artifact URL.
     learnt: Mutex<HashMap<Url, cache::ArtifactFacts>>,
+    /// Hand out cached pages that need revalidation at once, revalidating in the background.
+    speculate: bool,
+    /// Background revalidations and cache writes, awaited by [`IndexSet::settle`].
+    background: Background,
+    /// Pages found changed by a background revalidation, by cache key, until asked for again.
+    revalidated: Mutex<HashMap<String, Option<Versions>>>,
 }
 
 type Memo<K, V> = Mutex<HashMap<K, Arc<OnceCell<V>>>>;
+
+type Background = Arc<Mutex<Vec<tokio::task::JoinHandle<Result<Option<Change>, IndexError>>>>>;
+
+/// A page handed out from the cache that changed on the server.
+struct Change {
+    project: PackageName,
+    key: String,
+    files: Option<Versions>,
+}
+
+/// Lock a mutex; a poisoned lock only means another task panicked while holding it, and the
+/// maps behind these locks stay consistent.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One simple-page request, with what it needs to run on its own task.
+struct PageRequest {
+    client: client::HttpClient,
+    cache: cache::Cache,
+    background: Background,
+    index: String,
+    url: Url,
+    key: String,
+    accept: &'static str,
+    project: PackageName,
+}
+
+/// A fetched page: its files (`None` for a 404) and whether they differ from the cached ones.
+struct Fetched {
+    files: Option<Versions>,
+    changed: bool,
+}
+
+impl PageRequest {
+    /// Fetch the page (conditionally, when `cached` has validators), store it, and say
+    /// whether it differs from `cached`. An unchanged body is neither parsed nor rewritten.
+    async fn fetch(self, cached: Option<cache::CachedPage>) -> Result<Fetched, IndexError> {
+        let mut headers = vec![("Accept", self.accept.to_string())];
+        if let Some(page) = &cached {
+            headers.extend(page.header.policy.conditional_headers());
+        }
+        let resp = self
+            .client
+            .send(&self.index, reqwest::Method::GET, &self.url, &headers)
+            .await?;
+        let policy = cache::CachePolicy::from_headers(&resp.headers);
+        let header = |found: bool, body_sha256: Option<String>| cache::PageHeader {
+            url: self.url.to_string(),
+            policy: policy.clone(),
+            fetched_at: cache::now(),
+            found,
+            body_sha256,
+        };
+        match (resp.status, cached) {
+            (304, Some(mut page)) => {
+                tracing::debug!(url = %self.url, "not modified");
+                if resp.headers.contains_key("cache-control") {
+                    page.header.policy.max_age = policy.max_age;
+                    page.header.policy.no_cache = policy.no_cache;
+                    page.header.policy.no_store = policy.no_store;
+                }
+                page.header.policy.etag = policy.etag.clone().or(page.header.policy.etag);
+                page.header.policy.last_modified = policy
+                    .last_modified
+                    .clone()
+                    .or(page.header.policy.last_modified);
+                page.header.fetched_at = cache::now();
+                self.store(page.header.clone(), page.body());
+                Ok(Fetched {
+                    files: page.files,
+                    changed: false,
+                })
+            }
+            (status @ (200..=299 | 404 | 410), cached) => {
+                let found = status < 300;
+                let format = simple::PageFormat::from_content_type(resp.header("content-type"));
+                let digest = found.then(|| {
+                    let tag = match format {
+                        simple::PageFormat::Html => "html",
+                        simple::PageFormat::Json => "json",
+                    };
+                    cache::body_digest(tag, &resp.url, &resp.body)
+                });
+                if let Some(mut page) = cached
+                    && page.header.found == found
+                    && page.header.body_sha256 == digest
+                {
+                    tracing::debug!(url = %self.url, "unchanged");
+                    // Without an expiry the fetch time is never read: no need to rewrite.
+                    if page.header.policy != policy || policy.max_age.is_some() {
+                        page.header = header(found, digest);
+                        if !policy.no_store {
+                            self.store(page.header.clone(), page.body());
+                        }
+                    }
+                    return Ok(Fetched {
+                        files: page.files,
+                        changed: false,
+                    });
+                }
+                let (files, encoded) = if found {
+                    // Parsing and encoding a large page takes milliseconds: off the runtime
+                    // threads, which keep receiving the other pages meanwhile.
+                    let (body, url, project) = (resp.body, resp.url, self.project.clone());
+                    let store = !policy.no_store;
+                    tokio::task::spawn_blocking(move || {
+                        let parsed = simple::parse_page(&body, format, &url, &project)?;
+                        drop(body);
+                        let files = simple::group_versions(parsed);
+                        let encoded = store.then(|| cache::encode_versions(&files));
+                        Ok::<_, IndexError>((Some(files), encoded))
+                    })
+                    .await
+                    .map_err(|e| IndexError::Other(format!("parsing {} failed: {e}", self.url)))??
+                } else {
+                    (None, Some(String::new()))
+                };
+                if let Some(body) = encoded.filter(|_| !policy.no_store) {
+                    self.store(header(found, digest), body.into());
+                }
+                Ok(Fetched {
+                    files,
+                    changed: true,
+                })
+            }
+            (status, _) => Err(IndexError::Status {
+                url: self.url,
+                status,
+            }),
+        }
+    }
+
+    /// Write `page` to the cache off the runtime threads; [`IndexSet::settle`] waits for it.
+    fn store(&self, header: cache::PageHeader, body: Arc<str>) {
+        let (cache, key) = (self.cache.clone(), self.key.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            if let Err(err) = cache.write_page(&key, &header, &body) {
+                tracing::warn!(%err, "could not write to the cache");
+            }
+            Ok(None)
+        });
+        lock(&self.background).push(task);
+    }
+}
 
 /// The shared cell of `key`, created on first use.
 fn memo_cell<K: Eq + Hash + Clone, V>(memo: &Memo<K, V>, key: &K) -> Arc<OnceCell<V>> {
@@ -218,7 +441,18 @@ impl IndexSet {
             projects: Mutex::default(),
             metadata: Mutex::default(),
             learnt: Mutex::default(),
+            speculate: true,
+            background: Background::default(),
+            revalidated: Mutex::default(),
         })
+    }
+
+    /// Whether a cached page that needs revalidation is handed out before the server
+    /// confirms it (default: yes). Callers that use this must call [`IndexSet::settle`] and
+    /// ask again when it reports a change; [`crate::resolve::resolve`] does.
+    pub fn with_speculation(mut self, speculate: bool) -> Self {
+        self.speculate = speculate;
+        self
     }
 
     /// Change the retry policy of the HTTP client (`retries` extra attempts, first delay
@@ -386,14 +620,14 @@ impl IndexSet {
                 .collect(),
         };
         for position in candidates {
-            if let Some(files) = self.project_files(position, name).await? {
+            if let Some(versions) = self.project_files(position, name).await? {
                 let index = self.indexes[position].clone();
-                tracing::debug!(%name, index = index.name, files = files.len(), "found the project");
-                return Ok(Some(Arc::new(simple::group_files(
-                    name.clone(),
+                tracing::debug!(%name, index = index.name, versions = versions.len(), "found the project");
+                return Ok(Some(Arc::new(PackageFiles {
+                    name: name.clone(),
                     index,
-                    files,
-                ))));
+                    versions,
+                })));
             }
         }
         Ok(None)
@@ -401,13 +635,16 @@ impl IndexSet {
 
     /// The files of `name` on one index; `None` when the index does not have it (404, or no
     /// matching file in a flat listing).
+    ///
+    /// A cached page that must be revalidated is returned at once and revalidated in the
+    /// background ([`IndexSet::settle`] says whether it changed).
     async fn project_files(
         &self,
         position: usize,
         name: &PackageName,
-    ) -> Result<Option<Vec<DistFile>>, IndexError> {
+    ) -> Result<Option<Versions>, IndexError> {
         let index = self.indexes[position].clone();
-        let keep = |files: Option<Vec<DistFile>>| match index.kind {
+        let keep = |files: Option<Versions>| match index.kind {
             IndexKind::Simple => files,
             IndexKind::Flat => files.filter(|f| !f.is_empty()),
         };
@@ -421,7 +658,7 @@ impl IndexSet {
             .map_err(|e| {
                 IndexError::Other(format!("reading index `{}` failed: {e}", index.name))
             })??;
-            return Ok(keep(files));
+            return Ok(keep(files.map(simple::group_versions)));
         }
 
         let (page_url, cache_key, accept) = match index.kind {
@@ -447,72 +684,95 @@ impl IndexSet {
             ),
         };
 
-        let cached = (!self.settings.refresh)
-            .then(|| self.cache.read_page(&cache_key))
-            .flatten();
+        // Revalidated in the background during this process, and found changed.
+        if let Some(files) = lock(&self.revalidated).remove(&cache_key) {
+            return Ok(keep(files));
+        }
+
+        let cached = if self.settings.refresh {
+            None
+        } else {
+            let (cache, key, project) = (self.cache.clone(), cache_key.clone(), name.clone());
+            tokio::task::spawn_blocking(move || cache.read_page(&key, &project))
+                .await
+                .ok()
+                .flatten()
+        };
         if let Some(page) = &cached
-            && (self.settings.offline || page.is_fresh(cache::now()))
+            && (self.settings.offline || page.header.is_fresh(cache::now()))
         {
-            return Ok(keep(page.dist_files(name)));
+            return Ok(keep(page.files.clone()));
         }
         if self.settings.offline {
             return Err(IndexError::Offline {
                 what: format!("the `{name}` page of index `{}` ({page_url})", index.name),
             });
         }
-
-        let mut headers = vec![("Accept", accept.to_string())];
-        if let Some(page) = &cached {
-            headers.extend(page.policy.conditional_headers());
-        }
-        let resp = self
-            .client
-            .send(&index.name, reqwest::Method::GET, &page_url, &headers)
-            .await?;
-        let policy = cache::CachePolicy::from_headers(&resp.headers);
-        let files = match (resp.status, cached) {
-            (304, Some(mut page)) => {
-                tracing::debug!(%page_url, "not modified");
-                if resp.headers.contains_key("cache-control") {
-                    page.policy.max_age = policy.max_age;
-                    page.policy.no_cache = policy.no_cache;
-                    page.policy.no_store = policy.no_store;
-                }
-                page.policy.etag = policy.etag.or(page.policy.etag);
-                page.policy.last_modified = policy.last_modified.or(page.policy.last_modified);
-                page.fetched_at = cache::now();
-                self.write_page(&cache_key, &page);
-                return Ok(keep(page.dist_files(name)));
-            }
-            (200..=299, _) => {
-                let format = simple::PageFormat::from_content_type(resp.header("content-type"));
-                Some(simple::parse_page(&resp.body, format, &resp.url, name)?)
-            }
-            (404 | 410, _) => None,
-            (status, _) => {
-                return Err(IndexError::Status {
-                    url: page_url,
-                    status,
-                });
-            }
+        let request = PageRequest {
+            client: self.client.clone(),
+            cache: self.cache.clone(),
+            background: self.background.clone(),
+            index: index.name.clone(),
+            url: page_url,
+            key: cache_key,
+            accept,
+            project: name.clone(),
         };
-        if !policy.no_store {
-            let page = cache::CachedPage {
-                url: page_url.to_string(),
-                policy,
-                fetched_at: cache::now(),
-                files: files
-                    .as_ref()
-                    .map(|files| files.iter().map(cache::CachedFile::from).collect()),
-            };
-            self.write_page(&cache_key, &page);
+        if self.speculate
+            && let Some(page) = cached
+        {
+            let files = page.files.clone();
+            let task = tokio::spawn(async move {
+                let project = request.project.clone();
+                let key = request.key.clone();
+                let fetched = request.fetch(Some(page)).await?;
+                Ok(fetched.changed.then_some(Change {
+                    project,
+                    key,
+                    files: fetched.files,
+                }))
+            });
+            lock(&self.background).push(task);
+            return Ok(keep(files));
         }
-        Ok(keep(files))
+        Ok(keep(request.fetch(cached).await?.files))
     }
 
-    fn write_page(&self, key: &str, page: &cache::CachedPage) {
-        if let Err(err) = self.cache.write_page(key, page) {
-            tracing::warn!(%err, "could not write to the cache");
+    /// Wait for every background revalidation and cache write. `Ok(true)` when a page that
+    /// was handed out from the cache has changed on the server: what was resolved from it is
+    /// stale, and asking again gives the new page. An error is what a request made in the
+    /// foreground would have reported.
+    pub async fn settle(&self) -> Result<bool, IndexError> {
+        let mut changed = false;
+        let mut error = None;
+        loop {
+            let tasks = std::mem::take(&mut *lock(&self.background));
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                match task.await {
+                    Ok(Ok(None)) => {}
+                    Ok(Ok(Some(change))) => {
+                        tracing::debug!(project = %change.project, "a cached page changed on the server");
+                        changed = true;
+                        lock(&self.projects).remove(&change.project);
+                        lock(&self.revalidated).insert(change.key, change.files);
+                    }
+                    Ok(Err(err)) => {
+                        error.get_or_insert(err);
+                    }
+                    Err(err) => {
+                        error.get_or_insert(IndexError::Other(format!(
+                            "a background revalidation failed: {err}"
+                        )));
+                    }
+                }
+            }
+        }
+        match error {
+            Some(err) => Err(err),
+            None => Ok(changed),
         }
     }
 
@@ -665,6 +925,10 @@ impl PackageSource for IndexSet {
         cell.get_or_try_init(|| self.find_project(name))
             .await
             .cloned()
+    }
+
+    async fn settle(&self) -> Result<bool, IndexError> {
+        IndexSet::settle(self).await
     }
 
     async fn metadata(
@@ -877,6 +1141,7 @@ mod tests {
             let s = set(idx(), &[], settings(dir.path()));
             let files = s.files(&name("foo")).await.unwrap().unwrap();
             assert_eq!(files.versions.len(), 1);
+            assert!(!s.settle().await.unwrap(), "a 304 is no change");
         }
         let reqs = server.requests();
         assert_eq!(reqs.len(), 2);
@@ -887,6 +1152,199 @@ mod tests {
                 .header("accept")
                 .unwrap()
                 .starts_with("application/vnd.pypi.simple.v1+json")
+        );
+    }
+
+    /// A server whose `foo` page lists `foo 1.0`, and `foo 2.0` too once `new` is set; PEP 658
+    /// metadata for both. No cache headers: every use of the cached page is revalidated.
+    async fn changing_server(new: Arc<std::sync::atomic::AtomicBool>) -> TestServer {
+        use std::sync::atomic::Ordering;
+        TestServer::start(move |req| match req.path.as_str() {
+            "/simple/foo/" => {
+                let mut page = String::new();
+                let versions: &[&str] = if new.load(Ordering::SeqCst) {
+                    &["1.0", "2.0"]
+                } else {
+                    &["1.0"]
+                };
+                for v in versions {
+                    let meta = format!("Metadata-Version: 2.1\nName: foo\nVersion: {v}\n");
+                    page.push_str(&format!(
+                        r#"<a href="/f/foo-{v}-py3-none-any.whl#sha256={}" data-core-metadata="true">x</a>"#,
+                        cache::sha256_hex(meta.as_bytes())
+                    ));
+                }
+                Reply::new(200, page).header("Content-Type", "text/html")
+            }
+            p if p.starts_with("/f/foo-") && p.ends_with(".whl.metadata") => {
+                let v = &p["/f/foo-".len()..p.len() - "-py3-none-any.whl.metadata".len()];
+                Reply::new(
+                    200,
+                    format!("Metadata-Version: 2.1\nName: foo\nVersion: {v}\n"),
+                )
+            }
+            _ => Reply::new(404, ""),
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn cached_pages_are_handed_out_then_revalidated() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let server = changing_server(new.clone()).await;
+        let idx = || {
+            vec![index(
+                "pypi",
+                &server.url("simple/"),
+                false,
+                IndexKind::Simple,
+            )]
+        };
+        let versions = |p: &PackageFiles| {
+            p.versions
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+
+        let cold = set(idx(), &[], settings(dir.path()));
+        assert_eq!(
+            versions(&cold.files(&name("foo")).await.unwrap().unwrap()),
+            ["1.0"]
+        );
+        assert!(
+            !cold.settle().await.unwrap(),
+            "a first fetch is not speculative"
+        );
+
+        // Unchanged: the cached page is used, the request still made, nothing rewritten.
+        let page_file = std::fs::read_dir(dir.path().join(cache::CACHE_VERSION).join("simple"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let written = std::fs::metadata(&page_file).unwrap().modified().unwrap();
+        let warm = set(idx(), &[], settings(dir.path()));
+        assert_eq!(
+            versions(&warm.files(&name("foo")).await.unwrap().unwrap()),
+            ["1.0"]
+        );
+        assert!(!warm.settle().await.unwrap());
+        assert_eq!(count(&server, |r| r.path == "/simple/foo/"), 2);
+        assert_eq!(
+            std::fs::metadata(&page_file).unwrap().modified().unwrap(),
+            written
+        );
+
+        // Changed: the speculative answer is stale, `settle` says so, and asking again gives
+        // the new page (without another request).
+        new.store(true, std::sync::atomic::Ordering::SeqCst);
+        let changed = set(idx(), &[], settings(dir.path()));
+        assert_eq!(
+            versions(&changed.files(&name("foo")).await.unwrap().unwrap()),
+            ["1.0"]
+        );
+        assert!(changed.settle().await.unwrap());
+        assert_eq!(
+            versions(&changed.files(&name("foo")).await.unwrap().unwrap()),
+            ["1.0", "2.0"]
+        );
+        assert!(!changed.settle().await.unwrap());
+        assert_eq!(count(&server, |r| r.path == "/simple/foo/"), 3);
+
+        // Without speculation the answer is always the server's.
+        new.store(false, std::sync::atomic::Ordering::SeqCst);
+        let careful = set(idx(), &[], settings(dir.path())).with_speculation(false);
+        assert_eq!(
+            versions(&careful.files(&name("foo")).await.unwrap().unwrap()),
+            ["1.0"]
+        );
+        assert!(!careful.settle().await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn resolution_never_keeps_a_stale_speculative_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let server = changing_server(new.clone()).await;
+        let resolve_foo = || async {
+            let source = Arc::new(set(
+                vec![index(
+                    "pypi",
+                    &server.url("simple/"),
+                    false,
+                    IndexKind::Simple,
+                )],
+                &[],
+                settings(dir.path()),
+            ));
+            let requirement = crate::resolve::RootRequirement {
+                requirement: Requirement::from_str("foo").unwrap(),
+                origin: crate::resolve::Origin {
+                    layer: "application".into(),
+                    kind: "requirement".into(),
+                    file: None,
+                    line: None,
+                },
+            };
+            let request = crate::resolve::ResolveRequest {
+                requirements: vec![requirement],
+                constraints: Vec::new(),
+                target: crate::target::Target::new("3.12", Some("linux-x86_64")).unwrap(),
+                prereleases: crate::resolve::PrereleaseMode::default(),
+                preferences: HashMap::new(),
+                upgrade: Default::default(),
+                upgrade_all: false,
+                no_binary: Default::default(),
+            };
+            crate::resolve::resolve(source, request)
+                .await
+                .map(|r| r.packages[&name("foo")].version.to_string())
+        };
+        assert_eq!(resolve_foo().await.unwrap(), "1.0");
+        assert_eq!(resolve_foo().await.unwrap(), "1.0");
+        // The page changes between two runs: the second must see the new version, although
+        // its first resolution ran on the cached page.
+        new.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(resolve_foo().await.unwrap(), "2.0");
+        assert_eq!(resolve_foo().await.unwrap(), "2.0");
+        // And back (a version removed from the page).
+        new.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(resolve_foo().await.unwrap(), "1.0");
+    }
+
+    #[tokio::test]
+    async fn a_failed_revalidation_is_reported_by_settle() {
+        let dir = tempfile::tempdir().unwrap();
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let f = fail.clone();
+        let server = TestServer::start(move |_| {
+            if f.load(std::sync::atomic::Ordering::SeqCst) {
+                Reply::new(403, "no")
+            } else {
+                Reply::new(200, format!(r#"<a href="{WHEEL}">x</a>"#))
+            }
+        })
+        .await;
+        let idx = || {
+            vec![index(
+                "pypi",
+                &server.url("simple/"),
+                false,
+                IndexKind::Simple,
+            )]
+        };
+        let s = set(idx(), &[], settings(dir.path()));
+        assert!(s.files(&name("foo")).await.unwrap().is_some());
+        fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        let s = set(idx(), &[], settings(dir.path()));
+        assert!(s.files(&name("foo")).await.unwrap().is_some());
+        let err = s.settle().await.unwrap_err();
+        assert!(
+            matches!(err, IndexError::Status { status: 403, .. }),
+            "{err}"
         );
     }
 
@@ -918,6 +1376,7 @@ mod tests {
                     settings(dir.path()),
                 );
                 assert!(s.files(&name("foo")).await.unwrap().is_some());
+                assert!(!s.settle().await.unwrap());
             }
             let reqs = server.requests();
             assert_eq!(reqs.len(), expected_requests, "{cache_control:?}");

@@ -16,7 +16,9 @@ use pep508_rs::PackageName;
 use serde::Deserialize;
 use url::Url;
 
-use super::{CoreMetadataRef, DistFile, IndexError, IndexUrl, PackageFiles};
+use super::{
+    CoreMetadataRef, DistFile, IndexError, IndexUrl, PackageFiles, VersionFiles, Versions,
+};
 use crate::wheel::DistFilename;
 
 /// The media type of PEP 691 JSON simple pages.
@@ -55,10 +57,16 @@ pub fn parse_page(
         PageFormat::Json if !body.trim_ascii_start().starts_with(b"<") => {
             parse_json(body, page_url, project)
         }
-        PageFormat::Json | PageFormat::Html => {
-            let text = String::from_utf8_lossy(body);
-            parse_html(&text, page_url, project)
-        }
+        PageFormat::Json | PageFormat::Html => parse_html(&utf8(body), page_url, project),
+    }
+}
+
+/// `bytes` as text, invalid sequences replaced (checking with `from_utf8` first: the lossy
+/// conversion is several times slower on valid input).
+fn utf8(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -74,11 +82,17 @@ pub fn parse_html(
         reason: e.to_string(),
     })?;
     let tags = || dom.nodes().iter().filter_map(|n| n.as_tag());
+    // Compare raw attribute names: `Attributes::iter` would convert every name and value of
+    // the tag to a string for each lookup.
     let attr = |tag: &tl::HTMLTag<'_>, key: &str| -> Option<Option<String>> {
         tag.attributes()
+            .unstable_raw()
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.map(|v| decode_entities(&v).into_owned()))
+            .find(|(k, _)| k.as_bytes().eq_ignore_ascii_case(key.as_bytes()))
+            .map(|(_, v)| {
+                v.as_ref()
+                    .map(|v| decode_entities(&utf8(v.as_bytes())).into_owned())
+            })
     };
 
     let base = tags()
@@ -366,6 +380,15 @@ enum JsonMeta {
 
 /// Group files by version (ascending, so the newest is last).
 pub fn group_files(name: PackageName, index: Arc<IndexUrl>, files: Vec<DistFile>) -> PackageFiles {
+    PackageFiles {
+        name,
+        index,
+        versions: group_versions(files),
+    }
+}
+
+/// `files` by version, in page order within a version.
+pub fn group_versions(files: Vec<DistFile>) -> Versions {
     let mut versions: BTreeMap<_, Vec<DistFile>> = BTreeMap::new();
     for file in files {
         versions
@@ -373,11 +396,10 @@ pub fn group_files(name: PackageName, index: Arc<IndexUrl>, files: Vec<DistFile>
             .or_default()
             .push(file);
     }
-    PackageFiles {
-        name,
-        index,
-        versions,
-    }
+    versions
+        .into_iter()
+        .map(|(v, files)| (v, VersionFiles::new(files)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -182,7 +182,7 @@ impl MemorySource {
                     core_metadata: CoreMetadataRef::Available { sha256: None },
                 });
             }
-            out.insert(version.clone(), files);
+            out.insert(version.clone(), files.into());
         }
         Ok(Some(PackageFiles {
             name: name.clone(),

@@ -128,7 +128,26 @@ pub enum ResolveError {
 
 /// Resolve `request` against `source`. Must be called within a tokio runtime; PubGrub itself
 /// runs on a dedicated thread.
+///
+/// The source may answer from its cache while it revalidates in the background
+/// ([`PackageSource::settle`]): once PubGrub is done, every revalidation is awaited, and when
+/// a page changed the resolution is redone on the fresh pages. The result is always the one
+/// a fully revalidated source gives.
 pub async fn resolve<S: PackageSource>(
+    source: Arc<S>,
+    request: ResolveRequest,
+) -> Result<Resolution, ResolveError> {
+    loop {
+        let result = resolve_once(Arc::clone(&source), request.clone()).await;
+        if source.settle().await? {
+            tracing::debug!("index pages changed during the resolution; resolving again");
+            continue;
+        }
+        return result;
+    }
+}
+
+async fn resolve_once<S: PackageSource>(
     source: Arc<S>,
     request: ResolveRequest,
 ) -> Result<Resolution, ResolveError> {
@@ -258,7 +277,7 @@ fn solve<S: PackageSource>(
         let dist = files
             .versions
             .get(version)
-            .map(Vec::as_slice)
+            .map(|f| f.as_slice())
             .unwrap_or(&[]);
         let usable = policy.usable_files(name, version, dist).map_err(|r| {
             ResolveError::Internal(format!(

@@ -607,7 +607,7 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
         let dist = files
             .versions
             .get(version)
-            .map(Vec::as_slice)
+            .map(|f| f.as_slice())
             .unwrap_or(&[]);
         let usable = match self.policy.usable_files(name, version, dist) {
             Ok(usable) => usable,
