@@ -641,54 +641,38 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
         }
         let env = target.markers();
         let mut edges = Vec::new();
-        if let Some(extra) = extra {
-            push_edge(
-                &mut edges,
-                Pkg::Base(name.clone()),
-                Ranges::singleton(version.clone()),
-            );
-            let extras = std::slice::from_ref(extra);
-            for requirement in &metadata.requires_dist {
-                // Only what this extra adds; the base requirements come through `name`.
-                if !requirement.marker.evaluate(env, extras)
-                    || requirement.marker.evaluate(env, &[])
-                {
-                    continue;
-                }
-                if &requirement.name == name {
-                    for other in &requirement.extras {
-                        if other != extra {
-                            push_edge(
-                                &mut edges,
-                                Pkg::Extra(name.clone(), other.clone()),
-                                Ranges::singleton(version.clone()),
-                            );
-                        }
-                    }
-                    continue;
-                }
-                if let Err(reason) = self.requirement_edges(requirement, &mut edges) {
-                    return Ok(Dependencies::Unavailable(reason));
-                }
+        // `name[extra]` is `name` at the same version plus only what the extra adds; the base
+        // requirements come through `name` itself.
+        let extras: &[ExtraName] = match extra {
+            Some(extra) => {
+                push_edge(
+                    &mut edges,
+                    Pkg::Base(name.clone()),
+                    Ranges::singleton(version.clone()),
+                );
+                std::slice::from_ref(extra)
             }
-        } else {
-            for requirement in &metadata.requires_dist {
-                if !requirement.marker.evaluate(env, &[]) {
-                    continue;
+            None => &[],
+        };
+        for requirement in &metadata.requires_dist {
+            let applies = requirement.marker.evaluate(env, extras)
+                && (extra.is_none() || !requirement.marker.evaluate(env, &[]));
+            if !applies {
+                continue;
+            }
+            if &requirement.name == name {
+                // A package asking for its own extras (`foo[all]` needs `foo[a]`).
+                for other in requirement.extras.iter().filter(|o| Some(*o) != extra) {
+                    push_edge(
+                        &mut edges,
+                        Pkg::Extra(name.clone(), other.clone()),
+                        Ranges::singleton(version.clone()),
+                    );
                 }
-                if &requirement.name == name {
-                    for other in &requirement.extras {
-                        push_edge(
-                            &mut edges,
-                            Pkg::Extra(name.clone(), other.clone()),
-                            Ranges::singleton(version.clone()),
-                        );
-                    }
-                    continue;
-                }
-                if let Err(reason) = self.requirement_edges(requirement, &mut edges) {
-                    return Ok(Dependencies::Unavailable(reason));
-                }
+                continue;
+            }
+            if let Err(reason) = self.requirement_edges(requirement, &mut edges) {
+                return Ok(Dependencies::Unavailable(reason));
             }
         }
         self.discover(&edges);
