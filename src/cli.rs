@@ -66,6 +66,10 @@ struct LockArgs {
     /// Ignore the locked version of this package (repeatable).
     #[arg(short = 'P', long = "upgrade-package", value_name = "NAME")]
     upgrade_package: Vec<String>,
+    /// Lock the Foundation of this hardware key only (repeatable; default: every declared
+    /// key). The Application is still checked against every key's Foundation.
+    #[arg(long = "key", value_name = "TAG")]
+    keys: Vec<String>,
 }
 
 /// Entry point of the binary: run, and turn an error into a message and an exit code.
@@ -158,6 +162,7 @@ impl commands::lock::LockSettings {
             check: args.check,
             upgrade_all: args.upgrade,
             upgrade,
+            keys: args.keys.clone(),
         })
     }
 }

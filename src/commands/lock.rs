@@ -1,21 +1,28 @@
-//! `sanctuary lock`: manifest -> resolution -> `lockfiles/pylock.application.toml`, written
-//! atomically and only when it changed; `--check` compares the recorded inputs instead.
+//! `sanctuary lock`: manifest -> resolutions -> PEP 751 lockfiles under `lockfiles/`.
+//!
+//! With a `[foundation]`, each declared hardware key gets `pylock.foundation-<key>.toml`,
+//! resolved from the Foundation index with `{key}` expanded; the Application is then resolved
+//! once per key with that key's Foundation pins fixed (it can never move them), and written as
+//! one `pylock.application.toml` when every key gives the same Application, or as
+//! `pylock.application-<key>.toml` files when they differ (the output says why). Files are
+//! written atomically and only when they changed; `--check` compares recorded inputs instead.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use pep508_rs::PackageName;
+use pep508_rs::{PackageName, Requirement};
 
 use crate::cli::GlobalSettings;
-use crate::index::{DistFile, IndexKind, IndexSet, IndexUrl};
+use crate::index::{DistFile, IndexKind, IndexSet, IndexUrl, IndexView};
 use crate::lock::{FORMAT_VERSION, InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
-use crate::manifest::{IndexFormat, Manifest, ManifestRequirement};
-use crate::resolve::{self, Origin, PrereleaseMode, ResolveRequest, RootRequirement};
+use crate::manifest::{Channel, FoundationSpec, IndexFormat, Manifest, ManifestRequirement};
+use crate::resolve::{self, Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement};
 
 /// Checked settings of `sanctuary lock`.
 #[derive(Clone, Debug)]
@@ -25,86 +32,353 @@ pub struct LockSettings {
     pub check: bool,
     pub upgrade_all: bool,
     pub upgrade: HashSet<PackageName>,
+    /// Lock the Foundation of these keys only (all declared keys when empty).
+    pub keys: Vec<String>,
 }
 
-/// The file name of the Application lockfile.
+/// The file name of the shared Application lockfile.
 pub const APPLICATION_LOCKFILE: &str = "pylock.application.toml";
+
+/// The file name of the Foundation lockfile of `key`.
+pub fn foundation_lockfile(key: &str) -> String {
+    format!("pylock.foundation-{key}.toml")
+}
+
+/// The file name of the Application lockfile of `key`, when the Application differs per key.
+pub fn application_key_lockfile(key: &str) -> String {
+    format!("pylock.application-{key}.toml")
+}
 
 /// Run `sanctuary lock`.
 pub fn lock(settings: &LockSettings) -> Result<ExitCode> {
     let manifest = Manifest::read(&settings.global.manifest)?;
-    if manifest.foundation.is_some() {
-        tracing::warn!(
-            "{}: the [foundation] layer is parsed but not locked yet; only the application layer is locked",
-            manifest.path.display()
-        );
-    }
-    let lock_path = manifest.dir().join("lockfiles").join(APPLICATION_LOCKFILE);
-    let inputs = application_inputs(&manifest);
-    let platform = manifest.target.platform_name();
-    let inputs_hash = inputs.hash("application", None, &manifest.python, &platform);
-
+    let plan = Plan::new(&manifest, settings)?;
     if settings.check {
-        return check(&lock_path, &manifest, &inputs, &inputs_hash);
+        return Ok(plan.check(&manifest));
     }
-
-    let existing = read_existing(&lock_path);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let started = Instant::now();
-    let lockfile = runtime.block_on(lock_application(
-        settings,
-        &manifest,
-        existing.as_ref(),
-        inputs,
-        inputs_hash,
-    ))?;
-    let text = lockfile.render();
-    let relative = display_path(&lock_path, manifest.dir());
-    let changed = std::fs::read_to_string(&lock_path).ok().as_deref() != Some(text.as_str());
-    if changed {
-        write_atomically(&lock_path, &text)?;
-    }
-    if !settings.global.quiet {
-        eprintln!(
-            "Resolved {} packages in {:.2}s",
-            lockfile.packages.len(),
-            started.elapsed().as_secs_f64()
-        );
-        for line in summarize_changes(existing.as_ref(), &lockfile) {
-            eprintln!("  {line}");
-        }
-        if changed {
-            eprintln!("Wrote {relative}");
-        } else {
-            eprintln!("{relative} is up to date");
-        }
-    }
+    runtime.block_on(plan.lock(&manifest, settings))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// `lock --check`: exit 1 naming what is stale.
-fn check(
-    lock_path: &Path,
-    manifest: &Manifest,
-    inputs: &InputSummary,
-    inputs_hash: &str,
-) -> Result<ExitCode> {
-    let relative = display_path(lock_path, manifest.dir());
-    let text = match std::fs::read_to_string(lock_path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("{relative} is missing; run `sanctuary lock`");
-            return Ok(ExitCode::FAILURE);
+/// What `lock` produces for this manifest: the Foundation inputs of every declared key and
+/// the Application inputs, with their hashes.
+struct Plan {
+    dir: PathBuf,
+    /// Declared keys, best first, with their Foundation inputs and hash.
+    foundations: Vec<(String, InputSummary, String)>,
+    /// Keys whose Foundation is (re)locked in this run.
+    selected: Vec<String>,
+    application: InputSummary,
+}
+
+impl Plan {
+    fn new(manifest: &Manifest, settings: &LockSettings) -> Result<Plan> {
+        let platform = manifest.target.platform_name();
+        let mut foundations = Vec::new();
+        if let Some(f) = &manifest.foundation {
+            for key in &f.keys {
+                let inputs = foundation_inputs(manifest, f, key);
+                let hash = inputs.hash("foundation", Some(key), &manifest.python, &platform);
+                foundations.push((key.clone(), inputs, hash));
+            }
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", lock_path.display())),
+        let declared: Vec<&String> = foundations.iter().map(|(k, _, _)| k).collect();
+        for key in &settings.keys {
+            if manifest.foundation.is_none() {
+                bail!(
+                    "--key {key}: {} declares no [foundation], so there are no hardware keys",
+                    manifest.path.display()
+                );
+            }
+            if !declared.contains(&key) {
+                bail!(
+                    "--key {key}: the key is not declared in {} (declared: {})",
+                    manifest.path.display(),
+                    declared
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        let selected = if settings.keys.is_empty() {
+            declared.iter().map(|k| k.to_string()).collect()
+        } else {
+            declared
+                .iter()
+                .filter(|k| settings.keys.contains(k))
+                .map(|k| k.to_string())
+                .collect()
+        };
+        let application = application_inputs(manifest, &foundations);
+        Ok(Plan {
+            dir: manifest.dir().join("lockfiles"),
+            foundations,
+            selected,
+            application,
+        })
+    }
+
+    fn application_hash(&self, manifest: &Manifest, key: Option<&str>) -> String {
+        self.application.hash(
+            "application",
+            key,
+            &manifest.python,
+            &manifest.target.platform_name(),
+        )
+    }
+
+    /// The Application lockfiles that exist now: the shared one, or per-key ones.
+    fn application_files(&self) -> Vec<(Option<String>, PathBuf)> {
+        let shared = self.dir.join(APPLICATION_LOCKFILE);
+        let per_key: Vec<(Option<String>, PathBuf)> = self
+            .foundations
+            .iter()
+            .map(|(k, _, _)| (Some(k.clone()), self.dir.join(application_key_lockfile(k))))
+            .filter(|(_, p)| p.is_file())
+            .collect();
+        if per_key.is_empty() || shared.is_file() {
+            vec![(None, shared)]
+        } else {
+            per_key
+        }
+    }
+
+    /// `lock --check`: every lockfile is present and was made from the current inputs.
+    fn check(&self, manifest: &Manifest) -> ExitCode {
+        let mut stale = false;
+        for (key, inputs, hash) in &self.foundations {
+            let path = self.dir.join(foundation_lockfile(key));
+            stale |= !check_file(&path, manifest, inputs, hash);
+        }
+        for (key, path) in self.application_files() {
+            let hash = self.application_hash(manifest, key.as_deref());
+            stale |= !check_file(&path, manifest, &self.application, &hash);
+        }
+        if stale {
+            eprintln!("hint: run `sanctuary lock` and commit the result");
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+
+    async fn lock(&self, manifest: &Manifest, settings: &LockSettings) -> Result<()> {
+        let started = Instant::now();
+        let quiet = settings.global.quiet;
+        let keys: Vec<String> = self.foundations.iter().map(|(k, _, _)| k.clone()).collect();
+        let set = Arc::new(IndexSet::new(
+            shared_indexes(manifest, &settings.global.index_overrides, &keys)?,
+            HashMap::new(),
+            settings.global.index.clone(),
+        )?);
+        let spinner = Spinner::new(quiet);
+
+        // The Foundation of every key: locked now when selected, else read from disk.
+        let mut foundations: Vec<(String, Lockfile)> = Vec::new();
+        if let Some(spec) = &manifest.foundation {
+            for (key, inputs, hash) in &self.foundations {
+                let path = self.dir.join(foundation_lockfile(key));
+                if !self.selected.contains(key) {
+                    match read_existing(&path) {
+                        Some(lock) => foundations.push((key.clone(), lock)),
+                        None => tracing::warn!(
+                            "no Foundation lockfile for key `{key}`; the Application is not checked against it"
+                        ),
+                    }
+                    continue;
+                }
+                spinner.say(&format!("resolving the Foundation for {key}"));
+                let existing = read_existing(&path);
+                let lockfile = lock_foundation(
+                    settings,
+                    manifest,
+                    spec,
+                    &set,
+                    key,
+                    existing.as_ref(),
+                    inputs.clone(),
+                    hash.clone(),
+                )
+                .await;
+                let lockfile = spinner.finish_on_error(lockfile)?;
+                write_and_report(&path, &self.dir, existing.as_ref(), &lockfile, quiet)?;
+                foundations.push((key.clone(), lockfile));
+            }
+            if settings.keys.is_empty() {
+                remove_undeclared(&self.dir, &keys, quiet)?;
+            }
+        }
+
+        // The Application, against each key's Foundation (or alone).
+        spinner.say("resolving the application layer");
+        let existing_app: BTreeMap<Option<String>, Lockfile> = self
+            .application_files()
+            .into_iter()
+            .filter_map(|(k, p)| read_existing(&p).map(|l| (k, l)))
+            .collect();
+        let mut preferences: HashMap<PackageName, pep440_rs::Version> = HashMap::new();
+        if !settings.upgrade_all {
+            for lock in existing_app.values() {
+                for (name, version) in lock.versions() {
+                    preferences.entry(name).or_insert(version);
+                }
+            }
+        }
+        let mut per_key: Vec<(Option<String>, Vec<LockedPackage>)> = Vec::new();
+        if manifest.foundation.is_none() {
+            let view = set.view(application_pins(manifest, None))?;
+            let resolution = resolve_application(settings, manifest, view, &preferences, &[]).await;
+            let resolution = spinner.finish_on_error(resolution)?;
+            per_key.push((
+                None,
+                locked_packages(&set, &resolution, &BTreeSet::new()).await?,
+            ));
+        } else {
+            for (key, foundation) in &foundations {
+                let view = set.view(application_pins(manifest, Some(key)))?;
+                let pins = foundation_pins(key, foundation)?;
+                let resolution =
+                    resolve_application(settings, manifest, view, &preferences, &pins).await;
+                let resolution = spinner.finish_on_error(resolution)?;
+                // Later keys prefer what the first key chose, so the layers agree where they can.
+                for p in resolution.packages.values() {
+                    preferences
+                        .entry(p.name.clone())
+                        .or_insert_with(|| p.version.clone());
+                }
+                let provided: BTreeSet<PackageName> =
+                    foundation.packages.iter().map(|p| p.name.clone()).collect();
+                let packages = locked_packages(&set, &resolution, &provided).await?;
+                per_key.push((Some(key.clone()), packages));
+            }
+        }
+        spinner.clear();
+
+        let shared = per_key.windows(2).all(|w| w[0].1 == w[1].1);
+        let environment = environment_marker(manifest);
+        let make = |key: Option<&str>, packages: Vec<LockedPackage>| Lockfile {
+            environment: environment.clone(),
+            requires_python: requires_python(manifest),
+            packages,
+            tool: ToolTable {
+                format: FORMAT_VERSION,
+                layer: "application".to_string(),
+                key: key.map(str::to_string),
+                python: manifest.python.clone(),
+                platform: manifest.target.platform_name(),
+                inputs_hash: self.application_hash(manifest, key),
+                inputs: self.application.clone(),
+            },
+        };
+        let shared_path = self.dir.join(APPLICATION_LOCKFILE);
+        if shared {
+            let packages = per_key
+                .into_iter()
+                .next()
+                .map(|(_, p)| p)
+                .unwrap_or_default();
+            let lockfile = make(None, packages);
+            write_and_report(
+                &shared_path,
+                &self.dir,
+                existing_app.get(&None),
+                &lockfile,
+                quiet,
+            )?;
+            for key in &keys {
+                remove_file(
+                    &self.dir.join(application_key_lockfile(key)),
+                    &self.dir,
+                    quiet,
+                )?;
+            }
+        } else {
+            if !quiet {
+                eprintln!(
+                    "The Application differs between hardware keys, so it is locked per key:"
+                );
+                for line in differences(&per_key) {
+                    eprintln!("  {line}");
+                }
+            }
+            for (key, packages) in per_key {
+                let key = key.unwrap_or_default();
+                let path = self.dir.join(application_key_lockfile(&key));
+                let previous = read_existing(&path);
+                write_and_report(
+                    &path,
+                    &self.dir,
+                    previous.as_ref(),
+                    &make(Some(&key), packages),
+                    quiet,
+                )?;
+            }
+            remove_file(&shared_path, &self.dir, quiet)?;
+        }
+        if !quiet {
+            eprintln!("Locked in {:.2}s", started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+}
+
+/// A spinner on stderr while resolving (hidden when stderr is not a terminal or with `-q`).
+struct Spinner(indicatif::ProgressBar);
+
+impl Spinner {
+    fn new(quiet: bool) -> Spinner {
+        let bar = if quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        };
+        Spinner(bar)
+    }
+
+    fn say(&self, message: &str) {
+        self.0.set_message(message.to_string());
+    }
+
+    fn clear(&self) {
+        self.0.finish_and_clear();
+    }
+
+    fn finish_on_error<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            self.clear();
+        }
+        result
+    }
+}
+
+/// Compare a lockfile's recorded inputs with the manifest's; print why it is stale.
+fn check_file(path: &Path, manifest: &Manifest, inputs: &InputSummary, hash: &str) -> bool {
+    let relative = display_path(path, manifest.dir());
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => match Lockfile::parse(&text) {
+            Ok(lock) => lock,
+            Err(e) => {
+                eprintln!("{relative} cannot be read: {e}");
+                return false;
+            }
+        },
+        Err(_) => {
+            eprintln!("{relative} is missing");
+            return false;
+        }
     };
-    let old = Lockfile::parse(&text).with_context(|| format!("{}", lock_path.display()))?;
-    if old.tool.inputs_hash == inputs_hash {
+    if old.tool.inputs_hash == hash {
         eprintln!("{relative} is up to date");
-        return Ok(ExitCode::SUCCESS);
+        return true;
     }
     eprintln!(
         "{relative} is stale: {} changed since it was written:",
@@ -136,31 +410,101 @@ fn check(
     for r in reasons {
         eprintln!("  - {r}");
     }
-    eprintln!("hint: run `sanctuary lock` and commit the result");
-    Ok(ExitCode::FAILURE)
+    false
 }
 
-/// The canonical inputs of the Application layer.
-fn application_inputs(manifest: &Manifest) -> InputSummary {
-    let texts =
-        |reqs: &[ManifestRequirement]| reqs.iter().map(|r| r.text.trim().to_string()).collect();
+fn texts(reqs: &[ManifestRequirement]) -> Vec<String> {
+    reqs.iter().map(|r| r.text.trim().to_string()).collect()
+}
+
+fn index_inputs(manifest: &Manifest) -> Vec<String> {
+    manifest
+        .indexes
+        .iter()
+        .map(|i| {
+            let mut s = format!("{}={}", i.name, i.url);
+            if i.explicit {
+                s.push_str(" explicit");
+            }
+            if i.format == IndexFormat::Flat {
+                s.push_str(" flat");
+            }
+            s
+        })
+        .collect()
+}
+
+/// The requirements and constraints of the Foundation for `key` (per-key overrides applied).
+fn foundation_requirements<'a>(
+    spec: &'a FoundationSpec,
+    key: &str,
+) -> (&'a [ManifestRequirement], &'a [ManifestRequirement]) {
+    let o = spec.overrides.get(key);
+    (
+        o.and_then(|o| o.requirements.as_deref())
+            .unwrap_or(&spec.requirements),
+        o.and_then(|o| o.constraints.as_deref())
+            .unwrap_or(&spec.constraints),
+    )
+}
+
+/// The packages that come from the Foundation index: every package any key's Foundation
+/// requirements name.
+fn foundation_packages(spec: &FoundationSpec) -> BTreeSet<PackageName> {
+    let mut names: BTreeSet<PackageName> = spec
+        .requirements
+        .iter()
+        .map(|r| r.requirement.name.clone())
+        .collect();
+    for o in spec.overrides.values() {
+        for r in o.requirements.iter().flatten() {
+            names.insert(r.requirement.name.clone());
+        }
+    }
+    names
+}
+
+/// The canonical inputs of the Foundation of `key`.
+fn foundation_inputs(manifest: &Manifest, spec: &FoundationSpec, key: &str) -> InputSummary {
+    let (requirements, constraints) = foundation_requirements(spec, key);
+    InputSummary {
+        requirements: texts(requirements),
+        constraints: texts(constraints),
+        indexes: index_inputs(manifest),
+        sources: spec
+            .index
+            .iter()
+            .flat_map(|index| {
+                foundation_packages(spec)
+                    .into_iter()
+                    .map(move |p| format!("{p}={index}"))
+            })
+            .collect(),
+        prereleases: match spec.channel {
+            Channel::Nightly => "allow",
+            Channel::Stable => "if-necessary-or-explicit",
+        }
+        .to_string(),
+        foundation: vec![format!(
+            "channel={}",
+            match spec.channel {
+                Channel::Nightly => "nightly",
+                Channel::Stable => "stable",
+            }
+        )],
+    }
+}
+
+/// The canonical inputs of the Application layer: its own, plus the inputs hash of every
+/// key's Foundation (a Foundation change makes the Application stale too).
+fn application_inputs(
+    manifest: &Manifest,
+    foundations: &[(String, InputSummary, String)],
+) -> InputSummary {
     InputSummary {
         requirements: texts(&manifest.application.requirements),
         constraints: texts(&manifest.application.constraints),
-        indexes: manifest
-            .indexes
-            .iter()
-            .map(|i| {
-                let mut s = format!("{}={}", i.name, i.url);
-                if i.explicit {
-                    s.push_str(" explicit");
-                }
-                if i.format == IndexFormat::Flat {
-                    s.push_str(" flat");
-                }
-                s
-            })
-            .collect(),
+        indexes: index_inputs(manifest),
         sources: manifest
             .application
             .sources
@@ -173,10 +517,14 @@ fn application_inputs(manifest: &Manifest) -> InputSummary {
             "if-necessary-or-explicit"
         }
         .to_string(),
+        foundation: foundations
+            .iter()
+            .map(|(key, _, hash)| format!("{key}={hash}"))
+            .collect(),
     }
 }
 
-/// Read the current lockfile for preferences; a missing or unreadable one gives none.
+/// Read a lockfile for preferences; a missing or unreadable one gives none.
 fn read_existing(path: &Path) -> Option<Lockfile> {
     let text = std::fs::read_to_string(path).ok()?;
     match Lockfile::parse(&text) {
@@ -191,6 +539,42 @@ fn read_existing(path: &Path) -> Option<Lockfile> {
     }
 }
 
+/// The name of a keyed index in the shared set: `pytorch[cu130]`.
+fn keyed_name(name: &str, key: &str) -> String {
+    format!("{name}[{key}]")
+}
+
+/// The URL of an index: `SANCTUARY_INDEX_<NAME>` redirection applied.
+fn index_url_text<'a>(
+    name: &str,
+    url: &'a str,
+    overrides: &'a BTreeMap<String, String>,
+) -> (&'a str, Option<String>) {
+    let env_name = name.to_uppercase().replace('-', "_");
+    match overrides.get(&env_name) {
+        Some(url) => (url, Some(env_name)),
+        None => (url, None),
+    }
+}
+
+/// `{key}` and the channel expanded: nightly inserts `nightly/` before a trailing `{key}`
+/// (PyTorch's layout: `.../whl/cu130` and `.../whl/nightly/cu130`), or replaces `{channel}`.
+fn expand_url(url: &str, key: &str, channel: Channel) -> String {
+    let nightly = channel == Channel::Nightly;
+    if url.contains("{channel}") {
+        let url = if nightly {
+            url.replace("{channel}", "nightly")
+        } else {
+            url.replace("{channel}/", "").replace("{channel}", "")
+        };
+        return url.replace("{key}", key);
+    }
+    if nightly && let Some(head) = url.trim_end_matches('/').strip_suffix("{key}") {
+        return format!("{head}nightly/{key}");
+    }
+    url.replace("{key}", key)
+}
+
 /// The indexes of a layer: manifest order, `SANCTUARY_INDEX_<NAME>` redirections applied,
 /// `{key}` expanded (indexes with `{key}` are left out when there is no key).
 pub fn index_urls(
@@ -198,26 +582,29 @@ pub fn index_urls(
     overrides: &BTreeMap<String, String>,
     key: Option<&str>,
 ) -> Result<Vec<IndexUrl>> {
+    let channel = manifest
+        .foundation
+        .as_ref()
+        .map_or(Channel::Stable, |f| f.channel);
     let mut out = Vec::new();
     for spec in &manifest.indexes {
-        let env_name = spec.name.to_uppercase().replace('-', "_");
-        let raw = overrides.get(&env_name).unwrap_or(&spec.url);
-        let expanded = match key {
-            Some(key) => raw.replace("{key}", key),
-            None if raw.contains("{key}") => continue,
-            None => raw.clone(),
+        let (raw, env) = index_url_text(&spec.name, &spec.url, overrides);
+        let keyed = raw.contains("{key}") || spec.url.contains("{key}");
+        let (expanded, name) = match key {
+            Some(key) if keyed => (expand_url(raw, key, channel), keyed_name(&spec.name, key)),
+            None if keyed => continue,
+            _ => (raw.to_string(), spec.name.clone()),
         };
-        let url = url::Url::parse(&expanded).with_context(|| {
-            if overrides.contains_key(&env_name) {
-                format!("invalid URL `{expanded}` in SANCTUARY_INDEX_{env_name}")
-            } else {
-                format!("invalid URL `{expanded}` for index `{}`", spec.name)
-            }
+        let url = url::Url::parse(&expanded).with_context(|| match &env {
+            Some(env) => format!("invalid URL `{expanded}` in SANCTUARY_INDEX_{env}"),
+            None => format!("invalid URL `{expanded}` for index `{}`", spec.name),
         })?;
         out.push(IndexUrl {
-            name: spec.name.clone(),
+            name,
             url,
-            explicit: spec.explicit,
+            // A keyed index serves only what is pinned to it: each key's packages must come
+            // from that key's index alone.
+            explicit: spec.explicit || keyed,
             kind: match spec.format {
                 IndexFormat::Simple => IndexKind::Simple,
                 IndexFormat::Flat => IndexKind::Flat,
@@ -225,6 +612,72 @@ pub fn index_urls(
         });
     }
     Ok(out)
+}
+
+/// One index set for every key: the plain indexes once, each keyed index once per key.
+fn shared_indexes(
+    manifest: &Manifest,
+    overrides: &BTreeMap<String, String>,
+    keys: &[String],
+) -> Result<Vec<IndexUrl>> {
+    let mut out = index_urls(manifest, overrides, None)?;
+    for key in keys {
+        for index in index_urls(manifest, overrides, Some(key))? {
+            if !out.iter().any(|i| i.name == index.name) {
+                out.push(index);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The name under which `index` serves `key` in the shared set.
+fn index_for_key(manifest: &Manifest, index: &str, key: Option<&str>) -> Result<String> {
+    let keyed = manifest
+        .indexes
+        .iter()
+        .any(|i| i.name == index && i.url.contains("{key}"));
+    match (keyed, key) {
+        (false, _) => Ok(index.to_string()),
+        (true, Some(key)) => Ok(keyed_name(index, key)),
+        (true, None) => bail!(
+            "index `{index}` has `{{key}}` in its URL, so only a [foundation] with hardware keys can use it"
+        ),
+    }
+}
+
+/// Pins of the Application for `key`: `application.sources`, and the Foundation packages to
+/// the Foundation index.
+fn application_pins(manifest: &Manifest, key: Option<&str>) -> HashMap<PackageName, String> {
+    let mut pins = HashMap::new();
+    if let (Some(spec), Some(key)) = (&manifest.foundation, key)
+        && let Some(index) = &spec.index
+        && let Ok(name) = index_for_key(manifest, index, Some(key))
+    {
+        for p in foundation_packages(spec) {
+            pins.insert(p, name.clone());
+        }
+    }
+    for (p, index) in &manifest.application.sources {
+        if let Ok(name) = index_for_key(manifest, index, key) {
+            pins.insert(p.clone(), name);
+        }
+    }
+    pins
+}
+
+fn origin(manifest: &Manifest, layer: &str, kind: &str, line: Option<usize>) -> Origin {
+    Origin {
+        layer: layer.to_string(),
+        kind: kind.to_string(),
+        file: Some(
+            manifest
+                .path
+                .file_name()
+                .map_or_else(|| manifest.path.clone(), PathBuf::from),
+        ),
+        line,
+    }
 }
 
 fn root_requirements(
@@ -236,50 +689,118 @@ fn root_requirements(
     reqs.iter()
         .map(|r| RootRequirement {
             requirement: r.requirement.clone(),
-            origin: Origin {
-                layer: layer.to_string(),
-                kind: kind.to_string(),
-                file: Some(
-                    manifest
-                        .path
-                        .file_name()
-                        .map_or_else(|| manifest.path.clone(), PathBuf::from),
-                ),
-                line: Some(r.line),
-            },
+            origin: origin(manifest, layer, kind, Some(r.line)),
         })
         .collect()
 }
 
-async fn lock_application(
+fn preferences_from(
+    existing: Option<&Lockfile>,
+    upgrade_all: bool,
+) -> HashMap<PackageName, pep440_rs::Version> {
+    if upgrade_all {
+        return HashMap::new();
+    }
+    existing
+        .map(|l| l.versions().into_iter().collect())
+        .unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn lock_foundation(
     settings: &LockSettings,
     manifest: &Manifest,
+    spec: &FoundationSpec,
+    set: &Arc<IndexSet>,
+    key: &str,
     existing: Option<&Lockfile>,
     inputs: InputSummary,
     inputs_hash: String,
 ) -> Result<Lockfile> {
-    let indexes = index_urls(manifest, &settings.global.index_overrides, None)?;
-    let pins: HashMap<PackageName, String> = manifest
-        .application
-        .sources
-        .iter()
-        .map(|(p, i)| (p.clone(), i.clone()))
-        .collect();
-    for (package, index) in &pins {
-        if !indexes.iter().any(|i| &i.name == index) {
-            bail!(
-                "`{package}` is pinned to index `{index}`, whose URL needs a hardware key; only Foundation packages can come from it"
-            );
+    let (requirements, constraints) = foundation_requirements(spec, key);
+    let mut pins = HashMap::new();
+    if let Some(index) = &spec.index {
+        let name = index_for_key(manifest, index, Some(key))?;
+        for p in foundation_packages(spec) {
+            pins.insert(p, name.clone());
         }
     }
-    let source = Arc::new(IndexSet::new(indexes, pins, settings.global.index.clone())?);
+    let layer = format!("foundation ({key})");
     let request = ResolveRequest {
-        requirements: root_requirements(
-            manifest,
-            "application",
-            "requirement",
-            &manifest.application.requirements,
-        ),
+        requirements: root_requirements(manifest, &layer, "requirement", requirements),
+        constraints: root_requirements(manifest, &layer, "constraint", constraints),
+        target: manifest.target.clone(),
+        prereleases: match spec.channel {
+            Channel::Nightly => PrereleaseMode::Allow,
+            Channel::Stable => PrereleaseMode::IfNecessaryOrExplicit,
+        },
+        preferences: preferences_from(existing, settings.upgrade_all),
+        upgrade: settings.upgrade.clone(),
+        upgrade_all: settings.upgrade_all,
+        no_binary: HashSet::new(),
+    };
+    let view = Arc::new(set.view(pins)?);
+    let resolution = resolve::resolve(view, request).await?;
+    check_cuda_families(key, &resolution)?;
+    let packages = locked_packages(set, &resolution, &BTreeSet::new()).await?;
+    Ok(Lockfile {
+        environment: environment_marker(manifest),
+        requires_python: requires_python(manifest),
+        packages,
+        tool: ToolTable {
+            format: FORMAT_VERSION,
+            layer: "foundation".to_string(),
+            key: Some(key.to_string()),
+            python: manifest.python.clone(),
+            platform: manifest.target.platform_name(),
+            inputs_hash,
+            inputs,
+        },
+    })
+}
+
+/// `==version` constraints for every package of a key's Foundation.
+fn foundation_pins(key: &str, foundation: &Lockfile) -> Result<Vec<RootRequirement>> {
+    let file = PathBuf::from("lockfiles").join(foundation_lockfile(key));
+    foundation
+        .packages
+        .iter()
+        .map(|p| {
+            let text = format!("{}=={}", p.name, p.version);
+            let requirement = Requirement::from_str(&text)
+                .with_context(|| format!("pin `{text}` from {}", file.display()))?;
+            Ok(RootRequirement {
+                requirement,
+                origin: Origin {
+                    layer: format!("foundation ({key})"),
+                    kind: "pin".to_string(),
+                    file: Some(file.clone()),
+                    line: None,
+                },
+            })
+        })
+        .collect()
+}
+
+async fn resolve_application(
+    settings: &LockSettings,
+    manifest: &Manifest,
+    view: IndexView,
+    preferences: &HashMap<PackageName, pep440_rs::Version>,
+    pins: &[RootRequirement],
+) -> Result<Resolution> {
+    // The Foundation pins are requirements, not constraints: the resolution then holds the
+    // whole Foundation (left out of the Application file), and a conflict reads "accel 2.0
+    // depends on torch>=2.9 and the foundation (cu126) pin asks for torch==2.8.0+cu126".
+    let mut requirements = root_requirements(
+        manifest,
+        "application",
+        "requirement",
+        &manifest.application.requirements,
+    );
+    requirements.extend(pins.iter().cloned());
+    let request = ResolveRequest {
+        requirements,
         constraints: root_requirements(
             manifest,
             "application",
@@ -292,54 +813,44 @@ async fn lock_application(
         } else {
             PrereleaseMode::IfNecessaryOrExplicit
         },
-        preferences: if settings.upgrade_all {
-            HashMap::new()
-        } else {
-            existing
-                .map(|l| l.versions().into_iter().collect())
-                .unwrap_or_default()
-        },
+        preferences: preferences.clone(),
         upgrade: settings.upgrade.clone(),
         upgrade_all: settings.upgrade_all,
         no_binary: HashSet::new(),
     };
+    Ok(resolve::resolve(Arc::new(view), request).await?)
+}
 
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    spinner.set_message("resolving the application layer");
-    let resolution = resolve::resolve(Arc::clone(&source), request).await;
-    let resolution = match resolution {
-        Ok(r) => r,
-        Err(e) => {
-            spinner.finish_and_clear();
-            return Err(e.into());
-        }
-    };
-    spinner.set_message("collecting artifact sizes and hashes");
-
-    // Fill in what the simple pages did not give (size, upload time), concurrently.
+/// The lockfile entries of a resolution, leaving out `provided` (the Foundation's packages),
+/// with the artifact facts the simple pages did not give filled in.
+async fn locked_packages(
+    set: &Arc<IndexSet>,
+    resolution: &Resolution,
+    provided: &BTreeSet<PackageName>,
+) -> Result<Vec<LockedPackage>> {
     let files: Vec<(PackageName, DistFile)> = resolution
         .packages
         .values()
+        .filter(|p| !provided.contains(&p.name))
         .flat_map(|p| p.files.iter().map(|f| (p.name.clone(), f.clone())))
         .collect();
     let completed: Vec<(PackageName, DistFile)> = stream::iter(files)
         .map(|(name, file)| {
-            let source = Arc::clone(&source);
-            async move { source.complete(&file).await.map(|f| (name, f)) }
+            let set = Arc::clone(set);
+            async move { set.complete(&file).await.map(|f| (name, f)) }
         })
-        .buffered(settings.global.index.concurrency)
+        .buffered(64)
         .try_collect()
         .await?;
-    spinner.finish_and_clear();
     let mut by_package: BTreeMap<PackageName, Vec<DistFile>> = BTreeMap::new();
     for (name, file) in completed {
         by_package.entry(name).or_default().push(file);
     }
-
     let mut packages = Vec::new();
     for p in resolution.packages.values() {
+        if provided.contains(&p.name) {
+            continue;
+        }
         let mut wheels = Vec::new();
         for f in by_package.remove(&p.name).unwrap_or_default() {
             let Some(sha256) = f.sha256.clone() else {
@@ -368,27 +879,235 @@ async fn lock_application(
             extras: p.extras.iter().map(ToString::to_string).collect(),
         });
     }
+    Ok(packages)
+}
 
+/// The CUDA family of a package: the `-cuNN` suffix of `nvidia-*` libraries, or the major
+/// version of the suffix-less CUDA 13 packages (`nvidia-cublas 13.0`, `cuda-toolkit 13.0`).
+fn cuda_family(name: &PackageName, version: &pep440_rs::Version) -> Option<u64> {
+    let name = name.as_ref();
+    if let Some((_, suffix)) = name.rsplit_once("-cu")
+        && (name.starts_with("nvidia-") || name.starts_with("cuda-"))
+        && let Ok(major) = suffix.parse::<u64>()
+    {
+        return Some(major);
+    }
+    let cuda_package = name == "cuda-toolkit"
+        || (name.starts_with("nvidia-") && !name.starts_with("nvidia-ml-py"))
+        || name.starts_with("cuda-");
+    let major = version.release().first().copied()?;
+    (cuda_package && (11..=20).contains(&major)).then_some(major)
+}
+
+/// The CUDA family a key runs: `cu130` -> 13, `cu128` -> 12, `cpu` -> none; `None` for keys
+/// outside these families (e.g. ROCm), which are not checked.
+fn key_family(key: &str) -> Option<Option<u64>> {
+    if key == "cpu" {
+        return Some(None);
+    }
+    let digits = key.strip_prefix("cu")?;
+    if digits.len() < 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits[..digits.len() - 1].parse().ok().map(Some)
+}
+
+/// Refuse a Foundation that mixes CUDA families, or pulls CUDA libraries into a `cpu` key,
+/// naming each offending package and the chain that pulled it in.
+fn check_cuda_families(key: &str, resolution: &Resolution) -> Result<()> {
+    let Some(expected) = key_family(key) else {
+        return Ok(());
+    };
+    let mut families: BTreeMap<u64, Vec<&PackageName>> = BTreeMap::new();
+    for p in resolution.packages.values() {
+        if let Some(f) = cuda_family(&p.name, &p.version) {
+            families.entry(f).or_default().push(&p.name);
+        }
+    }
+    let wrong: Vec<(u64, &PackageName)> = families
+        .iter()
+        .filter(|(f, _)| match expected {
+            Some(e) => **f != e,
+            None => true,
+        })
+        .flat_map(|(f, names)| names.iter().map(move |n| (*f, *n)))
+        .collect();
+    if wrong.is_empty() && families.len() <= 1 {
+        return Ok(());
+    }
+    let mut message = match expected {
+        Some(e) => format!("the Foundation for key `{key}` (CUDA {e}) would mix CUDA families:"),
+        None => format!("the Foundation for key `{key}` would pull in CUDA libraries:"),
+    };
+    for (family, name) in wrong {
+        let p = &resolution.packages[name];
+        message.push_str(&format!(
+            "\n  - {} {} (CUDA {family}), pulled in by {}",
+            p.name,
+            p.version,
+            chain(resolution, name)
+        ));
+    }
+    message.push_str(&format!(
+        "\nhint: the index for `{key}` served builds for another CUDA version; check `foundation.index`, and pin the build with a local label (e.g. `torch==2.9.0+{key}`)"
+    ));
+    bail!(message)
+}
+
+/// The shortest chain from a requirement of the layer to `target`:
+/// `torch 2.9.0 -> nvidia-cudnn-cu12 9.10.2.21 -> nvidia-cublas-cu12 12.8.4.1`.
+fn chain(resolution: &Resolution, target: &PackageName) -> String {
+    let mut parent: HashMap<&PackageName, &PackageName> = HashMap::new();
+    let mut queue: VecDeque<&PackageName> = resolution
+        .packages
+        .values()
+        .filter(|p| p.direct)
+        .map(|p| &p.name)
+        .collect();
+    let mut seen: HashSet<&PackageName> = queue.iter().copied().collect();
+    while let Some(name) = queue.pop_front() {
+        if name == target {
+            break;
+        }
+        for dep in &resolution.packages[name].dependencies {
+            if resolution.packages.contains_key(dep) && seen.insert(dep) {
+                parent.insert(dep, name);
+                queue.push_back(dep);
+            }
+        }
+    }
+    let mut path = vec![target];
+    while let Some(p) = parent.get(path[path.len() - 1]) {
+        path.push(p);
+    }
+    path.reverse();
+    path.iter()
+        .map(|n| format!("{n} {}", resolution.packages[*n].version))
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
+/// Why the Application differs between keys: each package whose entry differs, with its
+/// version per key.
+fn differences(per_key: &[(Option<String>, Vec<LockedPackage>)]) -> Vec<String> {
+    let mut versions: BTreeMap<&PackageName, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
+    for (key, packages) in per_key {
+        let key = key.as_deref().unwrap_or("");
+        for p in packages {
+            versions
+                .entry(&p.name)
+                .or_default()
+                .entry(p.version.to_string())
+                .or_default()
+                .push(key);
+        }
+    }
+    let all = per_key.len();
+    versions
+        .into_iter()
+        .filter(|(_, by_version)| {
+            by_version.len() > 1 || by_version.values().map(Vec::len).sum::<usize>() < all
+        })
+        .map(|(name, by_version)| {
+            let parts: Vec<String> = by_version
+                .iter()
+                .map(|(v, keys)| format!("{v} for {}", keys.join(", ")))
+                .collect();
+            let present: usize = by_version.values().map(Vec::len).sum();
+            let missing = if present < all {
+                ", absent for the others"
+            } else {
+                ""
+            };
+            format!("{name}: {}{missing}", parts.join("; "))
+        })
+        .collect()
+}
+
+fn environment_marker(manifest: &Manifest) -> String {
     let markers = manifest.target.markers();
-    Ok(Lockfile {
-        environment: format!(
-            "python_version == '{}' and sys_platform == '{}' and platform_machine == '{}'",
-            markers.python_version().string,
-            markers.sys_platform(),
-            markers.platform_machine()
-        ),
-        requires_python: format!("=={}.*", markers.python_version().string),
-        packages,
-        tool: ToolTable {
-            format: FORMAT_VERSION,
-            layer: "application".to_string(),
-            key: None,
-            python: manifest.python.clone(),
-            platform: manifest.target.platform_name(),
-            inputs_hash,
-            inputs,
-        },
-    })
+    format!(
+        "python_version == '{}' and sys_platform == '{}' and platform_machine == '{}'",
+        markers.python_version().string,
+        markers.sys_platform(),
+        markers.platform_machine()
+    )
+}
+
+fn requires_python(manifest: &Manifest) -> String {
+    format!("=={}.*", manifest.target.markers().python_version().string)
+}
+
+/// Write `lockfile` to `path` when its bytes changed, and say what changed.
+fn write_and_report(
+    path: &Path,
+    dir: &Path,
+    existing: Option<&Lockfile>,
+    lockfile: &Lockfile,
+    quiet: bool,
+) -> Result<()> {
+    let text = lockfile.render();
+    let changed = std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str());
+    if changed {
+        write_atomically(path, &text)?;
+    }
+    if !quiet {
+        let relative = display_path(path, dir.parent().unwrap_or(dir));
+        let what = match &lockfile.tool.key {
+            Some(key) => format!("{} layer, key {key}", lockfile.tool.layer),
+            None => format!("{} layer", lockfile.tool.layer),
+        };
+        eprintln!("Resolved {} packages ({what})", lockfile.packages.len());
+        for line in summarize_changes(existing, lockfile) {
+            eprintln!("  {line}");
+        }
+        if changed {
+            eprintln!("Wrote {relative}");
+        } else {
+            eprintln!("{relative} is up to date");
+        }
+    }
+    Ok(())
+}
+
+/// Remove a lockfile that no longer belongs (say so).
+fn remove_file(path: &Path, dir: &Path, quiet: bool) -> Result<()> {
+    if path.is_file() {
+        std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+        if !quiet {
+            eprintln!(
+                "Removed {}",
+                display_path(path, dir.parent().unwrap_or(dir))
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Remove Foundation and per-key Application lockfiles of keys the manifest no longer declares.
+fn remove_undeclared(dir: &Path, keys: &[String], quiet: bool) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut stale: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+                return false;
+            };
+            let key = name
+                .strip_prefix("pylock.foundation-")
+                .or_else(|| name.strip_prefix("pylock.application-"))
+                .and_then(|rest| rest.strip_suffix(".toml"));
+            key.is_some_and(|k| !keys.iter().any(|d| d == k))
+        })
+        .collect();
+    stale.sort();
+    for path in stale {
+        remove_file(&path, dir, quiet)?;
+    }
+    Ok(())
 }
 
 /// Lines saying what changed between two lockfiles (added, removed, version changes).
@@ -436,4 +1155,75 @@ fn display_path(path: &Path, base: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> pep440_rs::Version {
+        pep440_rs::Version::from_str(s).unwrap()
+    }
+
+    fn n(s: &str) -> PackageName {
+        PackageName::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn cuda_families_of_packages_and_keys() {
+        assert_eq!(
+            cuda_family(&n("nvidia-cublas-cu12"), &v("12.8.4.1")),
+            Some(12)
+        );
+        assert_eq!(
+            cuda_family(&n("nvidia-cudnn-cu13"), &v("9.13.0.50")),
+            Some(13)
+        );
+        assert_eq!(cuda_family(&n("nvidia-cublas"), &v("13.0.0.19")), Some(13));
+        assert_eq!(cuda_family(&n("cuda-toolkit"), &v("13.0.2")), Some(13));
+        // cuDNN without a suffix carries its own version, not CUDA's.
+        assert_eq!(cuda_family(&n("nvidia-cudnn"), &v("9.13.0")), None);
+        assert_eq!(cuda_family(&n("nvidia-ml-py"), &v("12.560.30")), None);
+        assert_eq!(cuda_family(&n("triton"), &v("3.5.0")), None);
+        assert_eq!(cuda_family(&n("numpy"), &v("2.1.0")), None);
+        assert_eq!(key_family("cu130"), Some(Some(13)));
+        assert_eq!(key_family("cu128"), Some(Some(12)));
+        assert_eq!(key_family("cu126"), Some(Some(12)));
+        assert_eq!(key_family("cpu"), Some(None));
+        assert_eq!(key_family("rocm6-4"), None);
+        assert_eq!(key_family("cu1"), None);
+    }
+
+    #[test]
+    fn nightly_and_key_expansion() {
+        let url = "https://download.pytorch.org/whl/{key}";
+        assert_eq!(
+            expand_url(url, "cu130", Channel::Stable),
+            "https://download.pytorch.org/whl/cu130"
+        );
+        assert_eq!(
+            expand_url(url, "cu130", Channel::Nightly),
+            "https://download.pytorch.org/whl/nightly/cu130"
+        );
+        assert_eq!(
+            expand_url(
+                "https://m.example/{channel}/x/{key}/",
+                "cpu",
+                Channel::Nightly
+            ),
+            "https://m.example/nightly/x/cpu/"
+        );
+        assert_eq!(
+            expand_url(
+                "https://m.example/{channel}/x/{key}/",
+                "cpu",
+                Channel::Stable
+            ),
+            "https://m.example/x/cpu/"
+        );
+        assert_eq!(
+            expand_url("file:///srv/whl/{key}", "cu128", Channel::Nightly),
+            "file:///srv/whl/nightly/cu128"
+        );
+    }
 }

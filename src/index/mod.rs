@@ -246,7 +246,8 @@ pub struct IndexSet {
     settings: IndexSettings,
     client: client::HttpClient,
     cache: cache::Cache,
-    projects: Memo<PackageName, Option<Arc<PackageFiles>>>,
+    /// By project and the index it is pinned to (views pin differently; see [`IndexView`]).
+    projects: Memo<(PackageName, Option<usize>), Option<Arc<PackageFiles>>>,
     metadata: Memo<String, Arc<CoreMetadata>>,
     /// Size and upload time learnt while reading metadata, by artifact URL.
     learnt: Mutex<HashMap<Url, cache::ArtifactFacts>>,
@@ -612,9 +613,10 @@ impl IndexSet {
     async fn find_project(
         &self,
         name: &PackageName,
+        pin: Option<usize>,
     ) -> Result<Option<Arc<PackageFiles>>, IndexError> {
-        let candidates: Vec<usize> = match self.pins.get(name) {
-            Some(&position) => vec![position],
+        let candidates: Vec<usize> = match pin {
+            Some(position) => vec![position],
             None => (0..self.indexes.len())
                 .filter(|&i| !self.indexes[i].explicit)
                 .collect(),
@@ -756,7 +758,7 @@ impl IndexSet {
                     Ok(Ok(Some(change))) => {
                         tracing::debug!(project = %change.project, "a cached page changed on the server");
                         changed = true;
-                        lock(&self.projects).remove(&change.project);
+                        lock(&self.projects).retain(|(name, _), _| *name != change.project);
                         lock(&self.revalidated).insert(change.key, change.files);
                     }
                     Ok(Err(err)) => {
@@ -919,12 +921,80 @@ fn check_metadata_matches(meta: &CoreMetadata, file: &DistFile) -> Result<(), In
     Ok(())
 }
 
-impl PackageSource for IndexSet {
-    async fn files(&self, name: &PackageName) -> Result<Option<Arc<PackageFiles>>, IndexError> {
-        let cell = memo_cell(&self.projects, name);
-        cell.get_or_try_init(|| self.find_project(name))
+impl IndexSet {
+    /// The files of `name` from the index at `pin`, or from the first non-explicit index.
+    async fn files_pinned(
+        &self,
+        name: &PackageName,
+        pin: Option<usize>,
+    ) -> Result<Option<Arc<PackageFiles>>, IndexError> {
+        let cell = memo_cell(&self.projects, &(name.clone(), pin));
+        cell.get_or_try_init(|| self.find_project(name, pin))
             .await
             .cloned()
+    }
+
+    /// A view of this set with other pins, sharing its client, cache and in-memory results:
+    /// the Foundation of each hardware key pins torch to that key's index, and one set serves
+    /// every key. `pins` maps a project to an index name, as in [`IndexSet::new`].
+    pub fn view(
+        self: &Arc<Self>,
+        pins: std::collections::HashMap<PackageName, String>,
+    ) -> Result<IndexView, IndexError> {
+        let mut by_position = HashMap::with_capacity(pins.len());
+        for (project, index_name) in pins {
+            let Some(position) = self.indexes.iter().position(|i| i.name == index_name) else {
+                let known: Vec<&str> = self.indexes.iter().map(|i| i.name.as_str()).collect();
+                return Err(IndexError::Other(format!(
+                    "`{project}` is pinned to index `{index_name}`, which is not configured (configured: {})",
+                    known.join(", ")
+                )));
+            };
+            by_position.insert(project, position);
+        }
+        Ok(IndexView {
+            set: Arc::clone(self),
+            pins: by_position,
+        })
+    }
+}
+
+/// An [`IndexSet`] seen with other pins (see [`IndexSet::view`]).
+pub struct IndexView {
+    set: Arc<IndexSet>,
+    pins: HashMap<PackageName, usize>,
+}
+
+impl IndexView {
+    /// The set behind this view.
+    pub fn set(&self) -> &Arc<IndexSet> {
+        &self.set
+    }
+}
+
+impl PackageSource for IndexView {
+    async fn files(&self, name: &PackageName) -> Result<Option<Arc<PackageFiles>>, IndexError> {
+        self.set
+            .files_pinned(name, self.pins.get(name).copied())
+            .await
+    }
+
+    async fn settle(&self) -> Result<bool, IndexError> {
+        self.set.settle().await
+    }
+
+    async fn metadata(
+        &self,
+        package: &PackageFiles,
+        file: &DistFile,
+    ) -> Result<Arc<CoreMetadata>, IndexError> {
+        self.set.metadata(package, file).await
+    }
+}
+
+impl PackageSource for IndexSet {
+    async fn files(&self, name: &PackageName) -> Result<Option<Arc<PackageFiles>>, IndexError> {
+        self.files_pinned(name, self.pins.get(name).copied()).await
     }
 
     async fn settle(&self) -> Result<bool, IndexError> {

@@ -85,6 +85,10 @@ pub struct InputSummary {
     /// `package=index` pins.
     pub sources: Vec<String>,
     pub prereleases: String,
+    /// What the layer was resolved against besides its own inputs: for the Application,
+    /// `<key>=<inputs hash>` of each Foundation; for a Foundation, `channel=<channel>`.
+    /// Written only when not empty.
+    pub foundation: Vec<String>,
 }
 
 impl InputSummary {
@@ -111,6 +115,9 @@ impl InputSummary {
         field("indexes", &self.indexes);
         field("sources", &self.sources);
         field("prereleases", std::slice::from_ref(&self.prereleases));
+        if !self.foundation.is_empty() {
+            field("foundation", &self.foundation);
+        }
         hex::encode(h.finalize())
     }
 
@@ -132,6 +139,38 @@ impl InputSummary {
         list("constraint", &old.constraints, &self.constraints);
         list("index", &old.indexes, &self.indexes);
         list("source", &old.sources, &self.sources);
+        for n in self
+            .foundation
+            .iter()
+            .filter(|n| !old.foundation.contains(n))
+        {
+            match n.split_once('=') {
+                Some((key, _))
+                    if old
+                        .foundation
+                        .iter()
+                        .any(|o| o.starts_with(&format!("{key}="))) =>
+                {
+                    out.push(format!("the Foundation for `{key}` changed"))
+                }
+                _ => out.push(format!("foundation input `{n}` added")),
+            }
+        }
+        for o in old
+            .foundation
+            .iter()
+            .filter(|o| !self.foundation.contains(o))
+        {
+            if let Some((key, _)) = o.split_once('=')
+                && self
+                    .foundation
+                    .iter()
+                    .any(|n| n.starts_with(&format!("{key}=")))
+            {
+                continue;
+            }
+            out.push(format!("foundation input `{o}` removed"));
+        }
         if old.prereleases != self.prereleases {
             out.push(format!(
                 "pre-release mode changed from `{}` to `{}`",
@@ -238,6 +277,9 @@ impl Lockfile {
         let _ = writeln!(out, "indexes = {}", string_array(&i.indexes));
         let _ = writeln!(out, "sources = {}", string_array(&i.sources));
         let _ = writeln!(out, "prereleases = {}", quote(&i.prereleases));
+        if !i.foundation.is_empty() {
+            let _ = writeln!(out, "foundation = {}", string_array(&i.foundation));
+        }
         out
     }
 
@@ -312,6 +354,7 @@ impl Lockfile {
                     indexes: inputs.indexes,
                     sources: inputs.sources,
                     prereleases: inputs.prereleases,
+                    foundation: inputs.foundation,
                 },
             },
         })
@@ -426,6 +469,8 @@ struct RawInputs {
     sources: Vec<String>,
     #[serde(default)]
     prereleases: String,
+    #[serde(default)]
+    foundation: Vec<String>,
 }
 
 #[cfg(test)]

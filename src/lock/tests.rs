@@ -14,6 +14,7 @@ fn sample() -> Lockfile {
         indexes: vec!["pypi=https://pypi.org/simple".into()],
         sources: vec![],
         prereleases: "if-necessary-or-explicit".into(),
+        foundation: vec![],
     };
     let inputs_hash = inputs.hash("application", None, "3.12", "linux-x86_64-manylinux_2_28");
     Lockfile {

@@ -6,6 +6,7 @@ mod support;
 
 mod common;
 mod errors;
+mod foundation;
 mod indexes;
 mod lock;
 mod rules;

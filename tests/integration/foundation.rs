@@ -1,0 +1,447 @@
+//! The Foundation layer: one lockfile per hardware key from a keyed index (`{key}` in its URL,
+//! redirected to a local tree with `SANCTUARY_INDEX_PYTORCH`), the Application resolved against
+//! every key's pins without moving them, per-key Application files when keys disagree, the
+//! mixed-CUDA-family refusal and cross-layer conflicts.
+
+use std::path::Path;
+
+use crate::common::{Project, stderr};
+use crate::support::{Scenario, TestIndex, VersionSpec};
+
+fn v() -> VersionSpec {
+    VersionSpec::new()
+}
+
+const CUDA_MARKER: &str = "platform_system == 'Linux' and platform_machine == 'x86_64'";
+
+/// A torch build for one key, as the keyed index serves it.
+fn torch(scenario: Scenario, version: &str, deps: &[&str]) -> Scenario {
+    let deps: Vec<String> = deps
+        .iter()
+        .map(|d| format!("{d} ; {CUDA_MARKER}"))
+        .chain(["filelock".to_string()])
+        .collect();
+    scenario.version(
+        "torch",
+        version,
+        v().requires(deps)
+            .tags(["cp312-cp312-manylinux_2_28_x86_64"])
+            .sdist(false),
+    )
+}
+
+/// The PyPI stand-in: CUDA libraries of both families, torch's plain dependencies, and a few
+/// application packages.
+fn pypi() -> TestIndex {
+    TestIndex::start(
+        Scenario::new("pypi")
+            .versions("nvidia-cublas-cu12", &["12.6.4.1", "12.8.4.1"])
+            .versions("nvidia-cublas", &["13.0.0.19"])
+            .versions("triton", &["3.4.0", "3.5.0"])
+            .versions("filelock", &["3.19.1", "3.20.0"])
+            .version("peft", "0.12.0", v().requires(["torch>=1.13"]))
+            .version("peft", "0.13.0", v().requires(["torch>=2.4", "filelock"]))
+            .version("accel", "1.0.0", v().requires(["torch<2.9"]))
+            .version("accel", "2.0.0", v().requires(["torch>=2.9"]))
+            .versions("fastapi", &["0.115.0"]),
+    )
+}
+
+/// A keyed index on disk: `<root>/<key>/<project>/<files>` (a `file://` simple index).
+fn write_tree(root: &Path, key: &str, scenario: Scenario) {
+    let index = TestIndex::start(scenario);
+    for file in index.files() {
+        let dir = root.join(key).join(&file.project);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(&file.dist.filename), &file.dist.bytes).unwrap();
+    }
+}
+
+/// Stable trees for cu130, cu128, cu126 and cpu, and a nightly tree for cpu.
+fn pytorch_trees(root: &Path) {
+    write_tree(
+        root,
+        "cu130",
+        torch(
+            Scenario::new("cu130"),
+            "2.9.0+cu130",
+            &["nvidia-cublas==13.0.0.19"],
+        ),
+    );
+    write_tree(
+        root,
+        "cu128",
+        torch(
+            Scenario::new("cu128"),
+            "2.9.0+cu128",
+            &["nvidia-cublas-cu12==12.8.4.1", "triton==3.5.0"],
+        ),
+    );
+    write_tree(
+        root,
+        "cu126",
+        torch(
+            torch(
+                Scenario::new("cu126"),
+                "2.8.0+cu126",
+                &["nvidia-cublas-cu12==12.6.4.1", "triton==3.4.0"],
+            ),
+            "2.9.0+cu126",
+            &["nvidia-cublas-cu12==12.6.4.1", "triton==3.5.0"],
+        ),
+    );
+    write_tree(root, "cpu", torch(Scenario::new("cpu"), "2.9.0+cpu", &[]));
+    write_tree(
+        &root.join("nightly"),
+        "cpu",
+        torch(
+            torch(Scenario::new("nightly-cpu"), "2.9.0+cpu", &[]),
+            "2.11.0.dev20261101+cpu",
+            &[],
+        ),
+    );
+}
+
+struct Forge {
+    project: Project,
+    _pypi: TestIndex,
+    _trees: tempfile::TempDir,
+}
+
+fn forge(foundation: &str, application: &[&str]) -> Forge {
+    let pypi = pypi();
+    let trees = tempfile::tempdir().unwrap();
+    pytorch_trees(trees.path());
+    let mut project = Project::new();
+    let tree_url = format!(
+        "{}{{key}}",
+        url::Url::from_directory_path(trees.path()).unwrap()
+    );
+    project.env("SANCTUARY_INDEX_PYPI", &pypi.index_url());
+    project.env("SANCTUARY_INDEX_PYTORCH", &tree_url);
+    let application: String = application.iter().map(|r| format!("\"{r}\", ")).collect();
+    project.write_manifest(&format!(
+        "[project]\nname = \"forge\"\npython = \"3.12\"\nplatform = \"linux-x86_64\"\n\n\
+         [[index]]\nname = \"pypi\"\nurl = \"https://pypi.org/simple\"\n\n\
+         [[index]]\nname = \"pytorch\"\nurl = \"https://download.pytorch.org/whl/{{key}}\"\nexplicit = true\n\n\
+         {foundation}\n\
+         [application]\nrequirements = [{application}]\n"
+    ));
+    Forge {
+        project,
+        _pypi: pypi,
+        _trees: trees,
+    }
+}
+
+const FOUNDATION: &str = "[foundation]\nkeys = [\"cu130\", \"cu128\", \"cu126\", \"cpu\"]\n\
+    index = \"pytorch\"\nrequirements = [\"torch==2.9.*\"]\n\n\
+    [foundation.key.cu126]\nrequirements = [\"torch==2.8.*\"]\n";
+
+fn lockfile(project: &Project, name: &str) -> sanctuary::lock::Lockfile {
+    let text = std::fs::read_to_string(project.path().join("lockfiles").join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    sanctuary::lock::Lockfile::parse(&text).unwrap()
+}
+
+fn version_of(lock: &sanctuary::lock::Lockfile, name: &str) -> Option<String> {
+    lock.packages
+        .iter()
+        .find(|p| p.name.as_ref() == name)
+        .map(|p| p.version.to_string())
+}
+
+#[test]
+fn every_key_locks_its_own_foundation_and_one_application_serves_all() {
+    let forge = forge(FOUNDATION, &["peft", "fastapi"]);
+    let p = &forge.project;
+    let out = p.lock_ok(&[]);
+    let expected = [
+        ("cu130", "2.9.0+cu130", Some("nvidia-cublas"), None),
+        (
+            "cu128",
+            "2.9.0+cu128",
+            Some("nvidia-cublas-cu12"),
+            Some("nvidia-cublas"),
+        ),
+        (
+            "cu126",
+            "2.8.0+cu126",
+            Some("nvidia-cublas-cu12"),
+            Some("nvidia-cublas"),
+        ),
+        ("cpu", "2.9.0+cpu", None, Some("nvidia-cublas-cu12")),
+    ];
+    for (key, torch, cuda, absent) in expected {
+        let lock = lockfile(p, &format!("pylock.foundation-{key}.toml"));
+        assert_eq!(lock.tool.layer, "foundation");
+        assert_eq!(lock.tool.key.as_deref(), Some(key));
+        assert_eq!(version_of(&lock, "torch").as_deref(), Some(torch), "{key}");
+        let torch_entry = lock
+            .packages
+            .iter()
+            .find(|p| p.name.as_ref() == "torch")
+            .unwrap();
+        assert!(
+            torch_entry.wheels[0].url.starts_with("file://"),
+            "{key}: torch from the keyed index"
+        );
+        assert!(
+            torch_entry.wheels[0].url.contains(&format!("/{key}/")),
+            "{key}"
+        );
+        if let Some(cuda) = cuda {
+            assert!(version_of(&lock, cuda).is_some(), "{key}: {cuda} missing");
+        }
+        if let Some(absent) = absent {
+            assert!(
+                version_of(&lock, absent).is_none(),
+                "{key}: {absent} present"
+            );
+        }
+        // Plain dependencies come from the default index.
+        let filelock = lock
+            .packages
+            .iter()
+            .find(|p| p.name.as_ref() == "filelock")
+            .unwrap();
+        assert!(filelock.index.starts_with("http://"), "{}", filelock.index);
+    }
+    // peft 0.13 fits every key's torch: one Application file, without Foundation packages.
+    let app = lockfile(p, "pylock.application.toml");
+    assert_eq!(version_of(&app, "peft").as_deref(), Some("0.13.0"));
+    assert!(version_of(&app, "torch").is_none());
+    assert!(version_of(&app, "filelock").is_none());
+    assert_eq!(app.tool.inputs.foundation.len(), 4);
+    assert!(
+        !p.path()
+            .join("lockfiles/pylock.application-cu130.toml")
+            .exists()
+    );
+    assert!(
+        stderr(&out).contains("Wrote lockfiles/pylock.foundation-cu130.toml"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Locking again is byte-identical; --check passes.
+    let before = snapshot_dir(p);
+    p.lock_ok(&["-q"]);
+    assert_eq!(snapshot_dir(p), before);
+    assert!(p.run(&["lock", "--check"]).status.success());
+
+    // Editing one key's Foundation makes that file and the Application stale.
+    p.write_manifest(&p.manifest().replace("torch==2.8.*", "torch==2.9.*"));
+    let check = p.run(&["lock", "--check"]);
+    assert!(!check.status.success());
+    let message = stderr(&check);
+    assert!(
+        message.contains("pylock.foundation-cu126.toml is stale"),
+        "{message}"
+    );
+    assert!(
+        message.contains("pylock.foundation-cu130.toml is up to date"),
+        "{message}"
+    );
+    assert!(
+        message.contains("pylock.application.toml is stale"),
+        "{message}"
+    );
+    assert!(
+        message.contains("the Foundation for `cu126` changed"),
+        "{message}"
+    );
+}
+
+fn snapshot_dir(p: &Project) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(p.path().join("lockfiles"))
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_application_never_moves_a_foundation_pin() {
+    // The Foundation takes the newest filelock; the Application asks for an older one.
+    let forge = forge(FOUNDATION, &["peft", "filelock<3.20"]);
+    let message = forge
+        .project
+        .lock_err(&[])
+        .replace(&*forge.project.path().to_string_lossy(), "[project]");
+    assert!(message.contains("filelock<3.20"), "{message}");
+    assert!(
+        message.contains("foundation (cu130) pin `filelock==3.20.0`"),
+        "{message}"
+    );
+    // The Foundation files were written; no Application file was.
+    assert!(
+        forge
+            .project
+            .path()
+            .join("lockfiles/pylock.foundation-cu130.toml")
+            .exists()
+    );
+    assert!(
+        !forge
+            .project
+            .path()
+            .join("lockfiles/pylock.application.toml")
+            .exists()
+    );
+}
+
+#[test]
+fn a_cross_layer_conflict_names_both_layers() {
+    // accel 2.0 needs torch>=2.9; the Foundation of cu126 pins torch 2.8.0+cu126.
+    let forge = forge(FOUNDATION, &["accel==2.0.0"]);
+    let message = forge.project.lock_err(&[]);
+    insta::assert_snapshot!(message);
+}
+
+#[test]
+fn keys_that_need_different_applications_get_their_own_files() {
+    let forge = forge(FOUNDATION, &["accel"]);
+    let p = &forge.project;
+    let out = p.lock_ok(&[]);
+    let message = stderr(&out);
+    assert!(message.contains("locked per key"), "{message}");
+    assert!(
+        message.contains("accel: 1.0.0 for cu126; 2.0.0 for cu130, cu128, cpu"),
+        "{message}"
+    );
+    for (key, accel) in [
+        ("cu130", "2.0.0"),
+        ("cu128", "2.0.0"),
+        ("cu126", "1.0.0"),
+        ("cpu", "2.0.0"),
+    ] {
+        let lock = lockfile(p, &format!("pylock.application-{key}.toml"));
+        assert_eq!(lock.tool.key.as_deref(), Some(key));
+        assert_eq!(version_of(&lock, "accel").as_deref(), Some(accel), "{key}");
+    }
+    assert!(!p.path().join("lockfiles/pylock.application.toml").exists());
+    assert!(p.run(&["lock", "--check"]).status.success());
+
+    // Once every key agrees again, the shared file replaces the per-key ones.
+    p.write_manifest(&p.manifest().replace("\"accel\"", "\"fastapi\""));
+    let out = p.lock_ok(&[]);
+    assert!(
+        stderr(&out).contains("Removed lockfiles/pylock.application-cu130.toml"),
+        "{}",
+        stderr(&out)
+    );
+    let files: Vec<String> = snapshot_dir(p).into_iter().map(|(n, _)| n).collect();
+    assert!(
+        files.contains(&"pylock.application.toml".to_string()),
+        "{files:?}"
+    );
+    assert!(
+        !files.iter().any(|f| f.starts_with("pylock.application-")),
+        "{files:?}"
+    );
+}
+
+#[test]
+fn a_foundation_that_mixes_cuda_families_is_refused() {
+    let forge = forge(FOUNDATION, &[]);
+    // Re-point cu130 at a tree whose torch pulls CUDA 12 libraries.
+    let broken = tempfile::tempdir().unwrap();
+    write_tree(
+        broken.path(),
+        "cu130",
+        torch(
+            Scenario::new("broken"),
+            "2.9.0+cu130",
+            &["nvidia-cublas-cu12==12.8.4.1", "nvidia-cublas==13.0.0.19"],
+        ),
+    );
+    let mut p = forge.project;
+    p.env(
+        "SANCTUARY_INDEX_PYTORCH",
+        &format!(
+            "{}{{key}}",
+            url::Url::from_directory_path(broken.path()).unwrap()
+        ),
+    );
+    let message = p.lock_err(&["--key", "cu130"]);
+    insta::assert_snapshot!(message);
+    assert!(
+        !p.path()
+            .join("lockfiles/pylock.foundation-cu130.toml")
+            .exists()
+    );
+}
+
+#[test]
+fn key_limits_the_foundation_and_nightly_allows_dev_builds() {
+    let forge = forge(FOUNDATION, &["fastapi"]);
+    let p = &forge.project;
+    p.lock_ok(&["-q", "--key", "cu128"]);
+    let files: Vec<String> = snapshot_dir(p).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        files,
+        ["pylock.application.toml", "pylock.foundation-cu128.toml"]
+    );
+    let unknown = p.lock_err(&["--key", "cu999"]);
+    assert!(
+        unknown.contains("cu999") && unknown.contains("cu130, cu128, cu126, cpu"),
+        "{unknown}"
+    );
+
+    // The nightly channel reads `.../nightly/{key}` and takes pre-releases.
+    let nightly = forge_with_channel();
+    nightly.project.lock_ok(&["-q"]);
+    let lock = lockfile(&nightly.project, "pylock.foundation-cpu.toml");
+    assert_eq!(
+        version_of(&lock, "torch").as_deref(),
+        Some("2.11.0.dev20261101+cpu")
+    );
+}
+
+fn forge_with_channel() -> Forge {
+    forge(
+        "[foundation]\nkeys = [\"cpu\"]\nindex = \"pytorch\"\nchannel = \"nightly\"\nrequirements = [\"torch\"]\n",
+        &[],
+    )
+}
+
+#[test]
+fn keys_no_longer_declared_lose_their_lockfiles() {
+    let forge = forge(FOUNDATION, &["fastapi"]);
+    let p = &forge.project;
+    p.lock_ok(&["-q"]);
+    p.write_manifest(
+        &p.manifest()
+            .replace(
+                "keys = [\"cu130\", \"cu128\", \"cu126\", \"cpu\"]",
+                "keys = [\"cu130\", \"cpu\"]",
+            )
+            .replace(
+                "[foundation.key.cu126]\nrequirements = [\"torch==2.8.*\"]\n",
+                "",
+            ),
+    );
+    let out = p.lock_ok(&[]);
+    assert!(
+        stderr(&out).contains("Removed lockfiles/pylock.foundation-cu126.toml"),
+        "{}",
+        stderr(&out)
+    );
+    let files: Vec<String> = snapshot_dir(p).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        files,
+        [
+            "pylock.application.toml",
+            "pylock.foundation-cpu.toml",
+            "pylock.foundation-cu130.toml"
+        ]
+    );
+}
