@@ -1,6 +1,7 @@
 //! Test support shared by the integration test crates: the scenario model ([`scenario`]),
 //! the wheel and sdist generator ([`wheelgen`]) and the local package index server
-//! ([`server`]). Include it with `mod support;` (from `tests/<name>.rs`) or
+//! ([`server`]), and the local PyTorch mirror under `fixtures/` ([`mirror`]). Include it
+//! with `mod support;` (from `tests/<name>.rs`) or
 //! `#[path = "../support/mod.rs"] mod support;` (from `tests/<dir>/main.rs`).
 //!
 //! ```ignore
@@ -16,6 +17,7 @@
 //! ```
 #![allow(dead_code, unused_imports)]
 
+pub mod mirror;
 pub mod scenario;
 pub mod server;
 pub mod wheelgen;
