@@ -449,19 +449,20 @@ fn foundation_requirements<'a>(
 }
 
 /// The packages that come from the Foundation index: every package any key's Foundation
-/// requirements name.
+/// requirements or constraints name. A constraint with no version (`pytorch-triton`) is how a
+/// dependency that only the Foundation index has is taken from it: the default index is
+/// never asked for it (the `torchtriton` dependency-confusion attack of 2022).
 fn foundation_packages(spec: &FoundationSpec) -> BTreeSet<PackageName> {
-    let mut names: BTreeSet<PackageName> = spec
-        .requirements
-        .iter()
+    let overrides = spec
+        .overrides
+        .values()
+        .flat_map(|o| o.requirements.iter().chain(o.constraints.iter()));
+    [&spec.requirements, &spec.constraints]
+        .into_iter()
+        .chain(overrides)
+        .flatten()
         .map(|r| r.requirement.name.clone())
-        .collect();
-    for o in spec.overrides.values() {
-        for r in o.requirements.iter().flatten() {
-            names.insert(r.requirement.name.clone());
-        }
-    }
-    names
+        .collect()
 }
 
 /// The canonical inputs of the Foundation of `key`.
@@ -882,8 +883,23 @@ async fn locked_packages(
     Ok(packages)
 }
 
-/// The CUDA family of a package: the `-cuNN` suffix of `nvidia-*` libraries, or the major
-/// version of the suffix-less CUDA 13 packages (`nvidia-cublas 13.0`, `cuda-toolkit 13.0`).
+/// Packages without a `-cuNN` suffix whose version follows the CUDA release (CUDA 13 dropped
+/// the suffixes). The math libraries are left out on purpose: CUDA 13 ships cuFFT 12.0,
+/// cuSOLVER 12.0 and cuSPARSE 12.6, so their versions say nothing about the family.
+const CUDA_VERSIONED: &[&str] = &[
+    "cuda-toolkit",
+    "cuda-bindings",
+    "cuda-python",
+    "nvidia-cuda-runtime",
+    "nvidia-cuda-nvrtc",
+    "nvidia-cuda-cupti",
+    "nvidia-cuda-nvcc",
+    "nvidia-cublas",
+    "nvidia-nvjitlink",
+];
+
+/// The CUDA family of a package: the `-cuNN` suffix of `nvidia-*` / `cuda-*` libraries, or
+/// the major version of a package whose version follows CUDA's ([`CUDA_VERSIONED`]).
 fn cuda_family(name: &PackageName, version: &pep440_rs::Version) -> Option<u64> {
     let name = name.as_ref();
     if let Some((_, suffix)) = name.rsplit_once("-cu")
@@ -892,11 +908,8 @@ fn cuda_family(name: &PackageName, version: &pep440_rs::Version) -> Option<u64> 
     {
         return Some(major);
     }
-    let cuda_package = name == "cuda-toolkit"
-        || (name.starts_with("nvidia-") && !name.starts_with("nvidia-ml-py"))
-        || name.starts_with("cuda-");
     let major = version.release().first().copied()?;
-    (cuda_package && (11..=20).contains(&major)).then_some(major)
+    (CUDA_VERSIONED.contains(&name) && (11..=20).contains(&major)).then_some(major)
 }
 
 /// The CUDA family a key runs: `cu130` -> 13, `cu128` -> 12, `cpu` -> none; `None` for keys
@@ -1181,8 +1194,12 @@ mod tests {
         );
         assert_eq!(cuda_family(&n("nvidia-cublas"), &v("13.0.0.19")), Some(13));
         assert_eq!(cuda_family(&n("cuda-toolkit"), &v("13.0.2")), Some(13));
-        // cuDNN without a suffix carries its own version, not CUDA's.
+        // cuDNN and the math libraries carry their own versions, not CUDA's: CUDA 13 ships
+        // cuFFT 12.0 (regression: the forge mirror's cu130 torch was refused for it).
         assert_eq!(cuda_family(&n("nvidia-cudnn"), &v("9.13.0")), None);
+        assert_eq!(cuda_family(&n("nvidia-cufft"), &v("12.0.0.15")), None);
+        assert_eq!(cuda_family(&n("nvidia-cusparse"), &v("12.6.2.49")), None);
+        assert_eq!(cuda_family(&n("cuda-bindings"), &v("12.9.4")), Some(12));
         assert_eq!(cuda_family(&n("nvidia-ml-py"), &v("12.560.30")), None);
         assert_eq!(cuda_family(&n("triton"), &v("3.5.0")), None);
         assert_eq!(cuda_family(&n("numpy"), &v("2.1.0")), None);

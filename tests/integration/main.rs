@@ -6,6 +6,7 @@ mod support;
 
 mod common;
 mod errors;
+mod forge;
 mod foundation;
 mod indexes;
 mod lock;
