@@ -179,3 +179,57 @@ fn benchmark_sets_resolve_like_uv() {
         assert_eq!(ours, theirs, "{set}: sanctuary and uv disagree");
     }
 }
+
+/// `examples/forge`: the Foundation from the shipped PyTorch mirror (the real PyTorch indexes
+/// are out of reach here), the Application from the live PyPI, one Application for all keys.
+#[test]
+fn forge_locks_with_the_mirror_and_live_pypi() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_example("forge", dir.path());
+    let mirror = url::Url::from_directory_path(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pytorch/whl"),
+    )
+    .unwrap();
+    let out = sanctuary()
+        .args(["lock", "-q", "--manifest"])
+        .arg(dir.path().join("sanctuary.toml"))
+        .env("SANCTUARY_CACHE_DIR", dir.path().join("cache"))
+        .env("SANCTUARY_INDEX_PYTORCH", format!("{mirror}{{key}}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for key in ["cu130", "cu128", "cu126", "cpu"] {
+        let path = dir
+            .path()
+            .join(format!("lockfiles/pylock.foundation-{key}.toml"));
+        let lock =
+            sanctuary::lock::Lockfile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let torch = lock
+            .packages
+            .iter()
+            .find(|p| p.name.as_ref() == "torch")
+            .unwrap();
+        assert!(torch.version.to_string().ends_with(&format!("+{key}")));
+    }
+    let app =
+        std::fs::read_to_string(dir.path().join("lockfiles/pylock.application.toml")).unwrap();
+    for name in [
+        "transformers",
+        "peft",
+        "trl",
+        "bitsandbytes",
+        "chromadb",
+        "jupyter",
+        "gguf",
+    ] {
+        assert!(
+            app.contains(&format!("name = \"{name}\"")),
+            "{name} missing"
+        );
+    }
+    assert!(!app.contains("name = \"torch\""));
+}
