@@ -335,12 +335,8 @@ pub fn select_key(
                 key: c.key.clone(),
                 chosen_by: ChosenBy::Detection,
                 reason: format!(
-                    "{}: the first declared key this machine runs",
-                    if c.needs_cuda.is_some() {
-                        machine
-                    } else {
-                        format!("{machine}; no declared CUDA key runs, and `cpu` runs everywhere")
-                    }
+                    "{machine}; `{}` is the first declared key this machine runs",
+                    c.key
                 ),
                 candidates,
             }),
@@ -737,7 +733,7 @@ mod tests {
         let sel = select_key(&keys(FORGE), &KeySettings::default(), &driver("570.133.20")).unwrap();
         assert_eq!(
             sel.reason,
-            "the NVIDIA driver 570.133.20 runs CUDA 12.8 at most: the first declared key this machine runs"
+            "the NVIDIA driver 570.133.20 runs CUDA 12.8 at most; `cu128` is the first declared key this machine runs"
         );
         let why: Vec<(bool, &str)> = sel
             .candidates
@@ -759,7 +755,7 @@ mod tests {
         let sel = select_key(&keys(FORGE), &KeySettings::default(), &none()).unwrap();
         assert_eq!(
             sel.reason,
-            "no NVIDIA driver found; no declared CUDA key runs, and `cpu` runs everywhere: the first declared key this machine runs"
+            "no NVIDIA driver found; `cpu` is the first declared key this machine runs"
         );
     }
 
