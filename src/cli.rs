@@ -52,6 +52,66 @@ struct GlobalArgs {
 enum Command {
     /// Resolve the manifest and write hashed PEP 751 lockfiles under `lockfiles/`.
     Lock(LockArgs),
+    /// Show the NVIDIA driver, CUDA and GPUs found, and the hardware key this machine takes.
+    Detect(DetectArgs),
+}
+
+#[derive(Debug, Args)]
+struct DetectArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Write the report as JSON (schema: schema/detect-report.schema.json).
+    #[arg(long)]
+    json: bool,
+}
+
+/// The choice of a hardware key, shared by `detect`, `lock` and `sync`. Without a flag,
+/// `SANCTUARY_KEY`, else detection (`SANCTUARY_CUDA_DRIVER_VERSION` pretends a driver).
+#[derive(Clone, Debug, Default, Args)]
+pub struct KeyArgs {
+    /// Take the best declared CUDA 13 key (cu13x) that the driver runs.
+    #[arg(long, conflicts_with_all = ["cuda12", "cpu", "key"])]
+    pub cuda13: bool,
+    /// Take the best declared CUDA 12 key (cu12x) that the driver runs.
+    #[arg(long, conflicts_with_all = ["cpu", "key"])]
+    pub cuda12: bool,
+    /// Take the `cpu` key.
+    #[arg(long, conflicts_with = "key")]
+    pub cpu: bool,
+    /// Take this declared key (e.g. cu128, rocm6-4).
+    #[arg(long, value_name = "TAG")]
+    pub key: Option<String>,
+    /// Use the asked-for key even when the NVIDIA driver is too old to run it.
+    #[arg(long)]
+    pub ignore_driver: bool,
+}
+
+impl KeyArgs {
+    /// The flag, if any.
+    pub fn request(&self) -> Option<crate::hardware::KeyRequest> {
+        use crate::hardware::KeyRequest;
+        match self {
+            KeyArgs { cuda13: true, .. } => Some(KeyRequest::Cuda13),
+            KeyArgs { cuda12: true, .. } => Some(KeyRequest::Cuda12),
+            KeyArgs { cpu: true, .. } => Some(KeyRequest::Cpu),
+            KeyArgs { key: Some(k), .. } => Some(KeyRequest::Key(k.clone())),
+            _ => None,
+        }
+    }
+
+    /// Checked settings: the flags with `SANCTUARY_KEY`, `SANCTUARY_CUDA_DRIVER_VERSION` and
+    /// `SANCTUARY_HARDWARE_ROOT` (probe a directory standing for `/`, for tests).
+    pub fn settings(&self) -> Result<crate::hardware::KeySettings> {
+        let env = |name: &str| std::env::var(name).ok();
+        let mut settings = crate::hardware::KeySettings::new(
+            self.request(),
+            env("SANCTUARY_KEY").as_deref(),
+            env("SANCTUARY_CUDA_DRIVER_VERSION").as_deref(),
+            self.ignore_driver,
+        )?;
+        settings.hardware_root = crate::hardware::hardware_root_from_env();
+        Ok(settings)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -95,11 +155,21 @@ pub fn run() -> Result<ExitCode> {
         }
     };
     init_logging(cli.global.verbose, cli.global.quiet);
+    let manifest_named = cli.global.manifest.is_some();
     let global = GlobalSettings::from_args(&cli.global)?;
     match cli.command {
         Command::Lock(args) => {
             let settings = commands::lock::LockSettings::from_args(global, &args)?;
             commands::lock::lock(&settings)
+        }
+        Command::Detect(args) => {
+            let settings = commands::detect::DetectSettings {
+                global,
+                keys: args.key.settings()?,
+                json: args.json,
+                manifest_named,
+            };
+            commands::detect::detect(&settings)
         }
     }
 }
@@ -199,6 +269,9 @@ fn report(err: &anyhow::Error) {
 
 fn hint(err: &anyhow::Error) -> Option<String> {
     for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<crate::hardware::SelectError>() {
+            return e.hint();
+        }
         // `ResolveError::Index` is transparent, so the index error is not a link of its own.
         let index_error = cause.downcast_ref::<IndexError>().or_else(|| {
             match cause.downcast_ref::<crate::resolve::ResolveError>() {

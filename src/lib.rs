@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod hardware;
 pub mod index;
 pub mod lock;
 pub mod manifest;

@@ -1,3 +1,4 @@
 //! The commands: each takes checked settings and does its work.
 
+pub mod detect;
 pub mod lock;
