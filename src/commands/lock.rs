@@ -19,6 +19,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use pep508_rs::{PackageName, Requirement};
 
 use crate::cli::GlobalSettings;
+use crate::hardware::KeyFamily;
 use crate::index::{DistFile, IndexKind, IndexSet, IndexUrl, IndexView};
 use crate::lock::{FORMAT_VERSION, InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
 use crate::manifest::{Channel, FoundationSpec, IndexFormat, Manifest, ManifestRequirement};
@@ -915,14 +916,11 @@ fn cuda_family(name: &PackageName, version: &pep440_rs::Version) -> Option<u64> 
 /// The CUDA family a key runs: `cu130` -> 13, `cu128` -> 12, `cpu` -> none; `None` for keys
 /// outside these families (e.g. ROCm), which are not checked.
 fn key_family(key: &str) -> Option<Option<u64>> {
-    if key == "cpu" {
-        return Some(None);
+    match KeyFamily::of(key) {
+        KeyFamily::Cuda(cuda) => Some(Some(u64::from(cuda.major))),
+        KeyFamily::Cpu => Some(None),
+        KeyFamily::Other => None,
     }
-    let digits = key.strip_prefix("cu")?;
-    if digits.len() < 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits[..digits.len() - 1].parse().ok().map(Some)
 }
 
 /// Refuse a Foundation that mixes CUDA families, or pulls CUDA libraries into a `cpu` key,
@@ -1209,6 +1207,7 @@ mod tests {
         assert_eq!(key_family("cpu"), Some(None));
         assert_eq!(key_family("rocm6-4"), None);
         assert_eq!(key_family("cu1"), None);
+        assert_eq!(key_family("xpu"), None);
     }
 
     #[test]
