@@ -366,19 +366,27 @@ impl PageRequest {
                     let (body, url, project) = (resp.body, resp.url, self.project.clone());
                     let store = !policy.no_store;
                     tokio::task::spawn_blocking(move || {
-                        let parsed = simple::parse_page(&body, format, &url, &project)?;
+                        let (files, encoded) = simple::encode_page(&body, format, &url, &project)?;
                         drop(body);
-                        let files = simple::group_versions(parsed);
-                        let encoded = store.then(|| cache::encode_versions(&files));
-                        Ok::<_, IndexError>((Some(files), encoded))
+                        let encoded: Arc<str> = encoded.into();
+                        let files = match files {
+                            Some(files) => files,
+                            None => cache::lazy_versions(&encoded, &project).ok_or_else(|| {
+                                IndexError::BadPage {
+                                    url: url.clone(),
+                                    reason: "a version line does not decode".to_string(),
+                                }
+                            })?,
+                        };
+                        Ok::<_, IndexError>((Some(files), store.then_some(encoded)))
                     })
                     .await
                     .map_err(|e| IndexError::Other(format!("parsing {} failed: {e}", self.url)))??
                 } else {
-                    (None, Some(String::new()))
+                    (None, Some(Arc::from("")))
                 };
                 if let Some(body) = encoded.filter(|_| !policy.no_store) {
-                    self.store(header(found, digest), body.into());
+                    self.store(header(found, digest), body);
                 }
                 Ok(Fetched {
                     files,
