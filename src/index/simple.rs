@@ -161,7 +161,11 @@ pub fn parse_html(
 
 /// An attribute of `tag`: `None` when absent, `Some(None)` without a value, else the value
 /// with its character references decoded (borrowed from the page when it has none).
-fn attr_value<'a>(tag: &'a tl::HTMLTag<'a>, key: &str) -> Option<Option<Cow<'a, str>>> {
+fn attr_value<'a>(
+    html: &'a str,
+    tag: &'a tl::HTMLTag<'a>,
+    key: &str,
+) -> Option<Option<Cow<'a, str>>> {
     // Compare raw attribute names: `Attributes::iter` would convert every name and value of
     // the tag to a string for each lookup.
     tag.attributes()
@@ -169,9 +173,19 @@ fn attr_value<'a>(tag: &'a tl::HTMLTag<'a>, key: &str) -> Option<Option<Cow<'a, 
         .iter()
         .find(|(k, _)| k.as_bytes().eq_ignore_ascii_case(key.as_bytes()))
         .map(|(_, v)| {
-            v.as_ref().map(|v| match utf8(v.as_bytes()) {
-                Cow::Borrowed(text) => decode_entities(text),
-                Cow::Owned(text) => Cow::Owned(decode_entities(&text).into_owned()),
+            v.as_ref().map(|v| {
+                let bytes = v.as_bytes();
+                // A value is a slice of the page: take it from the page text, where only its
+                // ends need checking, rather than validating it as UTF-8 again.
+                let at = (bytes.as_ptr() as usize).wrapping_sub(html.as_ptr() as usize);
+                let text = html
+                    .get(at..at.wrapping_add(bytes.len()))
+                    .filter(|t| t.as_ptr() == bytes.as_ptr())
+                    .map_or_else(|| utf8(bytes), Cow::Borrowed);
+                match text {
+                    Cow::Borrowed(text) => decode_entities(text),
+                    Cow::Owned(text) => Cow::Owned(decode_entities(&text).into_owned()),
+                }
             })
         })
 }
@@ -193,7 +207,7 @@ pub fn encode_html(
     let tags = || dom.nodes().iter().filter_map(|n| n.as_tag());
     let base = tags()
         .find(|t| t.name().as_utf8_str().eq_ignore_ascii_case("base"))
-        .and_then(|t| attr_value(t, "href").flatten())
+        .and_then(|t| attr_value(html, t, "href").flatten())
         .and_then(|href| page_url.join(href.trim()).ok())
         .unwrap_or_else(|| page_url.clone());
 
@@ -215,7 +229,7 @@ pub fn encode_html(
     let mut origins = Origins::default();
 
     for tag in tags().filter(|t| t.name().as_utf8_str().eq_ignore_ascii_case("a")) {
-        let Some(href) = attr_value(tag, "href").flatten() else {
+        let Some(href) = attr_value(html, tag, "href").flatten() else {
             continue;
         };
         let href = href.trim();
@@ -264,14 +278,18 @@ pub fn encode_html(
         cache::field(&mut lines, &filename);
         lines.push('\t');
         cache::field(&mut lines, &url);
-        let sha256 = fragment.as_deref().and_then(fragment_sha256);
-        cache::optional(&mut lines, sha256.as_deref());
+        // The sha256, lowercased as `normalize_sha256` does, without a string of its own.
+        lines.push('\t');
+        if let Some(hex) = fragment.as_deref().and_then(fragment_sha256_hex) {
+            lines.push('+');
+            lines.extend(hex.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        }
         cache::optional(&mut lines, None); // size: never on HTML pages
-        let uploaded = attr_value(tag, "data-upload-time")
+        let uploaded = attr_value(html, tag, "data-upload-time")
             .flatten()
             .and_then(|t| upload_time(&t));
         cache::optional(&mut lines, uploaded.as_deref());
-        let spec = match attr_value(tag, "data-requires-python").flatten() {
+        let spec = match attr_value(html, tag, "data-requires-python").flatten() {
             None => None,
             Some(value) => match requires.get(&*value) {
                 Some(spec) => spec.as_deref(),
@@ -285,10 +303,10 @@ pub fn encode_html(
             },
         };
         cache::optional(&mut lines, spec);
-        let yanked = attr_value(tag, "data-yanked").map(Option::unwrap_or_default);
+        let yanked = attr_value(html, tag, "data-yanked").map(Option::unwrap_or_default);
         cache::optional(&mut lines, yanked.as_deref());
-        let core = attr_value(tag, "data-core-metadata")
-            .or_else(|| attr_value(tag, "data-dist-info-metadata"));
+        let core = attr_value(html, tag, "data-core-metadata")
+            .or_else(|| attr_value(html, tag, "data-dist-info-metadata"));
         let core = match core {
             None => CoreMetadataRef::Absent,
             Some(None) => CoreMetadataRef::Available { sha256: None },
@@ -364,9 +382,14 @@ impl Origins {
         // `?` and `\`; no `.` or `..` segments (or encoded dots), which it would resolve.
         let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b);
         if !path.bytes().all(plain)
-            || path
-                .split('/')
-                .any(|seg| seg == "." || seg == ".." || seg.to_ascii_lowercase().contains("%2e"))
+            || path.split('/').any(|seg| {
+                seg == "."
+                    || seg == ".."
+                    || seg
+                        .as_bytes()
+                        .windows(3)
+                        .any(|w| w[0] == b'%' && w[1] == b'2' && (w[2] | 0x20) == b'e')
+            })
             || !fragment.is_none_or(|f| f.bytes().all(|b| plain(b) || b == b'?'))
         {
             return None;
@@ -420,11 +443,18 @@ fn html_core_metadata(value: &str) -> CoreMetadataRef {
 
 /// `sha256=<hex>` from a URL fragment.
 fn fragment_sha256(fragment: &str) -> Option<String> {
+    fragment_sha256_hex(fragment).map(str::to_ascii_lowercase)
+}
+
+/// The hex digits of `sha256=<hex>` in a URL fragment, as written (trimmed), when they are a
+/// sha256 ([`normalize_sha256`] without the lowercasing).
+fn fragment_sha256_hex(fragment: &str) -> Option<&str> {
     fragment
         .split('&')
         .filter_map(|kv| kv.split_once('='))
         .find(|(algo, _)| algo.eq_ignore_ascii_case("sha256"))
-        .and_then(|(_, hex)| normalize_sha256(hex))
+        .map(|(_, hex)| hex.trim())
+        .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Lowercase a 64-digit hex sha256; `None` when it is not one.
