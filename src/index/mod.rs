@@ -214,6 +214,14 @@ pub trait PackageSource: Send + Sync + 'static {
         file: &DistFile,
     ) -> impl Future<Output = Result<Arc<CoreMetadata>, IndexError>> + Send;
 
+    /// Start learning what a lockfile needs about `files` beyond the simple page (their
+    /// sizes), so that it is known by the time the resolution is written. Best effort: errors
+    /// are left for the caller that needs the answer.
+    fn prefetch_facts(&self, files: Vec<DistFile>) -> impl Future<Output = ()> + Send {
+        let _ = files;
+        async {}
+    }
+
     /// Wait for work left running in the background; `Ok(true)` when something handed out
     /// earlier turned out stale (asking again gives the fresh answer), so a resolution built
     /// on it must be redone.
@@ -248,6 +256,8 @@ pub struct IndexSet {
     cache: cache::Cache,
     projects: Memo<PackageName, Option<Arc<PackageFiles>>>,
     metadata: Memo<String, Arc<CoreMetadata>>,
+    /// Artifact facts by artifact key, so that a prefetch and `complete` share one request.
+    facts: Memo<String, cache::ArtifactFacts>,
     /// Size and upload time learnt while reading metadata, by artifact URL.
     learnt: Mutex<HashMap<Url, cache::ArtifactFacts>>,
     /// Hand out cached pages that need revalidation at once, revalidating in the background.
@@ -448,6 +458,7 @@ impl IndexSet {
             settings,
             projects: Mutex::default(),
             metadata: Mutex::default(),
+            facts: Mutex::default(),
             learnt: Mutex::default(),
             speculate: true,
             background: Background::default(),
@@ -508,17 +519,22 @@ impl IndexSet {
             return Ok(out);
         }
         let key = cache::artifact_key(file.sha256.as_deref(), &file.url);
-        let cached = (!self.settings.refresh)
-            .then(|| self.cache.read_facts(&key))
-            .flatten();
-        let facts = match cached {
-            Some(facts) => facts,
-            None => {
-                let facts = self.fetch_facts(file).await?;
-                self.write_facts(&key, &facts);
-                facts
-            }
-        };
+        let cell = memo_cell(&self.facts, &key);
+        let facts = cell
+            .get_or_try_init(|| async {
+                let cached = (!self.settings.refresh)
+                    .then(|| self.cache.read_facts(&key))
+                    .flatten();
+                match cached {
+                    Some(facts) => Ok(facts),
+                    None => {
+                        let facts = self.fetch_facts(file).await?;
+                        self.write_facts(&key, &facts);
+                        Ok::<_, IndexError>(facts)
+                    }
+                }
+            })
+            .await?;
         out.size = out.size.or(facts.size);
         Ok(out)
     }
@@ -937,6 +953,18 @@ impl PackageSource for IndexSet {
 
     async fn settle(&self) -> Result<bool, IndexError> {
         IndexSet::settle(self).await
+    }
+
+    async fn prefetch_facts(&self, files: Vec<DistFile>) {
+        let pending = files
+            .iter()
+            .filter(|f| f.size.is_none() && f.url.scheme() != "file")
+            .map(|f| self.complete(f));
+        for result in futures::future::join_all(pending).await {
+            if let Err(err) = result {
+                tracing::debug!(%err, "prefetching artifact facts failed");
+            }
+        }
     }
 
     async fn metadata(
@@ -1506,6 +1534,44 @@ mod tests {
             // upload time (lockfiles changed from one run to the next).
             assert_eq!(file.upload_time, None);
         }
+        assert_eq!(count(&server, |r| r.method == "HEAD"), 1);
+    }
+
+    #[tokio::test]
+    async fn prefetched_facts_are_shared_with_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|req| match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/simple/foo/") => Reply::new(
+                200,
+                format!(r#"<a href="/f/{WHEEL}#sha256={}">x</a>"#, "a".repeat(64)),
+            ),
+            ("HEAD", p) if p.starts_with("/f/") => {
+                std::thread::sleep(Duration::from_millis(30));
+                Reply::new(200, vec![0u8; 99])
+            }
+            _ => Reply::new(404, ""),
+        })
+        .await;
+        let s = Arc::new(set(
+            vec![index(
+                "pypi",
+                &server.url("simple"),
+                false,
+                IndexKind::Simple,
+            )],
+            &[],
+            settings(dir.path()),
+        ));
+        let files = s.files(&name("foo")).await.unwrap().unwrap();
+        let file = files.versions.values().next().unwrap()[0].clone();
+        let prefetch = tokio::spawn({
+            let (s, file) = (s.clone(), file.clone());
+            async move { s.prefetch_facts(vec![file]).await }
+        });
+        // While the prefetch is in flight, and after it: one HEAD in all.
+        assert_eq!(s.complete(&file).await.unwrap().size, Some(99));
+        prefetch.await.unwrap();
+        assert_eq!(s.complete(&file).await.unwrap().size, Some(99));
         assert_eq!(count(&server, |r| r.method == "HEAD"), 1);
     }
 
