@@ -126,6 +126,27 @@ pub fn lazy_versions(body: &Arc<str>, project: &PackageName) -> Option<Versions>
     Some(versions)
 }
 
+/// The versions of an encoded page body, from where their file lines are (as
+/// [`super::simple::encode_html_groups`] says), each decoded on first use.
+pub fn lazy_groups(
+    body: &Arc<str>,
+    groups: super::simple::VersionRanges,
+    project: &PackageName,
+) -> Versions {
+    groups
+        .into_iter()
+        .map(|(version, range)| {
+            let raw = RawFiles {
+                text: body.clone(),
+                start: range.start,
+                end: range.end,
+                project: project.clone(),
+            };
+            (version, VersionFiles::lazy(raw))
+        })
+        .collect()
+}
+
 /// The files of one version in a cached page, still encoded: one line per file.
 #[derive(Clone, Debug)]
 pub(crate) struct RawFiles {

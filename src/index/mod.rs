@@ -380,13 +380,10 @@ impl PageRequest {
                         drop(body);
                         let encoded: Arc<str> = encoded.into();
                         let files = match files {
-                            Some(files) => files,
-                            None => cache::lazy_versions(&encoded, &project).ok_or_else(|| {
-                                IndexError::BadPage {
-                                    url: url.clone(),
-                                    reason: "a version line does not decode".to_string(),
-                                }
-                            })?,
+                            simple::Encoded::Files(files) => files,
+                            simple::Encoded::Groups(groups) => {
+                                cache::lazy_groups(&encoded, groups, &project)
+                            }
                         };
                         Ok::<_, IndexError>((Some(files), store.then_some(encoded)))
                     })

@@ -69,17 +69,29 @@ pub fn encode_page(
     format: PageFormat,
     page_url: &Url,
     project: &PackageName,
-) -> Result<(Option<Versions>, String), IndexError> {
+) -> Result<(Encoded, String), IndexError> {
     match format {
         PageFormat::Json if !body.trim_ascii_start().starts_with(b"<") => {
             let versions = group_versions(parse_json(body, page_url, project)?);
             let encoded = cache::encode_versions(&versions);
-            Ok((Some(versions), encoded))
+            Ok((Encoded::Files(versions), encoded))
         }
         PageFormat::Json | PageFormat::Html => {
-            Ok((None, encode_html(&utf8(body), page_url, project)?))
+            let (text, groups) = encode_html_groups(&utf8(body), page_url, project)?;
+            Ok((Encoded::Groups(groups), text))
         }
     }
+}
+
+/// Each version of an encoded page with where its file lines are in the text.
+pub type VersionRanges = Vec<(Version, std::ops::Range<usize>)>;
+
+/// What [`encode_page`] knows of a page besides its encoding.
+pub enum Encoded {
+    /// The files, parsed already.
+    Files(Versions),
+    /// Where the file lines of each version are in the encoding, to decode on first use.
+    Groups(VersionRanges),
 }
 
 /// `bytes` as text, invalid sequences replaced (checking with `from_utf8` first: the lossy
@@ -200,6 +212,15 @@ pub fn encode_html(
     page_url: &Url,
     project: &PackageName,
 ) -> Result<String, IndexError> {
+    encode_html_groups(html, page_url, project).map(|(text, _)| text)
+}
+
+/// [`encode_html`], with where the file lines of each version are in the text.
+pub fn encode_html_groups(
+    html: &str,
+    page_url: &Url,
+    project: &PackageName,
+) -> Result<(String, VersionRanges), IndexError> {
     let dom = tl::parse(html, tl::ParserOptions::default()).map_err(|e| IndexError::BadPage {
         url: page_url.clone(),
         reason: e.to_string(),
@@ -344,17 +365,20 @@ pub fn encode_html(
         }
     }
     let mut out = String::with_capacity(lines.len() + files.len() + groups.len() * 16);
-    for (version, group) in &groups {
+    let mut ranges = Vec::with_capacity(groups.len());
+    for (version, group) in groups {
         out.push('=');
         out.push_str(&version.to_string());
         out.push('\n');
-        for &i in &members[*group] {
-            let (start, end, _) = files[i];
-            out.push_str(&lines[start..end]);
+        let start = out.len();
+        for &i in &members[group] {
+            let (line_start, line_end, _) = files[i];
+            out.push_str(&lines[line_start..line_end]);
             out.push('\n');
         }
+        ranges.push((version, start..out.len()));
     }
-    Ok(out)
+    Ok((out, ranges))
 }
 
 /// Origins (`scheme://host/`) known to serialize as written, so that an absolute link to one
@@ -449,6 +473,13 @@ fn fragment_sha256(fragment: &str) -> Option<String> {
 /// The hex digits of `sha256=<hex>` in a URL fragment, as written (trimmed), when they are a
 /// sha256 ([`normalize_sha256`] without the lowercasing).
 fn fragment_sha256_hex(fragment: &str) -> Option<&str> {
+    // The usual fragment, `sha256=<64 hex digits>`, without splitting.
+    if let Some(hex) = fragment.strip_prefix("sha256=")
+        && hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Some(hex);
+    }
     fragment
         .split('&')
         .filter_map(|kv| kv.split_once('='))
@@ -896,6 +927,19 @@ mod tests {
         match (slow, fast) {
             (Ok(slow), Ok(fast)) => assert_eq!(fast, slow, "{html}"),
             (slow, fast) => assert_eq!(slow.is_ok(), fast.is_ok(), "{html}"),
+        }
+        // The version ranges decode to what the whole text decodes to.
+        if let Ok((text, groups)) = encode_html_groups(html, page, project) {
+            let text: Arc<str> = text.into();
+            let by_range = cache::lazy_groups(&text, groups, project);
+            let by_text = cache::lazy_versions(&text, project).unwrap();
+            assert_eq!(
+                by_range.keys().collect::<Vec<_>>(),
+                by_text.keys().collect::<Vec<_>>()
+            );
+            for (version, files) in &by_text {
+                assert_eq!(by_range[version].as_slice(), files.as_slice(), "{html}");
+            }
         }
     }
 
