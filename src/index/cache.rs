@@ -73,21 +73,23 @@ pub struct CachedPage {
     pub header: PageHeader,
     pub files: Option<Versions>,
     /// The encoded files, as stored (to rewrite the header alone).
-    body: Arc<str>,
+    body: Arc<String>,
 }
 
 impl CachedPage {
     /// The encoded files, as stored.
-    pub fn body(&self) -> Arc<str> {
+    pub fn body(&self) -> Arc<String> {
         self.body.clone()
     }
 
     /// Decode a stored page (`None` when it is not one). Only the version lines are parsed
     /// here; the files of a version are decoded when first used.
-    pub fn decode(text: String, project: &PackageName) -> Option<CachedPage> {
-        let (header, rest) = text.split_once('\n')?;
-        let header: PageHeader = serde_json::from_str(header).ok()?;
-        let body: Arc<str> = Arc::from(rest);
+    pub fn decode(mut text: String, project: &PackageName) -> Option<CachedPage> {
+        let header_end = text.find('\n')?;
+        let header: PageHeader = serde_json::from_str(&text[..header_end]).ok()?;
+        // The files stay in the buffer they were read into.
+        text.drain(..=header_end);
+        let body = Arc::new(text);
         let files = if header.found {
             Some(lazy_versions(&body, project)?)
         } else {
@@ -103,7 +105,7 @@ impl CachedPage {
 
 /// The versions of an encoded page body ([`encode_versions`]), each decoded on first use;
 /// `None` when a version line does not parse.
-pub fn lazy_versions(body: &Arc<str>, project: &PackageName) -> Option<Versions> {
+pub fn lazy_versions(body: &Arc<String>, project: &PackageName) -> Option<Versions> {
     let mut versions = Versions::new();
     // Each group: `=<version>` then one line per file.
     let first = body.starts_with('=').then_some(0);
@@ -129,7 +131,7 @@ pub fn lazy_versions(body: &Arc<str>, project: &PackageName) -> Option<Versions>
 /// The versions of an encoded page body, from where their file lines are (as
 /// [`super::simple::encode_html_groups`] says), each decoded on first use.
 pub fn lazy_groups(
-    body: &Arc<str>,
+    body: &Arc<String>,
     groups: super::simple::VersionRanges,
     project: &PackageName,
 ) -> Versions {
@@ -150,7 +152,7 @@ pub fn lazy_groups(
 /// The files of one version in a cached page, still encoded: one line per file.
 #[derive(Clone, Debug)]
 pub(crate) struct RawFiles {
-    text: Arc<str>,
+    text: Arc<String>,
     start: usize,
     end: usize,
     project: PackageName,

@@ -378,7 +378,7 @@ impl PageRequest {
                     tokio::task::spawn_blocking(move || {
                         let (files, encoded) = simple::encode_page(&body, format, &url, &project)?;
                         drop(body);
-                        let encoded: Arc<str> = encoded.into();
+                        let encoded = Arc::new(encoded);
                         let files = match files {
                             simple::Encoded::Files(files) => files,
                             simple::Encoded::Groups(groups) => {
@@ -390,7 +390,7 @@ impl PageRequest {
                     .await
                     .map_err(|e| IndexError::Other(format!("parsing {} failed: {e}", self.url)))??
                 } else {
-                    (None, Some(Arc::from("")))
+                    (None, Some(Arc::new(String::new())))
                 };
                 if let Some(body) = encoded.filter(|_| !policy.no_store) {
                     self.store(header(found, digest), body);
@@ -408,7 +408,7 @@ impl PageRequest {
     }
 
     /// Write `page` to the cache off the runtime threads; [`IndexSet::settle`] waits for it.
-    fn store(&self, header: cache::PageHeader, body: Arc<str>) {
+    fn store(&self, header: cache::PageHeader, body: Arc<String>) {
         let (cache, key) = (self.cache.clone(), self.key.clone());
         let task = tokio::task::spawn_blocking(move || {
             if let Err(err) = cache.write_page(&key, &header, &body) {

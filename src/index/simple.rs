@@ -930,7 +930,7 @@ mod tests {
         }
         // The version ranges decode to what the whole text decodes to.
         if let Ok((text, groups)) = encode_html_groups(html, page, project) {
-            let text: Arc<str> = text.into();
+            let text = Arc::new(text);
             let by_range = cache::lazy_groups(&text, groups, project);
             let by_text = cache::lazy_versions(&text, project).unwrap();
             assert_eq!(
