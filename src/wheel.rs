@@ -163,6 +163,48 @@ impl DistFilename {
         })
     }
 
+    /// Everything [`DistFilename::parse`] checks except the version itself: the version text
+    /// of `filename` when it is otherwise a well-formed file name of `project`, so that
+    /// `parse` succeeds exactly when this does and the text parses as a version.
+    /// `is_project` says whether a name part, as written, names `project` (callers scanning
+    /// thousands of files memoize it).
+    pub fn version_text<'a>(
+        filename: &'a str,
+        project: &PackageName,
+        is_project: &mut impl FnMut(&str) -> bool,
+    ) -> Option<&'a str> {
+        if let Some(stem) = filename.strip_suffix(".whl") {
+            let mut parts = stem.split('-');
+            let (name, version) = (parts.next()?, parts.next()?);
+            let rest: [Option<&str>; 4] = std::array::from_fn(|_| parts.next());
+            if parts.next().is_some() {
+                return None;
+            }
+            let tags = match rest {
+                [Some(py), Some(abi), Some(plat), None] => [py, abi, plat],
+                [Some(build), Some(py), Some(abi), Some(plat)] => {
+                    if !build.starts_with(|c: char| c.is_ascii_digit()) {
+                        return None;
+                    }
+                    [py, abi, plat]
+                }
+                _ => return None,
+            };
+            if tags.iter().any(|t| t.is_empty()) || !is_project(name) {
+                return None;
+            }
+            return Some(version);
+        }
+        let stem = [".tar.gz", ".zip"]
+            .iter()
+            .find_map(|ext| filename.strip_suffix(ext))?;
+        let name_len = project.as_ref().len();
+        let name_part = stem.get(..name_len)?;
+        let rest = stem.get(name_len..)?;
+        let version = rest.strip_prefix('-')?;
+        is_project(name_part).then_some(version)
+    }
+
     pub fn version(&self) -> &Version {
         match self {
             DistFilename::Wheel(w) => &w.version,
@@ -248,5 +290,24 @@ mod tests {
     fn wheel_of_another_project_is_refused() {
         let err = DistFilename::parse("bar-1.0-py3-none-any.whl", &name("foo")).unwrap_err();
         assert!(matches!(err, FilenameError::OtherProject { .. }));
+    }
+
+    proptest::proptest! {
+        /// `version_text` accepts exactly what `parse` accepts, bar the version.
+        #[test]
+        fn version_text_agrees_with_parse(
+            name_part in "(foo|Foo|fo_o|foo[-_.]bar|bar|f)",
+            version in "(1\\.0|2\\.0rc1|1\\.0\\.0\\+cu1|x|)",
+            tail in "(\\.tar\\.gz|\\.zip|\\.exe|-py3-none-any\\.whl|-1-py3-none-any\\.whl|-x-py3-none-any\\.whl|-py3--any\\.whl|-py3-none\\.whl|-a-b-c-d-e\\.whl)",
+            project in "(foo|foo-bar|f)",
+        ) {
+            let filename = format!("{name_part}-{version}{tail}");
+            let project = name(&project);
+            let mut is_project = |n: &str| PackageName::from_str(n).is_ok_and(|n| n == project);
+            let fast = DistFilename::version_text(&filename, &project, &mut is_project)
+                .and_then(|v| Version::from_str(v).ok());
+            let full = DistFilename::parse(&filename, &project).ok();
+            proptest::prop_assert_eq!(fast.as_ref(), full.as_ref().map(|d| d.version()), "{}", filename);
+        }
     }
 }

@@ -73,42 +73,25 @@ pub struct CachedPage {
     pub header: PageHeader,
     pub files: Option<Versions>,
     /// The encoded files, as stored (to rewrite the header alone).
-    body: Arc<str>,
+    body: Arc<String>,
 }
 
 impl CachedPage {
     /// The encoded files, as stored.
-    pub fn body(&self) -> Arc<str> {
+    pub fn body(&self) -> Arc<String> {
         self.body.clone()
     }
 
     /// Decode a stored page (`None` when it is not one). Only the version lines are parsed
     /// here; the files of a version are decoded when first used.
-    pub fn decode(text: String, project: &PackageName) -> Option<CachedPage> {
-        let (header, rest) = text.split_once('\n')?;
-        let header: PageHeader = serde_json::from_str(header).ok()?;
-        let body: Arc<str> = Arc::from(rest);
+    pub fn decode(mut text: String, project: &PackageName) -> Option<CachedPage> {
+        let header_end = text.find('\n')?;
+        let header: PageHeader = serde_json::from_str(&text[..header_end]).ok()?;
+        // The files stay in the buffer they were read into.
+        text.drain(..=header_end);
+        let body = Arc::new(text);
         let files = if header.found {
-            let mut versions = Versions::new();
-            // Each group: `=<version>` then one line per file.
-            let first = body.starts_with('=').then_some(0);
-            let mut groups = first
-                .into_iter()
-                .chain(body.match_indices("\n=").map(|(i, _)| i + 1))
-                .peekable();
-            while let Some(at) = groups.next() {
-                let line_end = body[at..].find('\n').map_or(body.len(), |n| at + n);
-                let version = Version::from_str(&body[at + 1..line_end]).ok()?;
-                let end = groups.peek().copied().unwrap_or(body.len());
-                let raw = RawFiles {
-                    text: body.clone(),
-                    start: (line_end + 1).min(end),
-                    end,
-                    project: project.clone(),
-                };
-                versions.insert(version, VersionFiles::lazy(raw));
-            }
-            Some(versions)
+            Some(lazy_versions(&body, project)?)
         } else {
             None
         };
@@ -120,10 +103,56 @@ impl CachedPage {
     }
 }
 
+/// The versions of an encoded page body ([`encode_versions`]), each decoded on first use;
+/// `None` when a version line does not parse.
+pub fn lazy_versions(body: &Arc<String>, project: &PackageName) -> Option<Versions> {
+    let mut versions = Versions::new();
+    // Each group: `=<version>` then one line per file.
+    let first = body.starts_with('=').then_some(0);
+    let mut groups = first
+        .into_iter()
+        .chain(body.match_indices("\n=").map(|(i, _)| i + 1))
+        .peekable();
+    while let Some(at) = groups.next() {
+        let line_end = body[at..].find('\n').map_or(body.len(), |n| at + n);
+        let version = Version::from_str(&body[at + 1..line_end]).ok()?;
+        let end = groups.peek().copied().unwrap_or(body.len());
+        let raw = RawFiles {
+            text: body.clone(),
+            start: (line_end + 1).min(end),
+            end,
+            project: project.clone(),
+        };
+        versions.insert(version, VersionFiles::lazy(raw));
+    }
+    Some(versions)
+}
+
+/// The versions of an encoded page body, from where their file lines are (as
+/// [`super::simple::encode_html_groups`] says), each decoded on first use.
+pub fn lazy_groups(
+    body: &Arc<String>,
+    groups: super::simple::VersionRanges,
+    project: &PackageName,
+) -> Versions {
+    groups
+        .into_iter()
+        .map(|(version, range)| {
+            let raw = RawFiles {
+                text: body.clone(),
+                start: range.start,
+                end: range.end,
+                project: project.clone(),
+            };
+            (version, VersionFiles::lazy(raw))
+        })
+        .collect()
+}
+
 /// The files of one version in a cached page, still encoded: one line per file.
 #[derive(Clone, Debug)]
 pub(crate) struct RawFiles {
-    text: Arc<str>,
+    text: Arc<String>,
     start: usize,
     end: usize,
     project: PackageName,
@@ -160,31 +189,6 @@ pub fn encode_versions(versions: &Versions) -> String {
 /// time, requires-python, yanked reason and core-metadata hash, each empty when absent and
 /// `+value` when present. Tabs, newlines and backslashes are escaped.
 fn encode_file(f: &DistFile, out: &mut String) {
-    fn field(out: &mut String, value: &str) {
-        if !value
-            .bytes()
-            .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
-        {
-            out.push_str(value);
-            return;
-        }
-        for c in value.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\t' => out.push_str("\\t"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                c => out.push(c),
-            }
-        }
-    }
-    fn optional(out: &mut String, value: Option<&str>) {
-        out.push('\t');
-        if let Some(value) = value {
-            out.push('+');
-            field(out, value);
-        }
-    }
     field(out, &f.filename);
     out.push('\t');
     field(out, f.url.as_str());
@@ -204,6 +208,35 @@ fn encode_file(f: &DistFile, out: &mut String) {
         CoreMetadataRef::Available { sha256 } => Some(sha256.as_deref().unwrap_or("")),
     };
     optional(out, core);
+}
+
+/// One field of a file line, escaped.
+pub(crate) fn field(out: &mut String, value: &str) {
+    if !value
+        .bytes()
+        .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
+        out.push_str(value);
+        return;
+    }
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A tab, then an optional field: empty when absent, `+value` when present.
+pub(crate) fn optional(out: &mut String, value: Option<&str>) {
+    out.push('\t');
+    if let Some(value) = value {
+        out.push('+');
+        field(out, value);
+    }
 }
 
 fn unescape(value: &str) -> std::borrow::Cow<'_, str> {

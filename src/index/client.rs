@@ -55,6 +55,9 @@ pub struct HttpClient {
         Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<()>>>>>,
 }
 
+/// The largest body buffer allocated up front from a `Content-Length`.
+const MAX_PRESIZE: u64 = 64 << 20;
+
 /// The longest `Retry-After` we wait for; longer ones fall back to our own backoff.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 
@@ -177,15 +180,26 @@ impl HttpClient {
         url: &Url,
         headers: &[(&str, String)],
     ) -> Result<HttpResponse, reqwest::Error> {
+        let head = method == reqwest::Method::HEAD;
         let mut request = self.http.request(method, url.clone());
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let response = request.send().await?;
+        let mut response = request.send().await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let final_url = response.url().clone();
-        let body = Vec::from(response.bytes().await?);
+        // One buffer of the announced size, filled chunk by chunk (collecting the chunks
+        // first grows a buffer by doubling, copying a large page several times).
+        let announced = if head {
+            0
+        } else {
+            response.content_length().unwrap_or(0).min(MAX_PRESIZE)
+        };
+        let mut body = Vec::with_capacity(announced as usize);
+        while let Some(chunk) = response.chunk().await? {
+            body.extend_from_slice(&chunk);
+        }
         Ok(HttpResponse {
             status,
             headers,

@@ -214,6 +214,14 @@ pub trait PackageSource: Send + Sync + 'static {
         file: &DistFile,
     ) -> impl Future<Output = Result<Arc<CoreMetadata>, IndexError>> + Send;
 
+    /// Start learning what a lockfile needs about `files` beyond the simple page (their
+    /// sizes), so that it is known by the time the resolution is written. Best effort: errors
+    /// are left for the caller that needs the answer.
+    fn prefetch_facts(&self, files: Vec<DistFile>) -> impl Future<Output = ()> + Send {
+        let _ = files;
+        async {}
+    }
+
     /// Wait for work left running in the background; `Ok(true)` when something handed out
     /// earlier turned out stale (asking again gives the fresh answer), so a resolution built
     /// on it must be redone.
@@ -249,6 +257,8 @@ pub struct IndexSet {
     /// By project and the index it is pinned to (views pin differently; see [`IndexView`]).
     projects: Memo<(PackageName, Option<usize>), Option<Arc<PackageFiles>>>,
     metadata: Memo<String, Arc<CoreMetadata>>,
+    /// Artifact facts by artifact key, so that a prefetch and `complete` share one request.
+    facts: Memo<String, cache::ArtifactFacts>,
     /// Size and upload time learnt while reading metadata, by artifact URL.
     learnt: Mutex<HashMap<Url, cache::ArtifactFacts>>,
     /// Hand out cached pages that need revalidation at once, revalidating in the background.
@@ -367,19 +377,24 @@ impl PageRequest {
                     let (body, url, project) = (resp.body, resp.url, self.project.clone());
                     let store = !policy.no_store;
                     tokio::task::spawn_blocking(move || {
-                        let parsed = simple::parse_page(&body, format, &url, &project)?;
+                        let (files, encoded) = simple::encode_page(&body, format, &url, &project)?;
                         drop(body);
-                        let files = simple::group_versions(parsed);
-                        let encoded = store.then(|| cache::encode_versions(&files));
-                        Ok::<_, IndexError>((Some(files), encoded))
+                        let encoded = Arc::new(encoded);
+                        let files = match files {
+                            simple::Encoded::Files(files) => files,
+                            simple::Encoded::Groups(groups) => {
+                                cache::lazy_groups(&encoded, groups, &project)
+                            }
+                        };
+                        Ok::<_, IndexError>((Some(files), store.then_some(encoded)))
                     })
                     .await
                     .map_err(|e| IndexError::Other(format!("parsing {} failed: {e}", self.url)))??
                 } else {
-                    (None, Some(String::new()))
+                    (None, Some(Arc::new(String::new())))
                 };
                 if let Some(body) = encoded.filter(|_| !policy.no_store) {
-                    self.store(header(found, digest), body.into());
+                    self.store(header(found, digest), body);
                 }
                 Ok(Fetched {
                     files,
@@ -394,7 +409,7 @@ impl PageRequest {
     }
 
     /// Write `page` to the cache off the runtime threads; [`IndexSet::settle`] waits for it.
-    fn store(&self, header: cache::PageHeader, body: Arc<str>) {
+    fn store(&self, header: cache::PageHeader, body: Arc<String>) {
         let (cache, key) = (self.cache.clone(), self.key.clone());
         let task = tokio::task::spawn_blocking(move || {
             if let Err(err) = cache.write_page(&key, &header, &body) {
@@ -441,6 +456,7 @@ impl IndexSet {
             settings,
             projects: Mutex::default(),
             metadata: Mutex::default(),
+            facts: Mutex::default(),
             learnt: Mutex::default(),
             speculate: true,
             background: Background::default(),
@@ -501,17 +517,22 @@ impl IndexSet {
             return Ok(out);
         }
         let key = cache::artifact_key(file.sha256.as_deref(), &file.url);
-        let cached = (!self.settings.refresh)
-            .then(|| self.cache.read_facts(&key))
-            .flatten();
-        let facts = match cached {
-            Some(facts) => facts,
-            None => {
-                let facts = self.fetch_facts(file).await?;
-                self.write_facts(&key, &facts);
-                facts
-            }
-        };
+        let cell = memo_cell(&self.facts, &key);
+        let facts = cell
+            .get_or_try_init(|| async {
+                let cached = (!self.settings.refresh)
+                    .then(|| self.cache.read_facts(&key))
+                    .flatten();
+                match cached {
+                    Some(facts) => Ok(facts),
+                    None => {
+                        let facts = self.fetch_facts(file).await?;
+                        self.write_facts(&key, &facts);
+                        Ok::<_, IndexError>(facts)
+                    }
+                }
+            })
+            .await?;
         out.size = out.size.or(facts.size);
         Ok(out)
     }
@@ -999,6 +1020,18 @@ impl PackageSource for IndexSet {
 
     async fn settle(&self) -> Result<bool, IndexError> {
         IndexSet::settle(self).await
+    }
+
+    async fn prefetch_facts(&self, files: Vec<DistFile>) {
+        let pending = files
+            .iter()
+            .filter(|f| f.size.is_none() && f.url.scheme() != "file")
+            .map(|f| self.complete(f));
+        for result in futures::future::join_all(pending).await {
+            if let Err(err) = result {
+                tracing::debug!(%err, "prefetching artifact facts failed");
+            }
+        }
     }
 
     async fn metadata(
@@ -1568,6 +1601,44 @@ mod tests {
             // upload time (lockfiles changed from one run to the next).
             assert_eq!(file.upload_time, None);
         }
+        assert_eq!(count(&server, |r| r.method == "HEAD"), 1);
+    }
+
+    #[tokio::test]
+    async fn prefetched_facts_are_shared_with_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|req| match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/simple/foo/") => Reply::new(
+                200,
+                format!(r#"<a href="/f/{WHEEL}#sha256={}">x</a>"#, "a".repeat(64)),
+            ),
+            ("HEAD", p) if p.starts_with("/f/") => {
+                std::thread::sleep(Duration::from_millis(30));
+                Reply::new(200, vec![0u8; 99])
+            }
+            _ => Reply::new(404, ""),
+        })
+        .await;
+        let s = Arc::new(set(
+            vec![index(
+                "pypi",
+                &server.url("simple"),
+                false,
+                IndexKind::Simple,
+            )],
+            &[],
+            settings(dir.path()),
+        ));
+        let files = s.files(&name("foo")).await.unwrap().unwrap();
+        let file = files.versions.values().next().unwrap()[0].clone();
+        let prefetch = tokio::spawn({
+            let (s, file) = (s.clone(), file.clone());
+            async move { s.prefetch_facts(vec![file]).await }
+        });
+        // While the prefetch is in flight, and after it: one HEAD in all.
+        assert_eq!(s.complete(&file).await.unwrap().size, Some(99));
+        prefetch.await.unwrap();
+        assert_eq!(s.complete(&file).await.unwrap().size, Some(99));
         assert_eq!(count(&server, |r| r.method == "HEAD"), 1);
     }
 

@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use pep440_rs::VersionSpecifiers;
+use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::PackageName;
 use serde::Deserialize;
 use url::Url;
 
 use super::{
-    CoreMetadataRef, DistFile, IndexError, IndexUrl, PackageFiles, VersionFiles, Versions,
+    CoreMetadataRef, DistFile, IndexError, IndexUrl, PackageFiles, VersionFiles, Versions, cache,
 };
 use crate::wheel::DistFilename;
 
@@ -59,6 +59,39 @@ pub fn parse_page(
         }
         PageFormat::Json | PageFormat::Html => parse_html(&utf8(body), page_url, project),
     }
+}
+
+/// A page of either format in its cache encoding ([`super::cache::encode_versions`]), with its
+/// files already grouped when parsing built them anyway (JSON pages); HTML pages go through
+/// [`encode_html`] and are decoded per version on first use.
+pub fn encode_page(
+    body: &[u8],
+    format: PageFormat,
+    page_url: &Url,
+    project: &PackageName,
+) -> Result<(Encoded, String), IndexError> {
+    match format {
+        PageFormat::Json if !body.trim_ascii_start().starts_with(b"<") => {
+            let versions = group_versions(parse_json(body, page_url, project)?);
+            let encoded = cache::encode_versions(&versions);
+            Ok((Encoded::Files(versions), encoded))
+        }
+        PageFormat::Json | PageFormat::Html => {
+            let (text, groups) = encode_html_groups(&utf8(body), page_url, project)?;
+            Ok((Encoded::Groups(groups), text))
+        }
+    }
+}
+
+/// Each version of an encoded page with where its file lines are in the text.
+pub type VersionRanges = Vec<(Version, std::ops::Range<usize>)>;
+
+/// What [`encode_page`] knows of a page besides its encoding.
+pub enum Encoded {
+    /// The files, parsed already.
+    Files(Versions),
+    /// Where the file lines of each version are in the encoding, to decode on first use.
+    Groups(VersionRanges),
 }
 
 /// `bytes` as text, invalid sequences replaced (checking with `from_utf8` first: the lossy
@@ -138,6 +171,278 @@ pub fn parse_html(
     Ok(files)
 }
 
+/// An attribute of `tag`: `None` when absent, `Some(None)` without a value, else the value
+/// with its character references decoded (borrowed from the page when it has none).
+fn attr_value<'a>(
+    html: &'a str,
+    tag: &'a tl::HTMLTag<'a>,
+    key: &str,
+) -> Option<Option<Cow<'a, str>>> {
+    // Compare raw attribute names: `Attributes::iter` would convert every name and value of
+    // the tag to a string for each lookup.
+    tag.attributes()
+        .unstable_raw()
+        .iter()
+        .find(|(k, _)| k.as_bytes().eq_ignore_ascii_case(key.as_bytes()))
+        .map(|(_, v)| {
+            v.as_ref().map(|v| {
+                let bytes = v.as_bytes();
+                // A value is a slice of the page: take it from the page text, where only its
+                // ends need checking, rather than validating it as UTF-8 again.
+                let at = (bytes.as_ptr() as usize).wrapping_sub(html.as_ptr() as usize);
+                let text = html
+                    .get(at..at.wrapping_add(bytes.len()))
+                    .filter(|t| t.as_ptr() == bytes.as_ptr())
+                    .map_or_else(|| utf8(bytes), Cow::Borrowed);
+                match text {
+                    Cow::Borrowed(text) => decode_entities(text),
+                    Cow::Owned(text) => Cow::Owned(decode_entities(&text).into_owned()),
+                }
+            })
+        })
+}
+
+/// The cache encoding ([`super::cache::encode_versions`]) of what [`parse_html`] followed by
+/// [`group_versions`] gives, written straight from the page: no [`DistFile`] is built, a
+/// link to an origin already seen is not run through the URL parser, and each distinct
+/// version, name and `requires-python` is parsed once. A project with thousands of files
+/// costs a few string copies per file; the resolver decodes the few versions it looks at.
+pub fn encode_html(
+    html: &str,
+    page_url: &Url,
+    project: &PackageName,
+) -> Result<String, IndexError> {
+    encode_html_groups(html, page_url, project).map(|(text, _)| text)
+}
+
+/// [`encode_html`], with where the file lines of each version are in the text.
+pub fn encode_html_groups(
+    html: &str,
+    page_url: &Url,
+    project: &PackageName,
+) -> Result<(String, VersionRanges), IndexError> {
+    let dom = tl::parse(html, tl::ParserOptions::default()).map_err(|e| IndexError::BadPage {
+        url: page_url.clone(),
+        reason: e.to_string(),
+    })?;
+    let tags = || dom.nodes().iter().filter_map(|n| n.as_tag());
+    let base = tags()
+        .find(|t| t.name().as_utf8_str().eq_ignore_ascii_case("base"))
+        .and_then(|t| attr_value(html, t, "href").flatten())
+        .and_then(|href| page_url.join(href.trim()).ok())
+        .unwrap_or_else(|| page_url.clone());
+
+    // Every file line, in page order, with the position of its version text in `texts`.
+    let mut lines = String::with_capacity(html.len() / 2);
+    let mut files: Vec<(usize, usize, usize)> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
+    let mut text_ids: HashMap<String, usize> = HashMap::new();
+    let mut names: HashMap<String, bool> = HashMap::new();
+    let mut is_project = |name: &str| match names.get(name) {
+        Some(&same) => same,
+        None => {
+            let same = PackageName::from_str(name).is_ok_and(|n| &n == project);
+            names.insert(name.to_string(), same);
+            same
+        }
+    };
+    let mut requires: HashMap<String, Option<String>> = HashMap::new();
+    let mut origins = Origins::default();
+
+    for tag in tags().filter(|t| t.name().as_utf8_str().eq_ignore_ascii_case("a")) {
+        let Some(href) = attr_value(html, tag, "href").flatten() else {
+            continue;
+        };
+        let href = href.trim();
+        let (url, fragment, filename): (Cow<'_, str>, Option<Cow<'_, str>>, Cow<'_, str>) =
+            match origins.plain_link(href) {
+                Some((url, fragment, last)) => {
+                    if last.is_empty() {
+                        continue;
+                    }
+                    (
+                        url.into(),
+                        fragment.map(Cow::from),
+                        percent_decode_cow(last),
+                    )
+                }
+                None => {
+                    let Ok(mut url) = base.join(href) else {
+                        tracing::debug!(%page_url, href, "skipping a link that is not a valid URL");
+                        continue;
+                    };
+                    let fragment = url.fragment().map(str::to_string);
+                    url.set_fragment(None);
+                    let Some(filename) = filename_of(&url) else {
+                        continue;
+                    };
+                    (
+                        String::from(url).into(),
+                        fragment.map(Cow::from),
+                        filename.into(),
+                    )
+                }
+            };
+        let Some(version) = DistFilename::version_text(&filename, project, &mut is_project) else {
+            tracing::debug!(%filename, %project, "skipping a file");
+            continue;
+        };
+        let id = match text_ids.get(version) {
+            Some(&id) => id,
+            None => {
+                texts.push(version.to_string());
+                text_ids.insert(version.to_string(), texts.len() - 1);
+                texts.len() - 1
+            }
+        };
+        let start = lines.len();
+        cache::field(&mut lines, &filename);
+        lines.push('\t');
+        cache::field(&mut lines, &url);
+        // The sha256, lowercased as `normalize_sha256` does, without a string of its own.
+        lines.push('\t');
+        if let Some(hex) = fragment.as_deref().and_then(fragment_sha256_hex) {
+            lines.push('+');
+            lines.extend(hex.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        }
+        cache::optional(&mut lines, None); // size: never on HTML pages
+        let uploaded = attr_value(html, tag, "data-upload-time")
+            .flatten()
+            .and_then(|t| upload_time(&t));
+        cache::optional(&mut lines, uploaded.as_deref());
+        let spec = match attr_value(html, tag, "data-requires-python").flatten() {
+            None => None,
+            Some(value) => match requires.get(&*value) {
+                Some(spec) => spec.as_deref(),
+                None => {
+                    let spec = parse_requires_python(&value, &filename).map(|s| s.to_string());
+                    requires
+                        .entry(value.into_owned())
+                        .or_insert(spec)
+                        .as_deref()
+                }
+            },
+        };
+        cache::optional(&mut lines, spec);
+        let yanked = attr_value(html, tag, "data-yanked").map(Option::unwrap_or_default);
+        cache::optional(&mut lines, yanked.as_deref());
+        let core = attr_value(html, tag, "data-core-metadata")
+            .or_else(|| attr_value(html, tag, "data-dist-info-metadata"));
+        let core = match core {
+            None => CoreMetadataRef::Absent,
+            Some(None) => CoreMetadataRef::Available { sha256: None },
+            Some(Some(v)) => html_core_metadata(&v),
+        };
+        let core = match &core {
+            CoreMetadataRef::Absent => None,
+            CoreMetadataRef::Available { sha256 } => Some(sha256.as_deref().unwrap_or("")),
+        };
+        cache::optional(&mut lines, core);
+        files.push((start, lines.len(), id));
+    }
+    drop(dom);
+
+    // Group by version as `group_versions` does: the first spelling of a version names its
+    // group, and files keep their page order within it.
+    let mut groups: BTreeMap<Version, usize> = BTreeMap::new();
+    let group_of: Vec<Option<usize>> = texts
+        .iter()
+        .map(|text| match Version::from_str(text) {
+            Ok(version) => {
+                let next = groups.len();
+                Some(*groups.entry(version).or_insert(next))
+            }
+            Err(err) => {
+                tracing::debug!(version = text, %project, %err, "skipping files with an invalid version");
+                None
+            }
+        })
+        .collect();
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
+    for (i, &(_, _, id)) in files.iter().enumerate() {
+        if let Some(group) = group_of[id] {
+            members[group].push(i);
+        }
+    }
+    let mut out = String::with_capacity(lines.len() + files.len() + groups.len() * 16);
+    let mut ranges = Vec::with_capacity(groups.len());
+    for (version, group) in groups {
+        out.push('=');
+        out.push_str(&version.to_string());
+        out.push('\n');
+        let start = out.len();
+        for &i in &members[group] {
+            let (line_start, line_end, _) = files[i];
+            out.push_str(&lines[line_start..line_end]);
+            out.push('\n');
+        }
+        ranges.push((version, start..out.len()));
+    }
+    Ok((out, ranges))
+}
+
+/// Origins (`scheme://host/`) known to serialize as written, so that an absolute link to one
+/// of them with a plain path is its own URL: joining it against the page would give the same
+/// text. Anything else goes through the URL parser.
+#[derive(Default)]
+struct Origins {
+    known: Vec<(String, bool)>,
+}
+
+impl Origins {
+    /// `(url without fragment, fragment, last path segment)` of `href` when it is a plain
+    /// absolute link; `None` when it must be joined by the URL parser.
+    fn plain_link<'h>(&mut self, href: &'h str) -> Option<(&'h str, Option<&'h str>, &'h str)> {
+        let after_scheme = href
+            .strip_prefix("https://")
+            .or_else(|| href.strip_prefix("http://"))?;
+        let origin_len = href.len() - after_scheme.len() + after_scheme.find('/')? + 1;
+        let (origin, rest) = href.split_at(origin_len);
+        let (path, fragment) = match rest.split_once('#') {
+            Some((path, fragment)) => (path, Some(fragment)),
+            None => (rest, None),
+        };
+        // Characters the URL parser keeps as they are in a path (and in a fragment), minus
+        // `?` and `\`; no `.` or `..` segments (or encoded dots), which it would resolve.
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b);
+        if !path.bytes().all(plain)
+            || path.split('/').any(|seg| {
+                seg == "."
+                    || seg == ".."
+                    || seg
+                        .as_bytes()
+                        .windows(3)
+                        .any(|w| w[0] == b'%' && w[1] == b'2' && (w[2] | 0x20) == b'e')
+            })
+            || !fragment.is_none_or(|f| f.bytes().all(|b| plain(b) || b == b'?'))
+        {
+            return None;
+        }
+        let known = match self.known.iter().find(|(o, _)| o == origin) {
+            Some(&(_, known)) => known,
+            None => {
+                let known = Url::parse(origin).is_ok_and(|u| u.as_str() == origin);
+                self.known.push((origin.to_string(), known));
+                known
+            }
+        };
+        if !known {
+            return None;
+        }
+        let url = &href[..origin_len + path.len()];
+        let last = path.rsplit('/').next().unwrap_or(path);
+        Some((url, fragment, last))
+    }
+}
+
+fn percent_decode_cow(s: &str) -> Cow<'_, str> {
+    if s.contains('%') {
+        Cow::Owned(percent_decode(s))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 /// An upload time as the index wrote it, kept only when it is an RFC 3339 date-time with an
 /// offset (it is written unquoted, as a TOML date-time, into lockfiles).
 fn upload_time(value: &str) -> Option<String> {
@@ -162,11 +467,25 @@ fn html_core_metadata(value: &str) -> CoreMetadataRef {
 
 /// `sha256=<hex>` from a URL fragment.
 fn fragment_sha256(fragment: &str) -> Option<String> {
+    fragment_sha256_hex(fragment).map(str::to_ascii_lowercase)
+}
+
+/// The hex digits of `sha256=<hex>` in a URL fragment, as written (trimmed), when they are a
+/// sha256 ([`normalize_sha256`] without the lowercasing).
+fn fragment_sha256_hex(fragment: &str) -> Option<&str> {
+    // The usual fragment, `sha256=<64 hex digits>`, without splitting.
+    if let Some(hex) = fragment.strip_prefix("sha256=")
+        && hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Some(hex);
+    }
     fragment
         .split('&')
         .filter_map(|kv| kv.split_once('='))
         .find(|(algo, _)| algo.eq_ignore_ascii_case("sha256"))
-        .and_then(|(_, hex)| normalize_sha256(hex))
+        .map(|(_, hex)| hex.trim())
+        .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Lowercase a 64-digit hex sha256; `None` when it is not one.
@@ -600,7 +919,97 @@ mod tests {
         );
     }
 
+    /// What [`encode_html`] writes is what parsing, grouping and encoding would write.
+    fn assert_encodes_like_parse(html: &str, page: &Url, project: &PackageName) {
+        let slow = parse_html(html, page, project)
+            .map(|files| cache::encode_versions(&group_versions(files)));
+        let fast = encode_html(html, page, project);
+        match (slow, fast) {
+            (Ok(slow), Ok(fast)) => assert_eq!(fast, slow, "{html}"),
+            (slow, fast) => assert_eq!(slow.is_ok(), fast.is_ok(), "{html}"),
+        }
+        // The version ranges decode to what the whole text decodes to.
+        if let Ok((text, groups)) = encode_html_groups(html, page, project) {
+            let text = Arc::new(text);
+            let by_range = cache::lazy_groups(&text, groups, project);
+            let by_text = cache::lazy_versions(&text, project).unwrap();
+            assert_eq!(
+                by_range.keys().collect::<Vec<_>>(),
+                by_text.keys().collect::<Vec<_>>()
+            );
+            for (version, files) in &by_text {
+                assert_eq!(by_range[version].as_slice(), files.as_slice(), "{html}");
+            }
+        }
+    }
+
+    #[test]
+    fn encode_html_matches_parse_then_encode() {
+        let hash = HASH;
+        let pages = [
+            format!(
+                r#"<!DOCTYPE html><html><body>
+            <a href="https://files.example/packages/ab/foo-1.0-py3-none-any.whl#sha256={hash}" data-requires-python="&gt;=3.8,&lt;4">foo-1.0-py3-none-any.whl</a>
+            <a href="https://files.example/packages/ab/foo-1.0.tar.gz#sha256={hash}" data-requires-python="&gt;=3.8,&lt;4" data-yanked="">x</a>
+            <a href="https://files.example/packages/ab/foo-1.0.0-py2-none-any.whl#sha256={hash}" data-requires-python="&gt;=3.8,&lt;4" data-yanked="">x</a>
+            <a href="https://files.example/p/foo-2.0-py3-none-any.whl" data-yanked="broken &amp; bad	tab" data-core-metadata="sha256={hash}" data-requires-python="&#62;=3.9">x</a>
+            <a href="https://FILES.example/p/foo-2.1-py3-none-any.whl" data-dist-info-metadata="true" data-requires-python="not a spec">x</a>
+            <a href="https://files.example:443/p/foo-2.1.tar.gz">x</a>
+            <a href="https://files.example/p/./foo-2.2.tar.gz">x</a>
+            <a href="https://files.example/p/%2E%2E/foo-2.3.tar.gz">x</a>
+            <a href="https://files.example/p/foo-2.4.tar.gz?x=1#sha256={hash}">x</a>
+            <a href="https://files.example/p/foo-2.5%2Bcu1.tar.gz#sha256={hash} ">x</a>
+            <a href="https://files.example/p/foo-2.6.tar.gz#md5=00&amp;sha256={hash}" data-upload-time="2024-01-02T03:04:05Z">x</a>
+            <a href="https://files.example/p/foo-1.0.zip#sha256={hash}%20">x</a>
+            <a href="https://files.example/p/" >x</a>
+            <a href="https://files.example">x</a>
+            <a href="https://[bad/foo-3.0.tar.gz">x</a>
+            <a href="http://files.example/foo bar-3.0.tar.gz">x</a>
+            <a href="http://files.example/foo-3.1.tar.gz">x</a>
+            <a href="  https://files.example/p/foo-3.2.tar.gz  ">x</a>
+            <a href="mailto:foo-3.3.tar.gz">x</a>
+            <a href="../../files/foo-3.4-py3-none-any.whl">x</a>
+            <a href="bar-1.0-py3-none-any.whl">bar</a>
+            <a href="foo-notes.txt">notes</a>
+            <a href="https://files.example/p/foo-1.0-1-py3-none-any.whl">build</a>
+            <a href="https://files.example/p/foo-x-py3-none-any.whl">bad version</a>
+            <a>no href</a>
+            </body></html>"#
+            ),
+            r#"<html><head><base href="https://dl.example/whl/"></head><body>
+            <a href="torch-2.9.0%2Bcu130-cp312-cp312-manylinux_2_28_x86_64.whl">t</a>
+            <a href="https://dl.example/whl/torch-2.9.0%2Bcu130-cp311-cp311-manylinux_2_28_x86_64.whl">t</a>
+            </body></html>"#
+                .to_string(),
+        ];
+        for html in &pages {
+            assert_encodes_like_parse(html, &page(), &name("foo"));
+            assert_encodes_like_parse(html, &page(), &name("torch"));
+        }
+    }
+
     proptest! {
+        #[test]
+        fn encode_html_matches_parse_then_encode_on_any_links(
+            links in proptest::collection::vec(
+                (
+                    "(https://|http://|HTTPS://|//|/|\\.\\./|)",
+                    "(files\\.example/|files\\.example:443/|Files\\.example/|a@b/|h\\?q/|)",
+                    "(p/|\\./|\\.\\./|%2e/|x y/|q\\?|)",
+                    "(foo|Foo|fo_o|bar)-(1\\.0|1\\.0\\.0|2\\.0rc1|1\\.0%2Bcu1|x)(-py3-none-any\\.whl|-1-py3-none-any\\.whl|\\.tar\\.gz|\\.zip|\\.txt)",
+                    "(#sha256=[0-9a-fA-F]{64}|#sha256=[0-9a-f]{3}|#|#md5=1&sha256=[0-9a-f]{64}| #x| |)",
+                    "( data-requires-python=\"(&gt;=3\\.8|>=3\\.9, <4|bad|)\"|)( data-yanked(=\"(r|&amp;)\")?|)( data-core-metadata(=\"(true|false|sha256=[0-9a-f]{64})\")?|)",
+                ),
+                0..12,
+            ),
+        ) {
+            let html: String = links
+                .iter()
+                .map(|(a, b, c, d, e, attrs)| format!("<a href=\"{a}{b}{c}{d}{e}\"{attrs}>x</a>\n"))
+                .collect();
+            assert_encodes_like_parse(&html, &page(), &name("foo"));
+        }
+
         #[test]
         fn html_never_panics(s in ".{0,400}") {
             let _ = parse_html(&s, &page(), &name("foo"));

@@ -630,6 +630,16 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
             .handle
             .block_on(self.fetcher.metadata(&files, best))
             .map_err(ProviderError::Index)?;
+        // The lockfile lists every usable file of the chosen version with its size; the range
+        // requests that read the metadata gave the best file's, ask for the others' now
+        // rather than after the resolution.
+        if usable.iter().any(|f| f.size.is_none()) {
+            let source = self.fetcher.source.clone();
+            let files = usable.clone();
+            self.fetcher
+                .handle
+                .spawn(async move { source.prefetch_facts(files).await });
+        }
         let target = &self.policy.target;
         if let Some(spec) = &metadata.requires_python
             && !self.policy.python_allows(name, version, spec)
