@@ -19,6 +19,23 @@ fn copy_example(name: &str, to: &Path) {
     std::fs::copy(from.join("sanctuary.toml"), to.join("sanctuary.toml")).unwrap();
 }
 
+/// `sanctuary lock <args> --manifest <manifest>` with `cache`, which must succeed.
+fn lock(manifest: &Path, cache: &Path, args: &[&str]) {
+    let out = sanctuary()
+        .arg("lock")
+        .args(args)
+        .arg("--manifest")
+        .arg(manifest)
+        .env("SANCTUARY_CACHE_DIR", cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sanctuary lock {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn standard_example_locks_and_installs_with_uv() {
     let dir = tempfile::tempdir().unwrap();
@@ -26,17 +43,7 @@ fn standard_example_locks_and_installs_with_uv() {
     copy_example("standard", &project);
     let cache = dir.path().join("cache");
 
-    let out = sanctuary()
-        .args(["lock", "--manifest"])
-        .arg(project.join("sanctuary.toml"))
-        .env("SANCTUARY_CACHE_DIR", &cache)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "lock failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lock(&project.join("sanctuary.toml"), &cache, &[]);
     let lockfile = project.join("lockfiles/pylock.application.toml");
     let first = std::fs::read_to_string(&lockfile).unwrap();
     let text = first.clone();
@@ -48,13 +55,8 @@ fn standard_example_locks_and_installs_with_uv() {
     }
 
     // A second lock, warm, gives byte-identical output and `--check` passes.
-    let out = sanctuary()
-        .args(["lock", "--manifest"])
-        .arg(project.join("sanctuary.toml"))
-        .env("SANCTUARY_CACHE_DIR", &cache)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    lock(&project.join("sanctuary.toml"), &cache, &[]);
+    lock(&project.join("sanctuary.toml"), &cache, &["--check"]);
     let second = std::fs::read_to_string(&lockfile).unwrap();
     let changed: Vec<String> = first
         .lines()
@@ -139,16 +141,10 @@ fn benchmark_sets_resolve_like_uv() {
             ),
         )
         .unwrap();
-        let out = sanctuary()
-            .args(["lock", "-q", "--manifest"])
-            .arg(dir.path().join("sanctuary.toml"))
-            .env("SANCTUARY_CACHE_DIR", dir.path().join("cache"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{set}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        lock(
+            &dir.path().join("sanctuary.toml"),
+            &dir.path().join("cache"),
+            &["-q"],
         );
         let lock = sanctuary::lock::Lockfile::parse(
             &std::fs::read_to_string(dir.path().join("lockfiles/pylock.application.toml")).unwrap(),
