@@ -54,6 +54,21 @@ enum Command {
     Lock(LockArgs),
     /// Show the NVIDIA driver, CUDA and GPUs found, and the hardware key this machine takes.
     Detect(DetectArgs),
+    /// Check the environment against the lockfiles of this machine's key, and the installed
+    /// CUDA builds against the driver; exit 1 on any error.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The environment to check [default: `[sync] venv` beside the manifest].
+    #[arg(long, value_name = "DIR")]
+    venv: Option<PathBuf>,
+    /// Print the report as JSON (schema: schema/environment-report.schema.json).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +185,15 @@ pub fn run() -> Result<ExitCode> {
                 manifest_named,
             };
             commands::detect::detect(&settings)
+        }
+        Command::Doctor(args) => {
+            let settings = commands::doctor::DoctorSettings {
+                global,
+                keys: args.key.settings()?,
+                venv: args.venv,
+                json: args.json,
+            };
+            commands::doctor::doctor(&settings)
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod environment;
 pub mod hardware;
 pub mod index;
 pub mod lock;

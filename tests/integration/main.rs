@@ -5,6 +5,7 @@
 mod support;
 
 mod common;
+mod doctor;
 mod errors;
 mod forge;
 mod foundation;
