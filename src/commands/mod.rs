@@ -1,4 +1,6 @@
 //! The commands: each takes checked settings and does its work.
 
 pub mod detect;
+pub mod export;
 pub mod lock;
+pub mod tree;

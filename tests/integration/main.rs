@@ -6,8 +6,10 @@ mod support;
 
 mod common;
 mod errors;
+mod export;
 mod forge;
 mod foundation;
 mod indexes;
 mod lock;
 mod rules;
+mod tree;
