@@ -57,6 +57,10 @@ enum Command {
     /// Check the environment against the lockfiles of this machine's key, and the installed
     /// CUDA builds against the driver; exit 1 on any error.
     Doctor(DoctorArgs),
+    /// Write a layer's lockfile as a hashed requirements.txt for `pip install --require-hashes`.
+    Export(ExportArgs),
+    /// Show the dependency tree of a layer's lockfile.
+    Tree(TreeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +73,38 @@ struct DoctorArgs {
     /// Print the report as JSON (schema: schema/environment-report.schema.json).
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// The layer to export; `all` is the Foundation and Application of one key together.
+    #[arg(long, value_enum)]
+    layer: commands::export::Layer,
+    /// The hardware key (needed when the layer's lockfiles differ per key).
+    #[arg(long, value_name = "TAG")]
+    key: Option<String>,
+    /// The output format.
+    #[arg(long, value_enum, default_value = "requirements-txt")]
+    format: commands::export::ExportFormat,
+    /// Write to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct TreeArgs {
+    /// The layer to show; `all` is the Foundation and Application of one key together.
+    #[arg(long, value_enum, default_value = "application")]
+    layer: commands::export::Layer,
+    /// The hardware key (needed when the layer's lockfiles differ per key).
+    #[arg(long, value_name = "TAG")]
+    key: Option<String>,
+    /// Show what pulls this package in, up to the layer's own requirements.
+    #[arg(short, long, value_name = "PACKAGE")]
+    invert: Option<String>,
+    /// Draw this many levels below the top (0: the top only).
+    #[arg(long, value_name = "N")]
+    depth: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +231,20 @@ pub fn run() -> Result<ExitCode> {
             };
             commands::doctor::doctor(&settings)
         }
+        Command::Export(args) => commands::export::export(&commands::export::ExportSettings {
+            global,
+            layer: args.layer,
+            key: args.key,
+            format: args.format,
+            output: args.output,
+        }),
+        Command::Tree(args) => commands::tree::tree(&commands::tree::TreeSettings {
+            global,
+            layer: args.layer,
+            key: args.key,
+            invert: args.invert,
+            depth: args.depth,
+        }),
     }
 }
 
@@ -294,6 +344,9 @@ fn report(err: &anyhow::Error) {
 fn hint(err: &anyhow::Error) -> Option<String> {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<crate::hardware::SelectError>() {
+            return e.hint();
+        }
+        if let Some(e) = cause.downcast_ref::<commands::export::SelectError>() {
             return e.hint();
         }
         // `ResolveError::Index` is transparent, so the index error is not a link of its own.

@@ -2,4 +2,6 @@
 
 pub mod detect;
 pub mod doctor;
+pub mod export;
 pub mod lock;
+pub mod tree;

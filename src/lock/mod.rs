@@ -13,6 +13,8 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 use serde::Deserialize;
 
+pub mod graph;
+
 /// The PEP 751 version this writer produces.
 pub const LOCK_VERSION: &str = "1.0";
 
