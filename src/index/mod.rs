@@ -1441,6 +1441,9 @@ mod tests {
         };
         let s = set(idx(), &[], settings(dir.path()));
         assert!(s.files(&name("foo")).await.unwrap().is_some());
+        // Regression (flaky under load): the cache write runs in the background; without
+        // settling, the second set could find no cached page and fetch the 403 directly.
+        assert!(!s.settle().await.unwrap());
         fail.store(true, std::sync::atomic::Ordering::SeqCst);
         let s = set(idx(), &[], settings(dir.path()));
         assert!(s.files(&name("foo")).await.unwrap().is_some());
