@@ -54,6 +54,31 @@ enum Command {
     Lock(LockArgs),
     /// Show the NVIDIA driver, CUDA and GPUs found, and the hardware key this machine takes.
     Detect(DetectArgs),
+    /// Show what changed between two sets of lockfiles, grouped by layer and key, for review.
+    Diff(DiffArgs),
+}
+
+/// `sanctuary diff OLD NEW` or `sanctuary diff --git [REV]`.
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The old lockfile, or the old `lockfiles/` directory (files pair by name).
+    #[arg(value_name = "OLD", required_unless_present = "git", requires = "new")]
+    old: Option<PathBuf>,
+    /// The new lockfile, or the new `lockfiles/` directory.
+    #[arg(value_name = "NEW")]
+    new: Option<PathBuf>,
+    /// Compare the manifest's lockfiles at this git revision [default: HEAD] with the
+    /// working tree.
+    #[arg(long, value_name = "REV", num_args = 0..=1, default_missing_value = "HEAD",
+          conflicts_with_all = ["old", "new"])]
+    git: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: commands::diff::DiffFormat,
+    /// Exit 1 when something changed and 0 when nothing did, like `git diff --exit-code`;
+    /// errors then exit 2.
+    #[arg(long)]
+    exit_code: bool,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +196,17 @@ pub fn run() -> Result<ExitCode> {
             };
             commands::detect::detect(&settings)
         }
+        Command::Diff(args) => {
+            let settings = commands::diff::DiffSettings::from_args(global, args);
+            // With --exit-code, 1 means "changed": errors take 2, as with diff(1).
+            commands::diff::diff(&settings).or_else(|err| {
+                if !settings.exit_code {
+                    return Err(err);
+                }
+                report(&err);
+                Ok(ExitCode::from(2))
+            })
+        }
     }
 }
 
@@ -234,6 +270,26 @@ impl commands::lock::LockSettings {
             upgrade,
             keys: args.keys.clone(),
         })
+    }
+}
+
+impl commands::diff::DiffSettings {
+    fn from_args(global: GlobalSettings, args: DiffArgs) -> Self {
+        use commands::diff::DiffSource;
+        let source = match (args.git, args.old, args.new) {
+            (Some(rev), _, _) => DiffSource::Git { rev },
+            // clap requires OLD and NEW together unless --git is given.
+            (None, old, new) => DiffSource::Paths {
+                old: old.unwrap_or_default(),
+                new: new.unwrap_or_default(),
+            },
+        };
+        commands::diff::DiffSettings {
+            global,
+            source,
+            format: args.format,
+            exit_code: args.exit_code,
+        }
     }
 }
 

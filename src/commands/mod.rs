@@ -1,4 +1,5 @@
 //! The commands: each takes checked settings and does its work.
 
 pub mod detect;
+pub mod diff;
 pub mod lock;
