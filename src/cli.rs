@@ -76,7 +76,7 @@ struct DiffArgs {
     #[arg(long, value_enum, default_value_t)]
     format: commands::diff::DiffFormat,
     /// Exit 1 when something changed and 0 when nothing did, like `git diff --exit-code`;
-    /// errors then exit 2.
+    /// errors then exit 2 (without this flag: 0, or 1 on an error).
     #[arg(long)]
     exit_code: bool,
 }
