@@ -61,6 +61,8 @@ enum Command {
     Export(ExportArgs),
     /// Show the dependency tree of a layer's lockfile.
     Tree(TreeArgs),
+    /// Show what changed between two sets of lockfiles, grouped by layer and key, for review.
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +107,29 @@ struct TreeArgs {
     /// Draw this many levels below the top (0: the top only).
     #[arg(long, value_name = "N")]
     depth: Option<usize>,
+}
+
+/// `sanctuary diff OLD NEW` or `sanctuary diff --git [REV]`.
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The old lockfile, or the old `lockfiles/` directory (files pair by name).
+    #[arg(value_name = "OLD", required_unless_present = "git", requires = "new")]
+    old: Option<PathBuf>,
+    /// The new lockfile, or the new `lockfiles/` directory.
+    #[arg(value_name = "NEW")]
+    new: Option<PathBuf>,
+    /// Compare the manifest's lockfiles at this git revision [default: HEAD] with the
+    /// working tree.
+    #[arg(long, value_name = "REV", num_args = 0..=1, default_missing_value = "HEAD",
+          conflicts_with_all = ["old", "new"])]
+    git: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: commands::diff::DiffFormat,
+    /// Exit 1 when something changed and 0 when nothing did, like `git diff --exit-code`;
+    /// errors then exit 2 (without this flag: 0, or 1 on an error).
+    #[arg(long)]
+    exit_code: bool,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +270,17 @@ pub fn run() -> Result<ExitCode> {
             invert: args.invert,
             depth: args.depth,
         }),
+        Command::Diff(args) => {
+            let settings = commands::diff::DiffSettings::from_args(global, args);
+            // With --exit-code, 1 means "changed": errors take 2, as with diff(1).
+            commands::diff::diff(&settings).or_else(|err| {
+                if !settings.exit_code {
+                    return Err(err);
+                }
+                report(&err);
+                Ok(ExitCode::from(2))
+            })
+        }
     }
 }
 
@@ -308,6 +344,26 @@ impl commands::lock::LockSettings {
             upgrade,
             keys: args.keys.clone(),
         })
+    }
+}
+
+impl commands::diff::DiffSettings {
+    fn from_args(global: GlobalSettings, args: DiffArgs) -> Self {
+        use commands::diff::DiffSource;
+        let source = match (args.git, args.old, args.new) {
+            (Some(rev), _, _) => DiffSource::Git { rev },
+            // clap requires OLD and NEW together unless --git is given.
+            (None, old, new) => DiffSource::Paths {
+                old: old.unwrap_or_default(),
+                new: new.unwrap_or_default(),
+            },
+        };
+        commands::diff::DiffSettings {
+            global,
+            source,
+            format: args.format,
+            exit_code: args.exit_code,
+        }
     }
 }
 

@@ -1121,25 +1121,10 @@ fn remove_undeclared(dir: &Path, keys: &[String], quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// Lines saying what changed between two lockfiles (added, removed, version changes).
+/// Lines saying what changed between two lockfiles: the text form of `sanctuary diff`,
+/// uncoloured (artifacts changed with no version change first, then by package name).
 fn summarize_changes(old: Option<&Lockfile>, new: &Lockfile) -> Vec<String> {
-    let old = old.map(Lockfile::versions).unwrap_or_default();
-    let new = new.versions();
-    let mut out = Vec::new();
-    for (name, version) in &new {
-        match old.get(name) {
-            None => out.push(format!("+ {name} {version}")),
-            Some(v) if v != version => out.push(format!("~ {name} {v} -> {version}")),
-            Some(_) => {}
-        }
-    }
-    for (name, version) in &old {
-        if !new.contains_key(name) {
-            out.push(format!("- {name} {version}"));
-        }
-    }
-    out.sort_by(|a, b| a[2..].cmp(&b[2..]));
-    out
+    crate::lock::diff::summary_lines(old, new)
 }
 
 /// Write `text` to `path` through a temporary file in the same directory and a rename, so a

@@ -1,6 +1,7 @@
 //! The commands: each takes checked settings and does its work.
 
 pub mod detect;
+pub mod diff;
 pub mod doctor;
 pub mod export;
 pub mod lock;

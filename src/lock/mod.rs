@@ -5,6 +5,8 @@
 //! product: packages sorted by name, one field a line, wheels as `[[packages.wheels]]` tables,
 //! dependencies one per line, so that lockfile diffs in code review stay short and stable.
 
+pub mod diff;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::str::FromStr;
