@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::cli::GlobalSettings;
 use crate::commands::detect;
 use crate::commands::lock::{
-    APPLICATION_LOCKFILE, application_key_lockfile, foundation_lockfile, write_atomically,
+    APPLICATION_LOCKFILE, application_lockfile_for, foundation_lockfile, write_atomically,
 };
 use crate::environment::{Environment, FileMismatch, FileState, InstalledDistribution};
 use crate::hardware::{
@@ -326,15 +326,7 @@ pub fn examine(
     let mut files: Vec<(&str, PathBuf)> = Vec::new();
     if let Some(k) = &key {
         files.push(("foundation", lock_dir.join(foundation_lockfile(&k.key))));
-        let per_key = lock_dir.join(application_key_lockfile(&k.key));
-        files.push((
-            "application",
-            if per_key.exists() {
-                per_key
-            } else {
-                lock_dir.join(APPLICATION_LOCKFILE)
-            },
-        ));
+        files.push(("application", application_lockfile_for(&lock_dir, &k.key)));
     } else if declared.is_empty() {
         files.push(("application", lock_dir.join(APPLICATION_LOCKFILE)));
     }
