@@ -9,6 +9,7 @@ pub mod commands;
 pub mod environment;
 pub mod hardware;
 pub mod index;
+pub mod install;
 pub mod lock;
 pub mod manifest;
 pub mod resolve;

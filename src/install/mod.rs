@@ -1,0 +1,279 @@
+//! Installing and uninstalling one wheel into a virtual environment, safely: the core of
+//! `sanctuary sync`.
+//!
+//! [`wheel::install`] validates a whole wheel before it writes anything (every archive entry
+//! stays inside its destination, no duplicates, local headers agree with the central
+//! directory, every CRC and every `RECORD` hash checks), then writes each file through a
+//! temporary name and a rename, and finishes with `INSTALLER` and a fresh `RECORD`.
+//! [`uninstall`] removes exactly the files a `RECORD` lists (read by [`crate::environment`]),
+//! never one that resolves outside the venv, then the directories left empty and the
+//! dist-info. [`entry_points`] turns `entry_points.txt` into launcher scripts.
+//!
+//! Paths are checked by components, never by string prefixes: `<venv>-evil/x` is not inside
+//! `<venv>`.
+
+pub mod entry_points;
+pub mod wheel;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+
+use crate::environment::{self, EnvironmentError, InstalledDistribution};
+
+pub use wheel::{InstallOptions, InstalledRecord, install};
+
+/// The directories of a virtual environment a wheel installs into (the `sysconfig` "venv"
+/// scheme on POSIX).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Venv {
+    /// The venv directory; nothing is ever written or removed outside it.
+    pub root: PathBuf,
+    /// `<venv>/lib/pythonX.Y/site-packages`: purelib and platlib.
+    pub site_packages: PathBuf,
+    /// `<venv>/bin`: scripts and entry-point launchers.
+    pub bin: PathBuf,
+    /// The interpreter written into shebangs: `<venv>/bin/python`.
+    pub python: PathBuf,
+    /// `<venv>/include/site/pythonX.Y`: headers go to `<headers>/<distribution name>`.
+    pub headers: PathBuf,
+    /// `<venv>`: the `data` scheme key.
+    pub data: PathBuf,
+}
+
+impl Venv {
+    /// The layout of the existing venv at `root` (its `lib/pythonX.Y/site-packages` must
+    /// exist). `root` is made absolute so that shebangs and `RECORD` paths are well defined.
+    pub fn from_root(root: &Path) -> Result<Venv, EnvironmentError> {
+        let root = std::path::absolute(root).map_err(|source| EnvironmentError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let site_packages = environment::find_site_packages(&root)?;
+        // `lib/python3.12/site-packages` names the version; Windows' `Lib/site-packages`
+        // does not, and falls back to `python3`.
+        let python_dir = site_packages
+            .parent()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("python"))
+            .unwrap_or_else(|| "python3".to_string());
+        Ok(Venv {
+            bin: root.join("bin"),
+            python: root.join("bin").join("python"),
+            headers: root.join("include").join("site").join(python_dir),
+            data: root.clone(),
+            site_packages,
+            root,
+        })
+    }
+}
+
+/// An uninstallation could not proceed.
+#[derive(Debug, thiserror::Error)]
+pub enum UninstallError {
+    #[error(
+        "{} is not a dist-info directory directly inside {}",
+        dist_info.display(),
+        site_packages.display()
+    )]
+    NotInSitePackages {
+        dist_info: PathBuf,
+        site_packages: PathBuf,
+    },
+    #[error("{} has no RECORD: cannot tell which files it installed", .0.display())]
+    NoRecord(PathBuf),
+    #[error("cannot remove {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What [`uninstall`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UninstallReport {
+    /// Files removed, in `RECORD` order (compiled `__pycache__` files of removed modules
+    /// included).
+    pub removed: Vec<PathBuf>,
+    /// `RECORD` paths that resolve outside the venv (or through a symlink leaving it): left
+    /// alone.
+    pub outside: Vec<String>,
+    /// `RECORD` paths already gone.
+    pub missing: Vec<String>,
+    /// Directories removed because they were left empty.
+    pub removed_dirs: Vec<PathBuf>,
+}
+
+/// Remove the distribution `dist` from `venv`: exactly the files its `RECORD` lists (plus
+/// the `__pycache__/<module>.*.pyc` of each removed `.py`, which Python wrote, not the
+/// installer), never one that resolves outside `venv.root` (reported in
+/// [`UninstallReport::outside`]), then the directories left empty under `site-packages` and
+/// `bin`, then the dist-info directory. A `RECORD` entry naming a directory is skipped.
+pub fn uninstall(
+    dist: &InstalledDistribution,
+    venv: &Venv,
+) -> Result<UninstallReport, UninstallError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| UninstallError::Io { path, source }
+    };
+    let site_packages = normalize(&venv.site_packages);
+    let dist_info = normalize(&dist.dist_info);
+    let is_dist_info = dist_info.parent() == Some(site_packages.as_path())
+        && dist_info
+            .extension()
+            .is_some_and(|e| e == std::ffi::OsStr::new("dist-info"));
+    if !is_dist_info {
+        return Err(UninstallError::NotInSitePackages {
+            dist_info: dist.dist_info.clone(),
+            site_packages: venv.site_packages.clone(),
+        });
+    }
+    if !dist.has_record {
+        return Err(UninstallError::NoRecord(dist.dist_info.clone()));
+    }
+    let root = normalize(&venv.root);
+    let real_root = std::fs::canonicalize(&root).map_err(io(&root))?;
+    let mut report = UninstallReport::default();
+    let mut parents = BTreeSet::new();
+    for entry in &dist.record {
+        let path = normalize(&site_packages.join(&entry.path));
+        if !path.starts_with(&root) || path == root {
+            report.outside.push(entry.path.clone());
+            continue;
+        }
+        // The parent must really be inside the venv (a symlinked directory could leave it).
+        let Some(parent) = path.parent() else {
+            report.outside.push(entry.path.clone());
+            continue;
+        };
+        let real_parent = match std::fs::canonicalize(parent) {
+            Ok(p) => p,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                report.missing.push(entry.path.clone());
+                continue;
+            }
+            Err(e) => return Err(io(parent)(e)),
+        };
+        if !real_parent.starts_with(&real_root) {
+            report.outside.push(entry.path.clone());
+            continue;
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => continue,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                report.missing.push(entry.path.clone());
+                continue;
+            }
+            Err(e) => return Err(io(&path)(e)),
+        }
+        std::fs::remove_file(&path).map_err(io(&path))?;
+        report.removed.push(path.clone());
+        parents.insert(parent.to_path_buf());
+        if path.extension().is_some_and(|e| e == "py") {
+            remove_pycache(&path, &mut report, &mut parents)?;
+        }
+    }
+    // The dist-info itself (INSTALLER, RECORD, anything Python or a tool left there).
+    if dist_info.exists() {
+        std::fs::remove_dir_all(&dist_info).map_err(io(&dist_info))?;
+    }
+    // Empty directories, deepest first, up to (never including) site-packages and bin.
+    let bin = normalize(&venv.bin);
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for parent in parents {
+        let top = if parent.starts_with(&site_packages) {
+            &site_packages
+        } else if parent.starts_with(&bin) {
+            &bin
+        } else {
+            continue;
+        };
+        let mut dir = parent.as_path();
+        while dir != top && dir.starts_with(top) {
+            dirs.insert(dir.to_path_buf());
+            match dir.parent() {
+                Some(p) => dir = p,
+                None => break,
+            }
+        }
+    }
+    let mut dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for dir in dirs {
+        let empty = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none());
+        if empty && std::fs::remove_dir(&dir).is_ok() {
+            report.removed_dirs.push(dir);
+        }
+    }
+    Ok(report)
+}
+
+/// Remove `__pycache__/<stem>.*.pyc` next to a removed `<stem>.py`.
+fn remove_pycache(
+    py: &Path,
+    report: &mut UninstallReport,
+    parents: &mut BTreeSet<PathBuf>,
+) -> Result<(), UninstallError> {
+    let (Some(parent), Some(stem)) = (py.parent(), py.file_stem()) else {
+        return Ok(());
+    };
+    let cache = parent.join("__pycache__");
+    let Ok(entries) = std::fs::read_dir(&cache) else {
+        return Ok(());
+    };
+    let prefix = format!("{}.", stem.to_string_lossy());
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && name.ends_with(".pyc") {
+            let path = e.path();
+            if e.file_type().is_ok_and(|t| t.is_file()) {
+                std::fs::remove_file(&path).map_err(|source| UninstallError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                report.removed.push(path);
+                parents.insert(cache.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lexically normalize a path: drop `.`, resolve `..` against the preceding component
+/// (never above the root). Does not touch the file system.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push(c);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `to` relative to the directory `from`, both absolute and normalized: `../../../bin/foo`
+/// from site-packages, as `RECORD` writes files installed outside it. `/`-separated.
+pub(crate) fn relative_to(to: &Path, from: &Path) -> String {
+    let to: Vec<Component> = to.components().collect();
+    let from: Vec<Component> = from.components().collect();
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); from.len() - common];
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
