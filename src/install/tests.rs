@@ -38,8 +38,12 @@ fn base_files() -> Vec<(String, Vec<u8>)> {
 
 /// A stored (uncompressed) zip of `files` plus a RECORD listing them.
 fn build_wheel(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    build_wheel_with(files, zip::CompressionMethod::Stored)
+}
+
+fn build_wheel_with(files: &[(String, Vec<u8>)], method: zip::CompressionMethod) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let options = SimpleFileOptions::default().compression_method(method);
     let mut record = String::new();
     for (name, content) in files {
         zip.start_file(name.as_str(), options).unwrap();
@@ -441,4 +445,29 @@ fn uninstall_refuses_a_dist_info_outside_site_packages() {
         uninstall(&dist, &f.venv),
         Err(UninstallError::NotInSitePackages { .. })
     ));
+}
+
+#[test]
+fn installs_a_deflated_wheel() {
+    let f = fixture();
+    let bytes = build_wheel_with(&base_files(), zip::CompressionMethod::Deflated);
+    install(&f.wheel(&bytes), &f.venv, &InstallOptions::default()).unwrap();
+    let env = Environment::read(&f.venv.root).unwrap();
+    let dist = env.get(&"demo".parse().unwrap()).unwrap();
+    assert!(dist.verify(&env.site_packages).is_empty());
+}
+
+#[test]
+fn a_write_failure_rolls_back_what_was_created() {
+    let f = fixture();
+    // `bin/run-demo` is a non-empty directory: the rename onto it fails mid-install.
+    std::fs::create_dir_all(f.venv.bin.join("run-demo/x")).unwrap();
+    let before = snapshot(&f.venv.root);
+    let wheel = f.wheel(&build_wheel(&base_files()));
+    let err = install(&wheel, &f.venv, &InstallOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, InstallError::Write { path, .. } if path.ends_with("bin/run-demo")),
+        "{err}"
+    );
+    assert_eq!(snapshot(&f.venv.root), before);
 }
