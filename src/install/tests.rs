@@ -471,3 +471,21 @@ fn a_write_failure_rolls_back_what_was_created() {
     );
     assert_eq!(snapshot(&f.venv.root), before);
 }
+
+#[cfg(unix)]
+#[test]
+fn refuses_to_write_through_a_symlink_leaving_the_venv() {
+    let f = fixture();
+    let outside = f.tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, f.venv.site_packages.join("demo")).unwrap();
+    let before = snapshot(&f.venv.root);
+    let wheel = f.wheel(&build_wheel(&base_files()));
+    let err = install(&wheel, &f.venv, &InstallOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, InstallError::UnsafePath { entry, .. } if entry == "demo/__init__.py"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    assert_eq!(snapshot(&f.venv.root), before);
+}

@@ -5,7 +5,8 @@
 //! on the same file, a local file header disagrees with the central directory (name,
 //! method, CRC, sizes), an entry fails its CRC or its declared size, a file's sha256 differs
 //! from the wheel's `RECORD` (or it is missing from it), `WHEEL` is absent or of an
-//! unsupported major version, or an entry point is refused (see [`super::entry_points`]).
+//! unsupported major version, an existing directory on the way is a symlink leading out of
+//! the venv, or an entry point is refused (see [`super::entry_points`]).
 //! **Write** then copies each file to its scheme directory through a temporary file in the
 //! destination directory and a rename, rewrites `#!python` shebangs of `.data/scripts`,
 //! writes the entry-point launchers, `INSTALLER` and, last, a fresh `RECORD` (its presence
@@ -229,6 +230,11 @@ pub fn install(
     let data_dir = format!("{stem}.data");
 
     // Where every file goes, refusing two entries on one destination.
+    let real_root = std::fs::canonicalize(&venv.root).map_err(|source| InstallError::Write {
+        wheel: wheel.clone(),
+        path: venv.root.clone(),
+        source,
+    })?;
     let mut planned: Vec<Planned> = Vec::new();
     let mut seen: HashMap<PathBuf, String> = HashMap::new();
     let mut small: HashMap<String, Vec<u8>> = HashMap::new();
@@ -273,6 +279,11 @@ pub fn install(
         // Defense in depth: by components, never by string prefix.
         if !dest.starts_with(&root) || dest == root {
             return Err(unsafe_path("it leaves its destination directory"));
+        }
+        if !resolves_inside(&dest, &real_root) {
+            return Err(unsafe_path(
+                "its destination directory is a symlink leading out of the venv",
+            ));
         }
         if let Some(first) = seen.insert(dest.clone(), name.clone()) {
             return Err(InstallError::Duplicate {
@@ -422,6 +433,19 @@ fn check_entry_name(name: &str) -> Result<Vec<String>, &'static str> {
         return Err("it names no file");
     }
     Ok(parts)
+}
+
+/// Whether the deepest existing ancestor of `dest`'s directory, symlinks resolved, is inside
+/// `real_root` (itself canonical). `dest` itself may be a symlink: the rename replaces it.
+fn resolves_inside(dest: &Path, real_root: &Path) -> bool {
+    let mut dir = dest.parent();
+    while let Some(d) = dir {
+        if d.symlink_metadata().is_ok() {
+            return std::fs::canonicalize(d).is_ok_and(|real| real.starts_with(real_root));
+        }
+        dir = d.parent();
+    }
+    false
 }
 
 /// What the central directory says of one entry, to compare with its local header.
