@@ -1084,6 +1084,15 @@ mod tests {
             .with_retries(1, Duration::from_millis(5))
     }
 
+    /// A set with one non-explicit simple index called `pypi` at `url`.
+    fn pypi_set(url: &Url, settings: IndexSettings) -> IndexSet {
+        set(
+            vec![index("pypi", url, false, IndexKind::Simple)],
+            &[],
+            settings,
+        )
+    }
+
     const WHEEL: &str = "foo-1.0-py3-none-any.whl";
 
     fn count(server: &TestServer, pred: impl Fn(&Recorded) -> bool) -> usize {
@@ -1177,16 +1186,7 @@ mod tests {
                 _ => Reply::new(404, ""),
             })
             .await;
-            let s = set(
-                vec![index(
-                    "pypi",
-                    &server.url("simple/"),
-                    false,
-                    IndexKind::Simple,
-                )],
-                &[],
-                settings(dir.path()),
-            );
+            let s = pypi_set(&server.url("simple/"), settings(dir.path()));
             let files = s.files(&name("foo")).await.unwrap().unwrap();
             let file = &files.versions.values().next().unwrap()[0];
             let result = s.metadata(&files, file).await;
@@ -1207,16 +1207,7 @@ mod tests {
             vec![],
         )
         .await;
-        let s = set(
-            vec![index(
-                "pypi",
-                &server.url("simple"),
-                false,
-                IndexKind::Simple,
-            )],
-            &[],
-            settings(dir.path()),
-        );
+        let s = pypi_set(&server.url("simple"), settings(dir.path()));
         let files = s.files(&name("foo")).await.unwrap().unwrap();
         let file = &files.versions.values().next().unwrap()[0];
         let err = s.metadata(&files, file).await.unwrap_err();
@@ -1373,16 +1364,7 @@ mod tests {
         let new = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let server = changing_server(new.clone()).await;
         let resolve_foo = || async {
-            let source = Arc::new(set(
-                vec![index(
-                    "pypi",
-                    &server.url("simple/"),
-                    false,
-                    IndexKind::Simple,
-                )],
-                &[],
-                settings(dir.path()),
-            ));
+            let source = Arc::new(pypi_set(&server.url("simple/"), settings(dir.path())));
             let requirement = crate::resolve::RootRequirement {
                 requirement: Requirement::from_str("foo").unwrap(),
                 origin: crate::resolve::Origin {
@@ -1471,16 +1453,7 @@ mod tests {
             })
             .await;
             for _ in 0..2 {
-                let s = set(
-                    vec![index(
-                        "pypi",
-                        &server.url("simple/"),
-                        false,
-                        IndexKind::Simple,
-                    )],
-                    &[],
-                    settings(dir.path()),
-                );
+                let s = pypi_set(&server.url("simple/"), settings(dir.path()));
                 assert!(s.files(&name("foo")).await.unwrap().is_some());
                 assert!(!s.settle().await.unwrap());
             }
@@ -1584,16 +1557,7 @@ mod tests {
         })
         .await;
         for _ in 0..2 {
-            let s = set(
-                vec![index(
-                    "pypi",
-                    &server.url("simple"),
-                    false,
-                    IndexKind::Simple,
-                )],
-                &[],
-                settings(dir.path()),
-            );
+            let s = pypi_set(&server.url("simple"), settings(dir.path()));
             let files = s.files(&name("foo")).await.unwrap().unwrap();
             let file = s
                 .complete(&files.versions.values().next().unwrap()[0])
@@ -1622,16 +1586,7 @@ mod tests {
             _ => Reply::new(404, ""),
         })
         .await;
-        let s = Arc::new(set(
-            vec![index(
-                "pypi",
-                &server.url("simple"),
-                false,
-                IndexKind::Simple,
-            )],
-            &[],
-            settings(dir.path()),
-        ));
+        let s = Arc::new(pypi_set(&server.url("simple"), settings(dir.path())));
         let files = s.files(&name("foo")).await.unwrap().unwrap();
         let file = files.versions.values().next().unwrap()[0].clone();
         let prefetch = tokio::spawn({
@@ -1719,16 +1674,7 @@ mod tests {
             Reply::new(200, format!(r#"<a href="{WHEEL}">x</a>"#))
         })
         .await;
-        let s = Arc::new(set(
-            vec![index(
-                "pypi",
-                &server.url("simple/"),
-                false,
-                IndexKind::Simple,
-            )],
-            &[],
-            settings(dir.path()),
-        ));
+        let s = Arc::new(pypi_set(&server.url("simple/"), settings(dir.path())));
         let tasks: Vec<_> = (0..10)
             .map(|_| {
                 let s = s.clone();
@@ -1893,16 +1839,7 @@ mod tests {
             Reply::new(200, body).header("Content-Type", "application/vnd.pypi.simple.v1+json")
         })
         .await;
-        let s = set(
-            vec![index(
-                "pypi",
-                &server.url("simple/"),
-                false,
-                IndexKind::Simple,
-            )],
-            &[],
-            settings(dir.path()),
-        );
+        let s = pypi_set(&server.url("simple/"), settings(dir.path()));
         let files = s.files(&name("foo")).await.unwrap().unwrap();
         let file = &files.versions.values().next().unwrap()[0];
         assert_eq!(
@@ -1925,11 +1862,7 @@ mod tests {
     async fn live_pypi_six() {
         let dir = tempfile::tempdir().unwrap();
         let pypi = Url::parse("https://pypi.org/simple").unwrap();
-        let s = set(
-            vec![index("pypi", &pypi, false, IndexKind::Simple)],
-            &[],
-            settings(dir.path()),
-        );
+        let s = pypi_set(&pypi, settings(dir.path()));
         let six = s.files(&name("six")).await.unwrap().unwrap();
         let (version, files) = six.versions.iter().next_back().unwrap();
         let wheel = files
