@@ -1223,16 +1223,8 @@ mod tests {
             _ => Reply::new(200, format!(r#"<a href="{WHEEL}">x</a>"#)).header("ETag", "\"v1\""),
         })
         .await;
-        let idx = || {
-            vec![index(
-                "pypi",
-                &server.url("simple/"),
-                false,
-                IndexKind::Simple,
-            )]
-        };
         for _ in 0..2 {
-            let s = set(idx(), &[], settings(dir.path()));
+            let s = pypi_set(&server.url("simple/"), settings(dir.path()));
             let files = s.files(&name("foo")).await.unwrap().unwrap();
             assert_eq!(files.versions.len(), 1);
             assert!(!s.settle().await.unwrap(), "a 304 is no change");
@@ -1287,14 +1279,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let new = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let server = changing_server(new.clone()).await;
-        let idx = || {
-            vec![index(
-                "pypi",
-                &server.url("simple/"),
-                false,
-                IndexKind::Simple,
-            )]
-        };
         let versions = |p: &PackageFiles| {
             p.versions
                 .keys()
@@ -1302,7 +1286,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
 
-        let cold = set(idx(), &[], settings(dir.path()));
+        let cold = pypi_set(&server.url("simple/"), settings(dir.path()));
         assert_eq!(
             versions(&cold.files(&name("foo")).await.unwrap().unwrap()),
             ["1.0"]
@@ -1320,7 +1304,7 @@ mod tests {
             .unwrap()
             .path();
         let written = std::fs::metadata(&page_file).unwrap().modified().unwrap();
-        let warm = set(idx(), &[], settings(dir.path()));
+        let warm = pypi_set(&server.url("simple/"), settings(dir.path()));
         assert_eq!(
             versions(&warm.files(&name("foo")).await.unwrap().unwrap()),
             ["1.0"]
@@ -1335,7 +1319,7 @@ mod tests {
         // Changed: the speculative answer is stale, `settle` says so, and asking again gives
         // the new page (without another request).
         new.store(true, std::sync::atomic::Ordering::SeqCst);
-        let changed = set(idx(), &[], settings(dir.path()));
+        let changed = pypi_set(&server.url("simple/"), settings(dir.path()));
         assert_eq!(
             versions(&changed.files(&name("foo")).await.unwrap().unwrap()),
             ["1.0"]
@@ -1350,7 +1334,8 @@ mod tests {
 
         // Without speculation the answer is always the server's.
         new.store(false, std::sync::atomic::Ordering::SeqCst);
-        let careful = set(idx(), &[], settings(dir.path())).with_speculation(false);
+        let careful =
+            pypi_set(&server.url("simple/"), settings(dir.path())).with_speculation(false);
         assert_eq!(
             versions(&careful.files(&name("foo")).await.unwrap().unwrap()),
             ["1.0"]
@@ -1413,21 +1398,13 @@ mod tests {
             }
         })
         .await;
-        let idx = || {
-            vec![index(
-                "pypi",
-                &server.url("simple/"),
-                false,
-                IndexKind::Simple,
-            )]
-        };
-        let s = set(idx(), &[], settings(dir.path()));
+        let s = pypi_set(&server.url("simple/"), settings(dir.path()));
         assert!(s.files(&name("foo")).await.unwrap().is_some());
         // Regression (flaky under load): the cache write runs in the background; without
         // settling, the second set could find no cached page and fetch the 403 directly.
         assert!(!s.settle().await.unwrap());
         fail.store(true, std::sync::atomic::Ordering::SeqCst);
-        let s = set(idx(), &[], settings(dir.path()));
+        let s = pypi_set(&server.url("simple/"), settings(dir.path()));
         assert!(s.files(&name("foo")).await.unwrap().is_some());
         let err = s.settle().await.unwrap_err();
         assert!(
