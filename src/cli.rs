@@ -52,6 +52,9 @@ struct GlobalArgs {
 enum Command {
     /// Resolve the manifest and write hashed PEP 751 lockfiles under `lockfiles/`.
     Lock(LockArgs),
+    /// Make the virtual environment exactly what this machine's lockfiles say: install,
+    /// replace and remove, locking first when the lockfiles are stale.
+    Sync(SyncArgs),
     /// Show the NVIDIA driver, CUDA and GPUs found, and the hardware key this machine takes.
     Detect(DetectArgs),
     /// Check the environment against the lockfiles of this machine's key, and the installed
@@ -63,6 +66,45 @@ enum Command {
     Tree(TreeArgs),
     /// Show what changed between two sets of lockfiles, grouped by layer and key, for review.
     Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The environment to sync [default: `[sync] venv` beside the manifest].
+    #[arg(long, value_name = "DIR")]
+    venv: Option<PathBuf>,
+    /// Refuse to install when the lockfiles are stale (for CI), instead of locking first.
+    #[arg(long, conflicts_with = "frozen")]
+    locked: bool,
+    /// Install the lockfiles as they are, without checking that they are up to date.
+    #[arg(long)]
+    frozen: bool,
+    /// Print what would be installed and removed; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The interpreter of a new environment: a path, or a name on PATH [default: the first
+    /// of python3.X, python3, python on PATH that is the manifest's Python].
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
+    /// Compile the installed Python files to bytecode.
+    #[arg(long)]
+    compile: bool,
+    /// Keep packages the lockfiles do not list, instead of removing them.
+    #[arg(long)]
+    inexact: bool,
+    /// How files get from the wheel cache into the environment.
+    #[arg(long, value_enum, default_value = "hardlink", value_name = "MODE")]
+    link_mode: LinkModeArg,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LinkModeArg {
+    /// Hard links into the cache (copies where the file system cannot link).
+    Hardlink,
+    /// Independent copies.
+    Copy,
 }
 
 #[derive(Debug, Args)]
@@ -237,6 +279,28 @@ pub fn run() -> Result<ExitCode> {
         Command::Lock(args) => {
             let settings = commands::lock::LockSettings::from_args(global, &args)?;
             commands::lock::lock(&settings)
+        }
+        Command::Sync(args) => {
+            use commands::sync::{Freshness, SyncSettings};
+            let settings = SyncSettings {
+                global,
+                keys: args.key.settings()?,
+                venv: args.venv,
+                freshness: match (args.locked, args.frozen) {
+                    (true, _) => Freshness::Locked,
+                    (_, true) => Freshness::Frozen,
+                    _ => Freshness::Relock,
+                },
+                dry_run: args.dry_run,
+                python: args.python,
+                compile: args.compile,
+                exact: !args.inexact,
+                link: match args.link_mode {
+                    LinkModeArg::Hardlink => crate::install::LinkMode::Hardlink,
+                    LinkModeArg::Copy => crate::install::LinkMode::Copy,
+                },
+            };
+            commands::sync::sync(&settings)
         }
         Command::Detect(args) => {
             let settings = commands::detect::DetectSettings {

@@ -64,6 +64,29 @@ pub enum Platform {
     },
 }
 
+impl Platform {
+    /// The CPU architecture.
+    pub fn arch(&self) -> Arch {
+        match self {
+            Platform::Linux { arch, .. }
+            | Platform::LinuxMusl { arch, .. }
+            | Platform::MacOs { arch, .. }
+            | Platform::Windows { arch } => *arch,
+        }
+    }
+
+    /// Whether wheels for this platform can run on `host`: the same operating system, C
+    /// library and architecture (the glibc, musl and macOS floors are not compared).
+    pub fn same_system(&self, host: &Platform) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(host) && self.arch() == host.arch()
+    }
+}
+
+/// The platform of this machine, as a lock target would name it.
+pub fn host() -> Result<Platform, TargetError> {
+    host_platform()
+}
+
 /// Why a target could not be understood.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TargetError {

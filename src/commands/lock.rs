@@ -375,27 +375,43 @@ impl Spinner {
 /// Compare a lockfile's recorded inputs with the manifest's; print why it is stale.
 fn check_file(path: &Path, manifest: &Manifest, inputs: &InputSummary, hash: &str) -> bool {
     let relative = display_path(path, manifest.dir());
+    match file_staleness(path, manifest, inputs, hash) {
+        None => {
+            eprintln!("{relative} is up to date");
+            true
+        }
+        Some(lines) => {
+            for line in lines {
+                eprintln!("{line}");
+            }
+            false
+        }
+    }
+}
+
+/// Why a lockfile is stale (a first line, then `  - reason` lines), or `None` when it was
+/// made from the current inputs.
+fn file_staleness(
+    path: &Path,
+    manifest: &Manifest,
+    inputs: &InputSummary,
+    hash: &str,
+) -> Option<Vec<String>> {
+    let relative = display_path(path, manifest.dir());
     let old = match std::fs::read_to_string(path) {
         Ok(text) => match Lockfile::parse(&text) {
             Ok(lock) => lock,
-            Err(e) => {
-                eprintln!("{relative} cannot be read: {e}");
-                return false;
-            }
+            Err(e) => return Some(vec![format!("{relative} cannot be read: {e}")]),
         },
-        Err(_) => {
-            eprintln!("{relative} is missing");
-            return false;
-        }
+        Err(_) => return Some(vec![format!("{relative} is missing")]),
     };
     if old.tool.inputs_hash == hash {
-        eprintln!("{relative} is up to date");
-        return true;
+        return None;
     }
-    eprintln!(
+    let mut lines = vec![format!(
         "{relative} is stale: {} changed since it was written:",
         manifest.path.display()
-    );
+    )];
     let mut reasons = inputs.changes_from(&old.tool.inputs);
     if old.tool.python != manifest.python {
         reasons.push(format!(
@@ -419,10 +435,32 @@ fn check_file(path: &Path, manifest: &Manifest, inputs: &InputSummary, hash: &st
     if reasons.is_empty() {
         reasons.push("the recorded inputs hash differs".to_string());
     }
-    for r in reasons {
-        eprintln!("  - {r}");
+    lines.extend(reasons.into_iter().map(|r| format!("  - {r}")));
+    Some(lines)
+}
+
+/// Why the lockfiles that serve `key` (its Foundation and its Application; the Application
+/// alone without a key) are stale: lines for people, empty when both are up to date.
+pub fn stale_lockfiles(settings: &LockSettings, manifest: &Manifest, key: Option<&str>) -> Result<Vec<String>> {
+    let plan = Plan::new(manifest, settings)?;
+    let mut lines = Vec::new();
+    if let Some(key) = key
+        && let Some((_, inputs, hash)) = plan.foundations.iter().find(|(k, _, _)| k == key)
+    {
+        let path = plan.dir.join(foundation_lockfile(key));
+        lines.extend(file_staleness(&path, manifest, inputs, hash).unwrap_or_default());
     }
-    false
+    let files = plan.application_files();
+    let (file_key, path) = match key {
+        Some(key) => files
+            .into_iter()
+            .find(|(k, _)| k.as_deref() == Some(key) || k.is_none())
+            .unwrap_or((None, plan.dir.join(APPLICATION_LOCKFILE))),
+        None => (None, plan.dir.join(APPLICATION_LOCKFILE)),
+    };
+    let hash = plan.application_hash(manifest, file_key.as_deref());
+    lines.extend(file_staleness(&path, manifest, &plan.application, &hash).unwrap_or_default());
+    Ok(lines)
 }
 
 fn texts(reqs: &[ManifestRequirement]) -> Vec<String> {

@@ -5,4 +5,5 @@ pub mod diff;
 pub mod doctor;
 pub mod export;
 pub mod lock;
+pub mod sync;
 pub mod tree;

@@ -21,7 +21,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-pub use parse::{DirectUrl, ParseError, RecordEntry, RecordHash};
+pub use parse::{DirectUrl, ParseError, Provenance, RecordEntry, RecordHash};
 
 /// The environment cannot be read at all.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,8 @@ pub struct InstalledDistribution {
     pub installer: Option<String>,
     /// `direct_url.json`, when installed from a URL, a path or editable.
     pub direct_url: Option<DirectUrl>,
+    /// `provenance_url.json` (PEP 710), which sanctuary writes: the artifact installed.
+    pub provenance: Option<Provenance>,
     /// `RECORD`; empty when the installer wrote none.
     pub record: Vec<RecordEntry>,
     /// Whether a `RECORD` file exists.
@@ -210,12 +212,15 @@ fn read_dist_info(dir: &Path) -> Result<InstalledDistribution, String> {
         Some(t) => Some(parse::parse_direct_url(&t).map_err(|e| e.to_string())?),
         None => None,
     };
+    // A provenance file that cannot be read only means the artifact is unknown.
+    let provenance = read(parse::PROVENANCE_FILE)?.and_then(|t| parse::parse_provenance(&t).ok());
     Ok(InstalledDistribution {
         name,
         version,
         dist_info: dir.to_path_buf(),
         installer,
         direct_url,
+        provenance,
         record,
         has_record: record_text.is_some(),
     })

@@ -239,6 +239,50 @@ pub fn parse_direct_url(text: &str) -> Result<DirectUrl, ParseError> {
     })
 }
 
+/// `provenance_url.json` (PEP 710, draft): the index URL of the artifact a distribution was
+/// installed from and its hashes. sanctuary writes it so that a later sync can tell the
+/// locked artifact from another build of the same version (a `+cu128` wheel from a `+cu130`
+/// one with the same label stripped, a re-uploaded file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Provenance {
+    pub url: String,
+    /// `archive_info.hashes.sha256`, lower-case hex.
+    pub sha256: Option<String>,
+}
+
+/// The file name of [`Provenance`] in a dist-info directory.
+pub const PROVENANCE_FILE: &str = "provenance_url.json";
+
+/// Parse `provenance_url.json`.
+pub fn parse_provenance(text: &str) -> Result<Provenance, ParseError> {
+    #[derive(Deserialize)]
+    struct Raw {
+        url: String,
+        archive_info: Option<RawArchive>,
+    }
+    #[derive(Deserialize)]
+    struct RawArchive {
+        #[serde(default)]
+        hashes: std::collections::BTreeMap<String, String>,
+    }
+    let raw: Raw = serde_json::from_str(text).map_err(|e| ParseError::DirectUrl(e.to_string()))?;
+    Ok(Provenance {
+        url: raw.url,
+        sha256: raw
+            .archive_info
+            .and_then(|a| a.hashes.get("sha256").map(|h| h.to_ascii_lowercase())),
+    })
+}
+
+/// `provenance_url.json` for an artifact, one line, keys in a fixed order.
+pub fn render_provenance(url: &str, sha256: &str) -> String {
+    let body = serde_json::json!({
+        "url": url,
+        "archive_info": { "hashes": { "sha256": sha256 } },
+    });
+    format!("{body}\n")
+}
+
 // RFC 4648 §5 base64 (URL- and file-name-safe alphabet: `-` and `_` for `+` and `/`),
 // without `=` padding, as RECORD writes digests (PEP 376 / the wheel spec). Written by hand:
 // two short functions do not justify a dependency.

@@ -174,6 +174,75 @@ impl HttpClient {
         }
     }
 
+    /// Stream the body of `url` (served by the index named `index`) into `sink`, retrying
+    /// 5xx, 429 and transport failures, including a connection reset mid-body: `restart` is
+    /// called before every attempt so the sink can start over. Returns the final status; a
+    /// body is only streamed for a 2xx answer. An error from `sink` (for example a body
+    /// longer than announced) ends the download at once, as [`StreamError::Sink`].
+    pub async fn stream(
+        &self,
+        index: &str,
+        url: &Url,
+        restart: &mut (dyn FnMut() -> std::io::Result<()> + Send),
+        sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+    ) -> Result<u16, StreamError> {
+        let mut attempt = 0u32;
+        loop {
+            let outcome = {
+                // The semaphore is never closed, so acquiring only fails if it were.
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .map_err(|e| StreamError::Transport(IndexError::Other(e.to_string())))?;
+                restart().map_err(StreamError::Sink)?;
+                self.stream_once(url, sink).await
+            };
+            let delay = self.backoff.saturating_mul(2u32.saturating_pow(attempt));
+            match outcome {
+                Ok(status) if attempt < self.retries && (status >= 500 || status == 429) => {
+                    tracing::debug!(%url, status, attempt, "retrying the download");
+                    tokio::time::sleep(delay).await;
+                }
+                Ok(status) => return Ok(status),
+                Err(StreamFailure::Sink(e)) => return Err(StreamError::Sink(e)),
+                Err(StreamFailure::Http(err)) if attempt < self.retries && is_transient(&err) => {
+                    tracing::debug!(%url, attempt, err = %error_chain(&err), "retrying the download after a transport error");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(StreamFailure::Http(err)) => {
+                    return Err(StreamError::Transport(IndexError::Unreachable {
+                        index: index.to_string(),
+                        url: url.clone(),
+                        reason: error_chain(&err),
+                    }));
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn stream_once(
+        &self,
+        url: &Url,
+        sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+    ) -> Result<u16, StreamFailure> {
+        let mut response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(StreamFailure::Http)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Ok(status);
+        }
+        while let Some(chunk) = response.chunk().await.map_err(StreamFailure::Http)? {
+            sink(&chunk).map_err(StreamFailure::Sink)?;
+        }
+        Ok(status)
+    }
+
     async fn send_once(
         &self,
         method: reqwest::Method,
@@ -207,6 +276,20 @@ impl HttpClient {
             url: final_url,
         })
     }
+}
+
+/// Why [`HttpClient::stream`] stopped.
+#[derive(Debug)]
+pub enum StreamError {
+    /// The server could not be reached, after retries.
+    Transport(IndexError),
+    /// The sink refused the bytes or could not store them.
+    Sink(std::io::Error),
+}
+
+enum StreamFailure {
+    Http(reqwest::Error),
+    Sink(std::io::Error),
 }
 
 fn is_transient(err: &reqwest::Error) -> bool {

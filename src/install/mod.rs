@@ -13,6 +13,10 @@
 //! `<venv>`.
 
 pub mod entry_points;
+pub mod failpoint;
+pub mod fetch;
+pub mod journal;
+pub mod plan;
 pub mod wheel;
 
 #[cfg(test)]
@@ -23,7 +27,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::environment::{self, EnvironmentError, InstalledDistribution};
 
-pub use wheel::{InstallOptions, InstalledRecord, install};
+pub use wheel::{InstallOptions, InstalledRecord, LinkMode, UnpackedWheel, install, link, unpack};
 
 /// The directories of a virtual environment a wheel installs into (the `sysconfig` "venv"
 /// scheme on POSIX).
@@ -106,16 +110,24 @@ pub struct UninstallReport {
     pub missing: Vec<String>,
     /// Directories removed because they were left empty.
     pub removed_dirs: Vec<PathBuf>,
+    /// `RECORD` paths another installed distribution also lists (a namespace package's
+    /// `__init__.py` that several wheels ship): left for it.
+    pub shared: Vec<String>,
 }
 
 /// Remove the distribution `dist` from `venv`: exactly the files its `RECORD` lists (plus
 /// the `__pycache__/<module>.*.pyc` of each removed `.py`, which Python wrote, not the
 /// installer), never one that resolves outside `venv.root` (reported in
-/// [`UninstallReport::outside`]), then the directories left empty under `site-packages` and
-/// `bin`, then the dist-info directory. A `RECORD` entry naming a directory is skipped.
+/// [`UninstallReport::outside`]) and none in `keep` (normalized absolute paths that
+/// distributions staying in the venv also list), then the dist-info directory, then the
+/// directories left empty under `site-packages` and `bin`. A `RECORD` entry naming a
+/// directory is skipped. The dist-info goes last of all, `RECORD` and then `METADATA` at its
+/// very end, so an uninstall cut short is either still listed with its `RECORD` (and can be
+/// run again) or has no files left.
 pub fn uninstall(
     dist: &InstalledDistribution,
     venv: &Venv,
+    keep: &std::collections::HashSet<PathBuf>,
 ) -> Result<UninstallReport, UninstallError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -146,6 +158,10 @@ pub fn uninstall(
             report.outside.push(entry.path.clone());
             continue;
         }
+        if keep.contains(&path) {
+            report.shared.push(entry.path.clone());
+            continue;
+        }
         // The parent must really be inside the venv (a symlinked directory could leave it).
         let Some(parent) = path.parent() else {
             report.outside.push(entry.path.clone());
@@ -172,6 +188,7 @@ pub fn uninstall(
             }
             Err(e) => return Err(io(&path)(e)),
         }
+        failpoint::hit("remove-file");
         std::fs::remove_file(&path).map_err(io(&path))?;
         report.removed.push(path.clone());
         parents.insert(parent.to_path_buf());
@@ -179,10 +196,9 @@ pub fn uninstall(
             remove_pycache(&path, &mut report, &mut parents)?;
         }
     }
-    // The dist-info itself (INSTALLER, RECORD, anything Python or a tool left there).
-    if dist_info.exists() {
-        std::fs::remove_dir_all(&dist_info).map_err(io(&dist_info))?;
-    }
+    // The dist-info itself (INSTALLER, anything Python or a tool left there), RECORD and
+    // METADATA last.
+    remove_dist_info(&dist_info).map_err(io(&dist_info))?;
     // Empty directories, deepest first, up to (never including) site-packages and bin.
     let bin = normalize(&venv.bin);
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
@@ -212,6 +228,35 @@ pub fn uninstall(
         }
     }
     Ok(report)
+}
+
+/// Remove a dist-info directory, `RECORD` second to last and `METADATA` last, so that a
+/// removal cut short leaves either a `RECORD` or nothing to uninstall.
+pub fn remove_dist_info(dist_info: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dist_info) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "RECORD" || name == "METADATA" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    for last in ["RECORD", "METADATA"] {
+        match std::fs::remove_file(dist_info.join(last)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    std::fs::remove_dir(dist_info)
 }
 
 /// Remove `__pycache__/<stem>.*.pyc` next to a removed `<stem>.py`.

@@ -404,7 +404,7 @@ fn uninstall_removes_exactly_the_record_and_nothing_outside() {
 
     let env = Environment::read(&root).unwrap();
     let dist = env.get(&"demo".parse().unwrap()).unwrap();
-    let report = uninstall(dist, &f.venv).unwrap();
+    let report = uninstall(dist, &f.venv, &Default::default()).unwrap();
     assert_eq!(
         report.outside,
         [
@@ -438,11 +438,12 @@ fn uninstall_refuses_a_dist_info_outside_site_packages() {
         dist_info: f.tmp.path().join("demo-1.0.dist-info"),
         installer: None,
         direct_url: None,
+        provenance: None,
         record: Vec::new(),
         has_record: true,
     };
     assert!(matches!(
-        uninstall(&dist, &f.venv),
+        uninstall(&dist, &f.venv, &Default::default()),
         Err(UninstallError::NotInSitePackages { .. })
     ));
 }

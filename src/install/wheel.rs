@@ -1,17 +1,26 @@
-//! Installing one wheel (the binary distribution format, PEP 427) into a [`Venv`].
+//! Installing one wheel (the binary distribution format, PEP 427) into a [`Venv`], in two
+//! steps so that a wheel is checked and unpacked once and installed many times.
 //!
-//! Two phases. **Plan** reads the whole archive and refuses it, with nothing written, when
-//! an entry's name is unsafe (`..`, absolute, `\`, `:` / drive letters, NUL), two entries land
-//! on the same file, a local file header disagrees with the central directory (name,
-//! method, CRC, sizes), an entry fails its CRC or its declared size, a file's sha256 differs
-//! from the wheel's `RECORD` (or it is missing from it), `WHEEL` is absent or of an
-//! unsupported major version, an existing directory on the way is a symlink leading out of
-//! the venv, or an entry point is refused (see [`super::entry_points`]).
-//! **Write** then copies each file to its scheme directory through a temporary file in the
-//! destination directory and a rename, rewrites `#!python` shebangs of `.data/scripts`,
-//! writes the entry-point launchers, `INSTALLER` and, last, a fresh `RECORD` (its presence
-//! marks a complete install). An I/O error while writing removes the files this install
-//! created; files it overwrote stay overwritten.
+//! [`unpack`] reads the whole archive and refuses it, with nothing kept, when an entry's
+//! name is unsafe (`..`, absolute, `\`, `:` / drive letters, NUL), two entries land on the
+//! same file, a local file header disagrees with the central directory (name, method, CRC,
+//! sizes), an entry fails its CRC or its declared size, a file's sha256 differs from the
+//! wheel's `RECORD` (or it is missing from it), `WHEEL` is absent or of an unsupported major
+//! version, the `.data` directory is misused, or an entry point is refused (see
+//! [`super::entry_points`]). Otherwise it leaves the files under `<dest>/files/` and what it
+//! learnt (each file's sha256, size and mode) in `<dest>/unpacked.json`, built in a temporary
+//! sibling and renamed into place, so a cache of unpacked wheels never holds half of one.
+//!
+//! [`link`] installs an [`UnpackedWheel`] into a venv: it maps every file to its scheme
+//! directory (purelib, platlib, scripts, headers, data), refuses destinations that leave
+//! their directory or pass through a symlink leading out of the venv, then hard-links (or
+//! copies, when links are impossible or [`LinkMode::Copy`] is asked for) each file into
+//! place through a temporary name and a rename, rewrites `#!python` shebangs of
+//! `.data/scripts`, writes the entry-point launchers, `INSTALLER`, any extra dist-info files
+//! and, last, a fresh `RECORD` (its presence marks a complete install). An I/O error while
+//! writing removes the files this install created; files it overwrote stay overwritten.
+//!
+//! [`install`] does both from a wheel file, unpacking into a temporary directory.
 //!
 //! The dist-info and `.data` directories are found in the archive (`<name>-<version>`); an
 //! existing install of the same distribution is not removed here (that is `sync`'s job,
@@ -22,11 +31,23 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::entry_points::{self, EntryPointError};
 use super::{Venv, relative_to};
 use crate::environment::parse::{RecordEntry, RecordHash, b64_urlsafe_encode, parse_record};
+
+/// How files reach the venv from an unpacked wheel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LinkMode {
+    /// Hard links into the unpacked tree (a copy where a link is impossible, e.g. across
+    /// file systems). Installed files then share their bytes with the cache: fast, small.
+    #[default]
+    Hardlink,
+    /// Independent copies.
+    Copy,
+}
 
 /// Choices of an installation.
 #[derive(Clone, Debug)]
@@ -36,6 +57,10 @@ pub struct InstallOptions {
     pub verify_record: bool,
     /// Written to `INSTALLER`.
     pub installer: String,
+    /// Extra files written into the dist-info directory (and listed in `RECORD`), e.g.
+    /// `provenance_url.json`; `(file name, content)`.
+    pub extra_dist_info: Vec<(String, Vec<u8>)>,
+    pub link: LinkMode,
 }
 
 impl Default for InstallOptions {
@@ -43,6 +68,8 @@ impl Default for InstallOptions {
         InstallOptions {
             verify_record: true,
             installer: "sanctuary".to_string(),
+            extra_dist_info: Vec::new(),
+            link: LinkMode::default(),
         }
     }
 }
@@ -59,6 +86,66 @@ pub struct InstalledRecord {
     pub record: Vec<RecordEntry>,
     /// Scripts and launchers written to `bin`.
     pub scripts: Vec<PathBuf>,
+}
+
+/// The file name of an unpacked wheel's description, beside its `files/` directory.
+pub const UNPACKED_MANIFEST: &str = "unpacked.json";
+
+/// Bumped when the unpacked layout or [`UnpackedWheel`] changes; older trees are unpacked
+/// again.
+const UNPACKED_FORMAT: u32 = 1;
+
+/// A wheel checked and unpacked by [`unpack`]: its files under `<root>/files/`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnpackedWheel {
+    format: u32,
+    /// The directory holding `files/` and `unpacked.json`.
+    #[serde(skip)]
+    pub root: PathBuf,
+    /// The wheel's file name, for messages.
+    pub wheel: String,
+    /// `<name>-<version>.dist-info` as the archive spells it.
+    pub dist_info: String,
+    /// The archive's files (directories left out), in archive order.
+    pub files: Vec<UnpackedFile>,
+}
+
+/// One unpacked file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnpackedFile {
+    /// The archive path, normalized (`/`-separated, no `.` or empty components).
+    pub path: String,
+    /// Lower-case hex sha256 of the content.
+    pub sha256: String,
+    pub size: u64,
+    pub executable: bool,
+}
+
+impl UnpackedWheel {
+    /// Read the unpacked wheel at `root`, if one is complete there and of this format.
+    pub fn load(root: &Path) -> Option<UnpackedWheel> {
+        let text = std::fs::read(root.join(UNPACKED_MANIFEST)).ok()?;
+        let mut wheel: UnpackedWheel = serde_json::from_slice(&text).ok()?;
+        if wheel.format != UNPACKED_FORMAT {
+            return None;
+        }
+        wheel.root = root.to_path_buf();
+        Some(wheel)
+    }
+
+    /// The unpacked copy of the archive path `path`.
+    pub fn file(&self, path: &str) -> PathBuf {
+        path.split('/')
+            .fold(self.root.join("files"), |p, c| p.join(c))
+    }
+
+    /// `(name, version)` from the dist-info directory's name.
+    fn name_version(&self) -> (String, String) {
+        let stem = self.dist_info.trim_end_matches(".dist-info");
+        stem.rsplit_once('-')
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .unwrap_or_else(|| (stem.to_string(), String::new()))
+    }
 }
 
 /// A wheel cannot be installed. Every variant names the wheel; those about one archive
@@ -129,28 +216,50 @@ pub enum InstallError {
 /// Where one archive file goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
-    /// Copied as is.
+    /// Linked or copied as is.
     Plain,
     /// `.data/scripts`: `#!python` rewritten, always executable.
     Script,
 }
 
 #[derive(Debug)]
-struct Planned {
-    index: usize,
-    entry: String,
+struct Planned<'a> {
+    file: &'a UnpackedFile,
     dest: PathBuf,
     kind: Kind,
-    executable: bool,
 }
 
-/// Install the wheel at `wheel_path` into `venv`. See the module documentation for what is
-/// checked before anything is written.
+/// The `.data` scheme keys of the wheel spec.
+const SCHEME_KEYS: [&str; 5] = ["purelib", "platlib", "scripts", "headers", "data"];
+
+/// Install the wheel at `wheel_path` into `venv`: [`unpack`] into a temporary directory,
+/// then [`link`] (as copies: the temporary tree goes away).
 pub fn install(
     wheel_path: &Path,
     venv: &Venv,
     options: &InstallOptions,
 ) -> Result<InstalledRecord, InstallError> {
+    let tmp = tempfile::tempdir().map_err(|source| InstallError::Read {
+        wheel: wheel_path.to_path_buf(),
+        source,
+    })?;
+    let unpacked = unpack(wheel_path, &tmp.path().join("wheel"), options.verify_record)?;
+    let options = InstallOptions {
+        link: LinkMode::Copy,
+        ..options.clone()
+    };
+    link(&unpacked, venv, &options)
+}
+
+/// Check the wheel at `wheel_path` and unpack it to `dest` (which should not exist; when
+/// another process unpacked it there first, that copy is returned). See the module
+/// documentation for what is checked; `verify_record` checks every file against the wheel's
+/// own `RECORD`.
+pub fn unpack(
+    wheel_path: &Path,
+    dest: &Path,
+    verify_record: bool,
+) -> Result<UnpackedWheel, InstallError> {
     let wheel = wheel_path.to_path_buf();
     let read_err = |source| InstallError::Read {
         wheel: wheel.clone(),
@@ -223,92 +332,67 @@ pub fn install(
         }
     };
     let stem = dist_info.trim_end_matches(".dist-info").to_string();
-    let (dist_name, dist_version) = stem
-        .rsplit_once('-')
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .ok_or_else(|| layout(format!("`{dist_info}` is not `<name>-<version>.dist-info`")))?;
+    if stem.rsplit_once('-').is_none() {
+        return Err(layout(format!(
+            "`{dist_info}` is not `<name>-<version>.dist-info`"
+        )));
+    }
     let data_dir = format!("{stem}.data");
 
-    // Where every file goes, refusing two entries on one destination.
-    let real_root = std::fs::canonicalize(&venv.root).map_err(|source| InstallError::Write {
-        wheel: wheel.clone(),
-        path: venv.root.clone(),
-        source,
-    })?;
-    let mut planned: Vec<Planned> = Vec::new();
-    let mut seen: HashMap<PathBuf, String> = HashMap::new();
-    let mut small: HashMap<String, Vec<u8>> = HashMap::new();
-    for (index, name, parts) in &names {
+    // The `.data` directory's use, and no two entries on one normalized path.
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for (_, name, parts) in &names {
         let unsafe_path = |reason| InstallError::UnsafePath {
             wheel: wheel.clone(),
             entry: name.clone(),
             reason,
         };
-        let in_dist_info = parts[0] == dist_info;
-        if in_dist_info && parts.len() == 2 {
-            let file = parts[1].as_str();
-            if matches!(file, "WHEEL" | "RECORD" | "entry_points.txt") {
-                small.insert(file.to_string(), Vec::new());
-            }
-            // Replaced by ours (signatures signed the wheel's RECORD, not ours).
-            if matches!(file, "RECORD" | "RECORD.jws" | "RECORD.p7s" | "INSTALLER") {
-                continue;
-            }
-        }
-        let (root, rest, kind) = if parts[0] == data_dir {
-            let key = parts.get(1).map(String::as_str).unwrap_or_default();
-            let rest = &parts[2.min(parts.len())..];
-            if rest.is_empty() {
-                return Err(unsafe_path("a file directly in the .data directory"));
-            }
-            match key {
-                "purelib" | "platlib" => (venv.site_packages.clone(), rest, Kind::Plain),
-                "scripts" => (venv.bin.clone(), rest, Kind::Script),
-                "headers" => (venv.headers.join(&dist_name), rest, Kind::Plain),
-                "data" => (venv.data.clone(), rest, Kind::Plain),
+        if parts[0] == data_dir {
+            match parts.get(1) {
+                Some(key) if SCHEME_KEYS.contains(&key.as_str()) => {}
                 _ => return Err(unsafe_path("an unknown .data scheme key")),
+            }
+            if parts.len() < 3 {
+                return Err(unsafe_path("a file directly in the .data directory"));
             }
         } else if parts[0].ends_with(".data") && parts.len() > 1 {
             return Err(unsafe_path(
                 "a .data directory not named after the dist-info",
             ));
-        } else {
-            (venv.site_packages.clone(), &parts[..], Kind::Plain)
-        };
-        let dest = rest.iter().fold(root.clone(), |p, c| p.join(c));
-        // Defense in depth: by components, never by string prefix.
-        if !dest.starts_with(&root) || dest == root {
-            return Err(unsafe_path("it leaves its destination directory"));
         }
-        if !resolves_inside(&dest, &real_root) {
-            return Err(unsafe_path(
-                "its destination directory is a symlink leading out of the venv",
-            ));
-        }
-        if let Some(first) = seen.insert(dest.clone(), name.clone()) {
+        if let Some(first) = seen.insert(parts.join("/"), name.clone()) {
             return Err(InstallError::Duplicate {
                 wheel: wheel.clone(),
                 first,
                 entry: name.clone(),
-                dest,
+                dest: PathBuf::from(parts.join("/")),
             });
         }
-        let executable = {
-            let entry = archive.by_index_raw(*index).map_err(zip_err)?;
-            entry.unix_mode().is_some_and(|m| m & 0o111 != 0)
-        };
-        planned.push(Planned {
-            index: *index,
-            entry: name.clone(),
-            dest,
-            kind,
-            executable: executable || kind == Kind::Script,
-        });
     }
 
-    // Read every entry to its end: the zip crate checks the CRC there; we check the size and
-    // hash for RECORD.
+    // Extract every entry to its end into a temporary sibling of `dest`: the zip crate
+    // checks the CRC there; we check the size and hash for RECORD.
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    let write_err = |path: &Path| {
+        let wheel = wheel.clone();
+        let path = path.to_path_buf();
+        move |source| InstallError::Write {
+            wheel,
+            path,
+            source,
+        }
+    };
+    std::fs::create_dir_all(parent).map_err(write_err(parent))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".unpack-")
+        .tempdir_in(parent)
+        .map_err(write_err(parent))?;
+    let files_dir = tmp.path().join("files");
+    let mut small: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut files: Vec<UnpackedFile> = Vec::with_capacity(names.len());
     let mut digests: HashMap<String, (Vec<u8>, u64)> = HashMap::new();
+    let mut made_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut buf = vec![0u8; 64 * 1024];
     for (index, name, parts) in &names {
         let corrupt = |source| InstallError::Corrupt {
             wheel: wheel.clone(),
@@ -317,11 +401,20 @@ pub fn install(
         };
         let mut entry = archive.by_index(*index).map_err(zip_err)?;
         let expected_size = entry.size();
-        let keep = parts.len() == 2 && parts[0] == dist_info && small.contains_key(&parts[1]);
+        let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
+        let keep = parts.len() == 2
+            && parts[0] == dist_info
+            && matches!(parts[1].as_str(), "WHEEL" | "RECORD" | "entry_points.txt");
+        let path = parts.iter().fold(files_dir.clone(), |p, c| p.join(c));
+        if let Some(dir) = path.parent()
+            && made_dirs.insert(dir.to_path_buf())
+        {
+            std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+        }
+        let mut out = File::create(&path).map_err(write_err(&path))?;
         let mut kept = Vec::new();
         let mut hasher = Sha256::new();
         let mut size = 0u64;
-        let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = match entry.read(&mut buf) {
                 Ok(0) => break,
@@ -331,6 +424,7 @@ pub fn install(
             };
             hasher.update(&buf[..n]);
             size += n as u64;
+            out.write_all(&buf[..n]).map_err(write_err(&path))?;
             if keep {
                 kept.extend_from_slice(&buf[..n]);
             }
@@ -341,27 +435,149 @@ pub fn install(
                 format!("{size} bytes, the central directory says {expected_size}"),
             )));
         }
+        set_mode(&out, executable).map_err(write_err(&path))?;
         if keep {
             small.insert(parts[1].clone(), kept);
         }
-        digests.insert(name.clone(), (hasher.finalize().to_vec(), size));
+        let digest = hasher.finalize().to_vec();
+        files.push(UnpackedFile {
+            path: parts.join("/"),
+            sha256: hex::encode(&digest),
+            size,
+            executable,
+        });
+        digests.insert(name.clone(), (digest, size));
     }
 
     check_wheel_file(small.get("WHEEL"), &layout)?;
-    if options.verify_record {
+    if verify_record {
         let record = small
             .get("RECORD")
             .ok_or_else(|| layout(format!("no {dist_info}/RECORD")))?;
         check_record(&wheel, &dist_info, record, &digests)?;
     }
-    let launchers = match small.get("entry_points.txt") {
-        Some(text) => entry_points::parse(&String::from_utf8_lossy(text)).map_err(|source| {
+    if let Some(text) = small.get("entry_points.txt") {
+        entry_points::parse(&String::from_utf8_lossy(text)).map_err(|source| {
+            InstallError::EntryPoint {
+                wheel: wheel.clone(),
+                source,
+            }
+        })?;
+    }
+
+    let unpacked = UnpackedWheel {
+        format: UNPACKED_FORMAT,
+        root: dest.to_path_buf(),
+        wheel: wheel_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        dist_info,
+        files,
+    };
+    let json = serde_json::to_vec(&unpacked).map_err(|e| layout(e.to_string()))?;
+    let manifest = tmp.path().join(UNPACKED_MANIFEST);
+    std::fs::write(&manifest, json).map_err(write_err(&manifest))?;
+    let tmp = tmp.keep();
+    match std::fs::rename(&tmp, dest) {
+        Ok(()) => Ok(unpacked),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            // Another process unpacked the same wheel first.
+            UnpackedWheel::load(dest).ok_or_else(|| write_err(dest)(e))
+        }
+    }
+}
+
+/// Every file and launcher of an unpacked wheel, with its destination in one venv.
+struct LinkPlan<'a> {
+    planned: Vec<Planned<'a>>,
+    launchers: Vec<entry_points::EntryPoint>,
+}
+
+/// Where every file of `unpacked` goes in `venv`, checked: see the module documentation.
+fn plan_link<'a>(
+    unpacked: &'a UnpackedWheel,
+    venv: &Venv,
+    options: &InstallOptions,
+) -> Result<LinkPlan<'a>, InstallError> {
+    let wheel = PathBuf::from(&unpacked.wheel);
+    let (dist_name, _) = unpacked.name_version();
+    let dist_info = unpacked.dist_info.as_str();
+    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
+    let real_root = std::fs::canonicalize(&venv.root).map_err(|source| InstallError::Write {
+        wheel: wheel.clone(),
+        path: venv.root.clone(),
+        source,
+    })?;
+
+    // Where every file goes, refusing two entries on one destination.
+    let mut planned: Vec<Planned> = Vec::with_capacity(unpacked.files.len());
+    let mut seen: HashMap<PathBuf, String> = HashMap::new();
+    for file in &unpacked.files {
+        let unsafe_path = |reason| InstallError::UnsafePath {
+            wheel: wheel.clone(),
+            entry: file.path.clone(),
+            reason,
+        };
+        let parts: Vec<&str> = file.path.split('/').collect();
+        if parts.len() == 2
+            && parts[0] == dist_info
+            && matches!(parts[1], "RECORD" | "RECORD.jws" | "RECORD.p7s" | "INSTALLER")
+        {
+            // Replaced by ours (signatures signed the wheel's RECORD, not ours).
+            continue;
+        }
+        let (root, rest, kind) = if parts[0] == data_dir && parts.len() > 2 {
+            match parts[1] {
+                "purelib" | "platlib" => (venv.site_packages.clone(), &parts[2..], Kind::Plain),
+                "scripts" => (venv.bin.clone(), &parts[2..], Kind::Script),
+                "headers" => (venv.headers.join(&dist_name), &parts[2..], Kind::Plain),
+                "data" => (venv.data.clone(), &parts[2..], Kind::Plain),
+                _ => return Err(unsafe_path("an unknown .data scheme key")),
+            }
+        } else {
+            (venv.site_packages.clone(), &parts[..], Kind::Plain)
+        };
+        if rest.iter().any(|c| c.is_empty() || *c == "." || *c == "..") {
+            return Err(unsafe_path("it contains a `..` component"));
+        }
+        let dest = rest.iter().fold(root.clone(), |p, c| p.join(c));
+        // Defense in depth: by components, never by string prefix.
+        if !dest.starts_with(&root) || dest == root {
+            return Err(unsafe_path("it leaves its destination directory"));
+        }
+        if !resolves_inside(&dest, &real_root) {
+            return Err(unsafe_path(
+                "its destination directory is a symlink leading out of the venv",
+            ));
+        }
+        if let Some(first) = seen.insert(dest.clone(), file.path.clone()) {
+            return Err(InstallError::Duplicate {
+                wheel: wheel.clone(),
+                first,
+                entry: file.path.clone(),
+                dest,
+            });
+        }
+        planned.push(Planned { file, dest, kind });
+    }
+
+    let entry_points_file = unpacked.file(&format!("{dist_info}/entry_points.txt"));
+    let launchers = match std::fs::read(&entry_points_file) {
+        Ok(text) => entry_points::parse(&String::from_utf8_lossy(&text)).map_err(|source| {
             InstallError::EntryPoint {
                 wheel: wheel.clone(),
                 source,
             }
         })?,
-        None => Vec::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(InstallError::Read {
+                wheel: entry_points_file,
+                source,
+            });
+        }
     };
     for ep in &launchers {
         let dest = venv.bin.join(&ep.name);
@@ -374,26 +590,60 @@ pub fn install(
             });
         }
     }
+    for (name, _) in &options.extra_dist_info {
+        if check_entry_name(name).map_or(true, |p| p.len() != 1)
+            || matches!(name.as_str(), "RECORD" | "INSTALLER")
+        {
+            return Err(layout_error(
+                &wheel,
+                format!("`{name}` cannot be written into the dist-info"),
+            ));
+        }
+    }
+
+    Ok(LinkPlan { planned, launchers })
+}
+
+/// Every path [`link`] would write for `unpacked` in `venv` (files, launchers and the
+/// dist-info's own files), so that an interrupted install can be cleaned up.
+pub fn destinations(
+    unpacked: &UnpackedWheel,
+    venv: &Venv,
+    options: &InstallOptions,
+) -> Result<Vec<PathBuf>, InstallError> {
+    let plan = plan_link(unpacked, venv, options)?;
+    let dist_info = venv.site_packages.join(&unpacked.dist_info);
+    let mut out: Vec<PathBuf> = plan.planned.into_iter().map(|p| p.dest).collect();
+    out.extend(plan.launchers.iter().map(|ep| venv.bin.join(&ep.name)));
+    out.push(dist_info.join("INSTALLER"));
+    out.extend(options.extra_dist_info.iter().map(|(n, _)| dist_info.join(n)));
+    out.push(dist_info.join("RECORD"));
+    Ok(out)
+}
+
+/// Install the unpacked wheel into `venv`. See the module documentation.
+pub fn link(
+    unpacked: &UnpackedWheel,
+    venv: &Venv,
+    options: &InstallOptions,
+) -> Result<InstalledRecord, InstallError> {
+    let wheel = PathBuf::from(&unpacked.wheel);
+    let (dist_name, dist_version) = unpacked.name_version();
+    let dist_info = unpacked.dist_info.as_str();
+    let LinkPlan { planned, launchers } = plan_link(unpacked, venv, options)?;
 
     // Everything checked: write.
     let mut writer = Writer {
         wheel: &wheel,
         created_files: Vec::new(),
         created_dirs: Vec::new(),
+        made_dirs: BTreeSet::new(),
     };
-    match write_all(
-        &mut writer,
-        &mut archive,
-        &planned,
-        &launchers,
-        venv,
-        options,
-        &dist_info,
-    ) {
+    match write_all(&mut writer, unpacked, &planned, &launchers, venv, options) {
         Ok((record, scripts)) => Ok(InstalledRecord {
             name: dist_name,
             version: dist_version,
-            dist_info: venv.site_packages.join(&dist_info),
+            dist_info: venv.site_packages.join(dist_info),
             record,
             scripts,
         }),
@@ -401,6 +651,13 @@ pub fn install(
             writer.roll_back();
             Err(e)
         }
+    }
+}
+
+fn layout_error(wheel: &Path, message: String) -> InstallError {
+    InstallError::Layout {
+        wheel: wheel.to_path_buf(),
+        message,
     }
 }
 
@@ -589,6 +846,8 @@ struct Writer<'a> {
     wheel: &'a Path,
     created_files: Vec<PathBuf>,
     created_dirs: Vec<PathBuf>,
+    /// Directories known to exist, so each is checked once.
+    made_dirs: BTreeSet<PathBuf>,
 }
 
 impl Writer<'_> {
@@ -604,6 +863,10 @@ impl Writer<'_> {
 
     /// Create `dir` and its missing ancestors, remembering those created.
     fn mkdirs(&mut self, dir: &Path) -> Result<(), InstallError> {
+        if self.made_dirs.contains(dir) {
+            return Ok(());
+        }
+        self.made_dirs.insert(dir.to_path_buf());
         let mut missing = Vec::new();
         let mut d = dir;
         while !d.exists() {
@@ -658,6 +921,50 @@ impl Writer<'_> {
         Ok((hasher.finalize().to_vec(), size))
     }
 
+    /// Put `source` (an unpacked file) at `dest`: a hard link when `mode` allows and the
+    /// file system can, else a copy; through a temporary name and a rename when `dest`
+    /// exists, so it is replaced whole.
+    fn place(&mut self, source: &Path, dest: &Path, mode: LinkMode) -> Result<(), InstallError> {
+        let parent = dest
+            .parent()
+            .ok_or_else(|| self.err(dest)(std::io::ErrorKind::InvalidInput.into()))?;
+        self.mkdirs(parent)?;
+        super::failpoint::hit("place-file");
+        if mode == LinkMode::Hardlink {
+            match std::fs::hard_link(source, dest) {
+                Ok(()) => {
+                    self.created_files.push(dest.to_path_buf());
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let tmp = temp_name(parent);
+                    if std::fs::hard_link(source, &tmp).is_ok() {
+                        return std::fs::rename(&tmp, dest).map_err(|e| {
+                            let _ = std::fs::remove_file(&tmp);
+                            self.err(dest)(e)
+                        });
+                    }
+                }
+                // Another file system, too many links, no permission: copy instead.
+                Err(_) => {}
+            }
+        }
+        let existed = dest.symlink_metadata().is_ok();
+        let tmp = temp_name(parent);
+        std::fs::copy(source, &tmp).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.err(dest)(e)
+        })?;
+        std::fs::rename(&tmp, dest).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.err(dest)(e)
+        })?;
+        if !existed {
+            self.created_files.push(dest.to_path_buf());
+        }
+        Ok(())
+    }
+
     /// Remove what this install created, files first, then directories deepest first.
     fn roll_back(&mut self) {
         for f in self.created_files.drain(..).rev() {
@@ -667,6 +974,14 @@ impl Writer<'_> {
             let _ = std::fs::remove_dir(d);
         }
     }
+}
+
+/// A fresh name in `dir` for a file about to be renamed into place.
+fn temp_name(dir: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(".sanctuary-{}-{n}.tmp", std::process::id()))
 }
 
 #[cfg(unix)]
@@ -720,38 +1035,36 @@ fn record_entry(dest: &Path, site_packages: &Path, digest: Vec<u8>, size: u64) -
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write_all(
     w: &mut Writer,
-    archive: &mut zip::ZipArchive<File>,
+    unpacked: &UnpackedWheel,
     planned: &[Planned],
     launchers: &[entry_points::EntryPoint],
     venv: &Venv,
     options: &InstallOptions,
-    dist_info: &str,
 ) -> Result<(Vec<RecordEntry>, Vec<PathBuf>), InstallError> {
     let shebang = entry_points::shebang(&venv.python);
     let site_packages = super::normalize(&venv.site_packages);
-    let mut record = Vec::new();
+    let dist_info = unpacked.dist_info.as_str();
+    let mut record = Vec::with_capacity(planned.len() + launchers.len() + 3);
     let mut scripts = Vec::new();
     for p in planned {
-        let mut entry = archive
-            .by_index(p.index)
-            .map_err(|source| InstallError::Zip {
-                wheel: w.wheel.to_path_buf(),
-                source,
-            })?;
+        let source = unpacked.file(&p.file.path);
         let (digest, size) = match p.kind {
-            Kind::Plain => w.write(&p.dest, &mut entry, p.executable)?,
+            Kind::Plain => {
+                w.place(&source, &p.dest, options.link)?;
+                // The unpacked file was hashed when it was written; hex from our own
+                // writer, so decoding cannot fail short of a corrupted cache entry.
+                let digest = hex::decode(&p.file.sha256).map_err(|e| {
+                    w.err(&source)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+                })?;
+                (digest, p.file.size)
+            }
             Kind::Script => {
-                let mut content = Vec::new();
-                entry
-                    .read_to_end(&mut content)
-                    .map_err(|source| InstallError::Corrupt {
-                        wheel: w.wheel.to_path_buf(),
-                        entry: p.entry.clone(),
-                        source,
-                    })?;
+                let content = std::fs::read(&source).map_err(|source| InstallError::Read {
+                    wheel: w.wheel.to_path_buf(),
+                    source,
+                })?;
                 let content = rewrite_shebang(content, &shebang);
                 scripts.push(p.dest.clone());
                 w.write(&p.dest, &mut content.as_slice(), true)?
@@ -778,17 +1091,22 @@ fn write_all(
     }
     let dist_info_dir = venv.site_packages.join(dist_info);
     let installer = format!("{}\n", options.installer);
-    let (digest, size) = w.write(
-        &dist_info_dir.join("INSTALLER"),
-        &mut installer.as_bytes(),
-        false,
-    )?;
-    record.push(record_entry(
-        &site_packages.join(dist_info).join("INSTALLER"),
-        &site_packages,
-        digest,
-        size,
-    ));
+    let mut extra: Vec<(&str, &[u8])> = vec![("INSTALLER", installer.as_bytes())];
+    extra.extend(
+        options
+            .extra_dist_info
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.as_slice())),
+    );
+    for (name, mut content) in extra {
+        let (digest, size) = w.write(&dist_info_dir.join(name), &mut content, false)?;
+        record.push(record_entry(
+            &site_packages.join(dist_info).join(name),
+            &site_packages,
+            digest,
+            size,
+        ));
+    }
     record.push(RecordEntry {
         path: format!("{dist_info}/RECORD"),
         hash: None,

@@ -128,6 +128,22 @@ impl Project {
     }
 }
 
+/// `<python> -m pip` with nothing from the environment's pip settings (this machine sets
+/// `PIP_FIND_LINKS`, for one).
+pub fn pip(python: &Path) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.args(["-m", "pip"]);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PIP_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("PIP_CONFIG_FILE", "/dev/null")
+        .env("PIP_NO_INPUT", "1")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
+    cmd
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::{Project, stderr};
+use crate::common::{Project, pip, stderr};
 use crate::support::{Scenario, TestIndex, VersionSpec};
 
 fn v() -> VersionSpec {
@@ -96,20 +96,6 @@ pub fn locked() -> Env {
     let env = two_layers();
     env.project.lock_ok(&["-q"]);
     env
-}
-
-/// `python3 -m pip` (or a venv's) with nothing from the environment's pip settings.
-fn pip(python: &Path) -> Command {
-    let mut cmd = Command::new(python);
-    cmd.args(["-m", "pip"]);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("PIP_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("PIP_CONFIG_FILE", "/dev/null")
-        .env("PIP_NO_INPUT", "1");
-    cmd
 }
 
 /// A fresh venv under `dir`; returns its python.

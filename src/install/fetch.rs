@@ -1,0 +1,338 @@
+//! Getting locked wheels into the cache of unpacked wheels, `<cache>/v3/wheels/<sha256>/`.
+//!
+//! [`fetch`] returns the unpacked tree of one [`Artifact`]: from the cache when it is there
+//! (keyed by the lockfile's sha256, so a tree is only ever found under the hash its wheel
+//! had), otherwise it streams the wheel into a temporary file under `<cache>/v3/downloads/`,
+//! hashing and counting as the bytes arrive (more bytes than the lockfile's size stop the
+//! download at once), compares size and sha256 with the lockfile, and only then unpacks it
+//! on the rayon pool ([`super::wheel::unpack`], which checks the archive itself). A mismatch
+//! is an error that shows both values; nothing reaches the cache. `file://` URLs are read in
+//! place and checked the same way.
+
+use std::io::{Read as _, Seek as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+use url::Url;
+
+use super::wheel::{InstallError, UnpackedWheel, unpack};
+use crate::index::IndexError;
+use crate::index::cache::CACHE_VERSION;
+use crate::index::client::{HttpClient, StreamError, file_path};
+
+/// One wheel to fetch, as the lockfile describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// `torch 2.9.0+cu130`, for messages.
+    pub package: String,
+    /// The wheel's file name.
+    pub filename: String,
+    pub url: Url,
+    /// The size the lockfile records, when it records one.
+    pub size: Option<u64>,
+    /// Lower-case hex sha256 from the lockfile.
+    pub sha256: String,
+    /// The index it comes from, for messages.
+    pub index: String,
+}
+
+/// The cache of unpacked wheels.
+#[derive(Clone, Debug)]
+pub struct WheelCache {
+    root: PathBuf,
+}
+
+impl WheelCache {
+    /// The wheel cache under the cache directory `cache_dir` (`SANCTUARY_CACHE_DIR`).
+    pub fn new(cache_dir: &Path) -> WheelCache {
+        WheelCache {
+            root: cache_dir.join(CACHE_VERSION),
+        }
+    }
+
+    /// Where the wheel with this sha256 is unpacked.
+    pub fn entry(&self, sha256: &str) -> PathBuf {
+        self.root.join("wheels").join(sha256)
+    }
+
+    /// The unpacked wheel with this sha256, if the cache has it complete.
+    pub fn get(&self, sha256: &str) -> Option<UnpackedWheel> {
+        UnpackedWheel::load(&self.entry(sha256))
+    }
+
+    fn downloads(&self) -> PathBuf {
+        self.root.join("downloads")
+    }
+}
+
+/// A wheel could not be fetched. Every variant names the package and the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(
+        "hash mismatch for {package} ({url}):\n  expected sha256 {expected}\n    actual sha256 {actual}"
+    )]
+    HashMismatch {
+        package: String,
+        url: Url,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "size mismatch for {package} ({url}):\n  expected {expected} bytes\n    actual {actual}{more} bytes",
+        more = if *.stopped { " or more" } else { "" }
+    )]
+    SizeMismatch {
+        package: String,
+        url: Url,
+        expected: u64,
+        actual: u64,
+        /// The download was stopped at `actual` bytes, past the expected size.
+        stopped: bool,
+    },
+    #[error("cannot download {package}: {url} answered HTTP {status}")]
+    Status {
+        package: String,
+        url: Url,
+        status: u16,
+    },
+    #[error("cannot download {package}")]
+    Index {
+        package: String,
+        #[source]
+        source: IndexError,
+    },
+    #[error("{package} ({filename}) is not in the cache, and --offline forbids downloading it")]
+    Offline { package: String, filename: String },
+    #[error("cannot download {package}: cannot write {}", path.display())]
+    Io {
+        package: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot install {package}")]
+    Wheel {
+        package: String,
+        #[source]
+        source: InstallError,
+    },
+}
+
+/// How [`fetch`] reports progress: bytes received (negative when a retried download starts
+/// over).
+pub type Progress = Arc<dyn Fn(i64) + Send + Sync>;
+
+/// Where the unpacked wheel came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fetched {
+    Cached,
+    Downloaded,
+}
+
+/// The unpacked wheel of `artifact`: see the module documentation.
+pub async fn fetch(
+    client: &HttpClient,
+    cache: &WheelCache,
+    artifact: &Artifact,
+    offline: bool,
+    progress: Progress,
+) -> Result<(UnpackedWheel, Fetched), FetchError> {
+    if let Some(unpacked) = cache.get(&artifact.sha256) {
+        return Ok((unpacked, Fetched::Cached));
+    }
+    let package = artifact.package.clone();
+    let io = |path: &Path| {
+        let package = package.clone();
+        let path = path.to_path_buf();
+        move |source| FetchError::Io {
+            package,
+            path,
+            source,
+        }
+    };
+    // The archive to unpack: the local file itself, or a verified download.
+    let (wheel_path, _download) = if artifact.url.scheme() == "file" {
+        let path = file_path(&artifact.url).map_err(|source| FetchError::Index {
+            package: package.clone(),
+            source,
+        })?;
+        let checked = path.clone();
+        let artifact_ = artifact.clone();
+        tokio::task::spawn_blocking(move || check_local(&checked, &artifact_))
+            .await
+            .map_err(|e| io(&path)(std::io::Error::other(e)))??;
+        (path, None)
+    } else {
+        if offline {
+            return Err(FetchError::Offline {
+                package,
+                filename: artifact.filename.clone(),
+            });
+        }
+        let file = download(client, cache, artifact, progress).await?;
+        (file.path().to_path_buf(), Some(file))
+    };
+    // Unpacking is CPU and file-system work: on the rayon pool, off the async runtime.
+    let dest = cache.entry(&artifact.sha256);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = tx.send(unpack(&wheel_path, &dest, true));
+    });
+    let unpacked = rx
+        .await
+        .map_err(|_| io(&cache.entry(&artifact.sha256))(std::io::Error::other("unpack stopped")))?
+        .map_err(|source| FetchError::Wheel {
+            package: package.clone(),
+            source,
+        })?;
+    Ok((unpacked, Fetched::Downloaded))
+}
+
+/// Stream `artifact` into a temporary file, checking its size as it arrives and its sha256
+/// at the end.
+async fn download(
+    client: &HttpClient,
+    cache: &WheelCache,
+    artifact: &Artifact,
+    progress: Progress,
+) -> Result<tempfile::NamedTempFile, FetchError> {
+    let dir = cache.downloads();
+    let io = |path: &Path, source| FetchError::Io {
+        package: artifact.package.clone(),
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    let file = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempfile_in(&dir)
+        .map_err(|e| io(&dir, e))?;
+    let writer = file.reopen().map_err(|e| io(file.path(), e))?;
+    let state = std::sync::Mutex::new(Sink {
+        out: std::io::BufWriter::with_capacity(256 * 1024, writer),
+        hasher: Sha256::new(),
+        received: 0,
+        limit: artifact.size,
+        stopped: false,
+    });
+    let lock = || state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let result = client
+        .stream(
+            &artifact.index,
+            &artifact.url,
+            &mut || {
+                let mut s = lock();
+                progress(-(s.received as i64));
+                s.restart()
+            },
+            &mut |chunk: &[u8]| {
+                progress(chunk.len() as i64);
+                lock().write(chunk)
+            },
+        )
+        .await;
+    let mut sink = state
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match result {
+        Ok(status) if (200..300).contains(&status) => {}
+        Ok(status) => {
+            return Err(FetchError::Status {
+                package: artifact.package.clone(),
+                url: artifact.url.clone(),
+                status,
+            });
+        }
+        // Past the expected size: reported as the size mismatch it is.
+        Err(StreamError::Sink(_)) if sink.stopped => {}
+        Err(StreamError::Sink(e)) => return Err(io(file.path(), e)),
+        Err(StreamError::Transport(source)) => {
+            return Err(FetchError::Index {
+                package: artifact.package.clone(),
+                source,
+            });
+        }
+    }
+    sink.out.flush().map_err(|e| io(file.path(), e))?;
+    let digest = hex::encode(sink.hasher.finalize_reset());
+    verify(artifact, sink.received, sink.stopped, &digest)?;
+    Ok(file)
+}
+
+/// The state of one download: the file, the running hash and count.
+struct Sink {
+    out: std::io::BufWriter<std::fs::File>,
+    hasher: Sha256,
+    received: u64,
+    /// The size the lockfile records: more is refused as it arrives.
+    limit: Option<u64>,
+    stopped: bool,
+}
+
+impl Sink {
+    fn restart(&mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        self.out.get_mut().set_len(0)?;
+        self.out.get_mut().rewind()?;
+        self.hasher = Sha256::new();
+        self.received = 0;
+        Ok(())
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        self.received += chunk.len() as u64;
+        if self.limit.is_some_and(|limit| self.received > limit) {
+            self.stopped = true;
+            return Err(std::io::Error::other("more bytes than the lockfile records"));
+        }
+        self.hasher.update(chunk);
+        self.out.write_all(chunk)
+    }
+}
+
+/// Hash a local wheel and compare it with the lockfile.
+fn check_local(path: &Path, artifact: &Artifact) -> Result<(), FetchError> {
+    let io = |source| FetchError::Io {
+        package: artifact.package.clone(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    verify(artifact, size, false, &hex::encode(hasher.finalize()))
+}
+
+/// Compare what was received with the lockfile: size first, then sha256.
+fn verify(artifact: &Artifact, size: u64, stopped: bool, sha256: &str) -> Result<(), FetchError> {
+    if let Some(expected) = artifact.size
+        && (expected != size || stopped)
+    {
+        return Err(FetchError::SizeMismatch {
+            package: artifact.package.clone(),
+            url: artifact.url.clone(),
+            expected,
+            actual: size,
+            stopped,
+        });
+    }
+    if !sha256.eq_ignore_ascii_case(&artifact.sha256) {
+        return Err(FetchError::HashMismatch {
+            package: artifact.package.clone(),
+            url: artifact.url.clone(),
+            expected: artifact.sha256.clone(),
+            actual: sha256.to_string(),
+        });
+    }
+    Ok(())
+}
