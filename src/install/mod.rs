@@ -7,7 +7,8 @@
 //! temporary name and a rename, and finishes with `INSTALLER` and a fresh `RECORD`.
 //! [`uninstall`] removes exactly the files a `RECORD` lists (read by [`crate::environment`]),
 //! never one that resolves outside the venv, then the directories left empty and the
-//! dist-info. [`entry_points`] turns `entry_points.txt` into launcher scripts.
+//! dist-info. [`entry_points`] turns `entry_points.txt` into launcher scripts. [`venv`] finds
+//! a base interpreter, creates the venv itself (without pip) and locks it while it changes.
 //!
 //! Paths are checked by components, never by string prefixes: `<venv>-evil/x` is not inside
 //! `<venv>`.
@@ -17,6 +18,7 @@ pub mod failpoint;
 pub mod fetch;
 pub mod journal;
 pub mod plan;
+pub mod venv;
 pub mod wheel;
 
 #[cfg(test)]
