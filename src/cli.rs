@@ -469,6 +469,28 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<commands::export::SelectError>() {
             return e.hint();
         }
+        if let Some(e) = cause.downcast_ref::<crate::install::venv::VenvError>() {
+            return e.hint();
+        }
+        if cause.is::<commands::sync::StaleLockfiles>() {
+            return Some(
+                "run `sanctuary lock` and commit the lockfiles, or sync without --locked to lock first"
+                    .to_string(),
+            );
+        }
+        if let Some(e) = cause.downcast_ref::<crate::install::fetch::FetchError>() {
+            use crate::install::fetch::FetchError;
+            return match e {
+                FetchError::HashMismatch { .. } | FetchError::SizeMismatch { .. } => Some(
+                    "the file at that URL is not the one that was locked (re-uploaded, or tampered with); nothing was installed. If the change is expected, re-lock with `sanctuary lock --upgrade-package NAME` and review the diff"
+                        .to_string(),
+                ),
+                FetchError::Offline { .. } => Some(
+                    "run `sanctuary sync` once without --offline to fill the cache".to_string(),
+                ),
+                _ => None,
+            };
+        }
         // `ResolveError::Index` is transparent, so the index error is not a link of its own.
         let index_error = cause.downcast_ref::<IndexError>().or_else(|| {
             match cause.downcast_ref::<crate::resolve::ResolveError>() {

@@ -441,7 +441,11 @@ fn file_staleness(
 
 /// Why the lockfiles that serve `key` (its Foundation and its Application; the Application
 /// alone without a key) are stale: lines for people, empty when both are up to date.
-pub fn stale_lockfiles(settings: &LockSettings, manifest: &Manifest, key: Option<&str>) -> Result<Vec<String>> {
+pub fn stale_lockfiles(
+    settings: &LockSettings,
+    manifest: &Manifest,
+    key: Option<&str>,
+) -> Result<Vec<String>> {
     let plan = Plan::new(manifest, settings)?;
     let mut lines = Vec::new();
     if let Some(key) = key

@@ -77,8 +77,8 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
         .venv
         .clone()
         .unwrap_or_else(|| manifest.dir().join(&manifest.venv));
-    let root = std::path::absolute(&root)
-        .with_context(|| format!("cannot resolve {}", root.display()))?;
+    let root =
+        std::path::absolute(&root).with_context(|| format!("cannot resolve {}", root.display()))?;
     check_host(&manifest)?;
 
     if settings.dry_run {
@@ -131,11 +131,7 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
 
     let environment = Environment::read(&root)?;
     for u in &environment.unreadable {
-        tracing::warn!(
-            "leaving {} alone: {}",
-            u.dist_info.display(),
-            u.message
-        );
+        tracing::warn!("leaving {} alone: {}", u.dist_info.display(), u.message);
     }
     let mut plan = SyncPlan::new(&desired, &environment, settings.exact);
     reinstall_damaged(&mut plan, &desired, &environment, &damaged);
@@ -247,8 +243,18 @@ fn desired(manifest: &Manifest, selection: &export::Selection) -> Result<Vec<Des
     let layers: Vec<(String, &Loaded)> = selection
         .foundation
         .iter()
-        .map(|l| (format!("foundation ({})", selection.key.as_deref().unwrap_or("")), l))
-        .chain(selection.application.iter().map(|l| ("application".to_string(), l)))
+        .map(|l| {
+            (
+                format!("foundation ({})", selection.key.as_deref().unwrap_or("")),
+                l,
+            )
+        })
+        .chain(
+            selection
+                .application
+                .iter()
+                .map(|l| ("application".to_string(), l)),
+        )
         .collect();
     for (layer, loaded) in layers {
         if loaded.lock.tool.python != manifest.python
@@ -355,10 +361,7 @@ fn check_venv_python(manifest: &Manifest, root: &Path) -> Result<()> {
             manifest.python
         )
         .context("the environment's interpreter does not match the manifest")),
-        None => bail!(
-            "{}/pyvenv.cfg names no Python version",
-            root.display()
-        ),
+        None => bail!("{}/pyvenv.cfg names no Python version", root.display()),
     }
 }
 
@@ -433,7 +436,8 @@ fn reinstall_damaged(
             });
         }
     }
-    plan.install.sort_by(|a, b| a.desired.name.cmp(&b.desired.name));
+    plan.install
+        .sort_by(|a, b| a.desired.name.cmp(&b.desired.name));
 }
 
 /// Fetch every wheel the plan installs: the unpacked trees by sha256, and (count, bytes)
@@ -550,7 +554,11 @@ fn apply(
         .distributions
         .iter()
         .filter(|d| !leaving_dirs.contains(&d.dist_info))
-        .flat_map(|d| d.record.iter().map(|e| install::normalize(&site.join(&e.path))))
+        .flat_map(|d| {
+            d.record
+                .iter()
+                .map(|e| install::normalize(&site.join(&e.path)))
+        })
         .collect();
     leaving.par_iter().try_for_each(|dist| -> Result<()> {
         install::failpoint::hit("uninstall");
@@ -565,9 +573,8 @@ fn apply(
                 );
             }
         } else {
-            install::remove_dist_info(&dist.dist_info).with_context(|| {
-                format!("cannot remove {}", dist.dist_info.display())
-            })?;
+            install::remove_dist_info(&dist.dist_info)
+                .with_context(|| format!("cannot remove {}", dist.dist_info.display()))?;
         }
         Ok(())
     })?;

@@ -74,7 +74,7 @@ pub enum FetchError {
     )]
     HashMismatch {
         package: String,
-        url: Url,
+        url: String,
         expected: String,
         actual: String,
     },
@@ -84,7 +84,7 @@ pub enum FetchError {
     )]
     SizeMismatch {
         package: String,
-        url: Url,
+        url: String,
         expected: u64,
         actual: u64,
         /// The download was stopped at `actual` bytes, past the expected size.
@@ -93,14 +93,14 @@ pub enum FetchError {
     #[error("cannot download {package}: {url} answered HTTP {status}")]
     Status {
         package: String,
-        url: Url,
+        url: String,
         status: u16,
     },
     #[error("cannot download {package}")]
     Index {
         package: String,
         #[source]
-        source: IndexError,
+        source: Box<IndexError>,
     },
     #[error("{package} ({filename}) is not in the cache, and --offline forbids downloading it")]
     Offline { package: String, filename: String },
@@ -155,7 +155,7 @@ pub async fn fetch(
     let (wheel_path, _download) = if artifact.url.scheme() == "file" {
         let path = file_path(&artifact.url).map_err(|source| FetchError::Index {
             package: package.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let checked = path.clone();
         let artifact_ = artifact.clone();
@@ -170,8 +170,8 @@ pub async fn fetch(
                 filename: artifact.filename.clone(),
             });
         }
-        let file = download(client, cache, artifact, progress).await?;
-        (file.path().to_path_buf(), Some(file))
+        let (dir, file) = download(client, cache, artifact, progress).await?;
+        (file, Some(dir))
     };
     // Unpacking is CPU and file-system work: on the rayon pool, off the async runtime.
     let dest = cache.entry(&artifact.sha256);
@@ -196,7 +196,7 @@ async fn download(
     cache: &WheelCache,
     artifact: &Artifact,
     progress: Progress,
-) -> Result<tempfile::NamedTempFile, FetchError> {
+) -> Result<(tempfile::TempDir, PathBuf), FetchError> {
     let dir = cache.downloads();
     let io = |path: &Path, source| FetchError::Io {
         package: artifact.package.clone(),
@@ -204,11 +204,18 @@ async fn download(
         source,
     };
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    let file = tempfile::Builder::new()
+    // A private directory holding the file under its own name, so that errors about the
+    // archive name the wheel.
+    let tmp = tempfile::Builder::new()
         .prefix(".download-")
-        .tempfile_in(&dir)
+        .tempdir_in(&dir)
         .map_err(|e| io(&dir, e))?;
-    let writer = file.reopen().map_err(|e| io(file.path(), e))?;
+    // The name comes from the lockfile: only a plain file name is used as one.
+    let name = Some(artifact.filename.as_str())
+        .filter(|n| !n.is_empty() && !n.contains(['/', '\\', '\0']) && *n != "." && *n != "..")
+        .unwrap_or("download.whl");
+    let path = tmp.path().join(name);
+    let writer = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
     let state = std::sync::Mutex::new(Sink {
         out: std::io::BufWriter::with_capacity(256 * 1024, writer),
         hasher: Sha256::new(),
@@ -216,7 +223,11 @@ async fn download(
         limit: artifact.size,
         stopped: false,
     });
-    let lock = || state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let lock = || {
+        state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     let result = client
         .stream(
             &artifact.index,
@@ -240,24 +251,24 @@ async fn download(
         Ok(status) => {
             return Err(FetchError::Status {
                 package: artifact.package.clone(),
-                url: artifact.url.clone(),
+                url: artifact.url.to_string(),
                 status,
             });
         }
         // Past the expected size: reported as the size mismatch it is.
         Err(StreamError::Sink(_)) if sink.stopped => {}
-        Err(StreamError::Sink(e)) => return Err(io(file.path(), e)),
+        Err(StreamError::Sink(e)) => return Err(io(&path, e)),
         Err(StreamError::Transport(source)) => {
             return Err(FetchError::Index {
                 package: artifact.package.clone(),
-                source,
+                source: Box::new(source),
             });
         }
     }
-    sink.out.flush().map_err(|e| io(file.path(), e))?;
+    sink.out.flush().map_err(|e| io(&path, e))?;
     let digest = hex::encode(sink.hasher.finalize_reset());
     verify(artifact, sink.received, sink.stopped, &digest)?;
-    Ok(file)
+    Ok((tmp, path))
 }
 
 /// The state of one download: the file, the running hash and count.
@@ -284,7 +295,9 @@ impl Sink {
         self.received += chunk.len() as u64;
         if self.limit.is_some_and(|limit| self.received > limit) {
             self.stopped = true;
-            return Err(std::io::Error::other("more bytes than the lockfile records"));
+            return Err(std::io::Error::other(
+                "more bytes than the lockfile records",
+            ));
         }
         self.hasher.update(chunk);
         self.out.write_all(chunk)
@@ -320,7 +333,7 @@ fn verify(artifact: &Artifact, size: u64, stopped: bool, sha256: &str) -> Result
     {
         return Err(FetchError::SizeMismatch {
             package: artifact.package.clone(),
-            url: artifact.url.clone(),
+            url: artifact.url.to_string(),
             expected,
             actual: size,
             stopped,
@@ -329,7 +342,7 @@ fn verify(artifact: &Artifact, size: u64, stopped: bool, sha256: &str) -> Result
     if !sha256.eq_ignore_ascii_case(&artifact.sha256) {
         return Err(FetchError::HashMismatch {
             package: artifact.package.clone(),
-            url: artifact.url.clone(),
+            url: artifact.url.to_string(),
             expected: artifact.sha256.clone(),
             actual: sha256.to_string(),
         });

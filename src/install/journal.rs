@@ -90,7 +90,10 @@ impl Journal {
         let path = Journal::path(root);
         match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!("ignoring the unreadable sync journal {}: {e}", path.display());
+                tracing::warn!(
+                    "ignoring the unreadable sync journal {}: {e}",
+                    path.display()
+                );
                 Journal::default()
             }))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -164,6 +164,10 @@ pub fn uninstall(
             report.shared.push(entry.path.clone());
             continue;
         }
+        // The dist-info's own files go last, in their own order (see `remove_dist_info`).
+        if path.starts_with(&dist_info) {
+            continue;
+        }
         // The parent must really be inside the venv (a symlinked directory could leave it).
         let Some(parent) = path.parent() else {
             report.outside.push(entry.path.clone());

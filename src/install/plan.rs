@@ -146,7 +146,9 @@ mod tests {
             artifact: Artifact {
                 package: format!("{name} {version}"),
                 filename: format!("{name}-{version}-py3-none-any.whl"),
-                url: format!("https://example.invalid/{name}.whl").parse().unwrap(),
+                url: format!("https://example.invalid/{name}.whl")
+                    .parse()
+                    .unwrap(),
                 size: Some(1),
                 sha256: sha.to_string(),
                 index: "pypi".to_string(),

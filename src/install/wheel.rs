@@ -273,6 +273,17 @@ pub fn unpack(
     let mut raw = File::open(wheel_path).map_err(read_err)?;
     let mut archive = zip::ZipArchive::new(file).map_err(zip_err)?;
 
+    // The zip crate keys entries by name, so a name the central directory lists twice would
+    // silently shadow its twin: count the records ourselves.
+    if let Some(name) = duplicate_record(&mut raw, archive.central_directory_start()) {
+        return Err(InstallError::Duplicate {
+            wheel: wheel.clone(),
+            first: name.clone(),
+            entry: name.clone(),
+            dest: PathBuf::from(name),
+        });
+    }
+
     // Names first: all must be safe before the layout is inferred from them.
     let mut names: Vec<(usize, String, Vec<String>)> = Vec::new();
     for index in 0..archive.len() {
@@ -523,7 +534,10 @@ fn plan_link<'a>(
         let parts: Vec<&str> = file.path.split('/').collect();
         if parts.len() == 2
             && parts[0] == dist_info
-            && matches!(parts[1], "RECORD" | "RECORD.jws" | "RECORD.p7s" | "INSTALLER")
+            && matches!(
+                parts[1],
+                "RECORD" | "RECORD.jws" | "RECORD.p7s" | "INSTALLER"
+            )
         {
             // Replaced by ours (signatures signed the wheel's RECORD, not ours).
             continue;
@@ -616,7 +630,12 @@ pub fn destinations(
     let mut out: Vec<PathBuf> = plan.planned.into_iter().map(|p| p.dest).collect();
     out.extend(plan.launchers.iter().map(|ep| venv.bin.join(&ep.name)));
     out.push(dist_info.join("INSTALLER"));
-    out.extend(options.extra_dist_info.iter().map(|(n, _)| dist_info.join(n)));
+    out.extend(
+        options
+            .extra_dist_info
+            .iter()
+            .map(|(n, _)| dist_info.join(n)),
+    );
     out.push(dist_info.join("RECORD"));
     Ok(out)
 }
@@ -659,6 +678,31 @@ fn layout_error(wheel: &Path, message: String) -> InstallError {
         wheel: wheel.to_path_buf(),
         message,
     }
+}
+
+/// A file name that the central directory starting at `start` lists more than once.
+fn duplicate_record(raw: &mut File, start: u64) -> Option<String> {
+    let mut seen: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut at = start;
+    loop {
+        let mut fixed = [0u8; 46];
+        if raw.seek(SeekFrom::Start(at)).is_err() || raw.read_exact(&mut fixed).is_err() {
+            break;
+        }
+        if fixed[..4] != [0x50, 0x4b, 0x01, 0x02] {
+            break;
+        }
+        let len = |i: usize| u64::from(u16::from_le_bytes([fixed[i], fixed[i + 1]]));
+        let mut name = vec![0u8; len(28) as usize];
+        if raw.read_exact(&mut name).is_err() {
+            break;
+        }
+        if !seen.insert(name.clone()) {
+            return Some(String::from_utf8_lossy(&name).into_owned());
+        }
+        at += 46 + len(28) + len(30) + len(32);
+    }
+    None
 }
 
 /// Check an archive entry name; its components (`.` and empty ones dropped) if safe.

@@ -13,4 +13,5 @@ mod foundation;
 mod indexes;
 mod lock;
 mod rules;
+mod sync;
 mod tree;

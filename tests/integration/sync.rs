@@ -36,6 +36,8 @@ fn app(version: &str) -> VersionSpec {
             &format!("app-{version}.data/data/share/app/readme.txt"),
             "hello\n",
         )
+        // As long a name as `app/cli.py`, for crafting duplicate entries.
+        .file("app/cl2.py", "x = 2\n")
 }
 
 fn scenario() -> Scenario {
@@ -145,8 +147,8 @@ impl Env {
         self.edit_wheel(filename, |line| {
             if line.starts_with("url = ") {
                 Some(format!("url = \"{url}\""))
-            } else if line.starts_with("sha256 = ") {
-                Some(format!("sha256 = \"{sha}\""))
+            } else if line.starts_with("hashes = ") {
+                Some(format!("hashes = {{ sha256 = \"{sha}\" }}"))
             } else if line.starts_with("size = ") {
                 Some(format!("size = {size}"))
             } else {
@@ -156,7 +158,12 @@ impl Env {
     }
 
     fn served(&self, filename: &str) -> Vec<u8> {
-        self.index.file(filename).expect(filename).dist.bytes.clone()
+        self.index
+            .file(filename)
+            .expect(filename)
+            .dist
+            .bytes
+            .clone()
     }
 }
 
@@ -225,7 +232,12 @@ fn snapshot(dir: &Path) -> Snapshot {
                 stack.push(p.clone());
                 None
             } else if meta.is_symlink() {
-                Some(std::fs::read_link(&p).unwrap().into_os_string().into_encoded_bytes())
+                Some(
+                    std::fs::read_link(&p)
+                        .unwrap()
+                        .into_os_string()
+                        .into_encoded_bytes(),
+                )
             } else {
                 Some(std::fs::read(&p).unwrap())
             };
@@ -255,10 +267,18 @@ fn file_set(dir: &Path) -> Vec<PathBuf> {
 /// clean, and every distribution's files match its RECORD.
 fn assert_matches_lockfile(env: &Env) {
     let listed = pip_list(&env.python());
-    assert_eq!(listed, lock_pins(&env.lockfile_path()), "pip list vs lockfile");
+    assert_eq!(
+        listed,
+        lock_pins(&env.lockfile_path()),
+        "pip list vs lockfile"
+    );
     pip_check(&env.python());
     let installed = sanctuary::environment::Environment::read(&env.venv()).unwrap();
-    assert!(installed.unreadable.is_empty(), "{:?}", installed.unreadable);
+    assert!(
+        installed.unreadable.is_empty(),
+        "{:?}",
+        installed.unreadable
+    );
     for d in &installed.distributions {
         assert_eq!(d.installer.as_deref(), Some("sanctuary"), "{}", d.name);
         let bad = d.verify(&installed.site_packages);
@@ -283,23 +303,40 @@ fn sync_makes_a_working_environment_that_pip_agrees_with() {
 
     // Imports, the console script, the `.data` script with its rewritten shebang, data.
     assert_eq!(
-        run_python(&env.python(), "import app, lib, old; print(app.__version__, lib.__version__)"),
+        run_python(
+            &env.python(),
+            "import app, lib, old; print(app.__version__, lib.__version__)"
+        ),
         "1.0.0 1.0.0"
     );
-    let out = Command::new(env.venv().join("bin/app-cli")).output().unwrap();
+    let out = Command::new(env.venv().join("bin/app-cli"))
+        .output()
+        .unwrap();
     assert_eq!(stdout(&out).trim(), "app-cli 1.0.0", "{}", stderr(&out));
-    let out = Command::new(env.venv().join("bin/app-run")).output().unwrap();
+    let out = Command::new(env.venv().join("bin/app-run"))
+        .output()
+        .unwrap();
     assert_eq!(stdout(&out).trim(), "app-run 1.0.0", "{}", stderr(&out));
     assert_eq!(
         std::fs::read_to_string(env.venv().join("share/app/readme.txt")).unwrap(),
         "hello\n"
     );
     // What pip reads: INSTALLER, REQUESTED for direct requirements only, and our artifact.
-    let site = run_python(&env.python(), "import sysconfig; print(sysconfig.get_paths()['purelib'])");
+    let site = run_python(
+        &env.python(),
+        "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+    );
     let dist_info = Path::new(&site).join("app-1.0.0.dist-info");
-    assert_eq!(std::fs::read_to_string(dist_info.join("INSTALLER")).unwrap(), "sanctuary\n");
+    assert_eq!(
+        std::fs::read_to_string(dist_info.join("INSTALLER")).unwrap(),
+        "sanctuary\n"
+    );
     assert!(dist_info.join("REQUESTED").exists());
-    assert!(!Path::new(&site).join("lib-1.0.0.dist-info/REQUESTED").exists());
+    assert!(
+        !Path::new(&site)
+            .join("lib-1.0.0.dist-info/REQUESTED")
+            .exists()
+    );
     let provenance = std::fs::read_to_string(dist_info.join("provenance_url.json")).unwrap();
     let sha = crate::support::wheelgen::sha256_hex(&env.served("app-1.0.0-py3-none-any.whl"));
     assert!(provenance.contains(&sha), "{provenance}");
@@ -341,7 +378,9 @@ fn sync_replaces_and_removes_to_match_the_lockfile_exactly() {
     assert!(err.contains("+ app==2.0.0 (was 1.0.0)"), "{err}");
     assert!(err.contains("+ new==1.0.0"), "{err}");
     assert_matches_lockfile(&env);
-    let out = Command::new(env.venv().join("bin/app-cli")).output().unwrap();
+    let out = Command::new(env.venv().join("bin/app-cli"))
+        .output()
+        .unwrap();
     assert_eq!(stdout(&out).trim(), "app-cli 2.0.0");
     // Identical to a fresh sync of the same lockfile into a new venv.
     let fresh = env.project.path().join("fresh");
@@ -369,20 +408,32 @@ fn locked_refuses_stale_lockfiles_frozen_installs_them_and_dry_run_changes_nothi
     let before = snapshot(&env.venv());
 
     let err = env.sync_err(&["--locked"]);
-    assert!(err.contains("--locked: the lockfiles are out of date"), "{err}");
+    assert!(
+        err.contains("--locked: the lockfiles are out of date"),
+        "{err}"
+    );
     assert!(err.contains("pylock.application.toml is stale"), "{err}");
     assert!(err.contains("hint: "), "{err}");
-    assert_eq!(std::fs::read_to_string(env.lockfile_path()).unwrap(), lock_before);
+    assert_eq!(
+        std::fs::read_to_string(env.lockfile_path()).unwrap(),
+        lock_before
+    );
     assert_eq!(snapshot(&env.venv()), before);
 
     // --frozen installs the (stale) lockfile as it is: nothing changes.
     let err = env.sync_ok(&["--frozen"]);
     assert!(err.contains("up to date"), "{err}");
-    assert_eq!(std::fs::read_to_string(env.lockfile_path()).unwrap(), lock_before);
+    assert_eq!(
+        std::fs::read_to_string(env.lockfile_path()).unwrap(),
+        lock_before
+    );
 
     // --dry-run locks (the lockfile is an input, not the environment) and shows the plan.
     let err = env.sync_ok(&["--dry-run"]);
-    assert!(err.contains("would install app==2.0.0 (was 1.0.0)"), "{err}");
+    assert!(
+        err.contains("would install app==2.0.0 (was 1.0.0)"),
+        "{err}"
+    );
     assert!(err.contains("would install new==1.0.0"), "{err}");
     assert_eq!(snapshot(&env.venv()), before);
     // A dry run into a venv that does not exist creates nothing.
@@ -398,7 +449,11 @@ fn offline_installs_from_the_cache_only() {
     env.index.clear_requests();
     let other = env.project.path().join("other");
     env.sync_ok(&["--offline", "--venv", other.to_str().unwrap()]);
-    assert!(env.index.requests().is_empty(), "{:?}", env.index.requests());
+    assert!(
+        env.index.requests().is_empty(),
+        "{:?}",
+        env.index.requests()
+    );
     // Nothing cached for a new artifact: a clear error, nothing changed.
     env.requirements(&["app==2.0.0"]);
     env.project.lock_ok(&["-q"]);
@@ -418,14 +473,20 @@ fn retries_server_errors_and_resets_while_downloading() {
     env.sync_ok(&[]);
     assert_matches_lockfile(&env);
     let lib = env.index.requests_to("/files/lib");
-    assert!(lib.iter().filter(|r| r.status == 503).count() == 2, "{lib:?}");
+    assert!(
+        lib.iter().filter(|r| r.status == 503).count() == 2,
+        "{lib:?}"
+    );
 }
 
 #[test]
 fn no_interpreter_for_the_manifest_python_is_a_clear_error() {
     let env = env(&["app==1.0.0"]);
     env.project.lock_ok(&["-q"]);
-    let text = env.project.manifest().replace("python = \"3.11\"", "python = \"3.9\"");
+    let text = env
+        .project
+        .manifest()
+        .replace("python = \"3.11\"", "python = \"3.9\"");
     env.project.write_manifest(&text);
     let err = env.sync_err(&["--frozen", "--python", "python3"]);
     assert!(err.contains("3.9"), "{err}");
@@ -460,10 +521,17 @@ fn switching_forge_between_keys_swaps_the_cuda_libraries() {
     pip_check(&env.python());
     let cu128 = installed();
     assert!(cu128["torch"].ends_with("+cu128"), "{cu128:?}");
-    let cu12: Vec<String> = cu128.keys().filter(|n| n.ends_with("-cu12")).cloned().collect();
+    let cu12: Vec<String> = cu128
+        .keys()
+        .filter(|n| n.ends_with("-cu12"))
+        .cloned()
+        .collect();
     assert!(cu12.len() > 5, "{cu128:?}");
     assert_eq!(
-        run_python(&env.python(), "import torch, transformers; print(torch.__version__)"),
+        run_python(
+            &env.python(),
+            "import torch, transformers; print(torch.__version__)"
+        ),
         cu128["torch"]
     );
 
@@ -472,13 +540,22 @@ fn switching_forge_between_keys_swaps_the_cuda_libraries() {
     let cu130 = installed();
     assert!(cu130["torch"].ends_with("+cu130"), "{cu130:?}");
     for name in &cu12 {
-        assert!(!cu130.contains_key(name), "{name} stayed after moving to cu130");
-        assert!(err.contains(&format!("- {name}==")), "{name} not reported removed:\n{err}");
+        assert!(
+            !cu130.contains_key(name),
+            "{name} stayed after moving to cu130"
+        );
+        assert!(
+            err.contains(&format!("- {name}==")),
+            "{name} not reported removed:\n{err}"
+        );
     }
     let cu13 = cuda(&cu130);
     assert!(cu13.iter().any(|n| n.starts_with("nvidia-")), "{cu130:?}");
     assert!(cu13.iter().all(|n| !n.ends_with("-cu12")), "{cu13:?}");
-    let foundation = env.project.path().join("lockfiles/pylock.foundation-cu130.toml");
+    let foundation = env
+        .project
+        .path()
+        .join("lockfiles/pylock.foundation-cu130.toml");
     for (name, version) in lock_pins(&foundation) {
         assert_eq!(cu130.get(&name), Some(&version), "{name}");
     }
@@ -487,9 +564,16 @@ fn switching_forge_between_keys_swaps_the_cuda_libraries() {
     pip_check(&env.python());
     let cpu = installed();
     assert!(cpu["torch"].ends_with("+cpu"), "{cpu:?}");
-    assert_eq!(cuda(&cpu), Vec::<String>::new(), "CUDA libraries left under cpu");
     assert_eq!(
-        run_python(&env.python(), "import torch, torchvision; print(torch.__version__)"),
+        cuda(&cpu),
+        Vec::<String>::new(),
+        "CUDA libraries left under cpu"
+    );
+    assert_eq!(
+        run_python(
+            &env.python(),
+            "import torch, torchvision; print(torch.__version__)"
+        ),
         cpu["torch"]
     );
 }
@@ -528,7 +612,10 @@ fn unsafe_archive_paths_are_refused_and_nothing_is_written() {
         env.requirements(&["app==2.0.0"]);
         let before = snapshot(env.project.path().join(".venv").as_path());
         let err = env.sync_err(&[]);
-        assert!(err.contains(&format!("entry `{entry}` is refused")), "{entry}: {err}");
+        assert!(
+            err.contains(&format!("entry `{entry}` is refused")),
+            "{entry}: {err}"
+        );
         assert!(err.contains(APP2), "{entry}: {err}");
         assert_eq!(snapshot(&env.venv()), before, "{entry}");
         assert!(!env.project.path().join("evil.py").exists());
@@ -558,37 +645,40 @@ fn patch(bytes: &[u8], from: &[u8], to: &[u8], first_only: bool) -> Vec<u8> {
     out
 }
 
+/// Flip the CRC-32 of the archive's first entry in both its local header and its central
+/// directory record: the two agree, and the data no longer matches.
+fn flip_first_crc(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    assert_eq!(&out[..4], b"PK\x03\x04");
+    let name_len = usize::from(u16::from_le_bytes([out[26], out[27]]));
+    let name = out[30..30 + name_len].to_vec();
+    out[14] ^= 0xff;
+    let cd = (0..out.len() - 4)
+        .find(|&i| out[i..i + 4] == *b"PK\x01\x02" && out[i + 46..].starts_with(&name))
+        .expect("central directory record");
+    out[cd + 16] ^= 0xff;
+    out
+}
+
+type Tamper = fn(&[u8]) -> Vec<u8>;
+
 #[test]
 fn inconsistent_zips_are_refused_and_nothing_is_written() {
-    let cases: Vec<(&str, Box<dyn Fn(&[u8]) -> Vec<u8>>, &str)> = vec![
+    let cases: [(&str, Tamper, &str); 3] = [
         (
             "local header disagrees",
             // The first occurrence of a name is its local header; the central directory
             // keeps the true one.
-            Box::new(|b| patch(b, b"app/cli.py", b"app/clj.py", true)),
+            |b| patch(b, b"app/cl2.py", b"app/clj.py", true),
             "the local file header disagrees with the central directory (file name)",
         ),
         (
             "duplicate entry",
-            // Both the local header and the central directory now say `app/cli.py` twice.
-            Box::new(|b| patch(b, b"app/__init__.py", b"app/cli.py\0\0\0\0\0", false)),
-            "",
+            // Local header and central directory both say `app/cli.py`, twice.
+            |b| patch(b, b"app/cl2.py", b"app/cli.py", false),
+            "entries `app/cli.py` and `app/cli.py` both install",
         ),
-        (
-            "bad CRC",
-            Box::new(|b| {
-                // Flip one byte inside the stored (uncompressed) RECORD? Stored entries
-                // are the padding only; flip the CRC in the central directory instead.
-                let mut out = b.to_vec();
-                let cd = out
-                    .windows(4)
-                    .position(|w| w == [0x50, 0x4b, 0x01, 0x02])
-                    .unwrap();
-                out[cd + 16] ^= 0xff;
-                out
-            }),
-            "",
-        ),
+        ("bad CRC", flip_first_crc, "is corrupt"),
     ];
     for (case, tamper, message) in cases {
         let env = synced_then_upgrading();
@@ -604,7 +694,14 @@ fn inconsistent_zips_are_refused_and_nothing_is_written() {
 
 #[test]
 fn bad_entry_point_names_are_refused() {
-    for name in ["../evil", "bin/evil", "python", "python3.11", "activate", ".."] {
+    for name in [
+        "../evil",
+        "bin/evil",
+        "python",
+        "python3.11",
+        "activate",
+        "..",
+    ] {
         let scenario = scenario().version(
             "app",
             "2.0.0",
@@ -630,7 +727,10 @@ fn record_entries_outside_the_environment_are_never_deleted() {
     let sibling = env.project.path().join(".venv-other/keep.txt");
     std::fs::create_dir_all(sibling.parent().unwrap()).unwrap();
     std::fs::write(&sibling, "keep me too").unwrap();
-    let site = run_python(&env.python(), "import sysconfig; print(sysconfig.get_paths()['purelib'])");
+    let site = run_python(
+        &env.python(),
+        "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+    );
     let record = Path::new(&site).join("old-1.0.0.dist-info/RECORD");
     let mut text = std::fs::read_to_string(&record).unwrap();
     text.push_str(&format!("{},,\n", outside.display()));
@@ -644,7 +744,10 @@ fn record_entries_outside_the_environment_are_never_deleted() {
     assert!(err.contains("outside the environment"), "{err}");
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep me");
     assert_eq!(std::fs::read_to_string(&sibling).unwrap(), "keep me too");
-    assert!(!Path::new(&site).join("old").exists(), "old's own files went");
+    assert!(
+        !Path::new(&site).join("old").exists(),
+        "old's own files went"
+    );
 }
 
 #[test]
@@ -652,9 +755,14 @@ fn a_hash_or_size_mismatch_leaves_the_environment_byte_identical() {
     // sha256: one hex digit flipped in the lockfile.
     let env = synced_then_upgrading();
     let sha = crate::support::wheelgen::sha256_hex(&env.served(APP2));
-    let flipped = format!("{}{}", if sha.starts_with('0') { '1' } else { '0' }, &sha[1..]);
+    let flipped = format!(
+        "{}{}",
+        if sha.starts_with('0') { '1' } else { '0' },
+        &sha[1..]
+    );
     env.edit_wheel(APP2, |l| {
-        l.starts_with("sha256 = ").then(|| format!("sha256 = \"{flipped}\""))
+        l.starts_with("hashes = ")
+            .then(|| format!("hashes = {{ sha256 = \"{flipped}\" }}"))
     });
     let before = snapshot(&env.venv());
     let err = env.sync_err(&["--frozen"]);
@@ -687,22 +795,32 @@ fn a_hash_or_size_mismatch_leaves_the_environment_byte_identical() {
 #[test]
 fn two_syncs_of_one_environment_are_serialised() {
     // Slow downloads keep the first sync inside the environment lock for a while.
-    let scenario = scenario().fault(Fault::delay("/files/", 300));
+    let scenario = scenario().fault(Fault::delay("/files/", 1500));
     let env = env_with(scenario, &["app==1.0.0", "old"]);
     env.project.lock_ok(&["-q"]);
     // Create the venv (and its lock file) first, empty.
     env.requirements(&["app==1.0.0", "old"]);
+    env.index.clear_requests();
     let first = env
         .project
         .command(&["sync", "--frozen"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the first holds the lock: the venv exists and the download has started.
+    // Wait until the first holds the environment lock (probing it from here).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while env.index.requests_to("/files/").is_empty() {
-        assert!(std::time::Instant::now() < deadline, "first sync never downloaded");
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    let lock_file = env.venv().join(".sanctuary.lock");
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first sync never took the lock"
+        );
+        if let Ok(file) = std::fs::File::open(&lock_file)
+            && matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let second = env.sync(&["--frozen"]);
     let first = first.wait_with_output().unwrap();
@@ -769,7 +887,9 @@ fn a_sync_killed_at_any_point_is_repaired_by_the_next() {
         kill_at(&env, point);
         let err = env.sync_ok(&["--frozen"]);
         assert_matches_lockfile(&env);
-        let out = Command::new(env.venv().join("bin/app-cli")).output().unwrap();
+        let out = Command::new(env.venv().join("bin/app-cli"))
+            .output()
+            .unwrap();
         assert_eq!(stdout(&out).trim(), "app-cli 2.0.0", "{point}: {err}");
         // Nothing stray: the same files as a clean sync of the lockfile.
         let fresh = env.project.path().join("fresh");
