@@ -253,7 +253,7 @@ pub fn examine(
                 package: None,
                 message: e.to_string(),
                 hint: Some(format!(
-                    "create it and install the lockfiles (`python3 -m venv {0}`, then `sanctuary sync`), or name another with --venv",
+                    "create it and install the lockfiles with `sanctuary sync` (it makes {0}), or name another with --venv",
                     display(venv, base)
                 )),
             });

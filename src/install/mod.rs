@@ -1,14 +1,21 @@
-//! Installing and uninstalling one wheel into a virtual environment, safely: the core of
-//! `sanctuary sync`.
+//! A virtual environment and the wheels in it: the machinery of `sanctuary sync`.
 //!
-//! [`wheel::install`] validates a whole wheel before it writes anything (every archive entry
-//! stays inside its destination, no duplicates, local headers agree with the central
-//! directory, every CRC and every `RECORD` hash checks), then writes each file through a
-//! temporary name and a rename, and finishes with `INSTALLER` and a fresh `RECORD`.
-//! [`uninstall`] removes exactly the files a `RECORD` lists (read by [`crate::environment`]),
-//! never one that resolves outside the venv, then the directories left empty and the
-//! dist-info. [`entry_points`] turns `entry_points.txt` into launcher scripts. [`venv`] finds
-//! a base interpreter, creates the venv itself (without pip) and locks it while it changes.
+//! - [`wheel`]: [`unpack`] checks a whole wheel before keeping anything (every archive entry
+//!   stays inside its destination, no duplicates, local headers agree with the central
+//!   directory, every CRC and every `RECORD` hash checks) and leaves it unpacked; [`link`]
+//!   installs an unpacked wheel into a venv (hard links or copies, `.data` schemes, scripts,
+//!   launchers, `INSTALLER`, a fresh `RECORD` last); [`install`] does both from a file.
+//! - [`uninstall`] removes exactly the files a `RECORD` lists (read by
+//!   [`crate::environment`]), never one that resolves outside the venv or that another
+//!   distribution staying in it also lists, then the dist-info (`RECORD` and `METADATA`
+//!   last) and the directories left empty.
+//! - [`entry_points`] turns `entry_points.txt` into launcher scripts.
+//! - [`fetch`] gets locked wheels, verified, into the cache of unpacked wheels.
+//! - [`plan`] compares the lockfiles with what is installed (pure).
+//! - [`journal`] records a sync in progress so that one killed half-way is repaired.
+//! - [`venv`] finds a base interpreter, creates the venv itself (without pip) and locks it
+//!   while it changes.
+//! - [`failpoint`] is a test hook to stop a sync at a named point.
 //!
 //! Paths are checked by components, never by string prefixes: `<venv>-evil/x` is not inside
 //! `<venv>`.

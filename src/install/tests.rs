@@ -490,3 +490,66 @@ fn refuses_to_write_through_a_symlink_leaving_the_venv() {
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     assert_eq!(snapshot(&f.venv.root), before);
 }
+
+#[cfg(unix)]
+#[test]
+fn one_unpacked_wheel_links_into_two_venvs() {
+    use std::os::unix::fs::MetadataExt as _;
+    let f = fixture();
+    let g = fixture();
+    let wheel = f.wheel(&build_wheel(&base_files()));
+    let cache = f.tmp.path().join("cache/demo");
+    let unpacked = unpack(&wheel, &cache, true).unwrap();
+    assert_eq!(UnpackedWheel::load(&cache).as_ref(), Some(&unpacked));
+    let options = InstallOptions {
+        extra_dist_info: vec![("provenance_url.json".to_string(), b"{}\n".to_vec())],
+        ..InstallOptions::default()
+    };
+    for venv in [&f.venv, &g.venv] {
+        link(&unpacked, venv, &options).unwrap();
+        let env = Environment::read(&venv.root).unwrap();
+        let dist = env.get(&"demo".parse().unwrap()).unwrap();
+        assert!(dist.verify(&env.site_packages).is_empty());
+        assert!(
+            dist.record
+                .iter()
+                .any(|e| e.path == "demo-1.0.dist-info/provenance_url.json"),
+            "extra dist-info files are in RECORD"
+        );
+    }
+    // A plain module is one inode shared by the cache and both venvs; a rewritten script
+    // is each venv's own.
+    let module = |v: &Venv| std::fs::metadata(v.site_packages.join("demo/__init__.py")).unwrap();
+    assert_eq!(module(&f.venv).ino(), module(&g.venv).ino());
+    assert_eq!(module(&f.venv).nlink(), 3);
+    let script = |v: &Venv| std::fs::metadata(v.bin.join("run-demo")).unwrap();
+    assert_eq!(script(&f.venv).nlink(), 1);
+    // Copy mode shares nothing.
+    let h = fixture();
+    let copy = InstallOptions {
+        link: LinkMode::Copy,
+        ..InstallOptions::default()
+    };
+    link(&unpacked, &h.venv, &copy).unwrap();
+    assert_eq!(module(&h.venv).nlink(), 1);
+}
+
+#[test]
+fn refuses_a_name_the_central_directory_lists_twice() {
+    // Two entries of equal-length names; renaming one in every header makes them twins,
+    // which the zip crate would silently collapse into one.
+    let mut files = base_files();
+    files.push(("demo/aaa.py".to_string(), b"a = 1\n".to_vec()));
+    files.push(("demo/bbb.py".to_string(), b"b = 2\n".to_vec()));
+    let mut bytes = build_wheel(&files);
+    let mut at = 0;
+    while let Some(i) = bytes[at..].windows(11).position(|w| w == b"demo/bbb.py") {
+        bytes[at + i..at + i + 11].copy_from_slice(b"demo/aaa.py");
+        at += i + 11;
+    }
+    let err = refused(&bytes);
+    assert!(
+        matches!(&err, InstallError::Duplicate { entry, .. } if entry == "demo/aaa.py"),
+        "{err}"
+    );
+}
