@@ -135,25 +135,13 @@ impl HttpClient {
         let mut attempt = 0u32;
         loop {
             let outcome = {
-                // The semaphore is never closed, so acquiring only fails if it were.
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .map_err(|e| IndexError::Other(e.to_string()))?;
+                let _permit = self.permit().await?;
                 self.send_once(method.clone(), url, headers).await
             };
             let delay = self.backoff.saturating_mul(2u32.saturating_pow(attempt));
             match outcome {
-                Ok(resp)
-                    if attempt < self.retries && (resp.status >= 500 || resp.status == 429) =>
-                {
-                    let wait = resp
-                        .header("retry-after")
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs)
-                        .filter(|d| *d <= MAX_RETRY_AFTER)
-                        .unwrap_or(delay);
+                Ok(resp) if attempt < self.retries && retryable(resp.status) => {
+                    let wait = retry_after(resp.header("retry-after")).unwrap_or(delay);
                     tracing::debug!(%url, status = resp.status, attempt, ?wait, "retrying");
                     tokio::time::sleep(wait).await;
                 }
@@ -189,22 +177,18 @@ impl HttpClient {
         let mut attempt = 0u32;
         loop {
             let outcome = {
-                // The semaphore is never closed, so acquiring only fails if it were.
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .map_err(|e| StreamError::Transport(IndexError::Other(e.to_string())))?;
+                let _permit = self.permit().await.map_err(StreamError::Transport)?;
                 restart().map_err(StreamError::Sink)?;
                 self.stream_once(url, sink).await
             };
             let delay = self.backoff.saturating_mul(2u32.saturating_pow(attempt));
             match outcome {
-                Ok(status) if attempt < self.retries && (status >= 500 || status == 429) => {
-                    tracing::debug!(%url, status, attempt, "retrying the download");
-                    tokio::time::sleep(delay).await;
+                Ok((status, after)) if attempt < self.retries && retryable(status) => {
+                    let wait = retry_after(after.as_deref()).unwrap_or(delay);
+                    tracing::debug!(%url, status, attempt, ?wait, "retrying the download");
+                    tokio::time::sleep(wait).await;
                 }
-                Ok(status) => return Ok(status),
+                Ok((status, _)) => return Ok(status),
                 Err(StreamFailure::Sink(e)) => return Err(StreamError::Sink(e)),
                 Err(StreamFailure::Http(err)) if attempt < self.retries && is_transient(&err) => {
                     tracing::debug!(%url, attempt, err = %error_chain(&err), "retrying the download after a transport error");
@@ -226,7 +210,7 @@ impl HttpClient {
         &self,
         url: &Url,
         sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
-    ) -> Result<u16, StreamFailure> {
+    ) -> Result<(u16, Option<String>), StreamFailure> {
         let mut response = self
             .http
             .get(url.clone())
@@ -235,12 +219,26 @@ impl HttpClient {
             .map_err(StreamFailure::Http)?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
-            return Ok(status);
+            let after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            return Ok((status, after));
         }
         while let Some(chunk) = response.chunk().await.map_err(StreamFailure::Http)? {
             sink(&chunk).map_err(StreamFailure::Sink)?;
         }
-        Ok(status)
+        Ok((status, None))
+    }
+
+    /// One of the `concurrency` request slots.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, IndexError> {
+        // The semaphore is never closed, so acquiring only fails if it were.
+        self.permits
+            .acquire()
+            .await
+            .map_err(|e| IndexError::Other(e.to_string()))
     }
 
     async fn send_once(
@@ -290,6 +288,19 @@ pub enum StreamError {
 enum StreamFailure {
     Http(reqwest::Error),
     Sink(std::io::Error),
+}
+
+/// A status worth asking again for.
+fn retryable(status: u16) -> bool {
+    status >= 500 || status == 429
+}
+
+/// A `Retry-After` in seconds, when short enough to honour.
+fn retry_after(value: Option<&str>) -> Option<Duration> {
+    value
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .filter(|d| *d <= MAX_RETRY_AFTER)
 }
 
 fn is_transient(err: &reqwest::Error) -> bool {
