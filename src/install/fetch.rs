@@ -349,3 +349,160 @@ fn verify(artifact: &Artifact, size: u64, stopped: bool, sha256: &str) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::index::client::test_server::{Reply, TestServer};
+    use crate::install::tests::{base_files, build_wheel};
+
+    fn artifact(url: Url, bytes: &[u8]) -> Artifact {
+        Artifact {
+            package: "demo 1.0".to_string(),
+            filename: "demo-1.0-py3-none-any.whl".to_string(),
+            url,
+            size: Some(bytes.len() as u64),
+            sha256: hex::encode(Sha256::digest(bytes)),
+            index: "test".to_string(),
+        }
+    }
+
+    fn no_progress() -> Progress {
+        Arc::new(|_| {})
+    }
+
+    /// A server answering `/w.whl` with `body`, after `failures` 503s.
+    async fn server(body: Vec<u8>, failures: usize) -> TestServer {
+        let seen = AtomicUsize::new(0);
+        TestServer::start(move |_| {
+            if seen.fetch_add(1, Ordering::SeqCst) < failures {
+                Reply::new(503, "busy")
+            } else {
+                Reply::new(200, body.clone())
+            }
+        })
+        .await
+    }
+
+    fn client() -> HttpClient {
+        HttpClient::new(4)
+            .unwrap()
+            .with_retries(3, std::time::Duration::from_millis(1))
+    }
+
+    #[tokio::test]
+    async fn downloads_verifies_unpacks_once_and_then_uses_the_cache() {
+        let bytes = build_wheel(&base_files());
+        let server = server(bytes.clone(), 2).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = WheelCache::new(tmp.path());
+        let a = artifact(server.url("/w.whl"), &bytes);
+        let (unpacked, how) = fetch(&client(), &cache, &a, false, no_progress())
+            .await
+            .unwrap();
+        assert_eq!(how, Fetched::Downloaded);
+        assert_eq!(unpacked.dist_info, "demo-1.0.dist-info");
+        assert_eq!(server.requests().len(), 3, "two 503s, then the file");
+        let (again, how) = fetch(&client(), &cache, &a, true, no_progress())
+            .await
+            .unwrap();
+        assert_eq!(how, Fetched::Cached);
+        assert_eq!(again, unpacked);
+        assert_eq!(server.requests().len(), 3, "the cache answered");
+    }
+
+    #[tokio::test]
+    async fn a_hash_or_size_mismatch_keeps_nothing() {
+        let bytes = build_wheel(&base_files());
+        let server = server(bytes.clone(), 0).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = WheelCache::new(tmp.path());
+        let good = artifact(server.url("/w.whl"), &bytes);
+
+        let wrong_hash = Artifact {
+            sha256: "00".repeat(32),
+            ..good.clone()
+        };
+        let err = fetch(&client(), &cache, &wrong_hash, false, no_progress())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, FetchError::HashMismatch { expected, actual, .. }
+                if *expected == "00".repeat(32) && *actual == good.sha256),
+            "{err}"
+        );
+        let short = Artifact {
+            size: Some(100),
+            ..good.clone()
+        };
+        let err = fetch(&client(), &cache, &short, false, no_progress())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                FetchError::SizeMismatch {
+                    expected: 100,
+                    stopped: true,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("or more bytes"), "{err}");
+        let wheels = tmp.path().join(CACHE_VERSION).join("wheels");
+        assert!(
+            std::fs::read_dir(&wheels).map_or(true, |mut d| d.next().is_none()),
+            "nothing was unpacked"
+        );
+        let downloads = tmp.path().join(CACHE_VERSION).join("downloads");
+        assert_eq!(
+            std::fs::read_dir(&downloads).unwrap().count(),
+            0,
+            "no leftovers"
+        );
+    }
+
+    #[tokio::test]
+    async fn offline_and_http_errors_name_the_package() {
+        let bytes = build_wheel(&base_files());
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = WheelCache::new(tmp.path());
+        let server = TestServer::start(|_| Reply::new(404, "gone")).await;
+        let a = artifact(server.url("/w.whl"), &bytes);
+        let err = fetch(&client(), &cache, &a, true, no_progress())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::Offline { .. }), "{err}");
+        assert!(server.requests().is_empty());
+        let err = fetch(&client(), &cache, &a, false, no_progress())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("cannot download demo 1.0: {} answered HTTP 404", a.url)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_local_file_is_checked_in_place() {
+        let bytes = build_wheel(&base_files());
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("demo-1.0-py3-none-any.whl");
+        std::fs::write(&path, &bytes).unwrap();
+        let cache = WheelCache::new(&tmp.path().join("cache"));
+        let mut a = artifact(Url::from_file_path(&path).unwrap(), &bytes);
+        // Offline is no obstacle to a local file.
+        let (_, how) = fetch(&client(), &cache, &a, true, no_progress())
+            .await
+            .unwrap();
+        assert_eq!(how, Fetched::Downloaded);
+        a.sha256 = "11".repeat(32);
+        let err = fetch(&client(), &cache, &a, true, no_progress())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::HashMismatch { .. }), "{err}");
+    }
+}

@@ -15,7 +15,7 @@ use crate::environment::parse::b64_urlsafe_encode;
 const METADATA: &str = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n";
 const WHEEL: &str = "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n";
 
-fn base_files() -> Vec<(String, Vec<u8>)> {
+pub(crate) fn base_files() -> Vec<(String, Vec<u8>)> {
     [
         ("demo/__init__.py", "x = 1  # unique-marker\n"),
         ("demo/cli.py", "def main():\n    return 0\n"),
@@ -37,7 +37,7 @@ fn base_files() -> Vec<(String, Vec<u8>)> {
 }
 
 /// A stored (uncompressed) zip of `files` plus a RECORD listing them.
-fn build_wheel(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn build_wheel(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     build_wheel_with(files, zip::CompressionMethod::Stored)
 }
 
