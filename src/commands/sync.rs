@@ -129,7 +129,12 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
         damaged = recovery.removed_files;
     }
 
-    let environment = Environment::read(&root)?;
+    // RECORDs are only needed to uninstall, or to find what a recovery damaged.
+    let environment = if damaged.is_empty() {
+        Environment::read_summary(&root)?
+    } else {
+        Environment::read(&root)?
+    };
     for u in &environment.unreadable {
         tracing::warn!("leaving {} alone: {}", u.dist_info.display(), u.message);
     }
@@ -546,10 +551,15 @@ fn apply(
     journal.write(&venv.root)?;
     install::failpoint::hit("after-journal");
 
-    // Files that distributions staying in place also list are never removed.
+    // The full records now (the plan was made without them). Files that distributions
+    // staying in place also list are never removed.
     let leaving_dirs: HashSet<&PathBuf> = leaving.iter().map(|d| &d.dist_info).collect();
     let site = install::normalize(&venv.site_packages);
-    let environment = Environment::read(&venv.root)?;
+    let environment = if leaving.is_empty() {
+        empty_environment(&venv.root)
+    } else {
+        Environment::read(&venv.root)?
+    };
     let keep: HashSet<PathBuf> = environment
         .distributions
         .iter()
@@ -560,6 +570,24 @@ fn apply(
                 .map(|e| install::normalize(&site.join(&e.path)))
         })
         .collect();
+    let leaving: Vec<&crate::environment::InstalledDistribution> = environment
+        .distributions
+        .iter()
+        .filter(|d| leaving_dirs.contains(&d.dist_info))
+        .collect();
+    // One whose RECORD could not be parsed this time: its files are unknown; its
+    // dist-info still goes, so the new install is the only one.
+    for u in &environment.unreadable {
+        if leaving_dirs.contains(&u.dist_info) {
+            tracing::warn!(
+                "removing {} without its files: {}",
+                u.dist_info.display(),
+                u.message
+            );
+            install::remove_dist_info(&u.dist_info)
+                .with_context(|| format!("cannot remove {}", u.dist_info.display()))?;
+        }
+    }
     leaving.par_iter().try_for_each(|dist| -> Result<()> {
         install::failpoint::hit("uninstall");
         if dist.has_record {

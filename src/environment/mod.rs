@@ -90,6 +90,17 @@ pub struct Environment {
 impl Environment {
     /// Read the environment at `venv`.
     pub fn read(venv: &Path) -> Result<Environment, EnvironmentError> {
+        Environment::read_with(venv, true)
+    }
+
+    /// Read the environment at `venv` without parsing `RECORD`s: every distribution's
+    /// `record` is empty (`has_record` still says whether one exists). Enough to compare
+    /// versions and artifacts, and much less to read.
+    pub fn read_summary(venv: &Path) -> Result<Environment, EnvironmentError> {
+        Environment::read_with(venv, false)
+    }
+
+    fn read_with(venv: &Path, records: bool) -> Result<Environment, EnvironmentError> {
         if !venv.is_dir() {
             return Err(EnvironmentError::NotFound(venv.to_path_buf()));
         }
@@ -107,7 +118,7 @@ impl Environment {
         let mut distributions = Vec::new();
         let mut unreadable = Vec::new();
         for dir in dirs {
-            match read_dist_info(&dir) {
+            match read_dist_info(&dir, records) {
                 Ok(d) => distributions.push(d),
                 Err(message) => unreadable.push(Unreadable {
                     dist_info: dir,
@@ -191,7 +202,7 @@ pub fn parse_pyvenv_version(text: &str) -> Option<String> {
 }
 
 /// Read one dist-info directory; the error is a message for people.
-fn read_dist_info(dir: &Path) -> Result<InstalledDistribution, String> {
+fn read_dist_info(dir: &Path, records: bool) -> Result<InstalledDistribution, String> {
     let read = |name: &str| -> Result<Option<String>, String> {
         let path = dir.join(name);
         match std::fs::read(&path) {
@@ -202,10 +213,13 @@ fn read_dist_info(dir: &Path) -> Result<InstalledDistribution, String> {
     };
     let metadata = read("METADATA")?.ok_or_else(|| "no METADATA file".to_string())?;
     let (name, version) = parse::parse_metadata(&metadata).map_err(|e| e.to_string())?;
-    let record_text = read("RECORD")?;
-    let record = match &record_text {
-        Some(t) => parse::parse_record(t).map_err(|e| e.to_string())?,
-        None => Vec::new(),
+    let (record, has_record) = if records {
+        match read("RECORD")? {
+            Some(t) => (parse::parse_record(&t).map_err(|e| e.to_string())?, true),
+            None => (Vec::new(), false),
+        }
+    } else {
+        (Vec::new(), dir.join("RECORD").is_file())
     };
     let installer = read("INSTALLER")?.and_then(|t| parse::parse_installer(&t));
     let direct_url = match read("direct_url.json")? {
@@ -222,7 +236,7 @@ fn read_dist_info(dir: &Path) -> Result<InstalledDistribution, String> {
         direct_url,
         provenance,
         record,
-        has_record: record_text.is_some(),
+        has_record,
     })
 }
 
