@@ -18,3 +18,6 @@ pub mod wheel;
 
 pub use pep440_rs::{Version, VersionSpecifiers};
 pub use pep508_rs::{ExtraName, PackageName, Requirement};
+
+#[cfg(test)]
+mod test_util;

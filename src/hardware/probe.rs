@@ -371,14 +371,14 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn nvidia_smi_output_and_failures() {
-        use std::os::unix::fs::PermissionsExt;
         let root = tempfile::tempdir().unwrap();
         let bin = root.path().join("usr/bin");
         std::fs::create_dir_all(&bin).unwrap();
         let smi = bin.join("nvidia-smi");
         let script = "#!/bin/sh\nif [ \"$1\" = fail ]; then echo 'NVIDIA-SMI has failed' >&2; exit 9; fi\nif [ \"$1\" = hang ]; then sleep 5; fi\necho \"args: $*\"\n";
-        std::fs::write(&smi, script).unwrap();
-        std::fs::set_permissions(&smi, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Written by a child process: see `write_script` (this test once failed with
+        // "text file busy" when another test forked while the file was open here).
+        crate::test_util::write_script(&smi, script);
         let probe = SystemProbe::with_root(root.path());
         assert_eq!(
             probe.run_nvidia_smi(&["-L", "x"]),

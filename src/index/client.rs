@@ -70,6 +70,10 @@ impl HttpClient {
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(concurrency.max(1))
+            // HTTP/2's default flow-control windows (64 KiB) cap a connection at 64 KiB per
+            // round trip: every download shares one connection, so give it room.
+            .http2_initial_stream_window_size(8 << 20)
+            .http2_initial_connection_window_size(64 << 20)
             .build()
             .map_err(|e| IndexError::Other(format!("cannot build the HTTP client: {e}")))?;
         Ok(HttpClient {
@@ -99,16 +103,7 @@ impl HttpClient {
         url: &Url,
         headers: &[(&str, String)],
     ) -> Result<HttpResponse, IndexError> {
-        let gate = {
-            let mut opened = self
-                .opened
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            opened
-                .entry(url.origin().ascii_serialization())
-                .or_default()
-                .clone()
-        };
+        let gate = self.gate(url);
         if !gate.initialized() {
             let mut first = None;
             gate.get_or_init(|| async {
@@ -174,6 +169,18 @@ impl HttpClient {
         restart: &mut (dyn FnMut() -> std::io::Result<()> + Send),
         sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
     ) -> Result<u16, StreamError> {
+        // Like `send`: the first request to an origin opens its connection (a HEAD), and the
+        // others wait for it, so a burst of downloads shares one connection instead of each
+        // resolving the name and opening its own.
+        let gate = self.gate(url);
+        if !gate.initialized() {
+            gate.get_or_init(|| async {
+                let _ = self
+                    .send_retrying(index, reqwest::Method::HEAD, url, &[])
+                    .await;
+            })
+            .await;
+        }
         let mut attempt = 0u32;
         loop {
             let outcome = {
@@ -230,6 +237,18 @@ impl HttpClient {
             sink(&chunk).map_err(StreamFailure::Sink)?;
         }
         Ok((status, None))
+    }
+
+    /// The gate of `url`'s origin: initialised once its first request was answered.
+    fn gate(&self, url: &Url) -> Arc<tokio::sync::OnceCell<()>> {
+        let mut opened = self
+            .opened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        opened
+            .entry(url.origin().ascii_serialization())
+            .or_default()
+            .clone()
     }
 
     /// One of the `concurrency` request slots.

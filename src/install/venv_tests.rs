@@ -36,20 +36,7 @@ fn fake_interpreter() -> Interpreter {
     }
 }
 
-/// Write an executable script. A child process writes it: a file this (multi-threaded) test
-/// process held open for writing could be inherited by a child forked meanwhile by another
-/// test, and executing it would then fail with "text file busy".
-fn write_script(path: &Path, body: &str) {
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(r#"printf '%s' "$1" > "$2" && chmod 755 "$2""#)
-        .arg("sh")
-        .arg(body)
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
+use crate::test_util::write_script;
 
 /// What a pyenv shim does for a version that is not installed.
 const FAILING_SHIM: &str = "#!/bin/sh\necho \"pyenv: ${0##*/}: command not found\" >&2\nexit 127\n";

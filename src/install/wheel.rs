@@ -524,6 +524,7 @@ fn plan_link<'a>(
 
     // Where every file goes, refusing two entries on one destination.
     let mut planned: Vec<Planned> = Vec::with_capacity(unpacked.files.len());
+    let mut checked_dirs: HashMap<PathBuf, bool> = HashMap::new();
     let mut seen: HashMap<PathBuf, String> = HashMap::new();
     for file in &unpacked.files {
         let unsafe_path = |reason| InstallError::UnsafePath {
@@ -561,7 +562,12 @@ fn plan_link<'a>(
         if !dest.starts_with(&root) || dest == root {
             return Err(unsafe_path("it leaves its destination directory"));
         }
-        if !resolves_inside(&dest, &real_root) {
+        // Resolving symlinks walks every component: once per directory is enough.
+        let parent = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+        let inside = *checked_dirs
+            .entry(parent)
+            .or_insert_with(|| resolves_inside(&dest, &real_root));
+        if !inside {
             return Err(unsafe_path(
                 "its destination directory is a symlink leading out of the venv",
             ));
