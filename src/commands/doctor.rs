@@ -721,7 +721,7 @@ fn cuda_builds(
 }
 
 /// `path` relative to `base` when inside it.
-fn display(path: &Path, base: &Path) -> String {
+pub(crate) fn display(path: &Path, base: &Path) -> String {
     path.strip_prefix(base)
         .unwrap_or(path)
         .display()

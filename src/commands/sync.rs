@@ -21,6 +21,7 @@ use pep508_rs::PackageName;
 use rayon::prelude::*;
 
 use crate::cli::GlobalSettings;
+use crate::commands::doctor::display;
 use crate::commands::export::{self, Layer, Loaded};
 use crate::commands::lock::{self, LockSettings};
 use crate::environment::{Environment, parse::render_provenance};
@@ -661,11 +662,4 @@ fn print_plan(plan: &SyncPlan, dry_run: bool) {
         };
         eprintln!(" {add} {}=={}{why}", want.name, want.version);
     }
-}
-
-fn display(path: &Path, base: &Path) -> String {
-    path.strip_prefix(base)
-        .unwrap_or(path)
-        .display()
-        .to_string()
 }
