@@ -1,0 +1,703 @@
+//! What the benches share: the requirement sets, the manifest they lock, where the tools are,
+//! reading `BENCH_*` variables, and running one child process to completion while measuring
+//! its wall time, CPU time and peak memory.
+//!
+//! Included by every bench with `#[path = "common/mod.rs"] mod common;`. A bench that does not
+//! use a helper would warn about it, hence the `allow` below.
+
+#![allow(dead_code)]
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result, bail};
+use serde::Serialize;
+
+/// The Python and platform the manifests target.
+pub const PYTHON: &str = "3.11";
+pub const SANCTUARY_PLATFORM: &str = "linux-x86_64";
+/// Lines of a failing run's stderr shown under the table.
+pub const STDERR_TAIL_LINES: usize = 20;
+
+pub fn bench_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches")
+}
+
+pub fn sets_dir() -> PathBuf {
+    bench_dir().join("sets")
+}
+
+pub fn results_dir() -> PathBuf {
+    bench_dir().join("results")
+}
+
+/// The bench's positional arguments, or `None` when it was not started by `cargo bench`
+/// (`cargo test --benches` passes no `--bench`): the bench then runs its offline self-check.
+pub fn bench_args() -> Option<Vec<String>> {
+    let args: Vec<OsString> = env::args_os().skip(1).collect();
+    if !args.iter().any(|a| a == "--bench") {
+        return None;
+    }
+    Some(
+        args.iter()
+            .filter_map(|a| a.to_str())
+            .filter(|a| !a.starts_with('-'))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment variables
+// ---------------------------------------------------------------------------------------------
+
+/// A comma-separated environment variable, or `None` when unset or blank.
+pub fn env_list(var: &str) -> Option<Vec<String>> {
+    let value = env::var(var).ok()?;
+    let items: Vec<String> = value
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!items.is_empty()).then_some(items)
+}
+
+pub fn env_number(var: &str, default: u64) -> Result<u64> {
+    match env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .with_context(|| format!("{var}={v:?}: expected a positive whole number")),
+        _ => Ok(default),
+    }
+}
+
+/// Set, non-empty and not `0`.
+pub fn env_flag(var: &str) -> bool {
+    env::var(var).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The choices a comma list in `var` names, in the order given, without repeats; all of `all`
+/// when unset. An unknown name is an error that lists the known ones.
+pub fn env_choices<T: Copy + PartialEq>(
+    var: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<Vec<T>> {
+    let Some(names) = env_list(var) else {
+        return Ok(all.to_vec());
+    };
+    let mut out = Vec::new();
+    for wanted in names {
+        let Some(choice) = all.iter().copied().find(|c| name(*c) == wanted) else {
+            let known: Vec<&str> = all.iter().map(|c| name(*c)).collect();
+            bail!("{var}: unknown value `{wanted}` ({})", known.join(", "));
+        };
+        if !out.contains(&choice) {
+            out.push(choice);
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requirement sets and the manifest
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ReqSet {
+    pub name: String,
+    pub requirements: Vec<String>,
+}
+
+/// Names of `dir/*.txt`, those in `order` first in that order, then the rest by name.
+pub fn available_sets(dir: &Path, order: &[&str]) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "txt")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            names.push(stem.to_string());
+        }
+    }
+    names.sort_by_key(|n| {
+        let rank = order.iter().position(|d| d == n).unwrap_or(order.len());
+        (rank, n.clone())
+    });
+    Ok(names)
+}
+
+/// One requirement a line; `#` starts a comment; blank lines are skipped.
+pub fn parse_set(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn load_set(dir: &Path, name: &str) -> Result<ReqSet> {
+    let path = dir.join(format!("{name}.txt"));
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let requirements = parse_set(&text);
+    if requirements.is_empty() {
+        bail!("{}: no requirements", path.display());
+    }
+    Ok(ReqSet {
+        name: name.to_string(),
+        requirements,
+    })
+}
+
+/// The sets named by `BENCH_SETS`, else by the positional arguments, else `defaults` (`None`:
+/// every set in `benches/sets/`, those in `order` first).
+pub fn chosen_sets(
+    positional: Vec<String>,
+    order: &[&str],
+    defaults: Option<&[&str]>,
+) -> Result<Vec<ReqSet>> {
+    let dir = sets_dir();
+    let available = available_sets(&dir, order)?;
+    let wanted = env_list("BENCH_SETS")
+        .or((!positional.is_empty()).then_some(positional))
+        .unwrap_or_else(|| match defaults {
+            Some(d) => d.iter().map(|s| s.to_string()).collect(),
+            None => available.clone(),
+        });
+    let mut sets = Vec::new();
+    for name in wanted {
+        if !available.contains(&name) {
+            bail!(
+                "requirement set `{name}` not found: expected benches/sets/{name}.txt (have: {})",
+                available.join(", ")
+            );
+        }
+        sets.push(load_set(&dir, &name)?);
+    }
+    Ok(sets)
+}
+
+/// The manifest of the CLI contract for `set`: Python 3.11 on linux x86_64, the default index
+/// (PyPI), the set as the Application requirements; `extra` is appended as is.
+pub fn manifest(set: &ReqSet, extra: &str) -> String {
+    let reqs: Vec<String> = set
+        .requirements
+        .iter()
+        .map(|r| format!("    {},\n", toml::Value::String(r.clone())))
+        .collect();
+    format!(
+        "[project]\nname = \"bench-{name}\"\npython = \"{PYTHON}\"\nplatform = \"{SANCTUARY_PLATFORM}\"\n\n\
+         [application]\nrequirements = [\n{reqs}]\n{extra}",
+        name = set.name,
+        reqs = reqs.concat(),
+    )
+}
+
+/// `(name, version)` of every `[[packages]]` entry of a PEP 751 lockfile.
+pub fn lock_packages(text: &str) -> Result<Vec<(String, String)>> {
+    let table: toml::Table = text.parse()?;
+    let packages = table
+        .get("packages")
+        .and_then(|p| p.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    packages
+        .iter()
+        .map(|p| {
+            let field = |k: &str| {
+                p.get(k)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .with_context(|| format!("a [[packages]] entry has no `{k}`"))
+            };
+            Ok((field("name")?, field("version")?))
+        })
+        .collect()
+}
+
+/// `name==version` lines of a requirements file (hash and comment lines are indented or `#`).
+pub fn count_pins(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphanumeric()) && l.contains("=="))
+        .count()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools
+// ---------------------------------------------------------------------------------------------
+
+/// `PATH` in `var` when set (it must be a file), else `None`.
+fn override_path(var: &str) -> Option<Result<PathBuf, String>> {
+    let path = PathBuf::from(env::var_os(var).filter(|p| !p.is_empty())?);
+    Some(if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{var}={} is not a file", path.display()))
+    })
+}
+
+/// `BENCH_SANCTUARY` when set, else the release binary that `cargo bench` builds for the
+/// bench (`CARGO_BIN_EXE_sanctuary`).
+pub fn locate_sanctuary() -> Result<PathBuf, String> {
+    if let Some(found) = override_path("BENCH_SANCTUARY") {
+        return found;
+    }
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_sanctuary"));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{} is missing", path.display()))
+    }
+}
+
+/// `var` when set, else the first `name` on `PATH`, seen through a pyenv shim (a shell script
+/// that would add its own start-up time to every run) to the real file with `pyenv which`.
+pub fn locate_on_path(name: &str, var: &str) -> Result<PathBuf, String> {
+    if let Some(found) = override_path(var) {
+        return found;
+    }
+    let found = env::var_os("PATH")
+        .map(|paths| {
+            env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_default()
+        .ok_or_else(|| format!("`{name}` is not on PATH (or set {var})"))?;
+    if found
+        .parent()
+        .and_then(|d| d.file_name())
+        .is_some_and(|d| d == "shims")
+        && let Ok(out) = Command::new("pyenv")
+            .args(["which", name])
+            .stderr(Stdio::null())
+            .output()
+        && out.status.success()
+    {
+        let real = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if real.is_file() {
+            return Ok(real);
+        }
+    }
+    Ok(found)
+}
+
+/// With a `CARGO_TARGET_DIR` shared between checkouts, another checkout's build can replace
+/// `target/release/sanctuary` while a bench runs: the bench times a copy taken when it starts,
+/// so that every run uses one and the same binary (the one `cargo bench` has just built).
+pub fn copy_under_test(bin: &Path, dir: &Path) -> Result<PathBuf> {
+    let copy = dir.join("sanctuary-under-test");
+    fs::copy(bin, &copy).with_context(|| format!("copying {}", bin.display()))?;
+    eprintln!("  (sanctuary copied from {})", bin.display());
+    Ok(copy)
+}
+
+/// The first line `EXE --version` prints, for the record.
+pub fn version_of(bin: &Path) -> Option<String> {
+    let out = Command::new(bin)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status
+        .success()
+        .then(|| text.lines().next().unwrap_or("").trim().to_string())
+}
+
+/// What the JSON records about one tool.
+#[derive(Serialize)]
+pub struct ToolInfo {
+    pub path: Option<String>,
+    pub version: Option<String>,
+    pub error: Option<String>,
+}
+
+impl ToolInfo {
+    pub fn of(bin: &Result<PathBuf, String>) -> ToolInfo {
+        match bin {
+            Ok(p) => ToolInfo {
+                path: Some(p.display().to_string()),
+                version: version_of(p),
+                error: None,
+            },
+            Err(e) => ToolInfo {
+                path: None,
+                version: None,
+                error: Some(e.clone()),
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running one process: wall time, CPU time and peak memory
+// ---------------------------------------------------------------------------------------------
+
+/// Peak memory and CPU time come from `wait4(2)`, declared here (std has no binding and no new
+/// crate may be added): reaping a child with `wait4` returns that one child's `rusage`, its
+/// waited-for descendants included, so each run gets its own figure. `getrusage(RUSAGE_CHILDREN)`
+/// would not: its `ru_maxrss` is the largest child this process ever reaped, so after the first
+/// big run it stops telling runs apart. `/usr/bin/time -f %M` would work too but adds a process
+/// and a package that a machine may lack, and mixes its line into the tool's stderr.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+mod sys {
+    use std::os::raw::{c_int, c_long};
+
+    #[repr(C)]
+    #[derive(Default)]
+    pub struct Timeval {
+        pub tv_sec: c_long,
+        pub tv_usec: c_long,
+    }
+
+    /// `struct rusage` on 64-bit Linux: two `timeval`s, then fourteen `long`s, the first of
+    /// which is `ru_maxrss` in KiB.
+    #[repr(C)]
+    #[derive(Default)]
+    pub struct Rusage {
+        pub ru_utime: Timeval,
+        pub ru_stime: Timeval,
+        pub ru_maxrss: c_long,
+        pub rest: [c_long; 13],
+    }
+
+    pub const WNOHANG: c_int = 1;
+    const EINTR: i32 = 4;
+
+    unsafe extern "C" {
+        fn wait4(pid: c_int, status: *mut c_int, options: c_int, rusage: *mut Rusage) -> c_int;
+    }
+
+    /// `Ok(None)` while the child runs (with `WNOHANG`), else its raw wait status and rusage.
+    pub fn wait(pid: u32, options: c_int) -> std::io::Result<Option<(c_int, Rusage)>> {
+        loop {
+            let mut status: c_int = 0;
+            let mut usage = Rusage::default();
+            // SAFETY: both pointers are to live, properly laid-out locals; `pid` is our own
+            // unreaped child, so no other process can be waited for or affected.
+            let rc = unsafe { wait4(pid as c_int, &mut status, options, &mut usage) };
+            match rc {
+                0 => return Ok(None),
+                r if r > 0 => return Ok(Some((status, usage))),
+                _ => {
+                    let err = std::io::Error::last_os_error();
+                    if err.raw_os_error() != Some(EINTR) {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Sample {
+    pub wall_s: f64,
+    pub cpu_s: Option<f64>,
+    pub max_rss_kib: Option<u64>,
+}
+
+impl Sample {
+    pub fn rss_mib(&self) -> String {
+        self.max_rss_kib
+            .map_or("?".into(), |k| format!("{:.0}", k as f64 / 1024.0))
+    }
+}
+
+pub enum Outcome {
+    Ok(Sample),
+    Failed { status: String, stderr_tail: String },
+}
+
+/// The last `lines` lines of a file (empty when it cannot be read).
+pub fn tail(path: &Path, lines: usize) -> String {
+    let mut bytes = Vec::new();
+    if let Ok(mut f) = fs::File::open(path) {
+        let _ = f.read_to_end(&mut bytes);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Runs `cmd` to completion (killing it at `timeout`), its output to `log_dir/{stdout,stderr}.log`.
+pub fn measure(mut cmd: Command, log_dir: &Path, timeout: Duration) -> Result<Outcome> {
+    let stdout_path = log_dir.join("stdout.log");
+    let stderr_path = log_dir.join("stderr.log");
+    cmd.stdin(Stdio::null())
+        .stdout(fs::File::create(&stdout_path)?)
+        .stderr(fs::File::create(&stderr_path)?);
+
+    let start = Instant::now();
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            return Ok(Outcome::Failed {
+                status: format!("could not start: {err}"),
+                stderr_tail: String::new(),
+            });
+        }
+    };
+
+    let (status, wall, cpu, rss, timed_out) = wait_child(&mut child, start, timeout)?;
+    if status.success() && !timed_out {
+        Ok(Outcome::Ok(Sample {
+            wall_s: wall.as_secs_f64(),
+            cpu_s: cpu,
+            max_rss_kib: rss,
+        }))
+    } else {
+        Ok(Outcome::Failed {
+            status: if timed_out {
+                format!("killed after the {} s timeout", timeout.as_secs())
+            } else {
+                status.to_string()
+            },
+            stderr_tail: tail(&stderr_path, STDERR_TAIL_LINES),
+        })
+    }
+}
+
+/// Exit status, wall time, CPU seconds, peak RSS in KiB, and whether the timeout killed it.
+type Waited = (ExitStatus, Duration, Option<f64>, Option<u64>, bool);
+
+/// Polls the child (every millisecond at first, then every 5 ms: well under the noise of runs
+/// that take a second or more) so the timeout needs no second thread and no signal that could
+/// reach a recycled pid; the child is reaped by `wait4` for its rusage.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn wait_child(
+    child: &mut std::process::Child,
+    start: Instant,
+    timeout: Duration,
+) -> Result<Waited> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let pid = child.id();
+    let mut killed = false;
+    loop {
+        if let Some((status, usage)) = sys::wait(pid, sys::WNOHANG)? {
+            let wall = start.elapsed();
+            let secs = |t: &sys::Timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            let cpu = secs(&usage.ru_utime) + secs(&usage.ru_stime);
+            return Ok((
+                ExitStatus::from_raw(status),
+                wall,
+                Some(cpu),
+                Some(usage.ru_maxrss as u64),
+                killed,
+            ));
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= timeout && !killed {
+            // Not reaped yet, so the pid is still ours.
+            let _ = child.kill();
+            killed = true;
+            continue;
+        }
+        let pause = if elapsed < Duration::from_secs(1) {
+            1
+        } else {
+            5
+        };
+        std::thread::sleep(Duration::from_millis(pause));
+    }
+}
+
+/// Elsewhere: std's wait, wall time only.
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn wait_child(
+    child: &mut std::process::Child,
+    start: Instant,
+    timeout: Duration,
+) -> Result<Waited> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok((status, start.elapsed(), None, None, false));
+        }
+        if start.elapsed() >= timeout {
+            let _ = child.kill();
+            let status = child.wait()?;
+            return Ok((status, start.elapsed(), None, None, true));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+// ---------------------------------------------------------------------------------------------
+
+pub fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// The summary of one cell's runs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    pub median_s: Option<f64>,
+    pub min_s: Option<f64>,
+    pub max_s: Option<f64>,
+    /// Median over the runs of each run's peak resident memory.
+    pub median_max_rss_mib: Option<f64>,
+    pub median_cpu_s: Option<f64>,
+}
+
+impl Stats {
+    pub fn of(samples: &[Sample]) -> Stats {
+        let walls: Vec<f64> = samples.iter().map(|s| s.wall_s).collect();
+        let rss: Vec<f64> = samples
+            .iter()
+            .filter_map(|s| s.max_rss_kib.map(|k| k as f64 / 1024.0))
+            .collect();
+        let cpu: Vec<f64> = samples.iter().filter_map(|s| s.cpu_s).collect();
+        Stats {
+            median_s: median(&walls),
+            min_s: walls.iter().copied().reduce(f64::min),
+            max_s: walls.iter().copied().reduce(f64::max),
+            median_max_rss_mib: median(&rss),
+            median_cpu_s: median(&cpu),
+        }
+    }
+
+    /// `median (min-max)`, `error` when the cell failed, `-` when it has no runs.
+    pub fn time_cell(&self, failed: bool) -> String {
+        match (self.median_s, self.min_s, self.max_s) {
+            _ if failed => "error".to_string(),
+            (Some(m), Some(lo), Some(hi)) => format!("{m:.2} ({lo:.2}-{hi:.2})"),
+            _ => "-".to_string(),
+        }
+    }
+}
+
+/// A number with `prec` decimals, `-` for none.
+pub fn opt(v: Option<f64>, prec: usize) -> String {
+    v.map_or("-".to_string(), |v| format!("{v:.prec$}"))
+}
+
+pub fn ratio(r: Option<f64>) -> String {
+    r.map_or("-".to_string(), |r| format!("{r:.2}x"))
+}
+
+/// Names joined with commas, for the banner line.
+pub fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(",")
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(0, |n| n.get())
+}
+
+/// Writes `value` as pretty JSON to `path` (through a temporary file, so a reader never sees
+/// half of it) and says where.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    fs::create_dir_all(path.parent().context("results path has no parent")?)?;
+    let tmp = path.with_extension("json.tmp");
+    fs::write(&tmp, serde_json::to_string_pretty(value)? + "\n")?;
+    fs::rename(&tmp, path)?;
+    println!("\nResults written to {}", path.display());
+    Ok(())
+}
+
+/// The self-check of the helpers above, offline and in a moment: part of every bench's
+/// self-check under `cargo test --benches`.
+pub fn self_check(order: &[&str]) -> Result<()> {
+    let sets = available_sets(&sets_dir(), order)?;
+    for name in order {
+        if !sets.iter().any(|s| s == name) {
+            bail!("benches/sets/{name}.txt is missing");
+        }
+    }
+    for name in &sets {
+        let set = load_set(&sets_dir(), name)?;
+        let parsed: toml::Table = manifest(&set, "").parse()?;
+        let reqs = parsed["application"]["requirements"]
+            .as_array()
+            .context("manifest has no requirements")?;
+        assert_eq!(reqs.len(), set.requirements.len());
+    }
+    assert_eq!(
+        parse_set("# c\n\nflask  # web\n pydantic>=2\n"),
+        ["flask", "pydantic>=2"]
+    );
+    let req = "# header\nblinker==1.9.0 \\\n    --hash=sha256:aa\n    # via flask\nflask==3.1.3\n";
+    assert_eq!(count_pins(req), 2);
+    let lock = "lock-version = \"1.0\"\n[[packages]]\nname = \"a\"\nversion = \"1\"\n\
+                [[packages.wheels]]\nname = \"w\"\n[[packages]]\nname = \"b\"\nversion = \"2.0\"\n";
+    assert_eq!(
+        lock_packages(lock)?,
+        [("a".into(), "1".into()), ("b".into(), "2.0".into())]
+    );
+    assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+    assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    let stats = Stats::of(&[
+        Sample {
+            wall_s: 2.0,
+            cpu_s: Some(1.0),
+            max_rss_kib: Some(2048),
+        },
+        Sample {
+            wall_s: 1.0,
+            cpu_s: None,
+            max_rss_kib: None,
+        },
+    ]);
+    assert_eq!(stats.time_cell(false), "1.50 (1.00-2.00)");
+    assert_eq!(stats.median_max_rss_mib, Some(2.0));
+    assert_eq!(Stats::default().time_cell(false), "-");
+
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum Pick {
+        A,
+        B,
+    }
+    let name = |p: Pick| match p {
+        Pick::A => "a",
+        Pick::B => "b",
+    };
+    // An unset variable gives every choice.
+    assert_eq!(
+        env_choices("BENCH_SELF_CHECK_UNSET", &[Pick::A, Pick::B], name)?,
+        [Pick::A, Pick::B]
+    );
+
+    // A failing command is an outcome, not an error of the harness.
+    let dir = tempfile::tempdir()?;
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "echo boom >&2; exit 101"]);
+    match measure(cmd, dir.path(), Duration::from_secs(10))? {
+        Outcome::Failed { stderr_tail, .. } => assert_eq!(stderr_tail, "boom"),
+        Outcome::Ok(_) => bail!("a failing command was measured as a success"),
+    }
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "sleep 5"]);
+    match measure(cmd, dir.path(), Duration::from_millis(200))? {
+        Outcome::Failed { status, .. } => assert!(status.contains("timeout"), "{status}"),
+        Outcome::Ok(_) => bail!("a command past its timeout was measured as a success"),
+    }
+    Ok(())
+}

@@ -1,0 +1,1116 @@
+//! `cargo bench --bench sync`: how long `sanctuary sync` and `uv pip sync` take to install the
+//! same lockfile into a virtual environment: cold (empty caches), warm (filled caches, empty
+//! venv) and noop (the venv is already synced).
+//!
+//! A plain binary (`harness = false`): every tool is timed as a whole process, started and reaped
+//! here, because what a user waits for is the process. See `benches/README.md` for the knobs.
+//!
+//! Per requirement set, once and untimed: `sanctuary lock` writes the Application lockfile of a
+//! scratch project and `sanctuary export` turns it into a hashed requirements.txt, so both tools
+//! install the very same pins, wheels and hashes. Then, per mode, repetition 1 of both tools,
+//! repetition 2, and so on, the order of the tools swapped from one repetition to the next.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use serde::Serialize;
+
+use common::{
+    Outcome, PYTHON, ReqSet, STDERR_TAIL_LINES, Sample, Stats, ToolInfo, env_choices, env_flag,
+    env_number, measure, opt, ratio, tail,
+};
+
+/// The sets run when neither `BENCH_SETS` nor a positional argument names any.
+const DEFAULT_SETS: [&str; 2] = ["small", "standard"];
+/// The target: sanctuary's median no slower than uv's, in every mode.
+const TARGET: f64 = 1.0;
+/// What the bench appends to the manifest of `common::manifest`.
+const SYNC_TABLE: &str = "\n[sync]\nvenv = \".venv\"\n";
+
+// ---------------------------------------------------------------------------------------------
+// Tools, modes, configuration
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Tool {
+    Sanctuary,
+    Uv,
+}
+
+impl Tool {
+    const ALL: [Tool; 2] = [Tool::Sanctuary, Tool::Uv];
+
+    fn name(self) -> &'static str {
+        match self {
+            Tool::Sanctuary => "sanctuary",
+            Tool::Uv => "uv",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Mode {
+    Cold,
+    Warm,
+    Noop,
+}
+
+impl Mode {
+    const ALL: [Mode; 3] = [Mode::Cold, Mode::Warm, Mode::Noop];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Cold => "cold",
+            Mode::Warm => "warm",
+            Mode::Noop => "noop",
+        }
+    }
+}
+
+struct Config {
+    runs: usize,
+    tools: Vec<Tool>,
+    /// Always in the order cold, warm, noop: each leaves what the next starts from.
+    modes: Vec<Mode>,
+    sets: Vec<ReqSet>,
+    timeout: Duration,
+    keep: bool,
+    /// Each tool's executable, or why there is none.
+    bins: BTreeMap<Tool, Result<PathBuf, String>>,
+    /// The interpreter the venvs are made with.
+    python: Result<PathBuf, String>,
+    results_path: PathBuf,
+}
+
+impl Config {
+    fn from_env(positional_sets: Vec<String>) -> Result<Config> {
+        let mut tools = env_choices("BENCH_TOOLS", &Tool::ALL, Tool::name)?;
+        tools.sort();
+        let mut modes = env_choices("BENCH_MODES", &Mode::ALL, Mode::name)?;
+        modes.sort();
+        let bins = BTreeMap::from([
+            (Tool::Sanctuary, common::locate_sanctuary()),
+            (Tool::Uv, common::locate_on_path("uv", "BENCH_UV")),
+        ]);
+        Ok(Config {
+            runs: env_number("BENCH_RUNS", 3)? as usize,
+            tools,
+            modes,
+            sets: common::chosen_sets(positional_sets, &DEFAULT_SETS, Some(&DEFAULT_SETS))?,
+            timeout: Duration::from_secs(env_number("BENCH_TIMEOUT", 900)?),
+            keep: env_flag("BENCH_KEEP"),
+            bins,
+            python: common::locate_on_path(&format!("python{PYTHON}"), "BENCH_PYTHON"),
+            results_path: common::results_dir().join("sync-latest.json"),
+        })
+    }
+}
+
+/// The tools in the order of repetition `rep`: as configured on even ones, reversed on odd
+/// ones, so that neither tool always runs first (or right after the other's disk traffic).
+fn order_of(rep: usize, count: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..count).collect();
+    if rep % 2 == 1 {
+        order.reverse();
+    }
+    order
+}
+
+/// A command without the `PIP_*`, `UV_*` and `SANCTUARY_*` variables of the calling
+/// environment (this machine sets `PIP_FIND_LINKS`, for one), nor an active venv's: each
+/// tool sees only what the bench sets for it.
+fn clean_command(bin: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    for (key, _) in env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if ["PIP_", "UV_", "SANCTUARY_"]
+            .iter()
+            .any(|p| key.starts_with(p))
+            || key == "VIRTUAL_ENV"
+            || key == "CONDA_PREFIX"
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Moves `path` (a venv or cache a run left) into `trash`, to be deleted once the set is done:
+/// no inode is freed while tools are being timed. On ext4 without a journal (this machine's
+/// `/tmp`) creating files right after thousands were deleted costs much more kernel time (the
+/// allocator skips inodes freed recently), so a deletion just before a run would slow the
+/// tool that happens to run next.
+fn discard(path: &Path, trash: &Path) -> Result<()> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    if !path.exists() {
+        return Ok(());
+    }
+    fs::create_dir_all(trash)?;
+    let dest = trash.join(NEXT.fetch_add(1, Ordering::Relaxed).to_string());
+    fs::rename(path, &dest)
+        .with_context(|| format!("moving {} to {}", path.display(), dest.display()))
+}
+
+/// Writes dirty pages back (`sync`) before a timed run, so that no run pays for the
+/// write-back of the one before it (a cold run writes some 400 MiB of cache).
+fn settle() {
+    let _ = Command::new("sync")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is installed
+// ---------------------------------------------------------------------------------------------
+
+/// A distribution name as PEP 503 normalises it.
+fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut separator = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            separator = true;
+        } else {
+            if separator && !out.is_empty() {
+                out.push('-');
+            }
+            separator = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// `name-version.dist-info` → (normalised name, version). Wheel dist-info names escape `-` in
+/// the name, and versions have none, so the last `-` splits them.
+fn parse_dist_info(dir_name: &str) -> Option<(String, String)> {
+    let stem = dir_name.strip_suffix(".dist-info")?;
+    let (name, version) = stem.rsplit_once('-')?;
+    (!name.is_empty() && !version.is_empty()).then(|| (normalize(name), version.to_string()))
+}
+
+/// The distributions in a venv: name → version, from its `*.dist-info` directories.
+fn installed(venv: &Path) -> Result<BTreeMap<String, String>> {
+    let lib = venv.join("lib");
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(&lib).with_context(|| format!("reading {}", lib.display()))? {
+        let site = entry?.path().join("site-packages");
+        if !site.is_dir() {
+            continue;
+        }
+        for dist in fs::read_dir(&site)? {
+            let dist = dist?;
+            if let Some((name, version)) = dist.file_name().to_str().and_then(parse_dist_info) {
+                out.insert(name, version);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The differences between two name → version maps, one line each.
+fn differences(
+    left_name: &str,
+    left: &BTreeMap<String, String>,
+    right_name: &str,
+    right: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let names: BTreeSet<&String> = left.keys().chain(right.keys()).collect();
+    for name in names {
+        match (left.get(name), right.get(name)) {
+            (Some(a), Some(b)) if a != b => {
+                out.push(format!("{name}: {left_name} has {a}, {right_name} has {b}"));
+            }
+            (Some(a), None) => out.push(format!("{name} {a}: only in {left_name}")),
+            (None, Some(b)) => out.push(format!("{name} {b}: only in {right_name}")),
+            _ => {}
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preparing a set: one lockfile and its export, shared by both tools
+// ---------------------------------------------------------------------------------------------
+
+/// `WORK/<set>/project/`: the manifest, `lockfiles/pylock.application.toml` and
+/// `requirements.txt` (its export).
+struct Prepared {
+    project: PathBuf,
+    manifest: PathBuf,
+    requirements: PathBuf,
+    /// What the lockfile pins: normalised name → version.
+    locked: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PrepareInfo {
+    set: String,
+    lock_s: Option<f64>,
+    packages: Option<usize>,
+    error: Option<String>,
+}
+
+/// Lock and export with sanctuary (untimed: not what is compared).
+fn prepare(
+    config: &Config,
+    root: &Path,
+    set: &ReqSet,
+) -> Result<(Result<Prepared, String>, PrepareInfo)> {
+    let mut info = PrepareInfo {
+        set: set.name.clone(),
+        lock_s: None,
+        packages: None,
+        error: None,
+    };
+    let dir = root.join(&set.name);
+    let project = dir.join("project");
+    fs::create_dir_all(&project)?;
+    let manifest = project.join("sanctuary.toml");
+    fs::write(&manifest, common::manifest(set, SYNC_TABLE))?;
+    let requirements = project.join("requirements.txt");
+
+    let bin = match &config.bins[&Tool::Sanctuary] {
+        Ok(bin) => bin,
+        Err(why) => {
+            let why = format!("sanctuary is needed to lock the set: {why}");
+            info.error = Some(why.clone());
+            return Ok((Err(why), info));
+        }
+    };
+    eprintln!("[{}] locking and exporting (not counted)", set.name);
+    let steps: [(&str, Vec<&str>); 2] = [
+        ("lock", vec!["lock"]),
+        (
+            "export",
+            vec!["export", "--layer", "application", "-o", "requirements.txt"],
+        ),
+    ];
+    for (step, args) in steps {
+        let mut cmd = clean_command(bin);
+        cmd.current_dir(&project)
+            .args(args)
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg("-q")
+            .env("SANCTUARY_CACHE_DIR", dir.join("prepare-cache"));
+        match measure(cmd, &dir, config.timeout)? {
+            Outcome::Ok(sample) => {
+                if step == "lock" {
+                    info.lock_s = Some(sample.wall_s);
+                }
+            }
+            Outcome::Failed {
+                status,
+                stderr_tail,
+            } => {
+                let why = format!("sanctuary {step}: {status}\n{stderr_tail}");
+                eprintln!("    {why}");
+                info.error = Some(why.clone());
+                return Ok((Err(why), info));
+            }
+        }
+    }
+
+    let lockfile = project.join("lockfiles").join("pylock.application.toml");
+    let check = || -> Result<BTreeMap<String, String>> {
+        let lock = fs::read_to_string(&lockfile)
+            .with_context(|| format!("reading {}", lockfile.display()))?;
+        let locked: BTreeMap<String, String> = common::lock_packages(&lock)?
+            .into_iter()
+            .map(|(n, v)| (normalize(&n), v))
+            .collect();
+        let text = fs::read_to_string(&requirements)
+            .with_context(|| format!("reading {}", requirements.display()))?;
+        let pins = common::count_pins(&text);
+        if pins != locked.len() {
+            bail!(
+                "the export pins {pins} packages, the lockfile {}",
+                locked.len()
+            );
+        }
+        for needed in ["--index-url", "--only-binary", "--hash="] {
+            if !text.contains(needed) {
+                bail!("the export has no `{needed}`");
+            }
+        }
+        Ok(locked)
+    };
+    match check() {
+        Ok(locked) => {
+            eprintln!(
+                "    {} packages locked in {:.2} s",
+                locked.len(),
+                info.lock_s.unwrap_or_default()
+            );
+            info.packages = Some(locked.len());
+            Ok((
+                Ok(Prepared {
+                    project,
+                    manifest,
+                    requirements,
+                    locked,
+                }),
+                info,
+            ))
+        }
+        Err(err) => {
+            let why = format!("{err:#}");
+            eprintln!("    {}: {why}", set.name);
+            info.error = Some(why.clone());
+            Ok((Err(why), info))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One tool on one set: its venv, its caches, its command line
+// ---------------------------------------------------------------------------------------------
+
+/// `WORK/<set>/<tool>/`: `venv/`, `cache-*` (one fresh directory per cold run, one kept for the
+/// warm and noop runs), and the logs of the last run. What a run leaves behind goes to
+/// `WORK/<set>/trash/` (see [`discard`]).
+struct Workspace {
+    tool: Tool,
+    bin: PathBuf,
+    dir: PathBuf,
+    venv: PathBuf,
+    trash: PathBuf,
+}
+
+impl Workspace {
+    fn create(root: &Path, set: &ReqSet, tool: Tool, bin: PathBuf) -> Result<Workspace> {
+        let dir = root.join(&set.name).join(tool.name());
+        fs::create_dir_all(&dir)?;
+        Ok(Workspace {
+            tool,
+            bin,
+            venv: dir.join("venv"),
+            trash: trash_of(root, set),
+            dir,
+        })
+    }
+
+    /// An empty venv in place of the old one, the same way for both tools (untimed).
+    fn fresh_venv(&self, python: &Path) -> Result<(), String> {
+        discard(&self.venv, &self.trash).map_err(|e| format!("{e:#}"))?;
+        let out = clean_command(python)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&self.venv)
+            .output()
+            .map_err(|e| format!("running {}: {e}", python.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} -m venv failed ({}): {}",
+                python.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    fn command(&self, prepared: &Prepared, cache: &Path) -> Command {
+        let mut cmd = clean_command(&self.bin);
+        cmd.current_dir(&prepared.project);
+        match self.tool {
+            Tool::Sanctuary => {
+                cmd.arg("sync")
+                    .arg("--manifest")
+                    .arg(&prepared.manifest)
+                    .arg("--venv")
+                    .arg(&self.venv)
+                    .args(["--frozen", "-q"])
+                    .env("SANCTUARY_CACHE_DIR", cache);
+            }
+            Tool::Uv => {
+                cmd.args(["pip", "sync", "--python"])
+                    .arg(self.venv.join("bin").join("python"))
+                    .arg("--no-config")
+                    .arg(&prepared.requirements)
+                    .arg("-q")
+                    .env("UV_CACHE_DIR", cache);
+            }
+        }
+        cmd
+    }
+}
+
+/// What `Workspace::command` runs, for the record.
+fn command_line(tool: Tool) -> &'static str {
+    match tool {
+        Tool::Sanctuary => {
+            "sanctuary sync --manifest project/sanctuary.toml --venv VENV --frozen -q (SANCTUARY_CACHE_DIR=CACHE)"
+        }
+        Tool::Uv => {
+            "uv pip sync --python VENV/bin/python --no-config project/requirements.txt -q (UV_CACHE_DIR=CACHE)"
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cells: the runs of one (set, mode, tool)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize)]
+struct Cell {
+    set: String,
+    mode: &'static str,
+    tool: &'static str,
+    samples: Vec<Sample>,
+    #[serde(flatten)]
+    stats: Stats,
+    /// Distributions in the venv after the last run.
+    installed: Option<usize>,
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stderr_tail: Option<String>,
+}
+
+impl Cell {
+    fn new(set: &str, mode: Mode, tool: Tool) -> Cell {
+        Cell {
+            set: set.to_string(),
+            mode: mode.name(),
+            tool: tool.name(),
+            samples: Vec::new(),
+            stats: Stats::default(),
+            installed: None,
+            error: None,
+            stderr_tail: None,
+        }
+    }
+
+    fn fail(&mut self, error: String, stderr_tail: String) {
+        eprintln!(
+            "    {} {} {}: error: {error}",
+            self.set, self.mode, self.tool
+        );
+        self.error = Some(error);
+        self.stderr_tail = (!stderr_tail.is_empty()).then_some(stderr_tail);
+    }
+
+    fn finish(&mut self) {
+        if self.error.is_none() {
+            self.stats = Stats::of(&self.samples);
+        }
+    }
+}
+
+fn trash_of(root: &Path, set: &ReqSet) -> PathBuf {
+    root.join(&set.name).join("trash")
+}
+
+/// Syncs `ws.venv` once with `cache`; on success records the sample and what is installed.
+fn run_once(
+    cell: &mut Cell,
+    ws: &Workspace,
+    prepared: &Prepared,
+    cache: &Path,
+    timeout: Duration,
+) -> Result<bool> {
+    fs::create_dir_all(cache)?;
+    settle();
+    match measure(ws.command(prepared, cache), &ws.dir, timeout)? {
+        Outcome::Ok(sample) => match installed(&ws.venv) {
+            Ok(dists) if !dists.is_empty() || prepared.locked.is_empty() => {
+                eprintln!(
+                    "    {:<10} {:>8.2} s  {:>6.2} s cpu  {:>5} MiB  {} installed",
+                    ws.tool.name(),
+                    sample.wall_s,
+                    sample.cpu_s.unwrap_or_default(),
+                    sample.rss_mib(),
+                    dists.len()
+                );
+                cell.samples.push(sample);
+                cell.installed = Some(dists.len());
+                Ok(true)
+            }
+            Ok(_) => {
+                cell.fail(
+                    "exit 0 but the venv holds no distribution".to_string(),
+                    tail(&ws.dir.join("stderr.log"), STDERR_TAIL_LINES),
+                );
+                Ok(false)
+            }
+            Err(err) => {
+                cell.fail(format!("{err:#}"), String::new());
+                Ok(false)
+            }
+        },
+        Outcome::Failed {
+            status,
+            stderr_tail,
+        } => {
+            cell.fail(status, stderr_tail);
+            Ok(false)
+        }
+    }
+}
+
+/// Whether the venvs hold what the lockfile pins, and the same as each other.
+#[derive(Debug, Serialize)]
+struct VenvCheck {
+    set: String,
+    /// The run after which the venvs were read.
+    after: String,
+    locked: usize,
+    installed: BTreeMap<&'static str, usize>,
+    /// Every venv holds exactly the lockfile's distributions and versions.
+    same: bool,
+    differences: Vec<String>,
+}
+
+fn check_venvs(
+    set: &str,
+    after: String,
+    prepared: &Prepared,
+    venvs: &[(Tool, &Path)],
+) -> VenvCheck {
+    let mut check = VenvCheck {
+        set: set.to_string(),
+        after,
+        locked: prepared.locked.len(),
+        installed: BTreeMap::new(),
+        same: true,
+        differences: Vec::new(),
+    };
+    let mut read: Vec<(Tool, BTreeMap<String, String>)> = Vec::new();
+    for &(tool, venv) in venvs {
+        match installed(venv) {
+            Ok(dists) => {
+                check.installed.insert(tool.name(), dists.len());
+                check.differences.extend(differences(
+                    "the lockfile",
+                    &prepared.locked,
+                    &format!("{}'s venv", tool.name()),
+                    &dists,
+                ));
+                read.push((tool, dists));
+            }
+            Err(err) => check
+                .differences
+                .push(format!("{}'s venv: {err:#}", tool.name())),
+        }
+    }
+    if let [(a, left), (b, right)] = read.as_slice() {
+        check.differences.extend(differences(
+            &format!("{}'s venv", a.name()),
+            left,
+            &format!("{}'s venv", b.name()),
+            right,
+        ));
+    }
+    check.same = check.differences.is_empty();
+    if check.same {
+        eprintln!(
+            "    check: the venvs of {} hold the same {} distributions and versions as the lockfile",
+            common::join(read.iter().map(|(t, _)| t.name())),
+            check.locked
+        );
+    } else {
+        eprintln!(
+            "    CHECK FAILED: the venvs differ ({} difference(s)):",
+            check.differences.len()
+        );
+        for line in &check.differences {
+            eprintln!("      {line}");
+        }
+    }
+    check
+}
+
+/// Everything of one set, or why the set could not run.
+struct SetResult {
+    cells: Vec<Cell>,
+    check: Option<VenvCheck>,
+    prepare: PrepareInfo,
+}
+
+/// All modes of one requirement set, both tools, repetitions interleaved across tools.
+fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
+    let (prepared, prepare_info) = prepare(config, root, set)?;
+    let python = config.python.as_ref();
+    let mut workspaces: Vec<(Tool, Result<Workspace, String>)> = Vec::new();
+    for &tool in &config.tools {
+        let ws = match (&config.bins[&tool], &prepared, python) {
+            (Err(why), _, _) => Err(why.clone()),
+            (_, Err(why), _) => Err(format!("preparing the set failed: {why}")),
+            (_, _, Err(why)) => Err(format!("no interpreter for the venvs: {why}")),
+            (Ok(bin), Ok(_), Ok(_)) => Ok(Workspace::create(root, set, tool, bin.clone())?),
+        };
+        workspaces.push((tool, ws));
+    }
+
+    // The cache of each tool's last successful run; `synced` holds the tools whose venv that
+    // run left synced (what a noop run starts from).
+    let mut warm_cache: BTreeMap<Tool, PathBuf> = BTreeMap::new();
+    let mut synced: BTreeSet<Tool> = BTreeSet::new();
+    let mut check = None;
+    let mut cells = Vec::new();
+
+    for &mode in &config.modes {
+        let mut mode_cells: Vec<Cell> = workspaces
+            .iter()
+            .map(|(tool, ws)| {
+                let mut cell = Cell::new(&set.name, mode, *tool);
+                if let Err(why) = ws {
+                    cell.fail(why.clone(), String::new());
+                }
+                cell
+            })
+            .collect();
+        let (Ok(prepared), Ok(python)) = (&prepared, python) else {
+            cells.extend(mode_cells);
+            continue;
+        };
+
+        // Warm and noop runs need a filled cache, noop runs a synced venv: one uncounted
+        // run makes them where the modes before did not.
+        if mode != Mode::Cold {
+            for ((tool, ws), cell) in workspaces.iter().zip(&mut mode_cells) {
+                let (Ok(ws), None) = (ws, &cell.error) else {
+                    continue;
+                };
+                let have_cache = warm_cache.contains_key(tool);
+                if have_cache && (mode == Mode::Warm || synced.contains(tool)) {
+                    continue;
+                }
+                eprintln!(
+                    "[{} {}] priming {}'s {} (not counted)",
+                    set.name,
+                    mode.name(),
+                    tool.name(),
+                    if have_cache { "venv" } else { "cache" }
+                );
+                let cache = warm_cache
+                    .get(tool)
+                    .cloned()
+                    .unwrap_or_else(|| ws.dir.join("cache-warm"));
+                let mut prime = Cell::new(&set.name, mode, *tool);
+                let primed = match ws.fresh_venv(python) {
+                    Ok(()) => run_once(&mut prime, ws, prepared, &cache, config.timeout)?,
+                    Err(why) => {
+                        prime.error = Some(why);
+                        false
+                    }
+                };
+                if primed {
+                    warm_cache.insert(*tool, cache);
+                    synced.insert(*tool);
+                } else {
+                    cell.fail(
+                        format!("priming run: {}", prime.error.unwrap_or_default()),
+                        prime.stderr_tail.unwrap_or_default(),
+                    );
+                }
+            }
+        }
+
+        for rep in 0..config.runs {
+            eprintln!("[{} {} {}/{}]", set.name, mode.name(), rep + 1, config.runs);
+            for i in order_of(rep, workspaces.len()) {
+                let (tool, ws) = &workspaces[i];
+                let cell = &mut mode_cells[i];
+                let (Ok(ws), None) = (ws, &cell.error) else {
+                    continue;
+                };
+                if mode != Mode::Noop
+                    && let Err(why) = ws.fresh_venv(python)
+                {
+                    cell.fail(why, String::new());
+                    continue;
+                }
+                let cache = match mode {
+                    Mode::Cold => {
+                        let cache = ws.dir.join(format!("cache-cold-{}", rep + 1));
+                        discard(&cache, &ws.trash)?;
+                        cache
+                    }
+                    Mode::Warm | Mode::Noop => warm_cache[tool].clone(),
+                };
+                synced.remove(tool);
+                if run_once(cell, ws, prepared, &cache, config.timeout)? {
+                    synced.insert(*tool);
+                    if mode == Mode::Cold
+                        && let Some(old) = warm_cache.insert(*tool, cache)
+                    {
+                        discard(&old, &ws.trash)?;
+                    }
+                } else if mode == Mode::Cold {
+                    discard(&cache, &ws.trash)?;
+                }
+            }
+
+            // Once per set, after the first warm repetition (or the first repetition of the
+            // first mode, when warm is not run): do the venvs hold the same thing?
+            let check_now = rep == 0
+                && check.is_none()
+                && (mode == Mode::Warm
+                    || (!config.modes.contains(&Mode::Warm) && mode == config.modes[0]));
+            if check_now {
+                let venvs: Vec<(Tool, &Path)> = workspaces
+                    .iter()
+                    .filter(|(tool, _)| synced.contains(tool))
+                    .filter_map(|(tool, ws)| Some((*tool, ws.as_ref().ok()?.venv.as_path())))
+                    .collect();
+                if !venvs.is_empty() {
+                    check = Some(check_venvs(
+                        &set.name,
+                        format!("{} run 1", mode.name()),
+                        prepared,
+                        &venvs,
+                    ));
+                }
+            }
+        }
+        for cell in &mut mode_cells {
+            cell.finish();
+        }
+        cells.extend(mode_cells);
+    }
+    // The set is done: what it discarded can go now, outside any timed run.
+    let trash = trash_of(root, set);
+    if trash.exists() {
+        fs::remove_dir_all(&trash).with_context(|| format!("removing {}", trash.display()))?;
+        settle();
+    }
+    Ok(SetResult {
+        cells,
+        check,
+        prepare: prepare_info,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize)]
+struct Verdict {
+    set: String,
+    mode: &'static str,
+    sanctuary_over_uv: Option<f64>,
+    target: f64,
+    /// `PASS`, `MISS`, or `n/a: why`.
+    verdict: String,
+}
+
+fn verdicts(config: &Config, results: &[SetResult]) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for (set, result) in config.sets.iter().zip(results) {
+        for &mode in &config.modes {
+            let find = |tool: Tool| {
+                result
+                    .cells
+                    .iter()
+                    .find(|c| c.mode == mode.name() && c.tool == tool.name())
+            };
+            let median = |tool| find(tool).and_then(|c| c.stats.median_s);
+            let why_not = |tool: Tool| match find(tool) {
+                None => format!("{} not run", tool.name()),
+                Some(_) => format!("{} error", tool.name()),
+            };
+            let (r, verdict) = match (median(Tool::Sanctuary), median(Tool::Uv)) {
+                (Some(s), Some(u)) if u > 0.0 => {
+                    let r = s / u;
+                    (
+                        Some(r),
+                        if r <= TARGET { "PASS" } else { "MISS" }.to_string(),
+                    )
+                }
+                (None, _) => (None, format!("n/a: {}", why_not(Tool::Sanctuary))),
+                _ => (None, format!("n/a: {}", why_not(Tool::Uv))),
+            };
+            out.push(Verdict {
+                set: set.name.clone(),
+                mode: mode.name(),
+                sanctuary_over_uv: r,
+                target: TARGET,
+                verdict,
+            });
+        }
+    }
+    out
+}
+
+fn print_report(config: &Config, results: &[SetResult], verdicts: &[Verdict]) {
+    println!();
+    println!(
+        "{:<10} {:<5} {:<10} {:>26} {:>8} {:>8} {:>6}",
+        "set", "mode", "tool", "median s (min-max)", "cpu s", "MiB", "dists"
+    );
+    println!("{}", "-".repeat(79));
+    for cell in results.iter().flat_map(|r| &r.cells) {
+        println!(
+            "{:<10} {:<5} {:<10} {:>26} {:>8} {:>8} {:>6}",
+            cell.set,
+            cell.mode,
+            cell.tool,
+            cell.stats.time_cell(cell.error.is_some()),
+            opt(cell.stats.median_cpu_s, 2),
+            opt(cell.stats.median_max_rss_mib, 0),
+            cell.installed.map_or("-".to_string(), |p| p.to_string()),
+        );
+    }
+    println!(
+        "\n(median of {} run(s) each; cpu s = median user+system time; MiB = median of each run's \
+         peak RSS; dists = distributions in the venv after the run)",
+        config.runs
+    );
+
+    if config.tools.contains(&Tool::Sanctuary) {
+        println!();
+        println!(
+            "{:<10} {:<5} {:>14} {:>8} {:<24}",
+            "set", "mode", "sanctuary/uv", "target", "verdict"
+        );
+        println!("{}", "-".repeat(65));
+        for v in verdicts {
+            println!(
+                "{:<10} {:<5} {:>14} {:>8} {:<24}",
+                v.set,
+                v.mode,
+                ratio(v.sanctuary_over_uv),
+                format!("<= {TARGET:.1}x"),
+                v.verdict,
+            );
+        }
+    }
+
+    println!();
+    for result in results {
+        match &result.check {
+            Some(c) if c.same => println!(
+                "check {}: after {}, the venvs ({}) hold the lockfile's {} distributions, same versions",
+                c.set,
+                c.after,
+                common::join(c.installed.keys().copied()),
+                c.locked
+            ),
+            Some(c) => {
+                println!(
+                    "check {}: after {}, THE VENVS DIFFER ({} line(s)):",
+                    c.set,
+                    c.after,
+                    c.differences.len()
+                );
+                for line in &c.differences {
+                    println!("    {line}");
+                }
+            }
+            None => println!(
+                "check {}: not done (no venv was synced)",
+                result.prepare.set
+            ),
+        }
+    }
+
+    let failed: Vec<&Cell> = results
+        .iter()
+        .flat_map(|r| &r.cells)
+        .filter(|c| c.error.is_some())
+        .collect();
+    if !failed.is_empty() {
+        println!("\nErrors:");
+        for cell in failed {
+            println!(
+                "- {} {} {}: {}",
+                cell.set,
+                cell.mode,
+                cell.tool,
+                cell.error.as_deref().unwrap_or_default()
+            );
+            if let Some(t) = &cell.stderr_tail {
+                for line in t.lines() {
+                    println!("    | {line}");
+                }
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    generated_unix_s: u64,
+    runs: usize,
+    cpus: usize,
+    python: &'static str,
+    python_executable: Option<String>,
+    target: f64,
+    tools: BTreeMap<&'static str, ToolInfo>,
+    commands: BTreeMap<&'static str, &'static str>,
+    sets: &'a [ReqSet],
+    prepared: Vec<&'a PrepareInfo>,
+    checks: Vec<&'a VenvCheck>,
+    cells: Vec<&'a Cell>,
+    verdicts: &'a [Verdict],
+}
+
+fn write_json(config: &Config, results: &[SetResult], verdicts: &[Verdict]) -> Result<()> {
+    let report = Report {
+        generated_unix_s: common::unix_now(),
+        runs: config.runs,
+        cpus: common::cpus(),
+        python: PYTHON,
+        python_executable: config.python.as_ref().ok().map(|p| p.display().to_string()),
+        target: TARGET,
+        tools: config
+            .tools
+            .iter()
+            .map(|t| (t.name(), ToolInfo::of(&config.bins[t])))
+            .collect(),
+        commands: config
+            .tools
+            .iter()
+            .map(|t| (t.name(), command_line(*t)))
+            .collect(),
+        sets: &config.sets,
+        prepared: results.iter().map(|r| &r.prepare).collect(),
+        checks: results.iter().filter_map(|r| r.check.as_ref()).collect(),
+        cells: results.iter().flat_map(|r| &r.cells).collect(),
+        verdicts,
+    };
+    common::write_json(&config.results_path, &report)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry point
+// ---------------------------------------------------------------------------------------------
+
+/// Under `cargo test --benches` (no `--bench` argument) the bench only checks its own inputs and
+/// helpers, offline, in a moment, so that a test run never spends minutes on the network.
+fn self_check() -> Result<()> {
+    common::self_check(&DEFAULT_SETS)?;
+    for name in DEFAULT_SETS {
+        let set = common::load_set(&common::sets_dir(), name)?;
+        let parsed: toml::Table = common::manifest(&set, SYNC_TABLE).parse()?;
+        assert_eq!(parsed["sync"]["venv"].as_str(), Some(".venv"));
+    }
+    assert_eq!(normalize("Foo.Bar__baz"), "foo-bar-baz");
+    assert_eq!(
+        parse_dist_info("typing_extensions-4.12.2.dist-info"),
+        Some(("typing-extensions".to_string(), "4.12.2".to_string()))
+    );
+    assert_eq!(
+        parse_dist_info("torch-2.8.0+cpu.dist-info"),
+        Some(("torch".to_string(), "2.8.0+cpu".to_string()))
+    );
+    assert_eq!(parse_dist_info("torch"), None);
+    assert_eq!(order_of(0, 2), [0, 1]);
+    assert_eq!(order_of(1, 2), [1, 0]);
+
+    // A fake venv: what is installed is read from its dist-info directories.
+    let dir = tempfile::tempdir()?;
+    let site = dir
+        .path()
+        .join("lib")
+        .join("python3.11")
+        .join("site-packages");
+    for d in ["Flask-3.1.0.dist-info", "blinker-1.9.0.dist-info", "flask"] {
+        fs::create_dir_all(site.join(d))?;
+    }
+    let got = installed(dir.path())?;
+    let want = BTreeMap::from([
+        ("blinker".to_string(), "1.9.0".to_string()),
+        ("flask".to_string(), "3.1.0".to_string()),
+    ]);
+    assert_eq!(got, want);
+    let mut other = want.clone();
+    other.insert("flask".to_string(), "3.0.0".to_string());
+    other.insert("click".to_string(), "8.1.8".to_string());
+    assert_eq!(
+        differences("a", &want, "b", &other),
+        ["click 8.1.8: only in b", "flask: a has 3.1.0, b has 3.0.0"]
+    );
+
+    // Discarding moves a directory into the trash; a missing one is no error.
+    let old = dir.path().join("old-venv");
+    fs::create_dir_all(old.join("bin"))?;
+    let trash = dir.path().join("trash");
+    discard(&old, &trash)?;
+    discard(&old, &trash)?;
+    assert!(!old.exists());
+    assert_eq!(fs::read_dir(&trash)?.count(), 1);
+
+    // The children never see the caller's PIP_*/UV_* settings.
+    let cmd = clean_command(Path::new("true"));
+    for (key, value) in cmd.get_envs() {
+        let key = key.to_string_lossy();
+        if key.starts_with("PIP_") || key.starts_with("UV_") {
+            assert!(value.is_none(), "{key} is passed on");
+        }
+    }
+    let removed = cmd.get_envs().filter(|(_, v)| v.is_none()).count();
+    let inherited = env::vars_os()
+        .filter(|(k, _)| {
+            k.to_str()
+                .is_some_and(|k| k.starts_with("PIP_") || k.starts_with("UV_"))
+        })
+        .count();
+    assert!(removed >= inherited);
+    println!("sync bench: self-check passed (run it with `cargo bench --bench sync`)");
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let Some(positional) = common::bench_args() else {
+        return self_check();
+    };
+    let mut config = Config::from_env(positional)?;
+
+    let work = tempfile::Builder::new()
+        .prefix("sanctuary-sync-bench-")
+        .tempdir()?;
+    // Every run times one copy of the binary, taken now (see `common::copy_under_test`); the
+    // sets are locked with it too.
+    if let Some(Ok(bin)) = config.bins.get(&Tool::Sanctuary) {
+        let copy = common::copy_under_test(bin, work.path())?;
+        config.bins.insert(Tool::Sanctuary, Ok(copy));
+    }
+    eprintln!(
+        "sync bench: sets {}; tools {}; modes {}; {} run(s) each; work dir {}",
+        common::join(config.sets.iter().map(|s| s.name.as_str())),
+        common::join(config.tools.iter().map(|t| t.name())),
+        common::join(config.modes.iter().map(|m| m.name())),
+        config.runs,
+        work.path().display(),
+    );
+    for &tool in &config.tools {
+        match &config.bins[&tool] {
+            Ok(p) => eprintln!("  {:<12} {}", tool.name(), p.display()),
+            Err(e) => eprintln!("  {:<12} unavailable: {e}", tool.name()),
+        }
+    }
+    match &config.python {
+        Ok(p) => eprintln!("  {:<12} {}", "venvs with", p.display()),
+        Err(e) => eprintln!("  {:<12} unavailable: {e}", format!("python{PYTHON}")),
+    }
+
+    let mut results = Vec::new();
+    for set in &config.sets {
+        results.push(bench_set(&config, work.path(), set)?);
+    }
+    let verdicts = verdicts(&config, &results);
+    print_report(&config, &results, &verdicts);
+    write_json(&config, &results, &verdicts)?;
+
+    if config.keep {
+        let kept = work.keep();
+        println!("Work dir kept: {}", kept.display());
+    }
+    Ok(())
+}
