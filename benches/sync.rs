@@ -174,30 +174,18 @@ fn settle() {
 // What is installed
 // ---------------------------------------------------------------------------------------------
 
-/// A distribution name as PEP 503 normalises it.
+/// A distribution name as PEP 503 normalises it (the library's `PackageName`; a name that
+/// does not parse is kept as written, and then shows in the comparison).
 fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut separator = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            separator = true;
-        } else {
-            if separator && !out.is_empty() {
-                out.push('-');
-            }
-            separator = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+    name.parse::<pep508_rs::PackageName>()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| name.to_string())
 }
 
-/// `name-version.dist-info` → (normalised name, version). Wheel dist-info names escape `-` in
-/// the name, and versions have none, so the last `-` splits them.
+/// `name-version.dist-info` → (normalised name, version), by the library's own parser.
 fn parse_dist_info(dir_name: &str) -> Option<(String, String)> {
-    let stem = dir_name.strip_suffix(".dist-info")?;
-    let (name, version) = stem.rsplit_once('-')?;
-    (!name.is_empty() && !version.is_empty()).then(|| (normalize(name), version.to_string()))
+    sanctuary::environment::parse::parse_dist_info_name(dir_name)
+        .map(|(name, version)| (normalize(&name), version))
 }
 
 /// The distributions in a venv: name → version, from its `*.dist-info` directories.
