@@ -496,8 +496,12 @@ fn fetch_all(
         .context("cannot start the async runtime")?;
     let client = HttpClient::new(settings.global.index.concurrency)?;
     let offline = settings.global.index.offline;
+    // Largest first: the long downloads and unpacks start at once and the small ones fill
+    // the gaps, instead of one big wheel found last holding up the end.
+    let mut order: Vec<&Artifact> = artifacts.values().collect();
+    order.sort_by_key(|a| std::cmp::Reverse(a.size.unwrap_or(0)));
     let result = runtime.block_on(async {
-        let mut results = futures::stream::iter(artifacts.values())
+        let mut results = futures::stream::iter(order)
             .map(|a| {
                 let (client, cache, progress) = (&client, &cache, progress.clone());
                 async move {

@@ -2,12 +2,13 @@
 //!
 //! [`fetch`] returns the unpacked tree of one [`Artifact`]: from the cache when it is there
 //! (keyed by the lockfile's sha256, so a tree is only ever found under the hash its wheel
-//! had), otherwise it streams the wheel into a temporary file under `<cache>/v3/downloads/`,
-//! hashing and counting as the bytes arrive (more bytes than the lockfile's size stop the
-//! download at once), compares size and sha256 with the lockfile, and only then unpacks it
-//! on the rayon pool ([`super::wheel::unpack`], which checks the archive itself). A mismatch
-//! is an error that shows both values; nothing reaches the cache. `file://` URLs are read in
-//! place and checked the same way.
+//! had), otherwise it streams the wheel into memory (a small one, within a memory budget)
+//! or a temporary file under `<cache>/v3/downloads/`, hashing and counting as the bytes
+//! arrive (more bytes than the lockfile's size stop the download at once), compares size
+//! and sha256 with the lockfile, and only then unpacks it on the blocking pool
+//! ([`super::wheel::unpack`], which checks the archive itself). A mismatch is an error that
+//! shows both values; nothing reaches the cache. `file://` URLs are read in place and
+//! checked the same way.
 
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
-use super::wheel::{InstallError, UnpackedWheel, unpack};
+use super::wheel::{InstallError, UnpackedWheel, unpack, unpack_bytes};
 use crate::index::IndexError;
 use crate::index::cache::CACHE_VERSION;
 use crate::index::client::{HttpClient, StreamError, file_path};
@@ -152,7 +153,7 @@ pub async fn fetch(
         }
     };
     // The archive to unpack: the local file itself, or a verified download.
-    let (wheel_path, _download) = if artifact.url.scheme() == "file" {
+    let source = if artifact.url.scheme() == "file" {
         let path = file_path(&artifact.url).map_err(|source| FetchError::Index {
             package: package.clone(),
             source: Box::new(source),
@@ -162,7 +163,7 @@ pub async fn fetch(
         tokio::task::spawn_blocking(move || check_local(&checked, &artifact_))
             .await
             .map_err(|e| io(&path)(std::io::Error::other(e)))??;
-        (path, None)
+        Download::File(None, path)
     } else {
         if offline {
             return Err(FetchError::Offline {
@@ -171,23 +172,27 @@ pub async fn fetch(
             });
         }
         let started = std::time::Instant::now();
-        let (dir, file) = download(client, cache, artifact, progress).await?;
+        let download = download(client, cache, artifact, progress).await?;
         tracing::debug!(
             "downloaded {} in {:.0} ms",
             artifact.filename,
             started.elapsed().as_secs_f64() * 1000.0
         );
-        (file, Some(dir))
+        download
     };
     // Unpacking is file-system work more than CPU work (thousands of small files): on the
     // blocking pool, several at once so that one wheel's waits overlap another's.
     let dest = cache.entry(&artifact.sha256);
+    let name = PathBuf::from(&artifact.filename);
     let unpacked = tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
-        let result = unpack(&wheel_path, &dest, true);
+        let result = match &source {
+            Download::File(_, path) => unpack(path, &dest, true),
+            Download::Memory(bytes, _) => unpack_bytes(&name, bytes, &dest, true),
+        };
         tracing::debug!(
             "unpacked {} in {:.0} ms",
-            wheel_path.display(),
+            name.display(),
             started.elapsed().as_secs_f64() * 1000.0
         );
         result
@@ -201,35 +206,97 @@ pub async fn fetch(
     Ok((unpacked, Fetched::Downloaded))
 }
 
-/// Stream `artifact` into a temporary file, checking its size as it arrives and its sha256
-/// at the end.
+/// A verified wheel, ready to unpack.
+enum Download {
+    /// On disk: the private directory holding a download (removed when dropped), and the
+    /// file.
+    File(
+        #[allow(dead_code, reason = "removed when dropped")] Option<tempfile::TempDir>,
+        PathBuf,
+    ),
+    /// In memory, with its share of the memory budget.
+    Memory(
+        Vec<u8>,
+        #[allow(dead_code, reason = "held until unpacked")] MemoryPermit,
+    ),
+}
+
+/// Downloads of up to this size are kept in memory and unpacked from there, never written
+/// to disk: most wheels are small, and writing one only to read it back costs a file's
+/// worth of system calls per wheel.
+const IN_MEMORY_MAX: u64 = 64 * 1024 * 1024;
+
+/// How many bytes all in-memory downloads may hold at once; a download that does not fit
+/// goes to a temporary file instead of waiting.
+const IN_MEMORY_BUDGET: u64 = 512 * 1024 * 1024;
+
+/// A share of [`IN_MEMORY_BUDGET`], in KiB, given back when dropped.
+type MemoryPermit = tokio::sync::OwnedSemaphorePermit;
+
+fn new_budget() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(
+        (IN_MEMORY_BUDGET / 1024) as usize,
+    ))
+}
+
+/// The process's memory budget for downloads.
+fn memory_budget() -> &'static Arc<tokio::sync::Semaphore> {
+    static BUDGET: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    BUDGET.get_or_init(new_budget)
+}
+
+/// A share of `budget` for a download of `size` bytes, if it is small enough and the budget
+/// has room.
+fn memory_permit(budget: &Arc<tokio::sync::Semaphore>, size: Option<u64>) -> Option<MemoryPermit> {
+    let size = size.filter(|s| *s <= IN_MEMORY_MAX)?;
+    let kib = u32::try_from(size.div_ceil(1024)).ok()?;
+    budget.clone().try_acquire_many_owned(kib.max(1)).ok()
+}
+
+/// Stream `artifact` into memory (when small, see [`IN_MEMORY_MAX`]) or a temporary file,
+/// checking its size as it arrives and its sha256 at the end.
 async fn download(
     client: &HttpClient,
     cache: &WheelCache,
     artifact: &Artifact,
     progress: Progress,
-) -> Result<(tempfile::TempDir, PathBuf), FetchError> {
-    let dir = cache.downloads();
+) -> Result<Download, FetchError> {
     let io = |path: &Path, source| FetchError::Io {
         package: artifact.package.clone(),
         path: path.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    // A private directory holding the file under its own name, so that errors about the
-    // archive name the wheel.
-    let tmp = tempfile::Builder::new()
-        .prefix(".download-")
-        .tempdir_in(&dir)
-        .map_err(|e| io(&dir, e))?;
     // The name comes from the lockfile: only a plain file name is used as one.
     let name = Some(artifact.filename.as_str())
         .filter(|n| !n.is_empty() && !n.contains(['/', '\\', '\0']) && *n != "." && *n != "..")
         .unwrap_or("download.whl");
-    let path = tmp.path().join(name);
-    let writer = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
+    let (out, file) = match memory_permit(memory_budget(), artifact.size) {
+        Some(permit) => {
+            let capacity = artifact.size.unwrap_or(0) as usize;
+            (Out::Memory(Vec::with_capacity(capacity), permit), None)
+        }
+        None => {
+            let dir = cache.downloads();
+            std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+            // A private directory holding the file under its own name, so that errors
+            // about the archive name the wheel.
+            let tmp = tempfile::Builder::new()
+                .prefix(".download-")
+                .tempdir_in(&dir)
+                .map_err(|e| io(&dir, e))?;
+            let path = tmp.path().join(name);
+            let writer = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
+            (
+                Out::File(std::io::BufWriter::with_capacity(256 * 1024, writer)),
+                Some((tmp, path)),
+            )
+        }
+    };
+    let shown = file
+        .as_ref()
+        .map_or_else(|| PathBuf::from(name), |(_, path)| path.clone());
     let state = std::sync::Mutex::new(Sink {
-        out: std::io::BufWriter::with_capacity(256 * 1024, writer),
+        out,
         hasher: Sha256::new(),
         received: 0,
         limit: artifact.size,
@@ -269,7 +336,7 @@ async fn download(
         }
         // Past the expected size: reported as the size mismatch it is.
         Err(StreamError::Sink(_)) if sink.stopped => {}
-        Err(StreamError::Sink(e)) => return Err(io(&path, e)),
+        Err(StreamError::Sink(e)) => return Err(io(&shown, e)),
         Err(StreamError::Transport(source)) => {
             return Err(FetchError::Index {
                 package: artifact.package.clone(),
@@ -277,15 +344,28 @@ async fn download(
             });
         }
     }
-    sink.out.flush().map_err(|e| io(&path, e))?;
+    if let Out::File(out) = &mut sink.out {
+        out.flush().map_err(|e| io(&shown, e))?;
+    }
     let digest = hex::encode(sink.hasher.finalize_reset());
     verify(artifact, sink.received, sink.stopped, &digest)?;
-    Ok((tmp, path))
+    Ok(match (sink.out, file) {
+        (Out::Memory(bytes, permit), _) => Download::Memory(bytes, permit),
+        (Out::File(_), Some((tmp, path))) => Download::File(Some(tmp), path),
+        // Out::File is only made with its file.
+        (Out::File(_), None) => unreachable!("a file download without its file"),
+    })
 }
 
-/// The state of one download: the file, the running hash and count.
+/// Where a download goes.
+enum Out {
+    File(std::io::BufWriter<std::fs::File>),
+    Memory(Vec<u8>, MemoryPermit),
+}
+
+/// The state of one download: where the bytes go, the running hash and count.
 struct Sink {
-    out: std::io::BufWriter<std::fs::File>,
+    out: Out,
     hasher: Sha256,
     received: u64,
     /// The size the lockfile records: more is refused as it arrives.
@@ -295,9 +375,14 @@ struct Sink {
 
 impl Sink {
     fn restart(&mut self) -> std::io::Result<()> {
-        self.out.flush()?;
-        self.out.get_mut().set_len(0)?;
-        self.out.get_mut().rewind()?;
+        match &mut self.out {
+            Out::File(out) => {
+                out.flush()?;
+                out.get_mut().set_len(0)?;
+                out.get_mut().rewind()?;
+            }
+            Out::Memory(bytes, _) => bytes.clear(),
+        }
         self.hasher = Sha256::new();
         self.received = 0;
         Ok(())
@@ -312,7 +397,13 @@ impl Sink {
             ));
         }
         self.hasher.update(chunk);
-        self.out.write_all(chunk)
+        match &mut self.out {
+            Out::File(out) => out.write_all(chunk),
+            Out::Memory(bytes, _) => {
+                bytes.extend_from_slice(chunk);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -473,10 +564,62 @@ mod tests {
         );
         let downloads = tmp.path().join(CACHE_VERSION).join("downloads");
         assert_eq!(
-            std::fs::read_dir(&downloads).unwrap().count(),
+            std::fs::read_dir(&downloads).map_or(0, Iterator::count),
             0,
             "no leftovers"
         );
+    }
+
+    #[test]
+    fn only_small_downloads_of_known_size_are_kept_in_memory() {
+        let budget = new_budget();
+        assert!(memory_permit(&budget, None).is_none(), "unknown size");
+        assert!(memory_permit(&budget, Some(IN_MEMORY_MAX + 1)).is_none());
+        let permit = memory_permit(&budget, Some(IN_MEMORY_MAX)).expect("within the budget");
+        assert_eq!(permit.num_permits() as u64, IN_MEMORY_MAX / 1024);
+        // The budget runs out rather than making a download wait.
+        let held: Vec<_> = std::iter::from_fn(|| memory_permit(&budget, Some(IN_MEMORY_MAX)))
+            .take(64)
+            .collect();
+        assert_eq!(held.len() as u64 + 1, IN_MEMORY_BUDGET / IN_MEMORY_MAX);
+        assert!(memory_permit(&budget, Some(1)).is_none(), "all taken");
+        drop(held);
+        drop(permit);
+        assert!(
+            memory_permit(&budget, Some(IN_MEMORY_MAX)).is_some(),
+            "given back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_download_of_unknown_size_goes_through_a_file_and_leaves_none() {
+        let bytes = build_wheel(&base_files());
+        let server = server(bytes.clone(), 0).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = WheelCache::new(tmp.path());
+        let a = Artifact {
+            size: None,
+            ..artifact(server.url("/w.whl"), &bytes)
+        };
+        let (unpacked, how) = fetch(&client(), &cache, &a, false, no_progress())
+            .await
+            .unwrap();
+        assert_eq!(how, Fetched::Downloaded);
+        assert_eq!(unpacked.wheel, a.filename);
+        assert!(cache.get(&a.sha256).is_some());
+        let downloads = tmp.path().join(CACHE_VERSION).join("downloads");
+        assert!(downloads.is_dir(), "it went through a file");
+        assert_eq!(std::fs::read_dir(&downloads).unwrap().count(), 0);
+        // A wrong hash is caught on this path too.
+        let wrong = Artifact {
+            sha256: "22".repeat(32),
+            ..a.clone()
+        };
+        let err = fetch(&client(), &cache, &wrong, false, no_progress())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::HashMismatch { .. }), "{err}");
+        assert_eq!(std::fs::read_dir(&downloads).unwrap().count(), 0);
     }
 
     #[tokio::test]

@@ -260,18 +260,54 @@ pub fn unpack(
     dest: &Path,
     verify_record: bool,
 ) -> Result<UnpackedWheel, InstallError> {
-    let wheel = wheel_path.to_path_buf();
     let read_err = |source| InstallError::Read {
-        wheel: wheel.clone(),
+        wheel: wheel_path.to_path_buf(),
         source,
     };
+    // Buffered: the archive is read in many small pieces (headers, names, entries).
+    let file = File::open(wheel_path).map_err(read_err)?;
+    let raw = File::open(wheel_path).map_err(read_err)?;
+    unpack_from(
+        wheel_path,
+        std::io::BufReader::with_capacity(256 * 1024, file),
+        std::io::BufReader::new(raw),
+        dest,
+        verify_record,
+    )
+}
+
+/// [`unpack`] for a wheel held in memory (a download that was never written to disk);
+/// `wheel_name` names it in errors and in the manifest.
+pub fn unpack_bytes(
+    wheel_name: &Path,
+    bytes: &[u8],
+    dest: &Path,
+    verify_record: bool,
+) -> Result<UnpackedWheel, InstallError> {
+    unpack_from(
+        wheel_name,
+        std::io::Cursor::new(bytes),
+        std::io::Cursor::new(bytes),
+        dest,
+        verify_record,
+    )
+}
+
+/// [`unpack`] from `reader`, with a second reader `raw` on the same bytes for the checks of
+/// the records the zip crate reads for itself.
+fn unpack_from(
+    wheel_path: &Path,
+    reader: impl Read + Seek,
+    mut raw: impl Read + Seek,
+    dest: &Path,
+    verify_record: bool,
+) -> Result<UnpackedWheel, InstallError> {
+    let wheel = wheel_path.to_path_buf();
     let zip_err = |source| InstallError::Zip {
         wheel: wheel.clone(),
         source,
     };
-    let file = File::open(wheel_path).map_err(read_err)?;
-    let mut raw = File::open(wheel_path).map_err(read_err)?;
-    let mut archive = zip::ZipArchive::new(file).map_err(zip_err)?;
+    let mut archive = zip::ZipArchive::new(reader).map_err(zip_err)?;
 
     // The zip crate keys entries by name, so a name the central directory lists twice would
     // silently shadow its twin: count the records ourselves.
@@ -422,7 +458,11 @@ pub fn unpack(
         {
             std::fs::create_dir_all(dir).map_err(write_err(dir))?;
         }
-        let mut out = File::create(&path).map_err(write_err(&path))?;
+        // One write for most files (the decompressor hands out small pieces).
+        let mut out = std::io::BufWriter::with_capacity(
+            usize::try_from(expected_size.clamp(4096, 1 << 20)).unwrap_or(1 << 20),
+            create_file(&path, executable).map_err(write_err(&path))?,
+        );
         let mut kept = Vec::new();
         let mut hasher = Sha256::new();
         let mut size = 0u64;
@@ -440,13 +480,13 @@ pub fn unpack(
                 kept.extend_from_slice(&buf[..n]);
             }
         }
+        out.flush().map_err(write_err(&path))?;
         if size != expected_size {
             return Err(corrupt(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("{size} bytes, the central directory says {expected_size}"),
             )));
         }
-        set_mode(&out, executable).map_err(write_err(&path))?;
         if keep {
             small.insert(parts[1].clone(), kept);
         }
@@ -687,26 +727,24 @@ fn layout_error(wheel: &Path, message: String) -> InstallError {
 }
 
 /// A file name that the central directory starting at `start` lists more than once.
-fn duplicate_record(raw: &mut File, start: u64) -> Option<String> {
-    let mut seen: BTreeSet<Vec<u8>> = BTreeSet::new();
-    let mut at = start;
-    loop {
-        let mut fixed = [0u8; 46];
-        if raw.seek(SeekFrom::Start(at)).is_err() || raw.read_exact(&mut fixed).is_err() {
-            break;
-        }
+fn duplicate_record(raw: &mut (impl Read + Seek), start: u64) -> Option<String> {
+    // Read whole (it is small), then walked in memory.
+    let mut directory = Vec::new();
+    raw.seek(SeekFrom::Start(start)).ok()?;
+    raw.read_to_end(&mut directory).ok()?;
+    let mut seen: BTreeSet<&[u8]> = BTreeSet::new();
+    let mut at = 0usize;
+    while let Some(fixed) = directory.get(at..at + 46) {
         if fixed[..4] != [0x50, 0x4b, 0x01, 0x02] {
             break;
         }
-        let len = |i: usize| u64::from(u16::from_le_bytes([fixed[i], fixed[i + 1]]));
-        let mut name = vec![0u8; len(28) as usize];
-        if raw.read_exact(&mut name).is_err() {
-            break;
+        let len = |i: usize| usize::from(u16::from_le_bytes([fixed[i], fixed[i + 1]]));
+        let (name_len, rest) = (len(28), len(30) + len(32));
+        let name = directory.get(at + 46..at + 46 + name_len)?;
+        if !seen.insert(name) {
+            return Some(String::from_utf8_lossy(name).into_owned());
         }
-        if !seen.insert(name.clone()) {
-            return Some(String::from_utf8_lossy(&name).into_owned());
-        }
-        at += 46 + len(28) + len(30) + len(32);
+        at += 46 + name_len + rest;
     }
     None
 }
@@ -767,7 +805,7 @@ struct LocalHeader<'a> {
 
 impl LocalHeader<'_> {
     /// Read the local file header at `start`; the first field that disagrees.
-    fn check(&self, raw: &mut File) -> Result<(), &'static str> {
+    fn check(&self, raw: &mut (impl Read + Seek)) -> Result<(), &'static str> {
         let mut fixed = [0u8; 30];
         raw.seek(SeekFrom::Start(self.start))
             .and_then(|_| raw.read_exact(&mut fixed))
@@ -1039,6 +1077,24 @@ fn set_mode(file: &File, executable: bool) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = if executable { 0o755 } else { 0o644 };
     file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+/// A new file, created with its final mode (the umask applies, as it does for pip), so that
+/// unpacking costs no `chmod` per file.
+#[cfg(unix)]
+fn create_file(path: &Path, executable: bool) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if executable { 0o755 } else { 0o644 })
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn create_file(path: &Path, _executable: bool) -> std::io::Result<File> {
+    File::create(path)
 }
 
 #[cfg(not(unix))]

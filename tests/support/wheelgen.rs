@@ -215,6 +215,8 @@ pub fn wheel(name: &str, version: &str, spec: &VersionSpec, tag: &str) -> Dist {
         CompressionMethod::Deflated,
     ));
 
+    // Deflated bytes depend on flate2's backend (zlib-rs, set in Cargo.toml): changing it
+    // changes every generated wheel's hash, which `tests/fixtures.rs` reports.
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     for (path, bytes, method) in &entries {
         let options = SimpleFileOptions::default()
