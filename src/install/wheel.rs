@@ -10,6 +10,7 @@
 //! [`super::entry_points`]). Otherwise it leaves the files under `<dest>/files/` and what it
 //! learnt (each file's sha256, size and mode) in `<dest>/unpacked.json`, built in a temporary
 //! sibling and renamed into place, so a cache of unpacked wheels never holds half of one.
+//! [`unpack_bytes`] does the same for a wheel held in memory.
 //!
 //! [`link`] installs an [`UnpackedWheel`] into a venv: it maps every file to its scheme
 //! directory (purelib, platlib, scripts, headers, data), refuses destinations that leave
