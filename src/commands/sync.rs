@@ -453,6 +453,8 @@ fn fetch_all(
     plan: &SyncPlan,
 ) -> Result<(HashMap<String, UnpackedWheel>, (usize, u64))> {
     let cache = WheelCache::new(&settings.global.index.cache_dir);
+    // A day: no sync runs that long, so these belong to one that was killed.
+    cache.remove_leftovers(std::time::Duration::from_secs(24 * 3600));
     let mut artifacts: BTreeMap<String, Artifact> = BTreeMap::new();
     for i in &plan.install {
         artifacts

@@ -65,6 +65,36 @@ impl WheelCache {
     fn downloads(&self) -> PathBuf {
         self.root.join("downloads")
     }
+
+    /// Remove what a killed process left behind: temporary download and unpack directories
+    /// (`.download-*`, `.unpack-*`) last changed more than `older_than` ago (a younger one
+    /// may belong to a process still running). Returns how many were removed; errors are
+    /// ignored, as the next call tries again.
+    pub fn remove_leftovers(&self, older_than: std::time::Duration) -> usize {
+        let now = std::time::SystemTime::now();
+        let places = [
+            (self.downloads(), ".download-"),
+            (self.root.join("wheels"), ".unpack-"),
+        ];
+        let mut removed = 0;
+        for (dir, prefix) in places {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let stale = entry.file_name().to_string_lossy().starts_with(prefix)
+                    && entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > older_than));
+                if stale && std::fs::remove_dir_all(entry.path()).is_ok() {
+                    tracing::debug!("removed the leftover {}", entry.path().display());
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
 }
 
 /// A wheel could not be fetched. Every variant names the package and the URL.
@@ -620,6 +650,38 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, FetchError::HashMismatch { .. }), "{err}");
         assert_eq!(std::fs::read_dir(&downloads).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn leftovers_of_killed_syncs_are_removed_once_old() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = WheelCache::new(tmp.path());
+        let wheels = tmp.path().join(CACHE_VERSION).join("wheels");
+        let downloads = tmp.path().join(CACHE_VERSION).join("downloads");
+        for dir in [
+            wheels.join(".unpack-abc/files/pkg"),
+            wheels.join("0123abcd/files"),
+            downloads.join(".download-xyz"),
+            downloads.join("other"),
+        ] {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        std::fs::write(downloads.join(".download-xyz/w.whl"), b"partial").unwrap();
+        // Young: possibly another sync's, kept.
+        assert_eq!(
+            cache.remove_leftovers(std::time::Duration::from_secs(3600)),
+            0
+        );
+        assert!(wheels.join(".unpack-abc").exists());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(
+            cache.remove_leftovers(std::time::Duration::from_millis(10)),
+            2
+        );
+        assert!(!wheels.join(".unpack-abc").exists());
+        assert!(!downloads.join(".download-xyz").exists());
+        assert!(wheels.join("0123abcd/files").is_dir(), "entries stay");
+        assert!(downloads.join("other").is_dir(), "only our temporaries go");
     }
 
     #[tokio::test]
