@@ -5,13 +5,15 @@
 //! (`[sync] venv` beside the manifest, or `--venv`) through [`crate::environment`], and
 //! compares it with the Foundation lockfile of that key and the Application lockfile:
 //! packages missing, extra (the bootstrap tools pip, setuptools and wheel are only noted),
-//! at other versions, or with installed files whose sha256 no longer matches `RECORD`. It
+//! at other versions, at the locked version from an artifact no lockfile names (the sha256
+//! of its PEP 710 `provenance_url.json`), or with installed files whose sha256 no longer
+//! matches `RECORD`. It
 //! checks that the installed CUDA builds (`torch 2.9.0+cu130`) run on the driver. It writes
 //! `reports/environment_report.md` and `.json` ([`EnvironmentReport`],
 //! `schema/environment-report.schema.json`) beside the manifest, prints a summary (or the
 //! JSON with `--json`) and exits 1 when any finding is an error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -130,6 +132,9 @@ pub enum PackageStatus {
     Bootstrap,
     /// Installed at another version than the locked one.
     OtherVersion,
+    /// The locked version, but installed from an artifact that no lockfile names (its
+    /// `provenance_url.json` records another sha256).
+    OtherArtifact,
     /// The locked version, but installed files changed since.
     Modified,
 }
@@ -159,6 +164,8 @@ pub enum FindingKind {
     Extra,
     Bootstrap,
     OtherVersion,
+    /// The locked version from another artifact than the locked ones.
+    OtherArtifact,
     /// Installed files no longer match `RECORD`.
     ModifiedFiles,
     /// A `*.dist-info` directory that cannot be understood.
@@ -330,7 +337,7 @@ pub fn examine(
     } else if declared.is_empty() {
         files.push(("application", lock_dir.join(APPLICATION_LOCKFILE)));
     }
-    let mut locked: BTreeMap<PackageName, (Version, &str)> = BTreeMap::new();
+    let mut locked: BTreeMap<PackageName, Locked> = BTreeMap::new();
     let mut lockfiles = Vec::new();
     let mut compared = key.is_some() || declared.is_empty();
     for (layer, path) in &files {
@@ -341,7 +348,11 @@ pub fn examine(
         match parsed {
             Ok(lock) => {
                 for p in lock.packages {
-                    locked.entry(p.name).or_insert((p.version, layer));
+                    locked.entry(p.name).or_insert(Locked {
+                        version: p.version,
+                        layer,
+                        sha256s: p.wheels.into_iter().map(|w| w.sha256).collect(),
+                    });
                 }
             }
             Err(e) => {
@@ -444,10 +455,18 @@ fn local_label(version: &Version) -> Option<String> {
     text.split_once('+').map(|(_, l)| l.to_string())
 }
 
+/// What the lockfiles say of one package.
+struct Locked<'a> {
+    version: Version,
+    layer: &'a str,
+    /// The sha256 of every locked wheel.
+    sha256s: BTreeSet<String>,
+}
+
 /// Compare the installed distributions with the locked versions.
 fn compare(
     env: &Environment,
-    locked: &BTreeMap<PackageName, (Version, &str)>,
+    locked: &BTreeMap<PackageName, Locked>,
     key: Option<&str>,
     findings: &mut Vec<Finding>,
 ) -> Vec<PackageReport> {
@@ -480,8 +499,14 @@ fn compare(
         }
         let lock = locked.get(name);
         let mut files = Vec::new();
-        let status = match (lock, dist) {
-            (Some((version, layer)), None) => {
+        // The artifact the installer recorded (PEP 710), when no lockfile names it.
+        let other_artifact = lock.zip(dist).and_then(|(lock, d)| {
+            d.provenance
+                .as_ref()
+                .filter(|p| p.sha256.as_ref().is_some_and(|h| !lock.sha256s.contains(h)))
+        });
+        let status = match (lock.map(|l| (&l.version, l.layer)), dist, other_artifact) {
+            (Some((version, layer)), None, _) => {
                 findings.push(Finding {
                     severity: Severity::Error,
                     kind: FindingKind::Missing,
@@ -491,7 +516,7 @@ fn compare(
                 });
                 PackageStatus::Missing
             }
-            (None, Some(d)) if BOOTSTRAP_TOOLS.contains(&name.as_ref()) => {
+            (None, Some(d), _) if BOOTSTRAP_TOOLS.contains(&name.as_ref()) => {
                 findings.push(Finding {
                     severity: Severity::Info,
                     kind: FindingKind::Bootstrap,
@@ -504,7 +529,7 @@ fn compare(
                 });
                 PackageStatus::Bootstrap
             }
-            (None, Some(d)) => {
+            (None, Some(d), _) => {
                 let editable = d.direct_url.as_ref().filter(|u| u.editable);
                 findings.push(match editable {
                     Some(u) => Finding {
@@ -526,7 +551,7 @@ fn compare(
                 });
                 PackageStatus::Extra
             }
-            (Some((version, layer)), Some(d)) if &d.version != version => {
+            (Some((version, layer)), Some(d), _) if &d.version != version => {
                 findings.push(Finding {
                     severity: Severity::Error,
                     kind: FindingKind::OtherVersion,
@@ -536,7 +561,22 @@ fn compare(
                 });
                 PackageStatus::OtherVersion
             }
-            (Some((version, _)), Some(d)) => {
+            (Some((version, layer)), Some(_), Some(provenance)) => {
+                findings.push(Finding {
+                    severity: Severity::Error,
+                    kind: FindingKind::OtherArtifact,
+                    package: Some(name.to_string()),
+                    message: format!(
+                        "`{name}` {version} is installed from {} (sha256 {}), an artifact {} does not lock",
+                        provenance.url,
+                        provenance.sha256.as_deref().unwrap_or_default(),
+                        layer_name(layer)
+                    ),
+                    hint: Some("install the locked artifact: `sanctuary sync`".to_string()),
+                });
+                PackageStatus::OtherArtifact
+            }
+            (Some((version, _)), Some(d), None) => {
                 files = d.verify(&env.site_packages);
                 if !d.has_record {
                     findings.push(Finding {
@@ -568,12 +608,12 @@ fn compare(
                     PackageStatus::Modified
                 }
             }
-            (None, None) => continue,
+            (None, None, _) => continue,
         };
         out.push(PackageReport {
             name: name.to_string(),
-            layer: lock.map(|(_, l)| l.to_string()),
-            locked: lock.map(|(v, _)| v.to_string()),
+            layer: lock.map(|l| l.layer.to_string()),
+            locked: lock.map(|l| l.version.to_string()),
             installed: dist.map(|d| d.version.to_string()),
             installer: dist.and_then(|d| d.installer.clone()),
             status,
@@ -735,6 +775,7 @@ fn status_word(s: PackageStatus) -> &'static str {
         PackageStatus::Extra => "extra",
         PackageStatus::Bootstrap => "bootstrap",
         PackageStatus::OtherVersion => "other version",
+        PackageStatus::OtherArtifact => "other artifact",
         PackageStatus::Modified => "modified",
     }
 }

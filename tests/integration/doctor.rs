@@ -334,6 +334,52 @@ fn edited_file_fails() {
 }
 
 #[test]
+fn same_version_from_another_artifact_fails() {
+    let env = installed();
+    let dist_info = env.site_packages().join("filelock-3.20.0.dist-info");
+    let provenance = dist_info.join("provenance_url.json");
+    let write = |url: &str, sha256: &str| {
+        std::fs::write(
+            &provenance,
+            sanctuary::environment::parse::render_provenance(url, sha256),
+        )
+        .unwrap()
+    };
+    // What a sync from another index would record: same version, another file.
+    let other = "0f".repeat(32);
+    write(
+        "https://mirror.example/filelock-3.20.0-py3-none-any.whl",
+        &other,
+    );
+    assert_fails(
+        &env.doctor(Some("580"), &[]),
+        &format!(
+            "error: `filelock` 3.20.0 is installed from \
+             https://mirror.example/filelock-3.20.0-py3-none-any.whl (sha256 {other}), an \
+             artifact the cu130 Foundation does not lock"
+        ),
+    );
+    let json = env.report_json();
+    let filelock = json["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "filelock")
+        .unwrap();
+    assert_eq!(filelock["status"], "other-artifact");
+
+    // The locked wheel's own hash: nothing to report.
+    let wheel = std::fs::read(env.wheels.join("filelock-3.20.0-py3-none-any.whl")).unwrap();
+    let locked = crate::support::wheelgen::sha256_hex(&wheel);
+    write(
+        "https://files.example/filelock-3.20.0-py3-none-any.whl",
+        &locked,
+    );
+    let out = env.doctor(Some("580"), &[]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+}
+
+#[test]
 fn torch_newer_than_the_driver_fails() {
     let env = installed();
     // Asked for cu130 on a CUDA 12.8 driver: the key is refused, and the installed build too.
