@@ -83,6 +83,37 @@ fn query_reports_the_real_interpreter() {
 }
 
 #[test]
+fn an_interpreter_that_hangs_is_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hangs = tmp.path().join("python3.11");
+    // `exec`: the process killed is the one holding the pipes.
+    write_script(&hangs, "#!/bin/sh\nexec sleep 60\n");
+    let started = std::time::Instant::now();
+    let err = Interpreter::query_within(&hangs, Duration::from_millis(300)).unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, VenvError::QueryTimeout { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the Python interpreter {} did not answer within 0.3 s; it was stopped",
+            hangs.display()
+        )
+    );
+    assert!(elapsed < Duration::from_secs(30), "waited {elapsed:?}");
+    // One that answers in time is read in full.
+    let err = Interpreter::query_within(
+        &{
+            let fails = tmp.path().join("python3.12");
+            write_script(&fails, FAILING_SHIM);
+            fails
+        },
+        Duration::from_secs(30),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("command not found"), "{err}");
+}
+
+#[test]
 fn query_errors_name_the_path_and_show_stderr() {
     let tmp = tempfile::tempdir().unwrap();
     let shim = tmp.path().join("python3.12");
