@@ -20,7 +20,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use common::{
-    Outcome, PYTHON, ReqSet, STDERR_TAIL_LINES, Stats, ToolInfo, count_pins, env_choices, env_flag,
+    Outcome, PYTHON, ReqSet, STDERR_TAIL_LINES, ToolInfo, count_pins, env_choices, env_flag,
     env_number, manifest, measure, opt, ratio, tail,
 };
 
@@ -261,50 +261,14 @@ fn count_lock_packages(text: &str) -> usize {
 // Cells: the runs of one (set, mode, tool)
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Serialize)]
-struct Cell {
-    set: String,
-    mode: &'static str,
-    tool: &'static str,
-    samples: Vec<common::Sample>,
-    #[serde(flatten)]
-    stats: Stats,
+/// What a cell records besides its runs.
+#[derive(Debug, Default, Serialize)]
+struct Pins {
+    /// Pins in the tool's output after the last run.
     pins: Option<usize>,
-    error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stderr_tail: Option<String>,
 }
 
-impl Cell {
-    fn new(set: &str, mode: Mode, tool: Tool) -> Cell {
-        Cell {
-            set: set.to_string(),
-            mode: mode.name(),
-            tool: tool.name(),
-            samples: Vec::new(),
-            stats: Stats::default(),
-            pins: None,
-            error: None,
-            stderr_tail: None,
-        }
-    }
-
-    fn fail(&mut self, error: String, stderr_tail: String) {
-        eprintln!(
-            "    {} {} {}: error: {error}",
-            self.set, self.mode, self.tool
-        );
-        self.error = Some(error);
-        self.stderr_tail = (!stderr_tail.is_empty()).then_some(stderr_tail);
-    }
-
-    fn finish(&mut self) {
-        if self.error.is_some() || self.samples.is_empty() {
-            return;
-        }
-        self.stats = Stats::of(&self.samples);
-    }
-}
+type Cell = common::Cell<Pins>;
 
 /// Runs once with `cache`; on success records the sample and the pin count.
 fn run_once(cell: &mut Cell, ws: &Workspace, cache: &Path, timeout: Duration) -> Result<bool> {
@@ -320,7 +284,7 @@ fn run_once(cell: &mut Cell, ws: &Workspace, cache: &Path, timeout: Duration) ->
                     sample.rss_mib(),
                 );
                 cell.samples.push(sample);
-                cell.pins = Some(pins);
+                cell.extra.pins = Some(pins);
                 Ok(true)
             }
             Err(why) => {
@@ -356,7 +320,7 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<Vec<Cell>> {
         let mut mode_cells: Vec<Cell> = workspaces
             .iter()
             .map(|(tool, ws)| {
-                let mut cell = Cell::new(&set.name, mode, *tool);
+                let mut cell = Cell::new(&set.name, mode.name(), tool.name());
                 if let Err(why) = ws {
                     cell.fail(why.clone(), String::new());
                 }
@@ -378,7 +342,7 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<Vec<Cell>> {
                     tool.name()
                 );
                 let cache = ws.dir.join("cache-warm");
-                let mut prime = Cell::new(&set.name, mode, *tool);
+                let mut prime = Cell::new(&set.name, mode.name(), tool.name());
                 if run_once(&mut prime, ws, &cache, config.timeout)? {
                     warm_cache.insert(*tool, cache);
                 } else {
@@ -500,7 +464,7 @@ fn print_report(config: &Config, cells: &[Cell], verdicts: &[Verdict]) {
             cell.stats.time_cell(cell.error.is_some()),
             opt(cell.stats.median_cpu_s, 2),
             opt(cell.stats.median_max_rss_mib, 0),
-            cell.pins.map_or("-".to_string(), |p| p.to_string()),
+            cell.extra.pins.map_or("-".to_string(), |p| p.to_string()),
         );
     }
     println!(
@@ -528,24 +492,7 @@ fn print_report(config: &Config, cells: &[Cell], verdicts: &[Verdict]) {
         }
     }
 
-    let failed: Vec<&Cell> = cells.iter().filter(|c| c.error.is_some()).collect();
-    if !failed.is_empty() {
-        println!("\nErrors:");
-        for cell in failed {
-            println!(
-                "- {} {} {}: {}",
-                cell.set,
-                cell.mode,
-                cell.tool,
-                cell.error.as_deref().unwrap_or_default()
-            );
-            if let Some(t) = &cell.stderr_tail {
-                for line in t.lines() {
-                    println!("    | {line}");
-                }
-            }
-        }
-    }
+    common::print_errors(cells);
 }
 
 #[derive(Serialize)]

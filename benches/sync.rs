@@ -25,8 +25,8 @@ use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
 use common::{
-    Outcome, PYTHON, ReqSet, STDERR_TAIL_LINES, Sample, Stats, ToolInfo, env_choices, env_flag,
-    env_number, measure, opt, ratio, tail,
+    Outcome, PYTHON, ReqSet, STDERR_TAIL_LINES, ToolInfo, env_choices, env_flag, env_number,
+    measure, opt, ratio, tail,
 };
 
 /// The sets run when neither `BENCH_SETS` nor a positional argument names any.
@@ -453,50 +453,14 @@ fn command_line(tool: Tool) -> &'static str {
 // Cells: the runs of one (set, mode, tool)
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Serialize)]
-struct Cell {
-    set: String,
-    mode: &'static str,
-    tool: &'static str,
-    samples: Vec<Sample>,
-    #[serde(flatten)]
-    stats: Stats,
+/// What a cell records besides its runs.
+#[derive(Debug, Default, Serialize)]
+struct Installed {
     /// Distributions in the venv after the last run.
     installed: Option<usize>,
-    error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stderr_tail: Option<String>,
 }
 
-impl Cell {
-    fn new(set: &str, mode: Mode, tool: Tool) -> Cell {
-        Cell {
-            set: set.to_string(),
-            mode: mode.name(),
-            tool: tool.name(),
-            samples: Vec::new(),
-            stats: Stats::default(),
-            installed: None,
-            error: None,
-            stderr_tail: None,
-        }
-    }
-
-    fn fail(&mut self, error: String, stderr_tail: String) {
-        eprintln!(
-            "    {} {} {}: error: {error}",
-            self.set, self.mode, self.tool
-        );
-        self.error = Some(error);
-        self.stderr_tail = (!stderr_tail.is_empty()).then_some(stderr_tail);
-    }
-
-    fn finish(&mut self) {
-        if self.error.is_none() {
-            self.stats = Stats::of(&self.samples);
-        }
-    }
-}
+type Cell = common::Cell<Installed>;
 
 fn trash_of(root: &Path, set: &ReqSet) -> PathBuf {
     root.join(&set.name).join("trash")
@@ -524,7 +488,7 @@ fn run_once(
                     dists.len()
                 );
                 cell.samples.push(sample);
-                cell.installed = Some(dists.len());
+                cell.extra.installed = Some(dists.len());
                 Ok(true)
             }
             Ok(_) => {
@@ -654,7 +618,7 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
         let mut mode_cells: Vec<Cell> = workspaces
             .iter()
             .map(|(tool, ws)| {
-                let mut cell = Cell::new(&set.name, mode, *tool);
+                let mut cell = Cell::new(&set.name, mode.name(), tool.name());
                 if let Err(why) = ws {
                     cell.fail(why.clone(), String::new());
                 }
@@ -688,7 +652,7 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
                     .get(tool)
                     .cloned()
                     .unwrap_or_else(|| ws.dir.join("cache-warm"));
-                let mut prime = Cell::new(&set.name, mode, *tool);
+                let mut prime = Cell::new(&set.name, mode.name(), tool.name());
                 let primed = match ws.fresh_venv(python) {
                     Ok(()) => run_once(&mut prime, ws, prepared, &cache, config.timeout)?,
                     Err(why) => {
@@ -851,7 +815,9 @@ fn print_report(config: &Config, results: &[SetResult], verdicts: &[Verdict]) {
             cell.stats.time_cell(cell.error.is_some()),
             opt(cell.stats.median_cpu_s, 2),
             opt(cell.stats.median_max_rss_mib, 0),
-            cell.installed.map_or("-".to_string(), |p| p.to_string()),
+            cell.extra
+                .installed
+                .map_or("-".to_string(), |p| p.to_string()),
         );
     }
     println!(
@@ -907,28 +873,7 @@ fn print_report(config: &Config, results: &[SetResult], verdicts: &[Verdict]) {
         }
     }
 
-    let failed: Vec<&Cell> = results
-        .iter()
-        .flat_map(|r| &r.cells)
-        .filter(|c| c.error.is_some())
-        .collect();
-    if !failed.is_empty() {
-        println!("\nErrors:");
-        for cell in failed {
-            println!(
-                "- {} {} {}: {}",
-                cell.set,
-                cell.mode,
-                cell.tool,
-                cell.error.as_deref().unwrap_or_default()
-            );
-            if let Some(t) = &cell.stderr_tail {
-                for line in t.lines() {
-                    println!("    | {line}");
-                }
-            }
-        }
-    }
+    common::print_errors(results.iter().flat_map(|r| &r.cells));
 }
 
 #[derive(Serialize)]

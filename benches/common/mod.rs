@@ -588,6 +588,78 @@ impl Stats {
     }
 }
 
+/// The runs of one (set, mode, tool), with what the bench records besides (`extra`, flattened
+/// into the JSON).
+#[derive(Debug, Serialize)]
+pub struct Cell<X> {
+    pub set: String,
+    pub mode: &'static str,
+    pub tool: &'static str,
+    pub samples: Vec<Sample>,
+    #[serde(flatten)]
+    pub stats: Stats,
+    #[serde(flatten)]
+    pub extra: X,
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr_tail: Option<String>,
+}
+
+impl<X: Default> Cell<X> {
+    pub fn new(set: &str, mode: &'static str, tool: &'static str) -> Cell<X> {
+        Cell {
+            set: set.to_string(),
+            mode,
+            tool,
+            samples: Vec::new(),
+            stats: Stats::default(),
+            extra: X::default(),
+            error: None,
+            stderr_tail: None,
+        }
+    }
+
+    /// Marks the cell failed (its other runs are skipped), saying so on stderr.
+    pub fn fail(&mut self, error: String, stderr_tail: String) {
+        eprintln!(
+            "    {} {} {}: error: {error}",
+            self.set, self.mode, self.tool
+        );
+        self.error = Some(error);
+        self.stderr_tail = (!stderr_tail.is_empty()).then_some(stderr_tail);
+    }
+
+    /// Computes the statistics of a cell that did not fail.
+    pub fn finish(&mut self) {
+        if self.error.is_none() && !self.samples.is_empty() {
+            self.stats = Stats::of(&self.samples);
+        }
+    }
+}
+
+/// The `Errors:` list under a report: each failed cell with the tail of its stderr.
+pub fn print_errors<'a, X: 'a>(cells: impl IntoIterator<Item = &'a Cell<X>>) {
+    let failed: Vec<&Cell<X>> = cells.into_iter().filter(|c| c.error.is_some()).collect();
+    if failed.is_empty() {
+        return;
+    }
+    println!("\nErrors:");
+    for cell in failed {
+        println!(
+            "- {} {} {}: {}",
+            cell.set,
+            cell.mode,
+            cell.tool,
+            cell.error.as_deref().unwrap_or_default()
+        );
+        if let Some(t) = &cell.stderr_tail {
+            for line in t.lines() {
+                println!("    | {line}");
+            }
+        }
+    }
+}
+
 /// A number with `prec` decimals, `-` for none.
 pub fn opt(v: Option<f64>, prec: usize) -> String {
     v.map_or("-".to_string(), |v| format!("{v:.prec$}"))
