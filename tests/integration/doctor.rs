@@ -184,6 +184,18 @@ impl Env {
         )
     }
 
+    /// The JSON report's entry for `name`.
+    fn package_report(&self, name: &str) -> serde_json::Value {
+        let json = self.report_json();
+        json["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not in the report"))
+            .clone()
+    }
+
     fn report_json(&self) -> serde_json::Value {
         let text =
             std::fs::read_to_string(self.project.path().join("reports/environment_report.json"))
@@ -321,13 +333,7 @@ fn edited_file_fails() {
         &env.doctor(Some("580"), &[]),
         "error: `filelock` 3.20.0: 1 installed file no longer matches RECORD: filelock/__init__.py (modified)",
     );
-    let json = env.report_json();
-    let filelock = json["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "filelock")
-        .unwrap();
+    let filelock = env.package_report("filelock");
     assert_eq!(filelock["status"], "modified");
     assert_eq!(filelock["files"][0]["state"], "modified");
     insta::assert_snapshot!("doctor_edited", env.report_md());
@@ -359,13 +365,7 @@ fn same_version_from_another_artifact_fails() {
              artifact the cu130 Foundation does not lock"
         ),
     );
-    let json = env.report_json();
-    let filelock = json["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "filelock")
-        .unwrap();
+    let filelock = env.package_report("filelock");
     assert_eq!(filelock["status"], "other-artifact");
 
     // The locked wheel's own hash: nothing to report.
