@@ -559,20 +559,19 @@ fn main() -> Result<()> {
         let copy = common::copy_under_test(bin, work.path())?;
         config.bins.insert(Tool::Sanctuary, Ok(copy));
     }
-    eprintln!(
-        "resolve bench: sets {}; tools {}; modes {}; {} run(s) each; work dir {}",
-        common::join(config.sets.iter().map(|s| s.name.as_str())),
-        common::join(config.tools.iter().map(|t| t.name())),
-        common::join(config.modes.iter().map(|m| m.name())),
+    let tools: Vec<_> = config
+        .tools
+        .iter()
+        .map(|t| (t.name(), &config.bins[t]))
+        .collect();
+    common::print_banner(
+        "resolve",
+        &config.sets,
+        &tools,
+        config.modes.iter().map(|m| m.name()),
         config.runs,
-        work.path().display(),
+        work.path(),
     );
-    for &tool in &config.tools {
-        match &config.bins[&tool] {
-            Ok(p) => eprintln!("  {:<12} {}", tool.name(), p.display()),
-            Err(e) => eprintln!("  {:<12} unavailable: {e}", tool.name()),
-        }
-    }
 
     let mut cells = Vec::new();
     for set in &config.sets {

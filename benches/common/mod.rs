@@ -669,6 +669,30 @@ pub fn ratio(r: Option<f64>) -> String {
     r.map_or("-".to_string(), |r| format!("{r:.2}x"))
 }
 
+/// The banner on stderr: what this run of `bench` compares, and where each tool is.
+pub fn print_banner<'a>(
+    bench: &str,
+    sets: &[ReqSet],
+    tools: &[(&'static str, &'a Result<PathBuf, String>)],
+    modes: impl Iterator<Item = &'a str>,
+    runs: usize,
+    work: &Path,
+) {
+    eprintln!(
+        "{bench} bench: sets {}; tools {}; modes {}; {runs} run(s) each; work dir {}",
+        join(sets.iter().map(|s| s.name.as_str())),
+        join(tools.iter().map(|(name, _)| *name)),
+        join(modes),
+        work.display(),
+    );
+    for (name, bin) in tools {
+        match bin {
+            Ok(p) => eprintln!("  {name:<12} {}", p.display()),
+            Err(e) => eprintln!("  {name:<12} unavailable: {e}"),
+        }
+    }
+}
+
 /// Names joined with commas, for the banner line.
 pub fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names.collect::<Vec<_>>().join(",")
