@@ -300,10 +300,10 @@ async fn download(
     let name = Some(artifact.filename.as_str())
         .filter(|n| !n.is_empty() && !n.contains(['/', '\\', '\0']) && *n != "." && *n != "..")
         .unwrap_or("download.whl");
-    let (out, file) = match memory_permit(memory_budget(), artifact.size) {
+    let out = match memory_permit(memory_budget(), artifact.size) {
         Some(permit) => {
             let capacity = artifact.size.unwrap_or(0) as usize;
-            (Out::Memory(Vec::with_capacity(capacity), permit), None)
+            Out::Memory(Vec::with_capacity(capacity), permit)
         }
         None => {
             let dir = cache.downloads();
@@ -316,15 +316,17 @@ async fn download(
                 .map_err(|e| io(&dir, e))?;
             let path = tmp.path().join(name);
             let writer = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
-            (
-                Out::File(std::io::BufWriter::with_capacity(256 * 1024, writer)),
-                Some((tmp, path)),
-            )
+            Out::File {
+                dir: tmp,
+                path,
+                out: std::io::BufWriter::with_capacity(256 * 1024, writer),
+            }
         }
     };
-    let shown = file
-        .as_ref()
-        .map_or_else(|| PathBuf::from(name), |(_, path)| path.clone());
+    let shown = match &out {
+        Out::File { path, .. } => path.clone(),
+        Out::Memory(..) => PathBuf::from(name),
+    };
     let state = std::sync::Mutex::new(Sink {
         out,
         hasher: Sha256::new(),
@@ -374,22 +376,25 @@ async fn download(
             });
         }
     }
-    if let Out::File(out) = &mut sink.out {
+    if let Out::File { out, .. } = &mut sink.out {
         out.flush().map_err(|e| io(&shown, e))?;
     }
     let digest = hex::encode(sink.hasher.finalize_reset());
     verify(artifact, sink.received, sink.stopped, &digest)?;
-    Ok(match (sink.out, file) {
-        (Out::Memory(bytes, permit), _) => Download::Memory(bytes, permit),
-        (Out::File(_), Some((tmp, path))) => Download::File(Some(tmp), path),
-        // Out::File is only made with its file.
-        (Out::File(_), None) => unreachable!("a file download without its file"),
+    Ok(match sink.out {
+        Out::Memory(bytes, permit) => Download::Memory(bytes, permit),
+        Out::File { dir, path, .. } => Download::File(Some(dir), path),
     })
 }
 
 /// Where a download goes.
 enum Out {
-    File(std::io::BufWriter<std::fs::File>),
+    /// A file in a private directory of `downloads/`.
+    File {
+        dir: tempfile::TempDir,
+        path: PathBuf,
+        out: std::io::BufWriter<std::fs::File>,
+    },
     Memory(Vec<u8>, MemoryPermit),
 }
 
@@ -406,7 +411,7 @@ struct Sink {
 impl Sink {
     fn restart(&mut self) -> std::io::Result<()> {
         match &mut self.out {
-            Out::File(out) => {
+            Out::File { out, .. } => {
                 out.flush()?;
                 out.get_mut().set_len(0)?;
                 out.get_mut().rewind()?;
@@ -428,7 +433,7 @@ impl Sink {
         }
         self.hasher.update(chunk);
         match &mut self.out {
-            Out::File(out) => out.write_all(chunk),
+            Out::File { out, .. } => out.write_all(chunk),
             Out::Memory(bytes, _) => {
                 bytes.extend_from_slice(chunk);
                 Ok(())
