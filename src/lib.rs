@@ -12,6 +12,7 @@ pub mod index;
 pub mod install;
 pub mod lock;
 pub mod manifest;
+pub mod process;
 pub mod resolve;
 pub mod target;
 pub mod wheel;

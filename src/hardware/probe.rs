@@ -3,10 +3,9 @@
 //! real probe at a directory standing for `/` (`SANCTUARY_HARDWARE_ROOT`).
 
 use std::ffi::OsStr;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Gpu;
 use super::cuda::{CudaVersion, DriverVersion};
@@ -248,56 +247,25 @@ fn query_nvml(nvml: &nvml_wrapper::Nvml, library: String) -> Result<NvmlReport, 
 
 /// Run `program args`, giving up after `timeout`; `Err` carries what it said on failure.
 fn run_with_timeout(program: &Path, args: &[&str], timeout: Duration) -> Result<String, String> {
-    let mut child = Command::new(program)
+    let child = Command::new(program)
         .args(args.iter().map(OsStr::new))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    // Read both pipes on threads so a chatty child never blocks on a full pipe.
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut out);
-            }
-            String::from_utf8_lossy(&out).into_owned()
-        })
+    let Some(output) = crate::process::wait_with_output_within(child, timeout)
+        .map_err(|e| format!("cannot wait for {}: {e}", program.display()))?
+    else {
+        return Err(format!(
+            "{} did not answer within {}s",
+            program.display(),
+            timeout.as_secs()
+        ));
     };
-    let stdout = reader(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = reader(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < timeout => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "{} did not answer within {}s",
-                    program.display(),
-                    timeout.as_secs()
-                ));
-            }
-            Err(e) => return Err(format!("cannot wait for {}: {e}", program.display())),
-        }
-    };
-    let out = stdout.join().unwrap_or_default();
-    let err = stderr.join().unwrap_or_default();
+    let status = output.status;
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
     if status.success() {
         Ok(out)
     } else {

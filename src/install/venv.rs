@@ -17,8 +17,8 @@
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -154,51 +154,6 @@ impl VenvError {
 /// but a cold disk or a slow shim can take seconds.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Run `cmd` to its end with its output captured, or kill it after `timeout` (`None`).
-/// std has no timed wait: the outputs are read on threads, the end of stdout (normally the
-/// exit) is awaited with a timeout, and then the child is polled.
-fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> std::io::Result<Option<Output>> {
-    let deadline = Instant::now() + timeout;
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let (closed, stdout_closed) = std::sync::mpsc::channel::<()>();
-    let reader = |pipe: Option<Box<dyn std::io::Read + Send>>,
-                  closed: Option<std::sync::mpsc::Sender<()>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            drop(closed);
-            bytes
-        })
-    };
-    let stdout = reader(child.stdout.take().map(|p| Box::new(p) as _), Some(closed));
-    let stderr = reader(child.stderr.take().map(|p| Box::new(p) as _), None);
-    // Returns when the reader drops the sender, or at the deadline.
-    let _ = stdout_closed.recv_timeout(timeout);
-    let mut pause = Duration::from_millis(1);
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            // The readers end when the pipes close; a grandchild holding one open must not
-            // hold us, so they are not waited for.
-            return Ok(None);
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
-    };
-    let join = |h: std::thread::JoinHandle<Vec<u8>>| h.join().unwrap_or_default();
-    Ok(Some(Output {
-        status,
-        stdout: join(stdout),
-        stderr: join(stderr),
-    }))
-}
-
 fn stderr_suffix(stderr: &str) -> String {
     if stderr.is_empty() {
         String::new()
@@ -281,22 +236,25 @@ impl Interpreter {
     /// [`Interpreter::query`], giving the interpreter `timeout` to answer (a broken install
     /// or a `sitecustomize` waiting for input must not hang a sync).
     pub fn query_within(path: &Path, timeout: Duration) -> Result<Interpreter, VenvError> {
-        let output = run_with_timeout(
-            Command::new(path)
-                .arg("-I")
-                .arg("-c")
-                .arg(QUERY_SCRIPT)
-                .stdin(Stdio::null()),
-            timeout,
-        )
-        .map_err(|source| VenvError::Spawn {
+        let spawn_err = |source| VenvError::Spawn {
             path: path.to_path_buf(),
             source,
-        })?
-        .ok_or_else(|| VenvError::QueryTimeout {
-            path: path.to_path_buf(),
-            timeout,
-        })?;
+        };
+        let child = Command::new(path)
+            .arg("-I")
+            .arg("-c")
+            .arg(QUERY_SCRIPT)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(spawn_err)?;
+        let output = crate::process::wait_with_output_within(child, timeout)
+            .map_err(spawn_err)?
+            .ok_or_else(|| VenvError::QueryTimeout {
+                path: path.to_path_buf(),
+                timeout,
+            })?;
         if !output.status.success() {
             return Err(VenvError::QueryFailed {
                 path: path.to_path_buf(),
