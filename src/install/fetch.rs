@@ -17,7 +17,7 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
-use super::wheel::{InstallError, UnpackedWheel, unpack, unpack_bytes};
+use super::wheel::{InstallError, UNPACK_PREFIX, UnpackedWheel, unpack, unpack_bytes};
 use crate::index::IndexError;
 use crate::index::cache::CACHE_VERSION;
 use crate::index::client::{HttpClient, StreamError, file_path};
@@ -54,12 +54,16 @@ impl WheelCache {
 
     /// Where the wheel with this sha256 is unpacked.
     pub fn entry(&self, sha256: &str) -> PathBuf {
-        self.root.join("wheels").join(sha256)
+        self.wheels().join(sha256)
     }
 
     /// The unpacked wheel with this sha256, if the cache has it complete.
     pub fn get(&self, sha256: &str) -> Option<UnpackedWheel> {
         UnpackedWheel::load(&self.entry(sha256))
+    }
+
+    fn wheels(&self) -> PathBuf {
+        self.root.join("wheels")
     }
 
     fn downloads(&self) -> PathBuf {
@@ -73,8 +77,8 @@ impl WheelCache {
     pub fn remove_leftovers(&self, older_than: std::time::Duration) -> usize {
         let now = std::time::SystemTime::now();
         let places = [
-            (self.downloads(), ".download-"),
-            (self.root.join("wheels"), ".unpack-"),
+            (self.downloads(), DOWNLOAD_PREFIX),
+            (self.wheels(), UNPACK_PREFIX),
         ];
         let mut removed = 0;
         for (dir, prefix) in places {
@@ -96,6 +100,9 @@ impl WheelCache {
         removed
     }
 }
+
+/// The name prefix of a download's private directory under `downloads/`.
+const DOWNLOAD_PREFIX: &str = ".download-";
 
 /// A wheel could not be fetched. Every variant names the package and the URL.
 #[derive(Debug, thiserror::Error)]
@@ -311,7 +318,7 @@ async fn download(
             // A private directory holding the file under its own name, so that errors
             // about the archive name the wheel.
             let tmp = tempfile::Builder::new()
-                .prefix(".download-")
+                .prefix(DOWNLOAD_PREFIX)
                 .tempdir_in(&dir)
                 .map_err(|e| io(&dir, e))?;
             let path = tmp.path().join(name);

@@ -39,6 +39,9 @@ use super::entry_points::{self, EntryPointError};
 use super::{Venv, relative_to};
 use crate::environment::parse::{RecordEntry, RecordHash, b64_urlsafe_encode, parse_record};
 
+/// The name prefix of the temporary directory [`unpack`] builds beside its destination.
+pub(crate) const UNPACK_PREFIX: &str = ".unpack-";
+
 /// How files reach the venv from an unpacked wheel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LinkMode {
@@ -432,7 +435,7 @@ fn unpack_from(
     };
     std::fs::create_dir_all(parent).map_err(write_err(parent))?;
     let tmp = tempfile::Builder::new()
-        .prefix(".unpack-")
+        .prefix(UNPACK_PREFIX)
         .tempdir_in(parent)
         .map_err(write_err(parent))?;
     let files_dir = tmp.path().join("files");
