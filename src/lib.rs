@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod environment;
+pub mod fs;
 pub mod hardware;
 pub mod index;
 pub mod install;

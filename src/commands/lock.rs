@@ -19,6 +19,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use pep508_rs::{PackageName, Requirement};
 
 use crate::cli::GlobalSettings;
+use crate::fs::Staged;
 use crate::hardware::KeyFamily;
 use crate::index::{DistFile, IndexKind, IndexSet, IndexUrl, IndexView};
 use crate::lock::{FORMAT_VERSION, InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
@@ -190,6 +191,7 @@ impl Plan {
             settings.global.index.clone(),
         )?);
         let spinner = Spinner::new(quiet);
+        let mut output = Output::new(&self.dir, quiet);
 
         // The Foundation of every key: locked now when selected, else read from disk.
         let mut foundations: Vec<(String, Lockfile)> = Vec::new();
@@ -219,11 +221,11 @@ impl Plan {
                 )
                 .await;
                 let lockfile = spinner.finish_on_error(lockfile)?;
-                write_and_report(&path, &self.dir, existing.as_ref(), &lockfile, quiet)?;
+                output.write(&path, existing.as_ref(), &lockfile);
                 foundations.push((key.clone(), lockfile));
             }
             if settings.keys.is_empty() {
-                remove_undeclared(&self.dir, &keys, quiet)?;
+                output.remove_undeclared(&self.dir, &keys);
             }
         }
 
@@ -296,19 +298,9 @@ impl Plan {
                 .map(|(_, p)| p)
                 .unwrap_or_default();
             let lockfile = make(None, packages);
-            write_and_report(
-                &shared_path,
-                &self.dir,
-                existing_app.get(&None),
-                &lockfile,
-                quiet,
-            )?;
+            output.write(&shared_path, existing_app.get(&None), &lockfile);
             for key in &keys {
-                remove_file(
-                    &self.dir.join(application_key_lockfile(key)),
-                    &self.dir,
-                    quiet,
-                )?;
+                output.remove(&self.dir.join(application_key_lockfile(key)));
             }
         } else {
             if !quiet {
@@ -323,16 +315,11 @@ impl Plan {
                 let key = key.unwrap_or_default();
                 let path = self.dir.join(application_key_lockfile(&key));
                 let previous = read_existing(&path);
-                write_and_report(
-                    &path,
-                    &self.dir,
-                    previous.as_ref(),
-                    &make(Some(&key), packages),
-                    quiet,
-                )?;
+                output.write(&path, previous.as_ref(), &make(Some(&key), packages));
             }
-            remove_file(&shared_path, &self.dir, quiet)?;
+            output.remove(&shared_path);
         }
+        output.commit()?;
         if !quiet {
             eprintln!("Locked in {:.2}s", started.elapsed().as_secs_f64());
         }
@@ -374,7 +361,7 @@ impl Spinner {
 
 /// Compare a lockfile's recorded inputs with the manifest's; print why it is stale.
 fn check_file(path: &Path, manifest: &Manifest, inputs: &InputSummary, hash: &str) -> bool {
-    let relative = display_path(path, manifest.dir());
+    let relative = crate::fs::display(path, manifest.dir());
     match file_staleness(path, manifest, inputs, hash) {
         None => {
             eprintln!("{relative} is up to date");
@@ -397,7 +384,7 @@ fn file_staleness(
     inputs: &InputSummary,
     hash: &str,
 ) -> Option<Vec<String>> {
-    let relative = display_path(path, manifest.dir());
+    let relative = crate::fs::display(path, manifest.dir());
     let old = match std::fs::read_to_string(path) {
         Ok(text) => match Lockfile::parse(&text) {
             Ok(lock) => lock,
@@ -1102,76 +1089,98 @@ fn requires_python(manifest: &Manifest) -> String {
     format!("=={}.*", manifest.target.markers().python_version().string)
 }
 
-/// Write `lockfile` to `path` when its bytes changed, and say what changed.
-fn write_and_report(
-    path: &Path,
-    dir: &Path,
-    existing: Option<&Lockfile>,
-    lockfile: &Lockfile,
+/// What one `lock` run writes and removes, committed together at the end (see
+/// [`crate::fs::Staged`]): a failure anywhere before leaves every lockfile as it was.
+struct Output {
+    staged: Staged,
+    /// `(path, changed)` of every lockfile written, in order, for the report.
+    files: Vec<(PathBuf, bool)>,
+    /// The directory paths are shown relative to.
+    base: PathBuf,
     quiet: bool,
-) -> Result<()> {
-    let text = lockfile.render();
-    let changed = std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str());
-    if changed {
-        write_atomically(path, &text)?;
-    }
-    if !quiet {
-        let relative = display_path(path, dir.parent().unwrap_or(dir));
-        let what = match &lockfile.tool.key {
-            Some(key) => format!("{} layer, key {key}", lockfile.tool.layer),
-            None => format!("{} layer", lockfile.tool.layer),
-        };
-        eprintln!("Resolved {} packages ({what})", lockfile.packages.len());
-        for line in summarize_changes(existing, lockfile) {
-            eprintln!("  {line}");
+}
+
+impl Output {
+    fn new(dir: &Path, quiet: bool) -> Output {
+        Output {
+            staged: Staged::new(),
+            files: Vec::new(),
+            base: dir.parent().unwrap_or(dir).to_path_buf(),
+            quiet,
         }
+    }
+
+    /// Stage `lockfile` for `path` when its bytes changed, and say what was resolved.
+    fn write(&mut self, path: &Path, existing: Option<&Lockfile>, lockfile: &Lockfile) {
+        let text = lockfile.render();
+        let changed = std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str());
         if changed {
-            eprintln!("Wrote {relative}");
-        } else {
-            eprintln!("{relative} is up to date");
+            self.staged.write(path, text);
         }
-    }
-    Ok(())
-}
-
-/// Remove a lockfile that no longer belongs (say so).
-fn remove_file(path: &Path, dir: &Path, quiet: bool) -> Result<()> {
-    if path.is_file() {
-        std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
-        if !quiet {
-            eprintln!(
-                "Removed {}",
-                display_path(path, dir.parent().unwrap_or(dir))
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Remove Foundation and per-key Application lockfiles of keys the manifest no longer declares.
-fn remove_undeclared(dir: &Path, keys: &[String], quiet: bool) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    let mut stale: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
-                return false;
+        self.files.push((path.to_path_buf(), changed));
+        if !self.quiet {
+            let what = match &lockfile.tool.key {
+                Some(key) => format!("{} layer, key {key}", lockfile.tool.layer),
+                None => format!("{} layer", lockfile.tool.layer),
             };
-            let key = name
-                .strip_prefix("pylock.foundation-")
-                .or_else(|| name.strip_prefix("pylock.application-"))
-                .and_then(|rest| rest.strip_suffix(".toml"));
-            key.is_some_and(|k| !keys.iter().any(|d| d == k))
-        })
-        .collect();
-    stale.sort();
-    for path in stale {
-        remove_file(&path, dir, quiet)?;
+            eprintln!("Resolved {} packages ({what})", lockfile.packages.len());
+            for line in summarize_changes(existing, lockfile) {
+                eprintln!("  {line}");
+            }
+        }
     }
-    Ok(())
+
+    /// Remove a lockfile that no longer belongs, when it exists.
+    fn remove(&mut self, path: &Path) {
+        if path.is_file() {
+            self.staged.remove(path);
+        }
+    }
+
+    /// Remove Foundation and per-key Application lockfiles of keys the manifest no longer
+    /// declares.
+    fn remove_undeclared(&mut self, dir: &Path, keys: &[String]) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut stale: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+                    return false;
+                };
+                let key = name
+                    .strip_prefix("pylock.foundation-")
+                    .or_else(|| name.strip_prefix("pylock.application-"))
+                    .and_then(|rest| rest.strip_suffix(".toml"));
+                key.is_some_and(|k| !keys.iter().any(|d| d == k))
+            })
+            .collect();
+        stale.sort();
+        for path in stale {
+            self.remove(&path);
+        }
+    }
+
+    /// Write and remove everything at once, then say what was done.
+    fn commit(self) -> Result<()> {
+        let removed = self.staged.commit()?;
+        if !self.quiet {
+            for (path, changed) in &self.files {
+                let relative = crate::fs::display(path, &self.base);
+                if *changed {
+                    eprintln!("Wrote {relative}");
+                } else {
+                    eprintln!("{relative} is up to date");
+                }
+            }
+            for path in removed {
+                eprintln!("Removed {}", crate::fs::display(&path, &self.base));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Lines saying what changed between two lockfiles: the text form of `sanctuary diff`,
@@ -1180,30 +1189,9 @@ fn summarize_changes(old: Option<&Lockfile>, new: &Lockfile) -> Vec<String> {
     crate::lock::diff::summary_lines(old, new)
 }
 
-/// Write `text` to `path` through a temporary file in the same directory and a rename, so a
-/// crash never leaves a truncated file.
+/// Write `text` to `path` whole or not at all (see [`crate::fs::write_atomically`]).
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write as _;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".pylock-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
-}
-
-fn display_path(path: &Path, base: &Path) -> String {
-    path.strip_prefix(base)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    Ok(crate::fs::write_atomically(path, text.as_bytes())?)
 }
 
 #[cfg(test)]

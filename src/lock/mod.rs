@@ -15,6 +15,8 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 use serde::Deserialize;
 
+use crate::wheel::WheelFilename;
+
 pub mod graph;
 
 /// The PEP 751 version this writer produces.
@@ -320,14 +322,9 @@ impl Lockfile {
             let wheels = p
                 .wheels
                 .into_iter()
-                .map(|w| LockedWheel {
-                    name: w.name,
-                    url: w.url,
-                    size: w.size,
-                    upload_time: w.upload_time.map(|t| t.to_string()),
-                    sha256: w.hashes.sha256,
-                })
-                .collect();
+                .enumerate()
+                .map(|(i, w)| checked_wheel(&name, &version, i, w))
+                .collect::<Result<Vec<_>, _>>()?;
             let extra = p.tool.and_then(|t| t.sanctuary).unwrap_or_default();
             packages.push(LockedPackage {
                 name,
@@ -373,6 +370,63 @@ impl Lockfile {
     }
 }
 
+/// A `[[packages.wheels]]` entry checked before anything uses it: the values of a lockfile
+/// become cache paths, download URLs and file names, and lockfiles arrive in pull requests.
+fn checked_wheel(
+    package: &PackageName,
+    version: &Version,
+    index: usize,
+    w: RawWheel,
+) -> Result<LockedWheel, LockError> {
+    let field = |field: &str, message: String| LockError::Field {
+        package: package.to_string(),
+        version: version.to_string(),
+        field: format!("wheels[{index}].{field}"),
+        message,
+    };
+    let sha256 = w.hashes.sha256;
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(field(
+            "hashes.sha256",
+            format!("`{sha256}` is not a sha256 digest (64 hex digits)"),
+        ));
+    }
+    let parsed: WheelFilename = w
+        .name
+        .parse()
+        .map_err(|e: crate::wheel::FilenameError| field("name", e.to_string()))?;
+    if &parsed.name != package || &parsed.version != version {
+        return Err(field(
+            "name",
+            format!(
+                "`{}` is a wheel of {} {}, not of this package",
+                w.name, parsed.name, parsed.version
+            ),
+        ));
+    }
+    match url::Url::parse(&w.url) {
+        Ok(url) if matches!(url.scheme(), "https" | "http" | "file") => {}
+        Ok(url) => {
+            return Err(field(
+                "url",
+                format!(
+                    "`{}`: the scheme `{}` is not supported",
+                    w.url,
+                    url.scheme()
+                ),
+            ));
+        }
+        Err(e) => return Err(field("url", format!("`{}` is not a URL: {e}", w.url))),
+    }
+    Ok(LockedWheel {
+        name: w.name,
+        url: w.url,
+        size: w.size,
+        upload_time: w.upload_time.map(|t| t.to_string()),
+        sha256: sha256.to_ascii_lowercase(),
+    })
+}
+
 fn inline_array(values: &[String]) -> String {
     let items: Vec<String> = values.iter().map(|v| quote(v)).collect();
     format!("[{}]", items.join(", "))
@@ -383,6 +437,14 @@ fn inline_array(values: &[String]) -> String {
 pub enum LockError {
     #[error("invalid lockfile: {0}")]
     Parse(String),
+    /// A field of one package holds a value that must not be used.
+    #[error("invalid lockfile: package `{package}` {version}, field `{field}`: {message}")]
+    Field {
+        package: String,
+        version: String,
+        field: String,
+        message: String,
+    },
 }
 
 #[derive(Deserialize)]

@@ -132,13 +132,85 @@ fn rejects_foreign_or_broken_files() {
     assert!(Lockfile::parse("not toml [").is_err());
 }
 
+/// Regression: a lockfile's sha256 was joined onto the cache path, so `../../x/fake` or an
+/// absolute path installed an arbitrary directory as if it were the unpacked wheel.
+#[test]
+fn a_sha256_that_is_not_64_hex_digits_is_refused_when_read() {
+    let text = sample().render();
+    let good = "a".repeat(64);
+    for bad in [
+        "../../x/fake".to_string(),
+        "/etc".to_string(),
+        "a".repeat(63),
+        "a".repeat(65),
+        format!("{}/", "a".repeat(63)),
+        format!("{}g", "a".repeat(63)),
+        String::new(),
+    ] {
+        let edited = text.replacen(&good, &bad, 1);
+        let err = Lockfile::parse(&edited).unwrap_err().to_string();
+        assert!(
+            err.contains("package `pydantic` 2.9.2")
+                && err.contains("wheels[0].hashes.sha256")
+                && err.contains("64 hex digits"),
+            "{bad}: {err}"
+        );
+    }
+    // Upper-case hex is a digest too, read as lower case.
+    let upper = Lockfile::parse(&text.replacen(&good, &"A".repeat(64), 1)).unwrap();
+    assert_eq!(upper.packages[1].wheels[0].sha256, good);
+}
+
+/// A wheel entry's name and URL are checked too: the name must be a wheel of the package, the
+/// URL one that can be fetched.
+#[test]
+fn wheel_names_and_urls_of_another_kind_are_refused() {
+    let text = sample().render();
+    for (from, to, field) in [
+        (
+            "\"pydantic-2.9.2-py3-none-any.whl\"",
+            "\"../../evil.whl\"",
+            "wheels[0].name",
+        ),
+        (
+            "\"pydantic-2.9.2-py3-none-any.whl\"",
+            "\"requests-2.9.2-py3-none-any.whl\"",
+            "wheels[0].name",
+        ),
+        (
+            "\"pydantic-2.9.2-py3-none-any.whl\"",
+            "\"pydantic-2.9.3-py3-none-any.whl\"",
+            "wheels[0].name",
+        ),
+        (
+            "\"https://files.example/pydantic-2.9.2-py3-none-any.whl\"",
+            "\"ftp://files.example/pydantic-2.9.2-py3-none-any.whl\"",
+            "wheels[0].url",
+        ),
+        (
+            "\"https://files.example/pydantic-2.9.2-py3-none-any.whl\"",
+            "\"pydantic-2.9.2-py3-none-any.whl\"",
+            "wheels[0].url",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let err = Lockfile::parse(&text.replace(from, to))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("package `pydantic` 2.9.2") && err.contains(field),
+            "{to}: {err}"
+        );
+    }
+}
+
 proptest! {
     /// Any names, versions, URLs and hashes survive render → parse → render unchanged.
     #[test]
     fn round_trip_property(
         pkgs in proptest::collection::btree_map(
             "[a-z][a-z0-9-]{0,8}[a-z0-9]",
-            ((0u64..50, 0u64..50, 0u64..50), "[ -~]{0,30}", proptest::option::of(0u64..10_000_000)),
+            ((0u64..50, 0u64..50, 0u64..50), "[A-Za-z0-9._~/%+-]{0,30}", proptest::option::of(0u64..10_000_000)),
             0..6,
         ),
         requirement in "[ -~]{0,40}",
@@ -154,8 +226,8 @@ proptest! {
                 requires_python: None,
                 dependencies: vec![],
                 wheels: vec![LockedWheel {
-                    name: format!("{n}-{a}.{b}.{c}-py3-none-any.whl"),
-                    url,
+                    name: format!("{}-{a}.{b}.{c}-py3-none-any.whl", n.replace('-', "_")),
+                    url: format!("https://files.example.org/{url}"),
                     size,
                     upload_time: None,
                     sha256: "c".repeat(64),

@@ -281,21 +281,13 @@ fn the_application_never_moves_a_foundation_pin() {
         message.contains("foundation (cu130) pin `filelock==3.20.0`"),
         "{message}"
     );
-    // The Foundation files were written; no Application file was.
-    assert!(
-        forge
-            .project
-            .path()
-            .join("lockfiles/pylock.foundation-cu130.toml")
-            .exists()
-    );
-    assert!(
-        !forge
-            .project
-            .path()
-            .join("lockfiles/pylock.application.toml")
-            .exists()
-    );
+    // All or nothing: neither the Foundation files nor an Application file were written.
+    for name in ["pylock.foundation-cu130.toml", "pylock.application.toml"] {
+        assert!(
+            !forge.project.path().join("lockfiles").join(name).exists(),
+            "{name}"
+        );
+    }
 }
 
 #[test]
@@ -304,6 +296,29 @@ fn a_cross_layer_conflict_names_both_layers() {
     let forge = forge(FOUNDATION, &["accel==2.0.0"]);
     let message = forge.project.lock_err(&[]);
     insta::assert_snapshot!(message);
+}
+
+/// Regression: a failed Application resolution used to leave the Foundation lockfiles already
+/// rewritten; a lock writes its set of lockfiles all or nothing.
+#[test]
+fn a_failed_application_leaves_the_foundation_lockfiles_as_they_were() {
+    let forge = forge(FOUNDATION, &["fastapi"]);
+    let p = &forge.project;
+    p.lock_ok(&[]);
+    let before = snapshot_dir(p);
+    // The cu126 Foundation moves (torch 2.8 -> 2.9 would be written), but the Application
+    // cannot be resolved against it.
+    p.write_manifest(
+        &p.manifest()
+            .replace(
+                "requirements = [\"torch==2.8.*\"]",
+                "requirements = [\"torch==2.9.*\"]",
+            )
+            .replace("\"fastapi\"", "\"accel<2\""),
+    );
+    let message = p.lock_err(&[]);
+    assert!(!message.contains("Wrote"), "{message}");
+    assert_eq!(snapshot_dir(p), before, "no lockfile changed");
 }
 
 #[test]

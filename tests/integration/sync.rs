@@ -135,14 +135,13 @@ impl Env {
         std::fs::write(self.lockfile_path(), out).unwrap();
     }
 
-    /// Point the lockfile's `filename` entry at `bytes`, written next to the project, with
-    /// their true sha256 and size.
+    /// Point the lockfile's `filename` entry at `bytes`, served by the test index (on the
+    /// index's own origin, as a tampered upload would be), with their true sha256 and size.
     fn serve_crafted(&self, filename: &str, bytes: &[u8]) {
-        let path = self.project.path().join("crafted").join(filename);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
         let sha = crate::support::wheelgen::sha256_hex(bytes);
-        let url = url::Url::from_file_path(&path).unwrap().to_string();
+        let url = self
+            .index
+            .serve_crafted(&format!("{}/{filename}", &sha[..16]), bytes);
         let size = bytes.len();
         self.edit_wheel(filename, |line| {
             if line.starts_with("url = ") {

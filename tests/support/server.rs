@@ -76,6 +76,8 @@ struct State {
     files: BTreeMap<String, Arc<ServedFile>>,
     /// Each fault with its remaining uses (`None`: unlimited).
     faults: Mutex<Vec<(Fault, Option<u32>)>>,
+    /// Files added while running (crafted archives), served at `/crafted/<name>`.
+    crafted: Mutex<BTreeMap<String, Bytes>>,
     log: Mutex<Vec<RequestRecord>>,
 }
 
@@ -168,6 +170,17 @@ impl TestIndex {
 
     pub fn clear_requests(&self) {
         self.state.log.lock().unwrap().clear();
+    }
+
+    /// Serve `bytes` at `{base}/crafted/<name>` from now on (a crafted archive on the index's
+    /// own origin); returns its URL.
+    pub fn serve_crafted(&self, name: &str, bytes: &[u8]) -> String {
+        self.state
+            .crafted
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), Bytes::from(bytes.to_vec()));
+        format!("{}/crafted/{}", self.base, encode_filename(name))
     }
 }
 
@@ -345,6 +358,7 @@ impl State {
                     .map(|f| (f.clone(), f.times))
                     .collect(),
             ),
+            crafted: Mutex::new(BTreeMap::new()),
             log: Mutex::new(Vec::new()),
         }
     }
@@ -401,6 +415,16 @@ impl State {
             self.flat_page(req)
         } else if let Some(filename) = path.strip_prefix("/files/") {
             self.file(filename, req)
+        } else if let Some(name) = path.strip_prefix("/crafted/") {
+            match self.crafted.lock().unwrap().get(name) {
+                Some(bytes) => {
+                    let mut r = Response::new(Full::new(bytes.clone()));
+                    r.headers_mut()
+                        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                    r
+                }
+                None => text(StatusCode::NOT_FOUND, "no such file\n"),
+            }
         } else {
             text(StatusCode::NOT_FOUND, "not found\n")
         };
