@@ -94,7 +94,9 @@ pub enum TargetError {
         "unknown platform `{0}`: expected linux-x86_64, linux-aarch64 (optionally with a glibc floor such as linux-x86_64-manylinux_2_34), linux-x86_64-musllinux_1_2, macos-arm64, macos-x86_64 or windows-x86_64"
     )]
     UnknownPlatform(String),
-    #[error("invalid Python version `{0}`: expected MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 3.12")]
+    #[error(
+        "invalid Python version `{0}`: expected a CPython 3 version, MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 3.12"
+    )]
     BadPython(String),
 }
 
@@ -230,6 +232,11 @@ fn parse_python(python: &str) -> Result<Version, TargetError> {
         .iter()
         .map(|p| p.parse::<u64>().map_err(|_| bad()))
         .collect::<Result<Vec<_>, _>>()?;
+    // CPython 3 alone has wheels to install; bounds keep tags and markers sane
+    // (`4294967296.1` used to pass).
+    if numbers[0] != 3 || numbers[1] >= 100 || numbers.get(2).is_some_and(|p| *p >= 1000) {
+        return Err(bad());
+    }
     let mut release = numbers;
     if release.len() == 2 {
         release.push(0);

@@ -71,6 +71,9 @@ fn schema_rejects_what_the_parser_rejects() {
         "[project]\nname = \"x\"\npython = \"3.12\"\ncolour = \"blue\"\n",
         "[project]\nname = \"x\"\n",
         "[project]\nname = \"x\"\npython = \"3.12\"\n[foundation]\nkeys = [\"cpu\"]\nchannel = \"weekly\"\n",
+        "[project]\nname = \"x\"\npython = \"4294967296.1\"\n",
+        "[project]\nname = \"x\"\npython = \"3.12\"\n[[index]]\nname = \"a\"\nurl = \"ftp://host/simple\"\n",
+        "[project]\nname = \"x\"\npython = \"3.12\"\n[[index]]\nname = \"a\"\nurl = \"https://host/simple\"\nfile-origins = [\"https://cdn/path\"]\n",
     ] {
         let value: toml::Value = toml::from_str(bad).unwrap();
         let json = serde_json::to_value(&value).unwrap();

@@ -489,20 +489,45 @@ fn foundation_requirements<'a>(
     )
 }
 
-/// The packages that come from the Foundation index: every package any key's Foundation
-/// requirements or constraints name. A constraint with no version (`pytorch-triton`) is how a
-/// dependency that only the Foundation index has is taken from it: the default index is
-/// never asked for it (the `torchtriton` dependency-confusion attack of 2022).
+/// The Foundation's packages: every package any key's Foundation requirements name.
+/// Constraints only constrain: they never make a package a Foundation package.
 fn foundation_packages(spec: &FoundationSpec) -> BTreeSet<PackageName> {
-    let overrides = spec
-        .overrides
-        .values()
-        .flat_map(|o| o.requirements.iter().chain(o.constraints.iter()));
-    [&spec.requirements, &spec.constraints]
+    let overrides = spec.overrides.values().flat_map(|o| o.requirements.iter());
+    [&spec.requirements]
         .into_iter()
         .chain(overrides)
         .flatten()
         .map(|r| r.requirement.name.clone())
+        .collect()
+}
+
+/// Where the Foundation's packages come from, by index name (keyed names not yet expanded):
+/// each Foundation package from `[foundation] sources` or else the Foundation index, and every
+/// other package `sources` names from its index. A dependency that only the Foundation index
+/// has (`pytorch-triton`) is named in `sources`, so the default index is never asked for it
+/// (the `torchtriton` dependency-confusion attack of 2022).
+fn foundation_routes(spec: &FoundationSpec) -> BTreeMap<PackageName, String> {
+    let mut routes: BTreeMap<PackageName, String> = BTreeMap::new();
+    if let Some(index) = &spec.index {
+        for p in foundation_packages(spec) {
+            routes.insert(p, index.clone());
+        }
+    }
+    for (p, index) in &spec.sources {
+        routes.insert(p.clone(), index.clone());
+    }
+    routes
+}
+
+/// [`foundation_routes`] with keyed index names expanded for `key`.
+fn foundation_pins_for_key(
+    manifest: &Manifest,
+    spec: &FoundationSpec,
+    key: &str,
+) -> Result<HashMap<PackageName, String>> {
+    foundation_routes(spec)
+        .into_iter()
+        .map(|(p, index)| Ok((p, index_for_key(manifest, &index, Some(key))?)))
         .collect()
 }
 
@@ -513,14 +538,9 @@ fn foundation_inputs(manifest: &Manifest, spec: &FoundationSpec, key: &str) -> I
         requirements: texts(requirements),
         constraints: texts(constraints),
         indexes: index_inputs(manifest),
-        sources: spec
-            .index
-            .iter()
-            .flat_map(|index| {
-                foundation_packages(spec)
-                    .into_iter()
-                    .map(move |p| format!("{p}={index}"))
-            })
+        sources: foundation_routes(spec)
+            .into_iter()
+            .map(|(p, index)| format!("{p}={index}"))
             .collect(),
         prereleases: match spec.channel {
             Channel::Nightly => "allow",
@@ -693,12 +713,9 @@ fn index_for_key(manifest: &Manifest, index: &str, key: Option<&str>) -> Result<
 fn application_pins(manifest: &Manifest, key: Option<&str>) -> HashMap<PackageName, String> {
     let mut pins = HashMap::new();
     if let (Some(spec), Some(key)) = (&manifest.foundation, key)
-        && let Some(index) = &spec.index
-        && let Ok(name) = index_for_key(manifest, index, Some(key))
+        && let Ok(routes) = foundation_pins_for_key(manifest, spec, key)
     {
-        for p in foundation_packages(spec) {
-            pins.insert(p, name.clone());
-        }
+        pins.extend(routes);
     }
     for (p, index) in &manifest.application.sources {
         if let Ok(name) = index_for_key(manifest, index, key) {
@@ -760,13 +777,7 @@ async fn lock_foundation(
     inputs_hash: String,
 ) -> Result<Lockfile> {
     let (requirements, constraints) = foundation_requirements(spec, key);
-    let mut pins = HashMap::new();
-    if let Some(index) = &spec.index {
-        let name = index_for_key(manifest, index, Some(key))?;
-        for p in foundation_packages(spec) {
-            pins.insert(p, name.clone());
-        }
-    }
+    let pins = foundation_pins_for_key(manifest, spec, key)?;
     let layer = format!("foundation ({key})");
     let request = ResolveRequest {
         requirements: root_requirements(manifest, &layer, "requirement", requirements),

@@ -222,12 +222,40 @@ pub trait PackageSource: Send + Sync + 'static {
         async {}
     }
 
+    /// Where `name` is looked for, for messages; `None` when the source cannot say.
+    fn scope(&self, name: &PackageName) -> Option<SearchScope> {
+        let _ = name;
+        None
+    }
+
     /// Wait for work left running in the background; `Ok(true)` when something handed out
     /// earlier turned out stale (asking again gives the fresh answer), so a resolution built
     /// on it must be redone.
     fn settle(&self) -> impl Future<Output = Result<bool, IndexError>> + Send {
         async { Ok(false) }
     }
+}
+
+/// `url` as messages show it: a password never appears.
+fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        // Setting a password fails only for URLs that cannot have one, which this one has.
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
+}
+
+/// Where a project is looked for (see [`PackageSource::scope`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchScope {
+    /// The indexes searched, in order, as `` `name` (url) ``.
+    pub searched: Vec<String>,
+    /// The project is restricted to the one index searched (routed there by the manifest).
+    pub pinned: bool,
+    /// Explicit indexes that were not searched, by name: they serve only what is routed to
+    /// them.
+    pub explicit: Vec<String>,
 }
 
 /// Settings of the index client and its cache.
@@ -944,6 +972,33 @@ fn check_metadata_matches(meta: &CoreMetadata, file: &DistFile) -> Result<(), In
 
 impl IndexSet {
     /// The files of `name` from the index at `pin`, or from the first non-explicit index.
+    /// Where `name` is looked for with `pin`: see [`SearchScope`].
+    fn scope_pinned(&self, pin: Option<usize>) -> SearchScope {
+        let shown = |i: &IndexUrl| format!("`{}` ({})", i.name, shown_url(&i.url));
+        match pin.and_then(|p| self.indexes.get(p)) {
+            Some(index) => SearchScope {
+                searched: vec![shown(index)],
+                pinned: true,
+                explicit: Vec::new(),
+            },
+            None => SearchScope {
+                searched: self
+                    .indexes
+                    .iter()
+                    .filter(|i| !i.explicit)
+                    .map(|i| shown(i))
+                    .collect(),
+                pinned: false,
+                explicit: self
+                    .indexes
+                    .iter()
+                    .filter(|i| i.explicit)
+                    .map(|i| i.name.clone())
+                    .collect(),
+            },
+        }
+    }
+
     async fn files_pinned(
         &self,
         name: &PackageName,
@@ -1000,6 +1055,10 @@ impl PackageSource for IndexView {
             .await
     }
 
+    fn scope(&self, name: &PackageName) -> Option<SearchScope> {
+        Some(self.set.scope_pinned(self.pins.get(name).copied()))
+    }
+
     async fn settle(&self) -> Result<bool, IndexError> {
         self.set.settle().await
     }
@@ -1016,6 +1075,10 @@ impl PackageSource for IndexView {
 impl PackageSource for IndexSet {
     async fn files(&self, name: &PackageName) -> Result<Option<Arc<PackageFiles>>, IndexError> {
         self.files_pinned(name, self.pins.get(name).copied()).await
+    }
+
+    fn scope(&self, name: &PackageName) -> Option<SearchScope> {
+        Some(self.scope_pinned(self.pins.get(name).copied()))
     }
 
     async fn settle(&self) -> Result<bool, IndexError> {

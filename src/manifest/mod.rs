@@ -43,7 +43,7 @@ pub struct Project {
     /// Name of the environment.
     pub name: String,
     /// The Python version the locks target (not the running interpreter), e.g. `3.12`.
-    #[schemars(with = "String", regex(pattern = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"))]
+    #[schemars(with = "String", regex(pattern = r"^3\.[0-9]{1,2}(\.[0-9]{1,3})?$"))]
     pub python: Spanned<String>,
     /// Target platform: `linux-x86_64`, `linux-aarch64` (glibc 2.28; a floor may be named as in
     /// `linux-x86_64-manylinux_2_34`), `linux-x86_64-musllinux_1_2`, `macos-arm64`,
@@ -62,14 +62,28 @@ pub struct IndexDecl {
     pub name: Spanned<String>,
     /// Simple API root (`https://pypi.org/simple`), a `file://` URL, or for `format = "flat"` a
     /// page or directory of files. May contain `{key}`, expanded per hardware key.
-    #[schemars(with = "String")]
+    #[schemars(with = "String", regex(pattern = r"^(https?|file)://"))]
     pub url: Spanned<String>,
     /// Only packages pinned to this index may come from it.
     #[serde(default)]
     pub explicit: bool,
     #[serde(default)]
     pub format: IndexFormat,
+    /// Other origins (`https://host[:port]`) this index serves its files from, such as a
+    /// download CDN. A lockfile's wheel URL must be on the origin of a declared index or of
+    /// one listed here (PyPI's `files.pythonhosted.org` is known without being listed).
+    #[serde(default, rename = "file-origins")]
+    #[schemars(with = "Vec<OriginText>")]
+    pub file_origins: Vec<Spanned<String>>,
 }
+
+/// The schema of one `file-origins` entry: `https://host[:port]`.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "a schema only")]
+struct OriginText(
+    #[schemars(regex(pattern = r"^https?://[^/?#@]+/?$"))]
+    String,
+);
 
 /// How an index lists its files.
 #[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -114,6 +128,12 @@ pub struct Foundation {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, KeyOverride>")]
     pub key: BTreeMap<Spanned<String>, KeyOverride>,
+    /// Routes packages to a named index: a Foundation package that does not live on the
+    /// Foundation index (`tensorflow = "pypi"`), or a dependency that only the Foundation index
+    /// has (`pytorch-triton = "pytorch"`, so the default index is never asked for it).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub sources: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// `[foundation.key.<key>]`: replaces the Foundation's requirements or constraints for one key.
@@ -196,6 +216,8 @@ pub struct ManifestRequirement {
     pub text: String,
     /// 1-based line in the manifest.
     pub line: usize,
+    /// Where it is written in the manifest (byte offsets).
+    pub span: Option<Range<usize>>,
 }
 
 /// A declared index, validated.
@@ -206,6 +228,8 @@ pub struct IndexSpec {
     pub url: String,
     pub explicit: bool,
     pub format: IndexFormat,
+    /// Declared `file-origins`, as `scheme://host[:port]`.
+    pub file_origins: Vec<String>,
 }
 
 /// The Foundation layer, validated.
@@ -218,6 +242,8 @@ pub struct FoundationSpec {
     pub constraints: Vec<ManifestRequirement>,
     /// Per-key replacements of `requirements` / `constraints`.
     pub overrides: BTreeMap<String, KeySpec>,
+    /// Package → index name (`[foundation] sources`).
+    pub sources: BTreeMap<PackageName, String>,
 }
 
 /// A per-key override, validated.
@@ -307,18 +333,19 @@ impl Manifest {
                 ));
             }
             let url = decl.url.get_ref();
-            let probe = url.replace("{key}", "cpu");
-            if let Err(e) = url::Url::parse(&probe) {
-                return Err(at(
-                    Some(decl.url.span()),
-                    format!("invalid URL `{url}` for index `{name}`: {e}"),
-                ));
-            }
+            check_index_url(url.as_str(), name)
+                .map_err(|message| at(Some(decl.url.span()), message))?;
+            let file_origins = decl
+                .file_origins
+                .iter()
+                .map(|o| check_origin(o.get_ref(), name).map_err(|m| at(Some(o.span()), m)))
+                .collect::<Result<Vec<_>, _>>()?;
             indexes.push(IndexSpec {
                 name: name.clone(),
                 url: url.clone(),
                 explicit: decl.explicit,
                 format: decl.format,
+                file_origins,
             });
         }
         if indexes.is_empty() {
@@ -327,6 +354,7 @@ impl Manifest {
                 url: DEFAULT_INDEX_URL.to_string(),
                 explicit: false,
                 format: IndexFormat::Simple,
+                file_origins: Vec::new(),
             });
         }
         let index_names: Vec<&str> = indexes.iter().map(|i| i.name.as_str()).collect();
@@ -352,6 +380,20 @@ impl Manifest {
             list.iter()
                 .map(|item| parse_requirement(text, item).map_err(|m| at(Some(item.span()), m)))
                 .collect()
+        };
+
+        let sources = |table: &BTreeMap<Spanned<String>, Spanned<String>>| {
+            let mut out = BTreeMap::new();
+            for (package, index) in table {
+                let name = PackageName::from_str(package.get_ref()).map_err(|e| {
+                    at(
+                        Some(package.span()),
+                        format!("invalid package name `{}`: {e}", package.get_ref()),
+                    )
+                })?;
+                out.insert(name, check_index(index)?);
+            }
+            Ok::<_, ManifestError>(out)
         };
 
         let foundation = match &file.foundation {
@@ -403,31 +445,30 @@ impl Manifest {
                         },
                     );
                 }
+                let constraints = requirements(&f.constraints)?;
+                for c in constraints.iter().chain(
+                    overrides
+                        .values()
+                        .flat_map(|o| o.constraints.iter().flatten()),
+                ) {
+                    bare_constraint(c, index.as_deref()).map_err(|m| at(c.span.clone(), m))?;
+                }
                 Some(FoundationSpec {
                     keys,
                     index,
                     channel: f.channel,
                     requirements: requirements(&f.requirements)?,
-                    constraints: requirements(&f.constraints)?,
+                    constraints,
                     overrides,
+                    sources: sources(&f.sources)?,
                 })
             }
         };
 
-        let mut sources = BTreeMap::new();
-        for (package, index) in &file.application.sources {
-            let name = PackageName::from_str(package.get_ref()).map_err(|e| {
-                at(
-                    Some(package.span()),
-                    format!("invalid package name `{}`: {e}", package.get_ref()),
-                )
-            })?;
-            sources.insert(name, check_index(index)?);
-        }
         let application = ApplicationSpec {
             requirements: requirements(&file.application.requirements)?,
             constraints: requirements(&file.application.constraints)?,
-            sources,
+            sources: sources(&file.application.sources)?,
             prereleases: file.application.prereleases,
         };
 
@@ -444,11 +485,35 @@ impl Manifest {
         })
     }
 
-    /// Read and parse the manifest at `path`.
+    /// Read and parse the manifest at `path`: at most [`MAX_MANIFEST_BYTES`], UTF-8.
     pub fn read(path: &Path) -> Result<Manifest, ManifestReadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ManifestReadError::Io {
+        use std::io::Read as _;
+        let io = |source| ManifestReadError::Io {
             path: path.to_path_buf(),
             source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(ManifestReadError::TooLarge {
+                path: path.to_path_buf(),
+                max: MAX_MANIFEST_BYTES,
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            // Everything before the error is valid UTF-8, so this cannot fail.
+            let before = std::str::from_utf8(valid).unwrap_or_default();
+            let (line, column) = line_column(before, before.len());
+            ManifestError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: "invalid UTF-8: a manifest must be UTF-8 text".to_string(),
+            }
         })?;
         Ok(Manifest::parse(&text, path)?)
     }
@@ -471,8 +536,69 @@ pub enum ManifestReadError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "cannot read the manifest {}: it is larger than {} MiB, which no manifest needs",
+        path.display(),
+        max / (1024 * 1024)
+    )]
+    TooLarge { path: PathBuf, max: u64 },
     #[error(transparent)]
     Invalid(#[from] ManifestError),
+}
+
+/// The largest manifest read (a manifest is a few kilobytes; this stops `/dev/zero`).
+pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The URL schemes sanctuary fetches from.
+pub const URL_SCHEMES: &[&str] = &["https", "http", "file"];
+
+/// An index URL (`{key}` and `{channel}` allowed) that parses and has a scheme we fetch.
+fn check_index_url(url: &str, name: &str) -> Result<(), String> {
+    let probe = url.replace("{key}", "cpu").replace("{channel}", "nightly");
+    match url::Url::parse(&probe) {
+        Err(e) => Err(format!("invalid URL `{url}` for index `{name}`: {e}")),
+        Ok(parsed) if !URL_SCHEMES.contains(&parsed.scheme()) => Err(format!(
+            "index `{name}`: the URL scheme `{}` is not supported (use https, http or file)",
+            parsed.scheme()
+        )),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// A `file-origins` entry: `scheme://host[:port]`, nothing else, as its canonical text.
+fn check_origin(text: &str, index: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("file-origins of index `{index}`: `{text}` {why}");
+    let url = url::Url::parse(text).map_err(|e| bad(&format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(bad("must be an http or https origin"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "must be an origin alone (`https://host[:port]`), without a path",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not hold credentials"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// A Foundation constraint that names no version constrains nothing. It used to route the
+/// package to the Foundation index; that is `[foundation] sources` now, and saying so keeps a
+/// manifest written for the old rule from taking the package from the default index unawares
+/// (the `torchtriton` dependency-confusion attack of 2022).
+fn bare_constraint(c: &ManifestRequirement, index: Option<&str>) -> Result<(), String> {
+    let r = &c.requirement;
+    if r.version_or_url.is_some() || r.marker.contents().is_some() {
+        return Ok(());
+    }
+    Err(format!(
+        "Foundation constraint `{}` names no version, so it constrains nothing; to take {} from the Foundation index, write `sources = {{ {} = \"{}\" }}` under [foundation]",
+        c.text,
+        r.name,
+        r.name,
+        index.unwrap_or("<index>")
+    ))
 }
 
 fn is_valid_key(key: &str) -> bool {
@@ -505,6 +631,7 @@ fn parse_requirement(text: &str, item: &Spanned<String>) -> Result<ManifestRequi
         requirement,
         text: raw.clone(),
         line: line_column(text, item.span().start).0,
+        span: Some(item.span()),
     })
 }
 

@@ -136,6 +136,41 @@ fn errors_point_at_line_and_column() {
             "missing_project",
             "[application]\nrequirements = []\n".to_string(),
         ),
+        // Regression: an index with a scheme that cannot be fetched was accepted.
+        (
+            "ftp_index_url",
+            format!("{head}[[index]]\nname = \"a\"\nurl = \"ftp://host/simple\"\n"),
+        ),
+        // Regression: `4294967296.1` was accepted as a Python version.
+        (
+            "huge_python",
+            "[project]\nname = \"x\"\npython = \"4294967296.1\"\n".to_string(),
+        ),
+        (
+            "python_2",
+            "[project]\nname = \"x\"\npython = \"2.7\"\n".to_string(),
+        ),
+        (
+            "file_origin_with_a_path",
+            format!(
+                "{head}[[index]]\nname = \"a\"\nurl = \"https://a/simple\"\nfile-origins = [\"https://cdn.a/files\"]\n"
+            ),
+        ),
+        // A bare Foundation constraint used to route the package to the Foundation index.
+        (
+            "bare_foundation_constraint",
+            format!(
+                "{head}[[index]]\nname = \"pytorch\"\nurl = \"https://d/whl/{{key}}\"\nexplicit = true\n\
+                 [foundation]\nkeys = [\"cpu\"]\nindex = \"pytorch\"\nrequirements = [\"torch\"]\n\
+                 constraints = [\"pytorch-triton\"]\n"
+            ),
+        ),
+        (
+            "unknown_index_in_foundation_sources",
+            format!(
+                "{head}[foundation]\nkeys = [\"cpu\"]\nsources = {{ tensorflow = \"pipy\" }}\n"
+            ),
+        ),
     ];
     let mut report = String::new();
     for (name, text) in &cases {
@@ -184,4 +219,53 @@ fn line_column_counts_characters() {
     // `=` is after a two-byte character.
     assert_eq!(line_column(text, text.find('=').unwrap()), (2, 3));
     assert_eq!(line_column(text, 999), (3, 1));
+}
+
+/// Regression: invalid UTF-8 was reported without a line.
+#[test]
+fn invalid_utf8_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sanctuary.toml");
+    std::fs::write(
+        &path,
+        b"[project]\nname = \"x\"\npython = \"3.12\"\n# caf\xe9\n".as_slice(),
+    )
+    .unwrap();
+    let err = Manifest::read(&path).unwrap_err().to_string();
+    assert!(err.contains("sanctuary.toml:4:6: invalid UTF-8"), "{err}");
+}
+
+/// Regression: `--manifest /dev/zero` grew to 7 GB; a manifest is read with a cap.
+#[cfg(unix)]
+#[test]
+fn an_endless_manifest_is_refused_at_the_cap() {
+    let err = Manifest::read(Path::new("/dev/zero")).unwrap_err();
+    assert!(matches!(err, ManifestReadError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("/dev/zero"), "{err}");
+}
+
+/// `[foundation] sources` routes a Foundation package off the Foundation index, and a
+/// dependency onto it; `file-origins` are kept as origins.
+#[test]
+fn foundation_sources_and_file_origins() {
+    let m = parse(
+        "[project]\nname = \"x\"\npython = \"3.12\"\n\
+         [[index]]\nname = \"pypi\"\nurl = \"https://pypi.org/simple\"\n\
+         file-origins = [\"https://CDN.example.org:8443/\"]\n\
+         [[index]]\nname = \"pytorch\"\nurl = \"https://d/whl/{key}\"\nexplicit = true\n\
+         [foundation]\nkeys = [\"cpu\"]\nindex = \"pytorch\"\n\
+         requirements = [\"torch\", \"tensorflow[and-cuda]\"]\nconstraints = [\"sympy<2\"]\n\
+         sources = { tensorflow = \"pypi\", pytorch-triton = \"pytorch\" }\n",
+    )
+    .unwrap();
+    let f = m.foundation.unwrap();
+    assert_eq!(f.sources.len(), 2);
+    assert_eq!(
+        f.sources[&PackageName::from_str("tensorflow").unwrap()],
+        "pypi"
+    );
+    assert_eq!(
+        m.indexes[0].file_origins,
+        vec!["https://cdn.example.org:8443".to_string()]
+    );
 }

@@ -232,11 +232,17 @@ fn solve<S: PackageSource>(
                     files.insert(name.clone(), f);
                 }
             }
+            let missing = fetcher.missing();
+            let scopes = missing
+                .iter()
+                .filter_map(|name| Some((name.clone(), fetcher.scope(name)?)))
+                .collect();
             let context = report::ReportContext {
                 roots,
                 policy: &policy,
                 files,
-                missing: fetcher.missing(),
+                missing,
+                scopes,
             };
             return Err(ResolveError::NoSolution {
                 report: report::render(&tree, &context),

@@ -118,6 +118,11 @@ impl<S: PackageSource> Fetcher<S> {
         map.get(name)?.get()?.as_ref().ok()?.clone()
     }
 
+    /// Where the source looks for `name` (for reports).
+    pub fn scope(&self, name: &PackageName) -> Option<crate::index::SearchScope> {
+        self.source.scope(name)
+    }
+
     /// Names that no index knows (fetched, answered `None`).
     pub fn missing(&self) -> BTreeSet<PackageName> {
         let map = self.files.lock().unwrap_or_else(|e| e.into_inner());

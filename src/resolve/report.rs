@@ -27,6 +27,8 @@ pub struct ReportContext<'a> {
     pub files: BTreeMap<PackageName, std::sync::Arc<PackageFiles>>,
     /// Packages no index knows.
     pub missing: BTreeSet<PackageName>,
+    /// Where each missing package was looked for, when the source can say.
+    pub scopes: BTreeMap<PackageName, crate::index::SearchScope>,
 }
 
 type Tree = DerivationTree<Pkg, Ranges<Version>, String>;
@@ -244,7 +246,12 @@ impl ReportFormatter<Pkg, Ranges<Version>, String> for Formatter<'_, '_> {
             }
             External::NoVersions(pkg, range) => {
                 let name = pkg.name();
-                if name.is_some_and(|n| self.context.missing.contains(n)) {
+                if let Some(scope) = name.and_then(|n| self.context.scopes.get(n)) {
+                    match (scope.pinned, scope.searched.first()) {
+                        (true, Some(index)) => format!("{pkg} was not found in index {index}"),
+                        _ => format!("{pkg} was not found in any index searched"),
+                    }
+                } else if name.is_some_and(|n| self.context.missing.contains(n)) {
                     format!("{pkg} was not found in any index")
                 } else if range == &Ranges::full() {
                     format!("there is no usable version of {pkg}")
@@ -422,6 +429,42 @@ fn collect_no_versions(tree: &Tree, out: &mut Vec<(Pkg, Ranges<Version>)>) {
     }
 }
 
+/// The hint for a package no index searched has: which indexes those were, and why.
+fn not_found_hint(name: &PackageName, scope: Option<&crate::index::SearchScope>) -> String {
+    match scope {
+        Some(scope) if scope.pinned => format!(
+            "package `{name}` was looked for only in index {}, because the manifest routes it there (the layer's `index` or `sources`); check its spelling, or route it to the index that has it with `sources = {{ {name} = \"<index>\" }}` in its layer",
+            scope.searched.join(", ")
+        ),
+        Some(scope) => {
+            let mut hint = format!(
+                "package `{name}` was not found in the indexes searched: {}",
+                if scope.searched.is_empty() {
+                    "none".to_string()
+                } else {
+                    scope.searched.join(", ")
+                }
+            );
+            if !scope.explicit.is_empty() {
+                hint.push_str(&format!(
+                    "; the explicit indexes {} serve only packages routed to them with `sources`",
+                    scope
+                        .explicit
+                        .iter()
+                        .map(|i| format!("`{i}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            hint.push_str("; check its spelling and the `[[index]]` list");
+            hint
+        }
+        None => format!(
+            "package `{name}` was not found in any configured index; check its spelling and the `[[index]]` list"
+        ),
+    }
+}
+
 /// `hint:` lines: why versions that exist in a range PubGrub found empty were set aside.
 fn hints(tree: &Tree, context: &ReportContext<'_>) -> Vec<String> {
     let mut empty = Vec::new();
@@ -439,9 +482,7 @@ fn hints(tree: &Tree, context: &ReportContext<'_>) -> Vec<String> {
     let mut out = Vec::new();
     for (name, range) in &ranges {
         if context.missing.contains(name) {
-            out.push(format!(
-                "package `{name}` was not found in any configured index; check its spelling and the `[[index]]` list"
-            ));
+            out.push(not_found_hint(name, context.scopes.get(name)));
             continue;
         }
         let Some(files) = context.files.get(name) else {

@@ -105,8 +105,8 @@ fn nightly_forge_takes_dev_builds_and_pytorch_triton_from_the_foundation_index()
          [[index]]\nname = \"pytorch\"\nurl = \"https://download.pytorch.org/whl/{key}\"\nexplicit = true\n\n\
          [foundation]\nkeys = [\"cu130\", \"cpu\"]\nindex = \"pytorch\"\nchannel = \"nightly\"\n\
          requirements = [\"torch\", \"torchvision\", \"torchaudio\"]\n\
-         # Only the nightly index has pytorch-triton: naming it takes it from there.\n\
-         constraints = [\"pytorch-triton\"]\n\n\
+         # Only the nightly index has pytorch-triton: routing it there keeps PyPI out.\n\
+         sources = { pytorch-triton = \"pytorch\" }\n\n\
          [application]\nrequirements = [\"fastapi\"]\n"
             .to_string()
     });

@@ -460,3 +460,49 @@ fn keys_no_longer_declared_lose_their_lockfiles() {
         ]
     );
 }
+
+/// Regression: a Foundation constraint on a package that is not a Foundation package made the
+/// resolver look for it only on the explicit Foundation index ("filelock was not found in any
+/// index"). Constraints constrain; they do not re-route.
+#[test]
+fn a_foundation_constraint_constrains_without_rerouting() {
+    let foundation = "[foundation]\nkeys = [\"cpu\"]\nindex = \"pytorch\"\n\
+        requirements = [\"torch==2.9.*\"]\nconstraints = [\"filelock<3.20\"]\n";
+    let forge = forge(foundation, &["fastapi"]);
+    let p = &forge.project;
+    p.lock_ok(&[]);
+    let lock = lockfile(p, "pylock.foundation-cpu.toml");
+    let filelock = lock
+        .packages
+        .iter()
+        .find(|p| p.name.as_ref() == "filelock")
+        .expect("filelock locked");
+    assert_eq!(filelock.version.to_string(), "3.19.1");
+    assert!(
+        !filelock.index.contains("cpu"),
+        "filelock comes from the PyPI stand-in, not the Foundation index: {}",
+        filelock.index
+    );
+}
+
+/// Regression: a Foundation package that lives on PyPI (tensorflow in the ADR's scope) could
+/// only be looked for on the Foundation index. `[foundation] sources` routes it.
+#[test]
+fn foundation_sources_take_a_foundation_package_from_another_index() {
+    let without = "[foundation]\nkeys = [\"cpu\"]\nindex = \"pytorch\"\n\
+        requirements = [\"torch==2.9.*\", \"fastapi\"]\n";
+    let forge = forge(without, &[]);
+    let p = &forge.project;
+    let message = p.lock_err(&[]);
+    assert!(
+        message.contains("fastapi") && message.contains("pytorch[cpu]"),
+        "the hint names the one index fastapi was restricted to:\n{message}"
+    );
+
+    let with = format!("{without}sources = {{ fastapi = \"pypi\" }}\n");
+    p.write_manifest(&p.manifest().replace(without, &with));
+    p.lock_ok(&[]);
+    let lock = lockfile(p, "pylock.foundation-cpu.toml");
+    assert_eq!(version_of(&lock, "fastapi").as_deref(), Some("0.115.0"));
+    assert_eq!(version_of(&lock, "torch").as_deref(), Some("2.9.0+cpu"));
+}
