@@ -472,6 +472,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<crate::install::venv::VenvError>() {
             return e.hint();
         }
+        if let Some(e) = cause.downcast_ref::<crate::lock::origin::OriginError>() {
+            return Some(e.hint());
+        }
         if cause.is::<commands::sync::StaleLockfiles>() {
             return Some(
                 "run `sanctuary lock` and commit the lockfiles, or sync without --locked to lock first"

@@ -22,6 +22,7 @@ use crate::cli::GlobalSettings;
 use crate::fs::Staged;
 use crate::hardware::KeyFamily;
 use crate::index::{DistFile, IndexKind, IndexSet, IndexUrl, IndexView};
+use crate::lock::origin::{OriginError, TrustedIndexes};
 use crate::lock::{FORMAT_VERSION, InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
 use crate::manifest::{Channel, FoundationSpec, IndexFormat, Manifest, ManifestRequirement};
 use crate::resolve::{self, Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement};
@@ -67,7 +68,8 @@ pub fn lock(settings: &LockSettings) -> Result<ExitCode> {
     let manifest = Manifest::read(&settings.global.manifest)?;
     let plan = Plan::new(&manifest, settings)?;
     if settings.check {
-        return Ok(plan.check(&manifest));
+        let trusted = trusted_indexes(&manifest, &settings.global.index_overrides);
+        return Ok(plan.check(&manifest, &trusted));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -163,15 +165,15 @@ impl Plan {
     }
 
     /// `lock --check`: every lockfile is present and was made from the current inputs.
-    fn check(&self, manifest: &Manifest) -> ExitCode {
+    fn check(&self, manifest: &Manifest, trusted: &TrustedIndexes) -> ExitCode {
         let mut stale = false;
         for (key, inputs, hash) in &self.foundations {
             let path = self.dir.join(foundation_lockfile(key));
-            stale |= !check_file(&path, manifest, inputs, hash);
+            stale |= !check_file(&path, manifest, inputs, hash, trusted);
         }
         for (key, path) in self.application_files() {
             let hash = self.application_hash(manifest, key.as_deref());
-            stale |= !check_file(&path, manifest, &self.application, &hash);
+            stale |= !check_file(&path, manifest, &self.application, &hash, trusted);
         }
         if stale {
             eprintln!("hint: run `sanctuary lock` and commit the result");
@@ -191,7 +193,8 @@ impl Plan {
             settings.global.index.clone(),
         )?);
         let spinner = Spinner::new(quiet);
-        let mut output = Output::new(&self.dir, quiet);
+        let trusted = trusted_indexes(manifest, &settings.global.index_overrides);
+        let mut output = Output::new(&self.dir, trusted, quiet);
 
         // The Foundation of every key: locked now when selected, else read from disk.
         let mut foundations: Vec<(String, Lockfile)> = Vec::new();
@@ -221,7 +224,7 @@ impl Plan {
                 )
                 .await;
                 let lockfile = spinner.finish_on_error(lockfile)?;
-                output.write(&path, existing.as_ref(), &lockfile);
+                output.write(&path, existing.as_ref(), &lockfile)?;
                 foundations.push((key.clone(), lockfile));
             }
             if settings.keys.is_empty() {
@@ -298,7 +301,7 @@ impl Plan {
                 .map(|(_, p)| p)
                 .unwrap_or_default();
             let lockfile = make(None, packages);
-            output.write(&shared_path, existing_app.get(&None), &lockfile);
+            output.write(&shared_path, existing_app.get(&None), &lockfile)?;
             for key in &keys {
                 output.remove(&self.dir.join(application_key_lockfile(key)));
             }
@@ -315,7 +318,7 @@ impl Plan {
                 let key = key.unwrap_or_default();
                 let path = self.dir.join(application_key_lockfile(&key));
                 let previous = read_existing(&path);
-                output.write(&path, previous.as_ref(), &make(Some(&key), packages));
+                output.write(&path, previous.as_ref(), &make(Some(&key), packages))?;
             }
             output.remove(&shared_path);
         }
@@ -359,11 +362,30 @@ impl Spinner {
     }
 }
 
-/// Compare a lockfile's recorded inputs with the manifest's; print why it is stale.
-fn check_file(path: &Path, manifest: &Manifest, inputs: &InputSummary, hash: &str) -> bool {
+/// Compare a lockfile's recorded inputs with the manifest's, and its artifacts' URLs with the
+/// declared indexes; print why it is stale or inconsistent.
+fn check_file(
+    path: &Path,
+    manifest: &Manifest,
+    inputs: &InputSummary,
+    hash: &str,
+    trusted: &TrustedIndexes,
+) -> bool {
     let relative = crate::fs::display(path, manifest.dir());
     match file_staleness(path, manifest, inputs, hash) {
         None => {
+            let problems = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| Lockfile::parse(&text).ok())
+                .map(|lock| trusted.check(&lock))
+                .unwrap_or_default();
+            if !problems.is_empty() {
+                eprintln!("{relative} is inconsistent with the declared indexes:");
+                for p in problems {
+                    eprintln!("  - {p}");
+                }
+                return false;
+            }
             eprintln!("{relative} is up to date");
             true
         }
@@ -674,6 +696,35 @@ pub fn index_urls(
         });
     }
     Ok(out)
+}
+
+/// Every URL a declared index can have, as written and as redirected by
+/// `SANCTUARY_INDEX_<NAME>`, with `{key}` expanded for each declared key, and its
+/// `file-origins`: where a lockfile's artifacts may come from ([`crate::lock::origin`]).
+pub fn trusted_indexes(
+    manifest: &Manifest,
+    overrides: &BTreeMap<String, String>,
+) -> TrustedIndexes {
+    let (keys, channel) = match &manifest.foundation {
+        Some(f) => (f.keys.clone(), f.channel),
+        None => (Vec::new(), Channel::Stable),
+    };
+    let mut trusted = TrustedIndexes::default();
+    for spec in &manifest.indexes {
+        let (redirected, _) = index_url_text(&spec.name, &spec.url, overrides);
+        let keyed = spec.url.contains("{key}") || redirected.contains("{key}");
+        for raw in [spec.url.as_str(), redirected] {
+            let urls: Vec<String> = if keyed {
+                keys.iter().map(|k| expand_url(raw, k, channel)).collect()
+            } else {
+                vec![raw.to_string()]
+            };
+            for url in urls.iter().filter_map(|u| url::Url::parse(u).ok()) {
+                trusted.add(&url, &spec.file_origins);
+            }
+        }
+    }
+    trusted
 }
 
 /// One index set for every key: the plain indexes once, each keyed index once per key.
@@ -1103,6 +1154,7 @@ fn requires_python(manifest: &Manifest) -> String {
 /// What one `lock` run writes and removes, committed together at the end (see
 /// [`crate::fs::Staged`]): a failure anywhere before leaves every lockfile as it was.
 struct Output {
+    trusted: TrustedIndexes,
     staged: Staged,
     /// `(path, changed)` of every lockfile written, in order, for the report.
     files: Vec<(PathBuf, bool)>,
@@ -1112,8 +1164,9 @@ struct Output {
 }
 
 impl Output {
-    fn new(dir: &Path, quiet: bool) -> Output {
+    fn new(dir: &Path, trusted: TrustedIndexes, quiet: bool) -> Output {
         Output {
+            trusted,
             staged: Staged::new(),
             files: Vec::new(),
             base: dir.parent().unwrap_or(dir).to_path_buf(),
@@ -1121,8 +1174,23 @@ impl Output {
         }
     }
 
-    /// Stage `lockfile` for `path` when its bytes changed, and say what was resolved.
-    fn write(&mut self, path: &Path, existing: Option<&Lockfile>, lockfile: &Lockfile) {
+    /// Stage `lockfile` for `path` when its bytes changed, and say what was resolved. A
+    /// lockfile `sync` would refuse (an artifact on a host no declared index serves from) is
+    /// an error here already.
+    fn write(
+        &mut self,
+        path: &Path,
+        existing: Option<&Lockfile>,
+        lockfile: &Lockfile,
+    ) -> Result<()> {
+        let problems = self.trusted.check(lockfile);
+        if !problems.is_empty() {
+            return Err(OriginError {
+                file: crate::fs::display(path, &self.base),
+                problems,
+            }
+            .into());
+        }
         let text = lockfile.render();
         let changed = std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str());
         if changed {
@@ -1139,6 +1207,7 @@ impl Output {
                 eprintln!("  {line}");
             }
         }
+        Ok(())
     }
 
     /// Remove a lockfile that no longer belongs, when it exists.

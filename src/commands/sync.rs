@@ -32,6 +32,7 @@ use crate::install::journal::{self, Journal, PendingInstall};
 use crate::install::plan::{Desired, Reason, SyncPlan};
 use crate::install::venv::{self as venvs, EnvironmentLock};
 use crate::install::{self, InstallOptions, LinkMode, UnpackedWheel, Venv};
+use crate::lock::origin::OriginError;
 use crate::manifest::Manifest;
 use crate::wheel::WheelFilename;
 
@@ -73,6 +74,18 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
     let key = choose_key(&manifest, &settings.keys)?;
     ensure_fresh(settings, &manifest, key.as_deref())?;
     let selection = export::select(&manifest, Layer::All, key.as_deref())?;
+    // Whatever the freshness, nothing is fetched from a host the manifest does not declare.
+    let trusted = lock::trusted_indexes(&manifest, &settings.global.index_overrides);
+    for loaded in selection.files() {
+        let problems = trusted.check(&loaded.lock);
+        if !problems.is_empty() {
+            return Err(OriginError {
+                file: loaded.rel.clone(),
+                problems,
+            }
+            .into());
+        }
+    }
     let desired = desired(&manifest, &selection)?;
     let root = settings
         .venv

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::wheel::WheelFilename;
 
 pub mod graph;
+pub mod origin;
 
 /// The PEP 751 version this writer produces.
 pub const LOCK_VERSION: &str = "1.0";

@@ -344,3 +344,46 @@ fn two_processes_can_share_one_cache() {
     assert!(index.requests().is_empty());
     assert_eq!(a.lockfile_text().unwrap(), b.lockfile_text().unwrap());
 }
+
+/// An index whose page links its files on another host: `lock` refuses to write a lockfile
+/// that `sync` would refuse, with the hint to declare the host; `file-origins` declares it.
+#[test]
+fn files_on_another_host_need_file_origins() {
+    let files = TestIndex::start(Scenario::new("cdn").versions("demo", &["1.0.0"]));
+    let project = Project::new();
+    let page = project.path().join("links.html");
+    let demo = files
+        .file("demo-1.0.0-py3-none-any.whl")
+        .expect("demo wheel");
+    std::fs::write(
+        &page,
+        format!(
+            "<a href=\"{}#sha256={}\">{}</a>\n",
+            files.file_url(&demo.dist.filename),
+            demo.dist.sha256,
+            demo.dist.filename
+        ),
+    )
+    .unwrap();
+    let page_url = url::Url::from_file_path(&page).unwrap();
+    let write = |origins: &str| {
+        project.write_manifest(&format!(
+            "[project]\nname = \"x\"\npython = \"3.12\"\nplatform = \"linux-x86_64\"\n\n\
+             [[index]]\nname = \"links\"\nurl = \"{page_url}\"\nformat = \"flat\"\n{origins}\n\
+             [application]\nrequirements = [\"demo\"]\n"
+        ))
+    };
+    write("");
+    let message = project.lock_err(&[]);
+    assert!(
+        message.contains(&files.file_url(&demo.dist.filename))
+            && message.contains("hint:")
+            && message.contains("file-origins"),
+        "{message}"
+    );
+    assert!(!project.lockfile_path().exists());
+
+    write(&format!("file-origins = [\"{}\"]\n", files.url()));
+    project.lock_ok(&[]);
+    assert!(project.run(&["lock", "--check"]).status.success());
+}

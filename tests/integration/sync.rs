@@ -905,3 +905,89 @@ fn a_sync_killed_at_any_point_is_repaired_by_the_next() {
         );
     }
 }
+
+/// Regression: the lockfile's sha256 was joined onto the cache path, so `../../x/fake` or an
+/// absolute path installed an arbitrary directory as if it were the unpacked wheel, and
+/// `sync --locked` exited 0.
+#[test]
+fn a_sha256_that_is_a_path_is_refused_when_the_lockfile_is_read() {
+    for bad in ["../../x/fake", "/etc", "0123"] {
+        let env = synced_then_upgrading();
+        env.edit_wheel(APP2, |l| {
+            l.starts_with("hashes = ")
+                .then(|| format!("hashes = {{ sha256 = \"{bad}\" }}"))
+        });
+        let before = snapshot(&env.venv());
+        for args in [&["--locked"][..], &["--frozen"]] {
+            let err = env.sync_err(args);
+            assert!(
+                err.contains("pylock.application.toml")
+                    && err.contains("package `app` 2.0.0")
+                    && err.contains("wheels[0].hashes.sha256")
+                    && err.contains(bad),
+                "{bad} {args:?}: {err}"
+            );
+        }
+        assert_eq!(snapshot(&env.venv()), before, "{bad}");
+        // A plain sync says the same, re-locks (as for any stale lockfile) and installs what
+        // the index serves, under its true hash.
+        let out = env.sync_ok(&[]);
+        assert!(out.contains("wheels[0].hashes.sha256"), "{out}");
+        let sha = crate::support::wheelgen::sha256_hex(&env.served(APP2));
+        let text = std::fs::read_to_string(env.lockfile_path()).unwrap();
+        assert!(text.contains(&sha) && !text.contains(bad), "{text}");
+    }
+}
+
+/// Regression: a wheel URL moved to another host, with a matching hash, installed silently;
+/// only `diff` noticed. `sync` (plain, `--locked`, `--frozen`) refuses it, naming the URL, and
+/// `lock --check` reports the lockfile as inconsistent.
+#[test]
+fn a_wheel_url_on_another_host_is_refused_by_sync_and_lock_check() {
+    let env = synced_then_upgrading();
+    // The same bytes, served by another origin (127.0.0.1 on another port).
+    let elsewhere = TestIndex::start(scenario());
+    let moved = elsewhere.file_url(APP2);
+    env.edit_wheel(APP2, |l| {
+        l.starts_with("url = ")
+            .then(|| format!("url = \"{moved}\""))
+    });
+    let before = snapshot(&env.venv());
+    for args in [&["--locked"][..], &["--frozen"], &[]] {
+        let err = env.sync_err(args);
+        assert!(
+            err.contains(&moved) && err.contains("app 2.0.0") && err.contains("file-origins"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(snapshot(&env.venv()), before);
+    assert!(
+        elsewhere.requests_to("/files/").is_empty(),
+        "nothing was fetched from the other host"
+    );
+    let out = env.project.run(&["lock", "--check"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("inconsistent") && err.contains(&moved),
+        "{err}"
+    );
+
+    // A package that records an undeclared index is refused the same way.
+    let env = synced_then_upgrading();
+    let index = env.index.index_url();
+    let text = std::fs::read_to_string(env.lockfile_path()).unwrap();
+    std::fs::write(
+        env.lockfile_path(),
+        text.replace(&index, &elsewhere.index_url()),
+    )
+    .unwrap();
+    let err = env.sync_err(&["--frozen"]);
+    assert!(
+        err.contains(&format!(
+            "its index `{}` is not one the manifest declares",
+            elsewhere.index_url()
+        )),
+        "{err}"
+    );
+}
