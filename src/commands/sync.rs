@@ -114,7 +114,30 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let venv = open_or_create(settings, &manifest, &root)?;
+    // A venv that does not exist yet is created only once every wheel it will hold is
+    // checked and unpacked: a failed fetch (or `--offline` with an empty cache) leaves none.
+    let mut unpacked: HashMap<String, UnpackedWheel> = HashMap::new();
+    let mut downloaded = (0usize, 0u64);
+    let mut fetch_time = std::time::Duration::ZERO;
+    let venv = if root.join("pyvenv.cfg").is_file() {
+        check_venv_python(&manifest, &root)?;
+        Venv::from_root(&root)?
+    } else {
+        let interpreter = venvs::find_interpreter(&manifest.python, settings.python.as_deref())?;
+        let plan = SyncPlan::new(&desired, &empty_environment(&root), settings.exact);
+        let fetch_started = Instant::now();
+        downloaded = fetch_all(settings, &plan, &mut unpacked)?;
+        fetch_time = fetch_started.elapsed();
+        if !settings.global.quiet {
+            eprintln!(
+                "creating {} with Python {} ({})",
+                display(&root, manifest.dir()),
+                interpreter.version,
+                interpreter.executable.display()
+            );
+        }
+        venvs::create(&root, &interpreter, &manifest.name)?
+    };
     let _lock = EnvironmentLock::acquire(&root, || {
         if !settings.global.quiet {
             eprintln!(
@@ -171,8 +194,9 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
 
     // Every wheel checked and unpacked before the environment changes.
     let fetch_started = Instant::now();
-    let (unpacked, downloaded) = fetch_all(settings, &plan)?;
-    let fetch_time = fetch_started.elapsed();
+    let more = fetch_all(settings, &plan, &mut unpacked)?;
+    fetch_time += fetch_started.elapsed();
+    downloaded = (downloaded.0 + more.0, downloaded.1 + more.1);
 
     let apply_started = Instant::now();
     apply(&plan, &venv, &unpacked, &options)?;
@@ -384,24 +408,6 @@ fn check_venv_python(manifest: &Manifest, root: &Path) -> Result<()> {
     }
 }
 
-/// The venv at `root`, created when missing.
-fn open_or_create(settings: &SyncSettings, manifest: &Manifest, root: &Path) -> Result<Venv> {
-    if root.join("pyvenv.cfg").is_file() {
-        check_venv_python(manifest, root)?;
-        return Ok(Venv::from_root(root)?);
-    }
-    let interpreter = venvs::find_interpreter(&manifest.python, settings.python.as_deref())?;
-    if !settings.global.quiet {
-        eprintln!(
-            "creating {} with Python {} ({})",
-            display(root, manifest.dir()),
-            interpreter.version,
-            interpreter.executable.display()
-        );
-    }
-    Ok(venvs::create(root, &interpreter, &manifest.name)?)
-}
-
 fn empty_environment(root: &Path) -> Environment {
     Environment {
         root: root.to_path_buf(),
@@ -459,21 +465,27 @@ fn reinstall_damaged(
         .sort_by(|a, b| a.desired.name.cmp(&b.desired.name));
 }
 
-/// Fetch every wheel the plan installs: the unpacked trees by sha256, and (count, bytes)
-/// downloaded.
+/// Fetch every wheel the plan installs that `out` does not hold yet into `out` (the unpacked
+/// trees by sha256); returns (count, bytes) downloaded.
 fn fetch_all(
     settings: &SyncSettings,
     plan: &SyncPlan,
-) -> Result<(HashMap<String, UnpackedWheel>, (usize, u64))> {
+    out: &mut HashMap<String, UnpackedWheel>,
+) -> Result<(usize, u64)> {
+    let mut artifacts: BTreeMap<String, Artifact> = BTreeMap::new();
+    for i in &plan.install {
+        if !out.contains_key(&i.desired.artifact.sha256) {
+            artifacts
+                .entry(i.desired.artifact.sha256.clone())
+                .or_insert_with(|| i.desired.artifact.clone());
+        }
+    }
+    if artifacts.is_empty() {
+        return Ok((0, 0));
+    }
     let cache = WheelCache::new(&settings.global.index.cache_dir);
     // A day: no sync runs that long, so these belong to one that was killed.
     cache.remove_leftovers(std::time::Duration::from_secs(24 * 3600));
-    let mut artifacts: BTreeMap<String, Artifact> = BTreeMap::new();
-    for i in &plan.install {
-        artifacts
-            .entry(i.desired.artifact.sha256.clone())
-            .or_insert_with(|| i.desired.artifact.clone());
-    }
     let missing: Vec<&Artifact> = artifacts
         .values()
         .filter(|a| cache.get(&a.sha256).is_none())
@@ -525,7 +537,6 @@ fn fetch_all(
                 }
             })
             .buffer_unordered(settings.global.index.concurrency.max(1));
-        let mut out = HashMap::new();
         let mut downloaded = (0usize, 0u64);
         while let Some((sha, result)) = results.next().await {
             let (unpacked, how) = result?;
@@ -535,7 +546,7 @@ fn fetch_all(
             }
             out.insert(sha, unpacked);
         }
-        Ok::<_, anyhow::Error>((out, downloaded))
+        Ok::<_, anyhow::Error>(downloaded)
     });
     bar.finish_and_clear();
     result
@@ -553,6 +564,16 @@ fn apply(
         .iter()
         .chain(plan.install.iter().flat_map(|i| i.replaces.iter()))
         .collect();
+    // Every install is planned and checked before anything changes, so a wheel refused
+    // here leaves the environment as it was, and no journal.
+    plan.install.par_iter().try_for_each(|i| -> Result<()> {
+        let u = unpacked
+            .get(&i.desired.artifact.sha256)
+            .with_context(|| format!("{} was not fetched", i.desired.artifact.package))?;
+        install::wheel::destinations(u, venv, &options(Some(&i.desired)))
+            .with_context(|| format!("cannot install {}", i.desired.artifact.package))?;
+        Ok(())
+    })?;
     let journal = Journal {
         removing: leaving.iter().map(|d| d.dist_info.clone()).collect(),
         installing: plan

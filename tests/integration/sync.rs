@@ -991,3 +991,47 @@ fn a_wheel_url_on_another_host_is_refused_by_sync_and_lock_check() {
         "{err}"
     );
 }
+
+/// Regression: a sync whose fetch failed left a new, empty venv behind (and `--offline` with
+/// an empty cache did the same); the venv is created only once every wheel is in hand.
+#[test]
+fn a_failed_fetch_leaves_no_new_venv() {
+    let env = env(&["app==1.0.0"]);
+    env.project.lock_ok(&["-q"]);
+    let err = env.sync_err(&["--offline"]);
+    assert!(err.contains("--offline"), "{err}");
+    assert!(!env.venv().exists(), "no venv was created");
+
+    // A download that fails (the server answers 404 for the wheel) does the same.
+    env.edit_wheel("app-1.0.0-py3-none-any.whl", |l| {
+        l.starts_with("url = ")
+            .then(|| format!("url = \"{}/files/gone.whl\"", env.index.url()))
+    });
+    let err = env.sync_err(&["--frozen"]);
+    assert!(err.contains("gone.whl"), "{err}");
+    assert!(!env.venv().exists(), "no venv was created");
+    let leftovers: Vec<_> = std::fs::read_dir(env.project.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("venv"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Regression: an install refused before anything changed left a journal behind (and had
+/// already uninstalled the old version). Every install is checked before the journal.
+#[test]
+fn a_refused_install_leaves_the_environment_and_no_journal() {
+    let env = synced_then_upgrading();
+    // `.venv/share` (where app's `.data/data` files go) now leads out of the venv.
+    let outside = tempfile::tempdir().unwrap();
+    let share = env.venv().join("share");
+    std::fs::rename(&share, outside.path().join("share")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("share"), &share).unwrap();
+    let before = snapshot(&env.venv());
+    let err = env.sync_err(&[]);
+    assert!(err.contains("symlink leading out of the venv"), "{err}");
+    assert_eq!(snapshot(&env.venv()), before, "nothing changed");
+    assert!(!env.venv().join(".sanctuary-journal.json").exists());
+}
