@@ -461,6 +461,23 @@ fn report(err: &anyhow::Error) {
     }
 }
 
+/// How to point an index at a mirror. A keyed index is shown as `pytorch[cu130]`; its
+/// variable is `SANCTUARY_INDEX_PYTORCH`, and it takes a URL template with `{key}`.
+fn mirror_hint(index: &str) -> String {
+    let (name, keyed) = match index.split_once('[') {
+        Some((name, _)) => (name, true),
+        None => (index, false),
+    };
+    let variable = format!("SANCTUARY_INDEX_{}", name.to_uppercase().replace('-', "_"));
+    if keyed {
+        format!(
+            "check the network, or point the index at a mirror with {variable}='https://mirror.example/whl/{{key}}' (a URL template: `{{key}}` becomes each hardware key)"
+        )
+    } else {
+        format!("check the network, or point the index at a mirror with {variable}=URL")
+    }
+}
+
 fn hint(err: &anyhow::Error) -> Option<String> {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<crate::hardware::SelectError>() {
@@ -506,13 +523,149 @@ fn hint(err: &anyhow::Error) -> Option<String> {
                 IndexError::Offline { .. } => Some(
                     "run the same command once without --offline to fill the cache".to_string(),
                 ),
-                IndexError::Unreachable { index, .. } => Some(format!(
-                    "check the network, or point the index at a mirror with SANCTUARY_INDEX_{}=URL",
-                    index.to_uppercase().replace('-', "_")
-                )),
+                IndexError::Unreachable { index, .. } => Some(mirror_hint(index)),
                 _ => None,
             };
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    /// Flags of other tools that messages and comments name, with the tool.
+    const FOREIGN_FLAGS: &[(&str, &str)] = &[
+        ("--no-deps", "pip"),
+        ("--require-hashes", "pip"),
+        ("--extra-index-url", "pip"),
+        ("--index-url", "pip"),
+        ("--find-links", "pip"),
+        ("--hash", "pip"),
+        ("--force-reinstall", "pip"),
+        ("--only-binary", "pip"),
+        ("--no-index", "pip"),
+        ("--exit-code", "git"),
+        ("--show-toplevel", "git"),
+        ("--name-only", "git"),
+        ("--verify", "git"),
+        ("--query-gpu", "nvidia-smi"),
+        ("--without-pip", "python -m venv"),
+        ("--symlinks", "python -m venv"),
+        ("--version", "pip"),
+        ("--lib", "cargo"),
+        ("--features", "cargo"),
+        // Not a flag: `py3--any` in a wheel-name property test.
+        ("--any", "a test string"),
+    ];
+
+    /// Every long flag of every sanctuary command.
+    fn our_flags() -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let cli = Cli::command();
+        let mut commands = vec![cli.clone()];
+        commands.extend(cli.get_subcommands().cloned());
+        for command in commands {
+            for arg in command.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    out.entry(format!("--{long}"))
+                        .or_default()
+                        .push(command.get_name().to_string());
+                }
+            }
+        }
+        out
+    }
+
+    fn sources() -> Vec<(std::path::PathBuf, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    out.push((path, text));
+                }
+            }
+        }
+        out
+    }
+
+    /// Regression: a hint named a pre-release flag that does not exist. Every flag
+    /// the code names is one of ours or a listed one of another tool.
+    #[test]
+    fn every_flag_a_message_names_exists() {
+        let ours = our_flags();
+        let mut unknown = Vec::new();
+        for (path, text) in sources() {
+            for (i, line) in text.lines().enumerate() {
+                let mut rest = line;
+                while let Some(at) = rest.find("--") {
+                    let tail = &rest[at + 2..];
+                    let len = tail
+                        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+                        .unwrap_or(tail.len());
+                    let flag = format!("--{}", &tail[..len]);
+                    rest = &tail[len..];
+                    if len == 0 || !tail.starts_with(|c: char| c.is_ascii_lowercase()) {
+                        continue;
+                    }
+                    if !ours.contains_key(&flag) && !FOREIGN_FLAGS.iter().any(|(f, _)| *f == flag) {
+                        unknown.push(format!("{}:{}: {flag}", path.display(), i + 1));
+                    }
+                }
+            }
+        }
+        assert!(
+            unknown.is_empty(),
+            "flags no command has:\n{}",
+            unknown.join("\n")
+        );
+    }
+
+    /// Every `sanctuary ...` command line a message or comment quotes in backticks parses.
+    #[test]
+    fn every_quoted_command_line_parses() {
+        let mut checked = 0;
+        let mut failures = Vec::new();
+        for (path, text) in sources() {
+            for quoted in text.split('`').skip(1).step_by(2) {
+                let Some(args) = quoted.strip_prefix("sanctuary ") else {
+                    continue;
+                };
+                if args.contains(['{', '<', '[', '|', '\\']) || args.contains("...") {
+                    continue; // a synopsis, not a command line
+                }
+                let words: Vec<String> = std::iter::once("sanctuary".to_string())
+                    .chain(args.split_whitespace().map(|w| {
+                        match w {
+                            "NAME" => "numpy",
+                            "REV" => "HEAD",
+                            "PATH" | "DIR" => "x",
+                            "TAG" => "cu130",
+                            "N" => "4",
+                            other => other,
+                        }
+                        .to_string()
+                    }))
+                    .collect();
+                checked += 1;
+                // A quote may name a command without its operands (`sanctuary diff`); what
+                // it does write must parse.
+                match Cli::try_parse_from(&words) {
+                    Err(e) if e.kind() != clap::error::ErrorKind::MissingRequiredArgument => {
+                        failures.push(format!("{}: `{quoted}`: {}", path.display(), e.kind()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(checked > 5, "only {checked} command lines found");
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
 }

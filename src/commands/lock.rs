@@ -68,7 +68,7 @@ pub fn lock(settings: &LockSettings) -> Result<ExitCode> {
     let manifest = Manifest::read(&settings.global.manifest)?;
     let plan = Plan::new(&manifest, settings)?;
     if settings.check {
-        let trusted = trusted_indexes(&manifest, &settings.global.index_overrides);
+        let trusted = trusted_indexes(&manifest, &settings.global.index_overrides)?;
         return Ok(plan.check(&manifest, &trusted));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -193,7 +193,7 @@ impl Plan {
             settings.global.index.clone(),
         )?);
         let spinner = Spinner::new(quiet);
-        let trusted = trusted_indexes(manifest, &settings.global.index_overrides);
+        let trusted = trusted_indexes(manifest, &settings.global.index_overrides)?;
         let mut output = Output::new(&self.dir, trusted, quiet);
 
         // The Foundation of every key: locked now when selected, else read from disk.
@@ -633,11 +633,17 @@ fn index_url_text<'a>(
     name: &str,
     url: &'a str,
     overrides: &'a BTreeMap<String, String>,
-) -> (&'a str, Option<String>) {
+) -> Result<(&'a str, Option<String>)> {
     let env_name = name.to_uppercase().replace('-', "_");
     match overrides.get(&env_name) {
-        Some(url) => (url, Some(env_name)),
-        None => (url, None),
+        // A keyed index serves one URL per hardware key: a redirection without `{key}` would
+        // send every key's Foundation to one tree.
+        Some(redirect) if url.contains("{key}") && !redirect.contains("{key}") => bail!(
+            "SANCTUARY_INDEX_{env_name}=`{}` has no `{{key}}`, but index `{name}` is keyed (`{url}`): give a URL template such as SANCTUARY_INDEX_{env_name}='https://mirror.example/whl/{{key}}'",
+            crate::index::shown_url_text(redirect)
+        ),
+        Some(redirect) => Ok((redirect, Some(env_name))),
+        None => Ok((url, None)),
     }
 }
 
@@ -672,7 +678,7 @@ pub fn index_urls(
         .map_or(Channel::Stable, |f| f.channel);
     let mut out = Vec::new();
     for spec in &manifest.indexes {
-        let (raw, env) = index_url_text(&spec.name, &spec.url, overrides);
+        let (raw, env) = index_url_text(&spec.name, &spec.url, overrides)?;
         let keyed = raw.contains("{key}") || spec.url.contains("{key}");
         let (expanded, name) = match key {
             Some(key) if keyed => (expand_url(raw, key, channel), keyed_name(&spec.name, key)),
@@ -704,14 +710,14 @@ pub fn index_urls(
 pub fn trusted_indexes(
     manifest: &Manifest,
     overrides: &BTreeMap<String, String>,
-) -> TrustedIndexes {
+) -> Result<TrustedIndexes> {
     let (keys, channel) = match &manifest.foundation {
         Some(f) => (f.keys.clone(), f.channel),
         None => (Vec::new(), Channel::Stable),
     };
     let mut trusted = TrustedIndexes::default();
     for spec in &manifest.indexes {
-        let (redirected, _) = index_url_text(&spec.name, &spec.url, overrides);
+        let (redirected, _) = index_url_text(&spec.name, &spec.url, overrides)?;
         let keyed = spec.url.contains("{key}") || redirected.contains("{key}");
         for raw in [spec.url.as_str(), redirected] {
             let urls: Vec<String> = if keyed {
@@ -724,7 +730,7 @@ pub fn trusted_indexes(
             }
         }
     }
-    trusted
+    Ok(trusted)
 }
 
 /// One index set for every key: the plain indexes once, each keyed index once per key.

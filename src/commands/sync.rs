@@ -75,7 +75,7 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
     ensure_fresh(settings, &manifest, key.as_deref())?;
     let selection = export::select(&manifest, Layer::All, key.as_deref())?;
     // Whatever the freshness, nothing is fetched from a host the manifest does not declare.
-    let trusted = lock::trusted_indexes(&manifest, &settings.global.index_overrides);
+    let trusted = lock::trusted_indexes(&manifest, &settings.global.index_overrides)?;
     for loaded in selection.files() {
         let problems = trusted.check(&loaded.lock);
         if !problems.is_empty() {

@@ -246,6 +246,14 @@ fn shown_url(url: &Url) -> String {
     shown.to_string()
 }
 
+/// A URL written by the user, as messages show it: see [`shown_url`].
+pub fn shown_url_text(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(url) => shown_url(&url),
+        Err(_) => text.to_string(),
+    }
+}
+
 /// Where a project is looked for (see [`PackageSource::scope`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SearchScope {

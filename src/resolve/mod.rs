@@ -64,7 +64,7 @@ pub enum PrereleaseMode {
     /// final release that fits (uv's `if-necessary-or-explicit`).
     #[default]
     IfNecessaryOrExplicit,
-    /// Always allowed (nightly channels, `--prerelease allow`).
+    /// Always allowed (nightly channels, `prereleases = true`).
     Allow,
     /// Never.
     Disallow,

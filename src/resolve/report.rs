@@ -497,7 +497,7 @@ fn hints(tree: &Tree, context: &ReportContext<'_>) -> Vec<String> {
             match policy.usable_files(name, version, dist) {
                 Err(rejection) => lines.push(rejection.describe(name, version, &policy.target)),
                 Ok(_) if version.any_prerelease() && !pre_ok => lines.push(format!(
-                    "{name}=={version} is a pre-release; pre-releases are used only when a requirement names one (e.g. `{name}>={version}`), when {name} has no final release, or with --prerelease allow"
+                    "{name}=={version} is a pre-release; pre-releases are used only when a requirement names one (e.g. `{name}>={version}`), when {name} has no final release, or with `prereleases = true` under [application] (`channel = \"nightly\"` for the Foundation)"
                 )),
                 Ok(_) => {}
             }

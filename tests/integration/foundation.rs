@@ -506,3 +506,41 @@ fn foundation_sources_take_a_foundation_package_from_another_index() {
     assert_eq!(version_of(&lock, "fastapi").as_deref(), Some("0.115.0"));
     assert_eq!(version_of(&lock, "torch").as_deref(), Some("2.9.0+cpu"));
 }
+
+/// Regression: redirecting a keyed index to one URL without `{key}` sent every key's
+/// Foundation to one tree; it is an error naming the variable, before anything is written.
+#[test]
+fn a_keyed_index_redirected_without_key_is_refused() {
+    let mut forge = forge(FOUNDATION, &["fastapi"]);
+    let flat = url::Url::from_directory_path(forge._trees.path().join("cpu")).unwrap();
+    forge.project.env("SANCTUARY_INDEX_PYTORCH", flat.as_str());
+    let message = forge.project.lock_err(&[]);
+    assert!(
+        message.contains("SANCTUARY_INDEX_PYTORCH=")
+            && message.contains("has no `{key}`")
+            && message.contains("SANCTUARY_INDEX_PYTORCH='https://mirror.example/whl/{key}'"),
+        "{message}"
+    );
+    assert!(!forge.project.path().join("lockfiles").exists());
+}
+
+/// Regression: the hint for an unreachable keyed index named `SANCTUARY_INDEX_PYTORCH[CU130]`,
+/// which no shell can set.
+#[test]
+fn the_hint_for_an_unreachable_keyed_index_names_a_variable_that_works() {
+    let mut forge = forge(FOUNDATION, &["fastapi"]);
+    // Nothing listens on port 9 of this machine: the connection is refused.
+    forge
+        .project
+        .env("SANCTUARY_INDEX_PYTORCH", "http://127.0.0.1:9/whl/{key}");
+    let message = forge.project.lock_err(&[]);
+    let hint = message
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .unwrap_or_else(|| panic!("no hint:\n{message}"));
+    assert!(
+        hint.contains("SANCTUARY_INDEX_PYTORCH='https://mirror.example/whl/{key}'")
+            && !hint.contains('['),
+        "{message}"
+    );
+}
