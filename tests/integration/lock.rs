@@ -387,3 +387,25 @@ fn files_on_another_host_need_file_origins() {
     project.lock_ok(&[]);
     assert!(project.run(&["lock", "--check"]).status.success());
 }
+
+/// Regression: lockfiles were always written with mode 0600 (a temporary file's), so a
+/// team's shared checkout could not read them; they get the mode the umask gives.
+#[cfg(unix)]
+#[test]
+fn lockfiles_get_the_mode_the_umask_gives() {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let index = web_stack();
+    let project = web_project(&index);
+    project.lock_ok(&["-q"]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // What any new file of this process gets (the child inherits the umask).
+    let probe = project.path().join("probe");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o666)
+        .open(&probe)
+        .unwrap();
+    assert_ne!(mode(&probe), 0o600, "this umask cannot tell the two apart");
+    assert_eq!(mode(&project.lockfile_path()), mode(&probe));
+}
