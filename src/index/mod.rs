@@ -12,10 +12,13 @@
 // they report, so boxing every variant would buy nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod auth;
 pub mod cache;
 pub mod client;
 pub mod metadata;
+pub mod netrc;
 pub mod range;
+pub mod redact;
 pub mod simple;
 
 use std::collections::{BTreeMap, HashMap};
