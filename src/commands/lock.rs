@@ -20,6 +20,8 @@ use pep508_rs::{PackageName, Requirement};
 
 use crate::cli::GlobalSettings;
 use crate::hardware::KeyFamily;
+use crate::index::auth::{Credentials, env_key};
+use crate::index::redact::{redact_text, strip_credentials_text, without_credentials};
 use crate::index::{DistFile, IndexKind, IndexSet, IndexUrl, IndexView};
 use crate::lock::{FORMAT_VERSION, InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
 use crate::manifest::{Channel, FoundationSpec, IndexFormat, Manifest, ManifestRequirement};
@@ -476,7 +478,8 @@ fn index_inputs(manifest: &Manifest) -> Vec<String> {
         .indexes
         .iter()
         .map(|i| {
-            let mut s = format!("{}={}", i.name, i.url);
+            // Without credentials: a new token must not make lockfiles stale.
+            let mut s = format!("{}={}", i.name, strip_credentials_text(&i.url));
             if i.explicit {
                 s.push_str(" explicit");
             }
@@ -650,13 +653,24 @@ pub fn index_urls(
             None if keyed => continue,
             _ => (raw.to_string(), spec.name.clone()),
         };
-        let url = url::Url::parse(&expanded).with_context(|| match &env {
-            Some(env) => format!("invalid URL `{expanded}` in SANCTUARY_INDEX_{env}"),
-            None => format!("invalid URL `{expanded}` for index `{}`", spec.name),
+        let url = url::Url::parse(&expanded).with_context(|| {
+            let shown = redact_text(&expanded);
+            match &env {
+                Some(env) => format!("invalid URL `{shown}` in SANCTUARY_INDEX_{env}"),
+                None => format!("invalid URL `{shown}` for index `{}`", spec.name),
+            }
         })?;
+        // Credentials are kept apart, and never recorded with the URL.
+        let env_var = |part: &str| overrides.get(&format!("{}_{part}", env_key(&spec.name)));
+        let credentials = Credentials::for_index(
+            &url,
+            env_var("USERNAME").map(String::as_str),
+            env_var("PASSWORD").map(String::as_str),
+        );
         out.push(IndexUrl {
             name,
-            url,
+            url: without_credentials(&url),
+            credentials,
             // A keyed index serves only what is pinned to it: each key's packages must come
             // from that key's index alone.
             explicit: spec.explicit || keyed,
@@ -917,7 +931,7 @@ async fn locked_packages(
             };
             wheels.push(LockedWheel {
                 name: f.filename.clone(),
-                url: f.url.to_string(),
+                url: without_credentials(&f.url).to_string(),
                 size: f.size,
                 upload_time: f.upload_time.clone(),
                 sha256,

@@ -26,7 +26,9 @@ use crate::commands::export::{self, Layer, Loaded};
 use crate::commands::lock::{self, LockSettings};
 use crate::environment::{Environment, parse::render_provenance};
 use crate::hardware::{self, KeySettings};
+use crate::index::auth::Auth;
 use crate::index::client::HttpClient;
+use crate::index::redact::without_credentials;
 use crate::install::fetch::{Artifact, Fetched, Progress, WheelCache, fetch};
 use crate::install::journal::{self, Journal, PendingInstall};
 use crate::install::plan::{Desired, Reason, SyncPlan};
@@ -158,7 +160,8 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
 
     // Every wheel checked and unpacked before the environment changes.
     let fetch_started = Instant::now();
-    let (unpacked, downloaded) = fetch_all(settings, &plan)?;
+    let auth = download_auth(settings, &manifest, key.as_deref())?;
+    let (unpacked, downloaded) = fetch_all(settings, &plan, auth)?;
     let fetch_time = fetch_started.elapsed();
 
     let apply_started = Instant::now();
@@ -404,7 +407,11 @@ fn empty_environment(root: &Path) -> Environment {
 fn dist_info_extras(desired: &Desired) -> Vec<(String, Vec<u8>)> {
     let mut extras = vec![(
         crate::environment::parse::PROVENANCE_FILE.to_string(),
-        render_provenance(desired.artifact.url.as_str(), &desired.artifact.sha256).into_bytes(),
+        render_provenance(
+            without_credentials(&desired.artifact.url).as_str(),
+            &desired.artifact.sha256,
+        )
+        .into_bytes(),
     )];
     if desired.direct {
         extras.push(("REQUESTED".to_string(), Vec::new()));
@@ -446,11 +453,23 @@ fn reinstall_damaged(
         .sort_by(|a, b| a.desired.name.cmp(&b.desired.name));
 }
 
+/// The credentials downloads send: those of the indexes of `key` and the netrc file.
+fn download_auth(settings: &SyncSettings, manifest: &Manifest, key: Option<&str>) -> Result<Auth> {
+    let indexes = lock::index_urls(manifest, &settings.global.index_overrides, key)?;
+    Ok(Auth::new(
+        indexes
+            .iter()
+            .filter_map(|i| Some((&i.url, i.credentials.as_ref()?))),
+        Auth::read_netrc(settings.global.index.netrc.as_deref()),
+    ))
+}
+
 /// Fetch every wheel the plan installs: the unpacked trees by sha256, and (count, bytes)
 /// downloaded.
 fn fetch_all(
     settings: &SyncSettings,
     plan: &SyncPlan,
+    auth: Auth,
 ) -> Result<(HashMap<String, UnpackedWheel>, (usize, u64))> {
     let cache = WheelCache::new(&settings.global.index.cache_dir);
     // A day: no sync runs that long, so these belong to one that was killed.
@@ -496,7 +515,8 @@ fn fetch_all(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let client = HttpClient::new(settings.global.index.concurrency)?;
+    let index = &settings.global.index;
+    let client = HttpClient::with_timeouts(index.concurrency, index.http)?.with_auth(auth);
     let offline = settings.global.index.offline;
     // Largest first: the long downloads and unpacks start at once and the small ones fill
     // the gaps, instead of one big wheel found last holding up the end.

@@ -247,7 +247,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     };
 
     if let Some(auth) = &state.options.basic_auth {
-        let expected = format!("Basic {}", base64(&format!("{}:{}", auth.user, auth.password)));
+        let expected = format!(
+            "Basic {}",
+            base64(&format!("{}:{}", auth.user, auth.password))
+        );
         if record.authorization.as_deref() != Some(expected.as_str()) {
             let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
             r.headers_mut().insert(
@@ -319,7 +322,11 @@ async fn misbehave(response: Resp, fault: &Fault) -> Response<Body> {
         .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     let truncate = fault.truncate;
     let drip = fault.drip_ms.map(Duration::from_millis);
-    let cut = if truncate { bytes.len() / 2 } else { bytes.len() };
+    let cut = if truncate {
+        bytes.len() / 2
+    } else {
+        bytes.len()
+    };
     // `usize::MAX`: the error that breaks the connection was sent.
     let chunks = futures::stream::unfold(0usize, move |pos| {
         let bytes = bytes.clone();
@@ -345,11 +352,14 @@ async fn misbehave(response: Resp, fault: &Fault) -> Response<Body> {
 
 /// Standard base64 with padding (for the expected `Authorization` header).
 pub fn base64(text: &str) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in text.as_bytes().chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
