@@ -385,11 +385,44 @@ impl GlobalSettings {
                 offline: args.offline,
                 refresh: args.refresh,
                 concurrency: args.concurrency,
+                http: http_timeouts()?,
+                netrc: netrc_path(),
             },
             index_overrides,
             quiet: args.quiet,
         })
     }
+}
+
+/// `SANCTUARY_HTTP_TIMEOUT` (read timeout) and `SANCTUARY_HTTP_DEADLINE` (whole request),
+/// in seconds, over the defaults.
+fn http_timeouts() -> Result<crate::index::client::HttpTimeouts> {
+    let mut timeouts = crate::index::client::HttpTimeouts::default();
+    for (name, slot) in [
+        ("SANCTUARY_HTTP_TIMEOUT", &mut timeouts.read),
+        ("SANCTUARY_HTTP_DEADLINE", &mut timeouts.deadline),
+    ] {
+        if let Ok(text) = std::env::var(name) {
+            *slot = text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+                .with_context(|| {
+                    format!("{name} must be a positive number of seconds, not `{text}`")
+                })?;
+        }
+    }
+    Ok(timeouts)
+}
+
+/// The netrc file: `NETRC`, else `~/.netrc`.
+fn netrc_path() -> Option<PathBuf> {
+    std::env::var_os("NETRC")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|home| home.join(".netrc")))
 }
 
 impl commands::lock::LockSettings {
@@ -444,7 +477,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         EnvFilter::try_from_env("SANCTUARY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::index::redact::RedactingWriter(std::io::stderr()))
         .without_time()
         .with_target(false)
         .try_init();
@@ -452,9 +485,11 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 /// Print an error with its causes and a hint where one helps.
 fn report(err: &anyhow::Error) {
-    eprintln!("error: {err}");
+    // Every message names its URLs masked already; this catches any text that does not.
+    let shown = |text: String| crate::index::redact::redact_text(&text).into_owned();
+    eprintln!("error: {}", shown(err.to_string()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", shown(cause.to_string()));
     }
     if let Some(hint) = hint(err) {
         eprintln!("hint: {hint}");
@@ -468,7 +503,7 @@ fn mirror_hint(index: &str) -> String {
         Some((name, _)) => (name, true),
         None => (index, false),
     };
-    let variable = format!("SANCTUARY_INDEX_{}", name.to_uppercase().replace('-', "_"));
+    let variable = format!("SANCTUARY_INDEX_{}", crate::index::auth::env_key(name));
     if keyed {
         format!(
             "check the network, or point the index at a mirror with {variable}='https://mirror.example/whl/{{key}}' (a URL template: `{{key}}` becomes each hardware key)"
@@ -508,6 +543,14 @@ fn hint(err: &anyhow::Error) -> Option<String> {
                 FetchError::Offline { .. } => Some(
                     "run `sanctuary sync` once without --offline to fill the cache".to_string(),
                 ),
+                FetchError::Status {
+                    status: 401 | 403, ..
+                } => Some(credentials_hint("<NAME>")),
+                // Downloads name their index by URL: no variable to suggest.
+                FetchError::Index { source, .. } => match source.as_ref() {
+                    IndexError::Unreachable { .. } => Some("check the network".to_string()),
+                    other => index_hint(other),
+                },
                 _ => None,
             };
         }
@@ -519,16 +562,40 @@ fn hint(err: &anyhow::Error) -> Option<String> {
             }
         });
         if let Some(e) = index_error {
-            return match e {
-                IndexError::Offline { .. } => Some(
-                    "run the same command once without --offline to fill the cache".to_string(),
-                ),
-                IndexError::Unreachable { index, .. } => Some(mirror_hint(index)),
-                _ => None,
-            };
+            return index_hint(e);
         }
     }
     None
+}
+
+fn index_hint(e: &IndexError) -> Option<String> {
+    use crate::index::auth::env_key;
+    match e {
+        IndexError::Offline { .. } => {
+            Some("run the same command once without --offline to fill the cache".to_string())
+        }
+        IndexError::Unreachable { index, .. } => Some(mirror_hint(index)),
+        IndexError::Denied { index, .. } => Some(credentials_hint(&env_key(index))),
+        IndexError::Stalled { .. } => Some(
+            "the server stopped sending; on a slow link, raise SANCTUARY_HTTP_TIMEOUT (seconds, default 30)"
+                .to_string(),
+        ),
+        IndexError::Deadline { .. } => Some(
+            "on a slow link, raise SANCTUARY_HTTP_DEADLINE (seconds, default 300; answers get a second more per 128 KiB they announce)"
+                .to_string(),
+        ),
+        IndexError::BrokenOff { .. } => Some(
+            "the server or a proxy closed the connection early; try again, or use a mirror".to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// Where the credentials of the index whose variables are `SANCTUARY_INDEX_<name>_*` go.
+fn credentials_hint(name: &str) -> String {
+    format!(
+        "give the index credentials with SANCTUARY_INDEX_{name}_USERNAME and SANCTUARY_INDEX_{name}_PASSWORD, in its URL (https://user:password@host/...), or in ~/.netrc (or the file NETRC names)"
+    )
 }
 
 #[cfg(test)]

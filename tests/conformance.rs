@@ -194,6 +194,7 @@ fn check(runtime: &tokio::runtime::Runtime, scenario: &Scenario, target: Target)
                 url,
                 explicit: false,
                 kind: IndexKind::Simple,
+                credentials: None,
             }],
             Default::default(),
             IndexSettings {
@@ -201,6 +202,8 @@ fn check(runtime: &tokio::runtime::Runtime, scenario: &Scenario, target: Target)
                 offline: false,
                 refresh: false,
                 concurrency: 16,
+                http: Default::default(),
+                netrc: None,
             },
         )
         .expect("index set");

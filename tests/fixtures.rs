@@ -244,6 +244,7 @@ fn index_client_reads_every_tree_through_file_urls() {
                 url: url.clone(),
                 explicit: false,
                 kind: IndexKind::Simple,
+                credentials: None,
             }],
             Default::default(),
             IndexSettings {
@@ -251,6 +252,8 @@ fn index_client_reads_every_tree_through_file_urls() {
                 offline: false,
                 refresh: false,
                 concurrency: 4,
+                http: Default::default(),
+                netrc: None,
             },
         )
         .unwrap();
@@ -469,6 +472,7 @@ fn pypi_standin_is_served() {
             url: url::Url::parse(&index.index_url()).unwrap(),
             explicit: false,
             kind: IndexKind::Simple,
+            credentials: None,
         }],
         Default::default(),
         IndexSettings {
@@ -476,6 +480,8 @@ fn pypi_standin_is_served() {
             offline: false,
             refresh: false,
             concurrency: 4,
+            http: Default::default(),
+            netrc: None,
         },
     )
     .unwrap();

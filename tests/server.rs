@@ -512,6 +512,7 @@ async fn request_log() {
                 path: "/simple/dep/".into(),
                 range: None,
                 accept: log[0].accept.clone(),
+                authorization: None,
                 status: 200,
             },
             RequestRecord {
@@ -519,6 +520,7 @@ async fn request_log() {
                 path: format!("/files/{name}"),
                 range: Some("bytes=-100".into()),
                 accept: log[1].accept.clone(),
+                authorization: None,
                 status: 206,
             },
         ]
@@ -1083,4 +1085,39 @@ fn write_files_makes_a_find_links_dir() {
         .map(|f| f.dist.filename.clone())
         .collect();
     assert_eq!(names, served);
+}
+
+#[tokio::test]
+async fn basic_auth_truncation_and_drip() {
+    assert_eq!(support::server::base64("bob:t0ken"), "Ym9iOnQwa2Vu");
+    assert_eq!(support::server::base64("ab"), "YWI=");
+    let index = TestIndex::start(
+        web()
+            .basic_auth("bob", "t0ken")
+            .fault(Fault::truncate("/simple/dep/", 1))
+            .fault(Fault::drip("/simple/nope/", 20)),
+    );
+    let url = format!("{}/dep/", index.index_url());
+    assert_eq!(get(&url).await.status(), 401);
+    let auth = |url: &str| client().get(url).basic_auth("bob", Some("t0ken"));
+    // Truncated: the announced length, half the body, then a broken connection.
+    let cut = auth(&url).send().await.unwrap();
+    assert_eq!(cut.status(), 200);
+    assert!(cut.bytes().await.is_err());
+    let whole = auth(&url).send().await.unwrap().bytes().await.unwrap();
+    assert!(!whole.is_empty());
+    let log = index.requests();
+    assert_eq!(log[0].authorization, None);
+    assert_eq!(log[1].authorization.as_deref(), Some("Basic Ym9iOnQwa2Vu"));
+    // Dripped: whole, but slowly (the 404 answer, which is short).
+    let started = Instant::now();
+    let dripped = auth(&format!("{}/nope/", index.index_url()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(20) * 10);
+    assert!(dripped.len() > 10);
 }

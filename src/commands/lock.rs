@@ -21,6 +21,8 @@ use pep508_rs::{PackageName, Requirement};
 use crate::cli::GlobalSettings;
 use crate::fs::Staged;
 use crate::hardware::KeyFamily;
+use crate::index::auth::{Credentials, env_key};
+use crate::index::redact::{redact_text, strip_credentials_text, without_credentials};
 use crate::index::{DistFile, IndexKind, IndexSet, IndexUrl, IndexView};
 use crate::lock::origin::{OriginError, TrustedIndexes};
 use crate::lock::{FORMAT_VERSION, InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
@@ -485,7 +487,8 @@ fn index_inputs(manifest: &Manifest) -> Vec<String> {
         .indexes
         .iter()
         .map(|i| {
-            let mut s = format!("{}={}", i.name, i.url);
+            // Without credentials: a new token must not make lockfiles stale.
+            let mut s = format!("{}={}", i.name, strip_credentials_text(&i.url));
             if i.explicit {
                 s.push_str(" explicit");
             }
@@ -630,18 +633,22 @@ fn keyed_name(name: &str, key: &str) -> String {
 
 /// The URL of an index: `SANCTUARY_INDEX_<NAME>` redirection applied.
 fn index_url_text<'a>(
+    manifest: &Manifest,
     name: &str,
     url: &'a str,
     overrides: &'a BTreeMap<String, String>,
 ) -> Result<(&'a str, Option<String>)> {
     let env_name = name.to_uppercase().replace('-', "_");
+    let keys = manifest.foundation.as_ref().map_or(0, |f| f.keys.len());
     match overrides.get(&env_name) {
-        // A keyed index serves one URL per hardware key: a redirection without `{key}` would
-        // send every key's Foundation to one tree.
-        Some(redirect) if url.contains("{key}") && !redirect.contains("{key}") => bail!(
-            "SANCTUARY_INDEX_{env_name}=`{}` has no `{{key}}`, but index `{name}` is keyed (`{url}`): give a URL template such as SANCTUARY_INDEX_{env_name}='https://mirror.example/whl/{{key}}'",
-            crate::index::shown_url_text(redirect)
-        ),
+        // A keyed index serves one URL per hardware key: with several keys, a redirection
+        // without `{key}` would send every key's Foundation to one tree.
+        Some(redirect) if url.contains("{key}") && !redirect.contains("{key}") && keys > 1 => {
+            bail!(
+                "SANCTUARY_INDEX_{env_name}=`{}` has no `{{key}}`, but index `{name}` is keyed (`{url}`): give a URL template such as SANCTUARY_INDEX_{env_name}='https://mirror.example/whl/{{key}}'",
+                crate::index::redact::redact_text(redirect)
+            )
+        }
         Some(redirect) => Ok((redirect, Some(env_name))),
         None => Ok((url, None)),
     }
@@ -678,20 +685,31 @@ pub fn index_urls(
         .map_or(Channel::Stable, |f| f.channel);
     let mut out = Vec::new();
     for spec in &manifest.indexes {
-        let (raw, env) = index_url_text(&spec.name, &spec.url, overrides)?;
+        let (raw, env) = index_url_text(manifest, &spec.name, &spec.url, overrides)?;
         let keyed = raw.contains("{key}") || spec.url.contains("{key}");
         let (expanded, name) = match key {
             Some(key) if keyed => (expand_url(raw, key, channel), keyed_name(&spec.name, key)),
             None if keyed => continue,
             _ => (raw.to_string(), spec.name.clone()),
         };
-        let url = url::Url::parse(&expanded).with_context(|| match &env {
-            Some(env) => format!("invalid URL `{expanded}` in SANCTUARY_INDEX_{env}"),
-            None => format!("invalid URL `{expanded}` for index `{}`", spec.name),
+        let url = url::Url::parse(&expanded).with_context(|| {
+            let shown = redact_text(&expanded);
+            match &env {
+                Some(env) => format!("invalid URL `{shown}` in SANCTUARY_INDEX_{env}"),
+                None => format!("invalid URL `{shown}` for index `{}`", spec.name),
+            }
         })?;
+        // Credentials are kept apart, and never recorded with the URL.
+        let env_var = |part: &str| overrides.get(&format!("{}_{part}", env_key(&spec.name)));
+        let credentials = Credentials::for_index(
+            &url,
+            env_var("USERNAME").map(String::as_str),
+            env_var("PASSWORD").map(String::as_str),
+        );
         out.push(IndexUrl {
             name,
-            url,
+            url: without_credentials(&url),
+            credentials,
             // A keyed index serves only what is pinned to it: each key's packages must come
             // from that key's index alone.
             explicit: spec.explicit || keyed,
@@ -717,7 +735,7 @@ pub fn trusted_indexes(
     };
     let mut trusted = TrustedIndexes::default();
     for spec in &manifest.indexes {
-        let (redirected, _) = index_url_text(&spec.name, &spec.url, overrides)?;
+        let (redirected, _) = index_url_text(manifest, &spec.name, &spec.url, overrides)?;
         let keyed = spec.url.contains("{key}") || redirected.contains("{key}");
         for raw in [spec.url.as_str(), redirected] {
             let urls: Vec<String> = if keyed {
@@ -972,7 +990,7 @@ async fn locked_packages(
             };
             wheels.push(LockedWheel {
                 name: f.filename.clone(),
-                url: f.url.to_string(),
+                url: without_credentials(&f.url).to_string(),
                 size: f.size,
                 upload_time: f.upload_time.clone(),
                 sha256,

@@ -26,7 +26,9 @@ use crate::commands::export::{self, Layer, Loaded};
 use crate::commands::lock::{self, LockSettings};
 use crate::environment::{Environment, parse::render_provenance};
 use crate::hardware::{self, KeySettings};
+use crate::index::auth::Auth;
 use crate::index::client::HttpClient;
+use crate::index::redact::without_credentials;
 use crate::install::fetch::{Artifact, Fetched, Progress, WheelCache, fetch};
 use crate::install::journal::{self, Journal, PendingInstall};
 use crate::install::plan::{Desired, Reason, SyncPlan};
@@ -116,6 +118,7 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
 
     // A venv that does not exist yet is created only once every wheel it will hold is
     // checked and unpacked: a failed fetch (or `--offline` with an empty cache) leaves none.
+    let auth = download_auth(settings, &manifest, key.as_deref())?;
     let mut unpacked: HashMap<String, UnpackedWheel> = HashMap::new();
     let mut downloaded = (0usize, 0u64);
     let mut fetch_time = std::time::Duration::ZERO;
@@ -126,7 +129,7 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
         let interpreter = venvs::find_interpreter(&manifest.python, settings.python.as_deref())?;
         let plan = SyncPlan::new(&desired, &empty_environment(&root), settings.exact);
         let fetch_started = Instant::now();
-        downloaded = fetch_all(settings, &plan, &mut unpacked)?;
+        downloaded = fetch_all(settings, &plan, &auth, &mut unpacked)?;
         fetch_time = fetch_started.elapsed();
         if !settings.global.quiet {
             eprintln!(
@@ -194,7 +197,7 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
 
     // Every wheel checked and unpacked before the environment changes.
     let fetch_started = Instant::now();
-    let more = fetch_all(settings, &plan, &mut unpacked)?;
+    let more = fetch_all(settings, &plan, &auth, &mut unpacked)?;
     fetch_time += fetch_started.elapsed();
     downloaded = (downloaded.0 + more.0, downloaded.1 + more.1);
 
@@ -423,7 +426,11 @@ fn empty_environment(root: &Path) -> Environment {
 fn dist_info_extras(desired: &Desired) -> Vec<(String, Vec<u8>)> {
     let mut extras = vec![(
         crate::environment::parse::PROVENANCE_FILE.to_string(),
-        render_provenance(desired.artifact.url.as_str(), &desired.artifact.sha256).into_bytes(),
+        render_provenance(
+            without_credentials(&desired.artifact.url).as_str(),
+            &desired.artifact.sha256,
+        )
+        .into_bytes(),
     )];
     if desired.direct {
         extras.push(("REQUESTED".to_string(), Vec::new()));
@@ -465,11 +472,23 @@ fn reinstall_damaged(
         .sort_by(|a, b| a.desired.name.cmp(&b.desired.name));
 }
 
+/// The credentials downloads send: those of the indexes of `key` and the netrc file.
+fn download_auth(settings: &SyncSettings, manifest: &Manifest, key: Option<&str>) -> Result<Auth> {
+    let indexes = lock::index_urls(manifest, &settings.global.index_overrides, key)?;
+    Ok(Auth::new(
+        indexes
+            .iter()
+            .filter_map(|i| Some((&i.url, i.credentials.as_ref()?))),
+        Auth::read_netrc(settings.global.index.netrc.as_deref()),
+    ))
+}
+
 /// Fetch every wheel the plan installs that `out` does not hold yet into `out` (the unpacked
 /// trees by sha256); returns (count, bytes) downloaded.
 fn fetch_all(
     settings: &SyncSettings,
     plan: &SyncPlan,
+    auth: &Auth,
     out: &mut HashMap<String, UnpackedWheel>,
 ) -> Result<(usize, u64)> {
     let mut artifacts: BTreeMap<String, Artifact> = BTreeMap::new();
@@ -521,7 +540,8 @@ fn fetch_all(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let client = HttpClient::new(settings.global.index.concurrency)?;
+    let index = &settings.global.index;
+    let client = HttpClient::with_timeouts(index.concurrency, index.http)?.with_auth(auth.clone());
     let offline = settings.global.index.offline;
     // Largest first: the long downloads and unpacks start at once and the small ones fill
     // the gaps, instead of one big wheel found last holding up the end.

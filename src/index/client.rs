@@ -1,28 +1,98 @@
-//! The HTTP client of the indexes, and reading `file://` indexes from disk.
+//! The HTTP client of the indexes and of downloads.
 //!
 //! One shared `reqwest::Client` (HTTP/2, pooled, rustls with the native roots), a semaphore
 //! bounding the requests in flight, and retries with exponential backoff on 5xx, 429
-//! (honouring a small `Retry-After`) and transport errors (connect, reset, timeout). A host
-//! that stays unreachable is reported as [`IndexError::Unreachable`] naming the index and URL.
+//! (honouring a small `Retry-After`) and transport failures: no connection, a connection
+//! that broke before the whole answer arrived (reset, truncated body), and a server silent
+//! for longer than the read timeout. Each is reported in its own words after the last
+//! attempt: only a failure to connect (name resolution, refused, TLS handshake) is
+//! [`IndexError::Unreachable`].
 //!
-//! Local indexes: a `file://` simple index is `<root>/<project>/index.html` or, without one,
-//! the files in `<root>/<project>/`; a `file://` flat index is a directory of files or an HTML
-//! page of links.
+//! Every request has a deadline besides the read timeout ([`HttpTimeouts`]), so a server
+//! that drips bytes ends in an error; answers read into memory have a size cap by kind
+//! ([`Limit`]), checked against `Content-Length` and again as the bytes arrive. Credentials
+//! are added to each request from [`Auth`] by its host; URLs never carry them here, and every
+//! URL in a log line or message goes through [`redacted`].
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pep508_rs::PackageName;
 use reqwest::header::HeaderMap;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use url::Url;
 
-use super::simple::{self, make_file};
-use super::{DistFile, IndexError};
+use super::IndexError;
+use super::auth::Auth;
+pub use super::local::{file_path, read_local, read_local_flat, read_local_simple};
+use super::redact::{redact_text, redacted, without_credentials};
 
 /// The `Accept` header of simple-page requests: JSON preferred, HTML accepted.
 pub const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+
+/// The most bytes of one answer read into memory, by what the answer is. Generous for the
+/// real PyPI, whose largest simple pages (projects with tens of thousands of files) are
+/// some tens of MiB, and whose largest METADATA files are well under a MiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub bytes: u64,
+    /// What the answer is, for the error.
+    pub what: &'static str,
+    /// Beyond `bytes`, drop the body (and the connection) instead of failing: the answer's
+    /// head is what is wanted.
+    pub head_only: bool,
+}
+
+impl Limit {
+    /// A simple page (HTML, JSON or a flat listing).
+    pub const PAGE: Limit = Limit {
+        bytes: 128 << 20,
+        what: "a simple page",
+        head_only: false,
+    };
+    /// A PEP 658 `.metadata` file.
+    pub const METADATA: Limit = Limit {
+        bytes: 16 << 20,
+        what: "a metadata file",
+        head_only: false,
+    };
+    /// A range of a wheel (its central directory, its METADATA entry).
+    pub const RANGE: Limit = Limit {
+        bytes: 64 << 20,
+        what: "a range of a wheel",
+        head_only: false,
+    };
+    /// An answer whose body is not wanted (HEAD, a one-byte range).
+    pub const PROBE: Limit = Limit {
+        bytes: 64 << 10,
+        what: "a probe",
+        head_only: true,
+    };
+}
+
+/// How long requests may take (`SANCTUARY_HTTP_TIMEOUT`, `SANCTUARY_HTTP_DEADLINE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpTimeouts {
+    /// The longest wait for the next bytes: connecting, the answer's head, each read.
+    pub read: Duration,
+    /// The longest a whole request may take, body included, for an answer of up to
+    /// [`DEADLINE_RATE`] bytes; a longer one gets a second more per [`DEADLINE_RATE`] bytes
+    /// it announces, so that a 2.5 GB wheel gets about five and a half hours.
+    pub deadline: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        HttpTimeouts {
+            read: Duration::from_secs(30),
+            deadline: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Bytes per second of deadline an answer's `Content-Length` adds (see
+/// [`HttpTimeouts::deadline`]): the slowest average rate a download may have.
+pub const DEADLINE_RATE: u64 = 128 * 1024;
 
 /// A complete HTTP response (body read in full).
 #[derive(Debug)]
@@ -30,8 +100,10 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
-    /// The final URL, after redirects.
+    /// The final URL, after redirects, without credentials.
     pub url: Url,
+    /// Whether credentials were sent.
+    pub credentials: bool,
 }
 
 impl HttpResponse {
@@ -48,6 +120,8 @@ pub struct HttpClient {
     permits: Arc<Semaphore>,
     retries: u32,
     backoff: Duration,
+    timeouts: HttpTimeouts,
+    auth: Arc<Auth>,
     /// Per origin: opened once the first request to it has been answered. Requests to an
     /// origin wait for the first one, so that a burst shares the one HTTP/2 connection it
     /// opened instead of each opening (and resolving the name for) its own.
@@ -62,13 +136,18 @@ const MAX_PRESIZE: u64 = 64 << 20;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 
 impl HttpClient {
-    /// A client allowing `concurrency` requests in flight (at least one), with 3 retries
-    /// starting at 100 ms.
+    /// A client allowing `concurrency` requests in flight (at least one), with the default
+    /// timeouts, no credentials, and 3 retries starting at 100 ms.
     pub fn new(concurrency: usize) -> Result<Self, IndexError> {
+        HttpClient::with_timeouts(concurrency, HttpTimeouts::default())
+    }
+
+    /// A client allowing `concurrency` requests in flight (at least one), with `timeouts`.
+    pub fn with_timeouts(concurrency: usize, timeouts: HttpTimeouts) -> Result<Self, IndexError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("sanctuary/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
+            .connect_timeout(timeouts.read.min(Duration::from_secs(10)))
+            .read_timeout(timeouts.read)
             .pool_max_idle_per_host(concurrency.max(1))
             // HTTP/2's default flow-control windows (64 KiB) cap a connection at 64 KiB per
             // round trip: every download shares one connection, so give it room.
@@ -81,6 +160,8 @@ impl HttpClient {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             retries: 3,
             backoff: Duration::from_millis(100),
+            timeouts,
+            auth: Arc::default(),
             opened: Arc::default(),
         })
     }
@@ -93,22 +174,34 @@ impl HttpClient {
         self
     }
 
+    /// Whether requests to `url` carry credentials.
+    pub fn sends_credentials(&self, url: &Url) -> bool {
+        self.auth.for_url(url).is_some()
+    }
+
+    /// Send credentials from `auth` with every request whose host it knows.
+    pub fn with_auth(mut self, auth: Auth) -> Self {
+        self.auth = Arc::new(auth);
+        self
+    }
+
     /// Send a request to `url` (served by the index named `index`), retrying transient
-    /// failures. Any final HTTP status is returned as a response; only transport failures
-    /// are errors.
+    /// failures, and read at most `limit` of the answer. Any final HTTP status is returned
+    /// as a response; only transport failures (and a body over `limit`) are errors.
     pub async fn send(
         &self,
         index: &str,
         method: reqwest::Method,
         url: &Url,
         headers: &[(&str, String)],
+        limit: Limit,
     ) -> Result<HttpResponse, IndexError> {
         let gate = self.gate(url);
         if !gate.initialized() {
             let mut first = None;
             gate.get_or_init(|| async {
                 first = Some(
-                    self.send_retrying(index, method.clone(), url, headers)
+                    self.send_retrying(index, method.clone(), url, headers, limit)
                         .await,
                 );
             })
@@ -117,7 +210,7 @@ impl HttpClient {
                 return result;
             }
         }
-        self.send_retrying(index, method, url, headers).await
+        self.send_retrying(index, method, url, headers, limit).await
     }
 
     async fn send_retrying(
@@ -126,31 +219,28 @@ impl HttpClient {
         method: reqwest::Method,
         url: &Url,
         headers: &[(&str, String)],
+        limit: Limit,
     ) -> Result<HttpResponse, IndexError> {
         let mut attempt = 0u32;
         loop {
             let outcome = {
                 let _permit = self.permit().await?;
-                self.send_once(method.clone(), url, headers).await
+                self.send_once(method.clone(), url, headers, limit).await
             };
             let delay = self.backoff.saturating_mul(2u32.saturating_pow(attempt));
             match outcome {
                 Ok(resp) if attempt < self.retries && retryable(resp.status) => {
                     let wait = retry_after(resp.header("retry-after")).unwrap_or(delay);
-                    tracing::debug!(%url, status = resp.status, attempt, ?wait, "retrying");
+                    tracing::debug!(url = %redacted(url), status = resp.status, attempt, ?wait, "retrying");
                     tokio::time::sleep(wait).await;
                 }
                 Ok(resp) => return Ok(resp),
-                Err(err) if attempt < self.retries && is_transient(&err) => {
-                    tracing::debug!(%url, attempt, err = %error_chain(&err), "retrying after a transport error");
+                Err(failure) if attempt < self.retries && failure.transient() => {
+                    tracing::debug!(url = %redacted(url), attempt, %failure, "retrying after a transport error");
                     tokio::time::sleep(delay).await;
                 }
-                Err(err) => {
-                    return Err(IndexError::Unreachable {
-                        index: index.to_string(),
-                        url: url.clone(),
-                        reason: error_chain(&err),
-                    });
+                Err(failure) => {
+                    return Err(failure.into_error(index, url, attempt + 1, self.timeouts));
                 }
             }
             attempt += 1;
@@ -176,7 +266,7 @@ impl HttpClient {
         if !gate.initialized() {
             gate.get_or_init(|| async {
                 let _ = self
-                    .send_retrying(index, reqwest::Method::HEAD, url, &[])
+                    .send_retrying(index, reqwest::Method::HEAD, url, &[], Limit::PROBE)
                     .await;
             })
             .await;
@@ -192,21 +282,24 @@ impl HttpClient {
             match outcome {
                 Ok((status, after)) if attempt < self.retries && retryable(status) => {
                     let wait = retry_after(after.as_deref()).unwrap_or(delay);
-                    tracing::debug!(%url, status, attempt, ?wait, "retrying the download");
+                    tracing::debug!(url = %redacted(url), status, attempt, ?wait, "retrying the download");
                     tokio::time::sleep(wait).await;
                 }
                 Ok((status, _)) => return Ok(status),
                 Err(StreamFailure::Sink(e)) => return Err(StreamError::Sink(e)),
-                Err(StreamFailure::Http(err)) if attempt < self.retries && is_transient(&err) => {
-                    tracing::debug!(%url, attempt, err = %error_chain(&err), "retrying the download after a transport error");
+                Err(StreamFailure::Net(failure))
+                    if attempt < self.retries && failure.transient() =>
+                {
+                    tracing::debug!(url = %redacted(url), attempt, %failure, "retrying the download after a transport error");
                     tokio::time::sleep(delay).await;
                 }
-                Err(StreamFailure::Http(err)) => {
-                    return Err(StreamError::Transport(IndexError::Unreachable {
-                        index: index.to_string(),
-                        url: url.clone(),
-                        reason: error_chain(&err),
-                    }));
+                Err(StreamFailure::Net(failure)) => {
+                    return Err(StreamError::Transport(failure.into_error(
+                        index,
+                        url,
+                        attempt + 1,
+                        self.timeouts,
+                    )));
                 }
             }
             attempt += 1;
@@ -218,22 +311,21 @@ impl HttpClient {
         url: &Url,
         sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
     ) -> Result<(u16, Option<String>), StreamFailure> {
-        let mut response = self
-            .http
-            .get(url.clone())
-            .send()
+        let mut answer = self
+            .open(reqwest::Method::GET, url, &[])
             .await
-            .map_err(StreamFailure::Http)?;
-        let status = response.status().as_u16();
+            .map_err(StreamFailure::Net)?;
+        let status = answer.response.status().as_u16();
         if !(200..300).contains(&status) {
-            let after = response
+            let after = answer
+                .response
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             return Ok((status, after));
         }
-        while let Some(chunk) = response.chunk().await.map_err(StreamFailure::Http)? {
+        while let Some(chunk) = answer.chunk().await.map_err(StreamFailure::Net)? {
             sink(&chunk).map_err(StreamFailure::Sink)?;
         }
         Ok((status, None))
@@ -260,30 +352,79 @@ impl HttpClient {
             .map_err(|e| IndexError::Other(e.to_string()))
     }
 
+    /// Send one request and wait for the head of its answer, within the deadline; the
+    /// credentials for `url`'s host go with it, and `url`'s own user info never does.
+    async fn open(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        headers: &[(&str, String)],
+    ) -> Result<Answer, Failure> {
+        let started = Instant::now();
+        let mut request = self.http.request(method, without_credentials(url));
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let credentials = self.auth.for_url(url);
+        if let Some(c) = &credentials {
+            request = request.basic_auth(&c.username, c.password.as_ref());
+        }
+        let deadline = started + self.timeouts.deadline;
+        let response = match tokio::time::timeout_at(deadline, request.send()).await {
+            Ok(response) => response.map_err(Failure::from)?,
+            Err(_) => return Err(Failure::Deadline(self.timeouts.deadline)),
+        };
+        // A long answer gets longer, at the slowest rate we accept.
+        let extra = Duration::from_secs(response.content_length().unwrap_or(0) / DEADLINE_RATE);
+        Ok(Answer {
+            response,
+            started,
+            deadline: deadline + extra,
+            credentials: credentials.is_some(),
+        })
+    }
+
     async fn send_once(
         &self,
         method: reqwest::Method,
         url: &Url,
         headers: &[(&str, String)],
-    ) -> Result<HttpResponse, reqwest::Error> {
+        limit: Limit,
+    ) -> Result<HttpResponse, Failure> {
         let head = method == reqwest::Method::HEAD;
-        let mut request = self.http.request(method, url.clone());
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        let mut response = request.send().await?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let final_url = response.url().clone();
-        // One buffer of the announced size, filled chunk by chunk (collecting the chunks
-        // first grows a buffer by doubling, copying a large page several times).
+        let mut answer = self.open(method, url, headers).await?;
+        let status = answer.response.status().as_u16();
+        let headers = answer.response.headers().clone();
+        let final_url = without_credentials(answer.response.url());
         let announced = if head {
             0
         } else {
-            response.content_length().unwrap_or(0).min(MAX_PRESIZE)
+            answer.response.content_length().unwrap_or(0)
         };
-        let mut body = Vec::with_capacity(announced as usize);
-        while let Some(chunk) = response.chunk().await? {
+        let mut body = Vec::new();
+        if announced > limit.bytes {
+            return match limit.head_only {
+                true => Ok(HttpResponse {
+                    status,
+                    headers,
+                    body,
+                    url: final_url,
+                    credentials: answer.credentials,
+                }),
+                false => Err(Failure::TooLarge(limit)),
+            };
+        }
+        // One buffer of the announced size, filled chunk by chunk (collecting the chunks
+        // first grows a buffer by doubling, copying a large page several times).
+        body.reserve(announced.min(MAX_PRESIZE) as usize);
+        while let Some(chunk) = answer.chunk().await? {
+            if (body.len() + chunk.len()) as u64 > limit.bytes {
+                if limit.head_only {
+                    body.clear();
+                    break;
+                }
+                return Err(Failure::TooLarge(limit));
+            }
             body.extend_from_slice(&chunk);
         }
         Ok(HttpResponse {
@@ -291,7 +432,26 @@ impl HttpClient {
             headers,
             body,
             url: final_url,
+            credentials: answer.credentials,
         })
+    }
+}
+
+/// An answer whose head has arrived, and the deadline its body must meet.
+struct Answer {
+    response: reqwest::Response,
+    started: Instant,
+    deadline: Instant,
+    credentials: bool,
+}
+
+impl Answer {
+    /// The next piece of the body, within the deadline.
+    async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, Failure> {
+        match tokio::time::timeout_at(self.deadline, self.response.chunk()).await {
+            Ok(chunk) => chunk.map_err(Failure::from),
+            Err(_) => Err(Failure::Deadline(self.deadline - self.started)),
+        }
     }
 }
 
@@ -305,8 +465,101 @@ pub enum StreamError {
 }
 
 enum StreamFailure {
-    Http(reqwest::Error),
+    Net(Failure),
     Sink(std::io::Error),
+}
+
+/// Why one attempt failed, its reason already free of URLs and credentials.
+#[derive(Debug)]
+enum Failure {
+    /// No connection: name resolution, refused, TLS handshake. Retried.
+    Connect(String),
+    /// The server was silent for longer than the read timeout. Retried.
+    Stalled(String),
+    /// The connection broke before the whole answer arrived. Retried.
+    Broken(String),
+    /// The whole request took longer than this deadline. Not retried.
+    Deadline(Duration),
+    /// The answer is larger than this. Not retried.
+    TooLarge(Limit),
+    /// Anything else (too many redirects, a request that cannot be built). Not retried.
+    Other(String),
+}
+
+impl From<reqwest::Error> for Failure {
+    fn from(err: reqwest::Error) -> Failure {
+        let kind: fn(String) -> Failure = if err.is_timeout() {
+            Failure::Stalled
+        } else if err.is_connect() {
+            Failure::Connect
+        } else if err.is_redirect() || err.is_builder() {
+            Failure::Other
+        } else {
+            Failure::Broken
+        };
+        // Callers name the URL themselves, with its credentials masked.
+        kind(redact_text(&error_chain(&err.without_url())).into_owned())
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Connect(r) | Failure::Stalled(r) | Failure::Broken(r) | Failure::Other(r) => {
+                f.write_str(r)
+            }
+            Failure::Deadline(after) => write!(f, "deadline of {after:?} passed"),
+            Failure::TooLarge(limit) => write!(f, "more than {} bytes", limit.bytes),
+        }
+    }
+}
+
+impl Failure {
+    fn transient(&self) -> bool {
+        matches!(
+            self,
+            Failure::Connect(_) | Failure::Stalled(_) | Failure::Broken(_)
+        )
+    }
+
+    /// The error to report after `attempts` attempts at `url` (of index `index`), made
+    /// with `timeouts`.
+    fn into_error(
+        self,
+        index: &str,
+        url: &Url,
+        attempts: u32,
+        timeouts: HttpTimeouts,
+    ) -> IndexError {
+        let url = url.clone();
+        match self {
+            Failure::Connect(reason) => IndexError::Unreachable {
+                index: index.to_string(),
+                url,
+                reason,
+            },
+            Failure::Stalled(_) => IndexError::Stalled {
+                url,
+                after: timeouts.read,
+                attempts,
+            },
+            Failure::Broken(reason) => IndexError::BrokenOff {
+                url,
+                attempts,
+                reason,
+            },
+            Failure::Deadline(after) => IndexError::Deadline { url, after },
+            Failure::TooLarge(limit) => IndexError::TooLarge {
+                url,
+                limit: limit.bytes,
+                what: limit.what,
+            },
+            Failure::Other(reason) => IndexError::Other(format!(
+                "the request to {} failed: {reason}",
+                redacted(&url)
+            )),
+        }
+    }
 }
 
 /// A status worth asking again for.
@@ -322,10 +575,6 @@ fn retry_after(value: Option<&str>) -> Option<Duration> {
         .filter(|d| *d <= MAX_RETRY_AFTER)
 }
 
-fn is_transient(err: &reqwest::Error) -> bool {
-    err.is_connect() || err.is_timeout() || err.is_request() || err.is_body()
-}
-
 /// An error and its sources, `: `-separated (reqwest's own message is terse).
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
@@ -339,98 +588,6 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     out
-}
-
-/// The path of a `file://` URL.
-pub fn file_path(url: &Url) -> Result<PathBuf, IndexError> {
-    url.to_file_path()
-        .map_err(|()| IndexError::Other(format!("`{url}` is not a valid local file URL")))
-}
-
-fn io_error(path: &Path, err: std::io::Error) -> IndexError {
-    IndexError::Other(format!("cannot read {}: {err}", path.display()))
-}
-
-/// Read a local file (a `file://` wheel or `.metadata`); `Ok(None)` when it does not exist.
-pub async fn read_local(url: &Url) -> Result<Option<Vec<u8>>, IndexError> {
-    let path = file_path(url)?;
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(io_error(&path, err)),
-    }
-}
-
-/// The files of `project` in a `file://` simple index rooted at `root`; `Ok(None)` when the
-/// index has no such project.
-pub fn read_local_simple(
-    root: &Url,
-    project: &PackageName,
-) -> Result<Option<Vec<DistFile>>, IndexError> {
-    let root_path = file_path(root)?;
-    let direct = root_path.join(project.as_ref());
-    let dir = if direct.is_dir() {
-        Some(direct)
-    } else {
-        // Any spelling of the name (`Foo_Bar/` for `foo-bar`).
-        std::fs::read_dir(&root_path)
-            .map_err(|e| io_error(&root_path, e))?
-            .filter_map(Result::ok)
-            .find(|entry| {
-                entry.path().is_dir()
-                    && entry
-                        .file_name()
-                        .to_str()
-                        .and_then(|n| n.parse::<PackageName>().ok())
-                        .is_some_and(|n| &n == project)
-            })
-            .map(|entry| entry.path())
-    };
-    let Some(dir) = dir else {
-        return Ok(None);
-    };
-    let index_html = dir.join("index.html");
-    if index_html.is_file() {
-        let body = std::fs::read(&index_html).map_err(|e| io_error(&index_html, e))?;
-        let page_url = Url::from_file_path(&index_html)
-            .map_err(|()| IndexError::Other(format!("bad path {}", index_html.display())))?;
-        return simple::parse_html(&String::from_utf8_lossy(&body), &page_url, project).map(Some);
-    }
-    list_local_dir(&dir, project).map(Some)
-}
-
-/// The files of `project` in a `file://` flat index: a directory of files, or an HTML page.
-pub fn read_local_flat(url: &Url, project: &PackageName) -> Result<Vec<DistFile>, IndexError> {
-    let path = file_path(url)?;
-    if path.is_dir() {
-        return list_local_dir(&path, project);
-    }
-    let body = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
-    simple::parse_html(&String::from_utf8_lossy(&body), url, project)
-}
-
-/// The distributions of `project` among the files of `dir`, sorted by name.
-fn list_local_dir(dir: &Path, project: &PackageName) -> Result<Vec<DistFile>, IndexError> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| io_error(dir, e))?
-        .filter_map(Result::ok)
-        .filter(|e| e.path().is_file())
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    let mut files = Vec::new();
-    for entry in entries {
-        let Some(filename) = entry.file_name().to_str().map(str::to_string) else {
-            continue;
-        };
-        let Ok(url) = Url::from_file_path(entry.path()) else {
-            continue;
-        };
-        if let Some(mut file) = make_file(&filename, url, project) {
-            file.size = entry.metadata().ok().map(|m| m.len());
-            files.push(file);
-        }
-    }
-    Ok(files)
 }
 
 /// Convert an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, the only format HTTP servers may
@@ -504,132 +661,9 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 }
 
 #[cfg(test)]
-pub(crate) mod test_server {
-    //! A tiny HTTP/1.1 server for tests: a synchronous handler per request, every request
-    //! recorded.
-
-    use std::convert::Infallible;
-    use std::sync::{Arc, Mutex};
-
-    use http_body_util::Full;
-    use hyper::body::Bytes;
-    use hyper::service::service_fn;
-    use hyper_util::rt::TokioIo;
-    use tokio::net::TcpListener;
-
-    #[derive(Clone, Debug)]
-    pub struct Recorded {
-        pub method: String,
-        pub path: String,
-        pub headers: Vec<(String, String)>,
-    }
-
-    impl Recorded {
-        pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        }
-    }
-
-    pub struct Reply {
-        pub status: u16,
-        pub headers: Vec<(String, String)>,
-        pub body: Vec<u8>,
-    }
-
-    impl Reply {
-        pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
-            Reply {
-                status,
-                headers: Vec::new(),
-                body: body.into(),
-            }
-        }
-        pub fn header(mut self, k: &str, v: &str) -> Self {
-            self.headers.push((k.to_string(), v.to_string()));
-            self
-        }
-    }
-
-    type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync;
-
-    pub struct TestServer {
-        pub base: url::Url,
-        pub log: Arc<Mutex<Vec<Recorded>>>,
-    }
-
-    impl TestServer {
-        pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let log = Arc::new(Mutex::new(Vec::new()));
-            let handler: Arc<Handler> = Arc::new(handler);
-            let log2 = log.clone();
-            tokio::spawn(async move {
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        return;
-                    };
-                    let handler = handler.clone();
-                    let log = log2.clone();
-                    tokio::spawn(async move {
-                        let service =
-                            service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                                let rec = Recorded {
-                                    method: req.method().to_string(),
-                                    path: req.uri().path().to_string(),
-                                    headers: req
-                                        .headers()
-                                        .iter()
-                                        .map(|(k, v)| {
-                                            (k.to_string(), v.to_str().unwrap_or("").to_string())
-                                        })
-                                        .collect(),
-                                };
-                                log.lock().unwrap().push(rec.clone());
-                                let reply = handler(&rec);
-                                let mut resp = hyper::Response::builder().status(reply.status);
-                                for (k, v) in &reply.headers {
-                                    resp = resp.header(k, v);
-                                }
-                                // HEAD: announce the length of the body we do not send.
-                                let body = if rec.method == "HEAD" {
-                                    resp = resp.header("content-length", reply.body.len());
-                                    Vec::new()
-                                } else {
-                                    reply.body
-                                };
-                                let resp = resp.body(Full::new(Bytes::from(body))).unwrap();
-                                async move { Ok::<_, Infallible>(resp) }
-                            });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
-            TestServer {
-                base: url::Url::parse(&format!("http://{addr}/")).unwrap(),
-                log,
-            }
-        }
-
-        pub fn requests(&self) -> Vec<Recorded> {
-            self.log.lock().unwrap().clone()
-        }
-
-        pub fn url(&self, path: &str) -> url::Url {
-            self.base.join(path).unwrap()
-        }
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use super::test_server::{Reply, TestServer};
     use super::*;
+    use crate::index::test_server::{Reply, Sending, TestServer};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn fast(client: HttpClient) -> HttpClient {
@@ -648,7 +682,13 @@ mod tests {
         .await;
         let client = fast(HttpClient::new(4).unwrap());
         let resp = client
-            .send("test", reqwest::Method::GET, &server.url("x"), &[])
+            .send(
+                "test",
+                reqwest::Method::GET,
+                &server.url("x"),
+                &[],
+                Limit::PAGE,
+            )
             .await
             .unwrap();
         assert_eq!(resp.status, 200);
@@ -666,7 +706,13 @@ mod tests {
         let server = TestServer::start(|_| Reply::new(503, "down")).await;
         let client = fast(HttpClient::new(4).unwrap());
         let resp = client
-            .send("test", reqwest::Method::GET, &server.url("x"), &[])
+            .send(
+                "test",
+                reqwest::Method::GET,
+                &server.url("x"),
+                &[],
+                Limit::PAGE,
+            )
             .await
             .unwrap();
         assert_eq!(resp.status, 503);
@@ -683,7 +729,7 @@ mod tests {
         let url = Url::parse(&format!("http://127.0.0.1:{port}/simple/foo/")).unwrap();
         let client = fast(HttpClient::new(4).unwrap());
         let err = client
-            .send("corp", reqwest::Method::GET, &url, &[])
+            .send("corp", reqwest::Method::GET, &url, &[], Limit::PAGE)
             .await
             .unwrap_err();
         let text = err.to_string();
@@ -692,6 +738,236 @@ mod tests {
             text.contains("corp") && text.contains(url.as_str()),
             "{text}"
         );
+    }
+
+    /// A client with fast retries and these timeouts.
+    fn timed(read_ms: u64, deadline_ms: u64) -> HttpClient {
+        let timeouts = HttpTimeouts {
+            read: Duration::from_millis(read_ms),
+            deadline: Duration::from_millis(deadline_ms),
+        };
+        fast(HttpClient::with_timeouts(4, timeouts).unwrap())
+    }
+
+    async fn get(client: &HttpClient, url: &Url, limit: Limit) -> Result<HttpResponse, IndexError> {
+        client
+            .send("t", reqwest::Method::GET, url, &[], limit)
+            .await
+    }
+
+    /// Regression: a body cut short (connection closed before `Content-Length` bytes) failed
+    /// at once, reported as "unreachable".
+    #[tokio::test]
+    async fn a_truncated_page_is_retried() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let server = TestServer::start(move |_| {
+            let reply = Reply::new(200, "<a href=\"x-1.0.tar.gz\">x</a>".repeat(100));
+            match h.fetch_add(1, Ordering::SeqCst) {
+                0 => reply.sent(Sending::Truncated),
+                _ => reply,
+            }
+        })
+        .await;
+        let resp = get(
+            &fast(HttpClient::new(4).unwrap()),
+            &server.url("p/"),
+            Limit::PAGE,
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.body.len(), 2800);
+        assert_eq!(server.requests().len(), 2);
+
+        // Cut short every time: retried, then said in its own words.
+        let cut =
+            TestServer::start(|_| Reply::new(200, vec![b'x'; 1000]).sent(Sending::Truncated)).await;
+        let url = cut.url("p/");
+        let err = get(&fast(HttpClient::new(4).unwrap()), &url, Limit::PAGE)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, IndexError::BrokenOff { attempts: 4, .. }),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(url.as_str()) && !text.contains("unreachable"),
+            "{text}"
+        );
+        assert_eq!(cut.requests().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_truncated_download_is_retried_from_the_start() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let server = TestServer::start(move |req| {
+            let reply = Reply::new(200, (0..200u8).collect::<Vec<u8>>());
+            match (req.method.as_str(), h.fetch_add(1, Ordering::SeqCst)) {
+                ("GET", 1) => reply.sent(Sending::Truncated),
+                _ => reply,
+            }
+        })
+        .await;
+        let client = fast(HttpClient::new(4).unwrap());
+        let (mut restarts, mut got) = (0, Vec::new());
+        let got_ref = std::sync::Mutex::new(&mut got);
+        let status = client
+            .stream(
+                "t",
+                &server.url("w.whl"),
+                &mut || {
+                    restarts += 1;
+                    got_ref.lock().unwrap().clear();
+                    Ok(())
+                },
+                &mut |chunk| {
+                    got_ref.lock().unwrap().extend_from_slice(chunk);
+                    Ok(())
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        assert_eq!((restarts, got), (2, (0..200u8).collect::<Vec<u8>>()));
+    }
+
+    #[tokio::test]
+    async fn a_dripping_server_hits_the_deadline() {
+        let server = TestServer::start(|_| {
+            Reply::new(200, vec![b'x'; 100]).sent(Sending::Drip(Duration::from_millis(50)))
+        })
+        .await;
+        let started = std::time::Instant::now();
+        let url = server.url("p/");
+        let err = get(&timed(1000, 300), &url, Limit::PAGE).await.unwrap_err();
+        assert!(matches!(err, IndexError::Deadline { .. }), "{err}");
+        assert!(err.to_string().contains(url.as_str()), "{err}");
+        // Not retried: the deadline bounds the whole request.
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_stalls_past_the_read_timeout() {
+        let server = TestServer::start(|_| {
+            Reply::new(200, vec![b'x'; 10]).sent(Sending::Drip(Duration::from_secs(5)))
+        })
+        .await;
+        let err = get(&timed(100, 10_000), &server.url("p/"), Limit::PAGE)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, IndexError::Stalled { attempts: 4, .. }),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_endless_page_is_cut_at_the_cap() {
+        let server =
+            TestServer::start(|_| Reply::new(200, vec![b'x'; 64 << 10]).sent(Sending::Endless))
+                .await;
+        let limit = Limit {
+            bytes: 1 << 20,
+            what: "a test page",
+            head_only: false,
+        };
+        let url = server.url("p/");
+        let err = get(&fast(HttpClient::new(4).unwrap()), &url, limit)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IndexError::TooLarge {
+                    limit: 1_048_576,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(url.as_str()) && text.contains("1 MiB"),
+            "{text}"
+        );
+
+        // An announced length over the cap is refused before the body is read; a probe
+        // keeps the head.
+        let big = TestServer::start(|_| Reply::new(200, vec![b'x'; 2 << 20])).await;
+        let err = get(&fast(HttpClient::new(4).unwrap()), &big.url("p/"), limit)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IndexError::TooLarge { .. }), "{err}");
+        let probe = get(
+            &fast(HttpClient::new(4).unwrap()),
+            &big.url("p/"),
+            Limit::PROBE,
+        )
+        .await
+        .unwrap();
+        assert_eq!((probe.status, probe.body.len()), (200, 0));
+        assert_eq!(probe.header("content-length"), Some("2097152"));
+    }
+
+    #[tokio::test]
+    async fn credentials_go_only_to_their_host() {
+        let other = TestServer::start(|_| Reply::new(200, "elsewhere")).await;
+        let target = other.url("landed");
+        let server = TestServer::start(move |req| match req.path.as_str() {
+            "/away" => Reply::new(302, "").header("Location", target.as_str()),
+            "/here" => Reply::new(302, "").header("Location", "/simple/"),
+            _ => Reply::new(200, "ok"),
+        })
+        .await;
+        let index = server.url("simple/");
+        let creds = crate::index::auth::Credentials {
+            username: "bob".to_string(),
+            password: Some("t0ken".to_string()),
+        };
+        let client =
+            fast(HttpClient::new(4).unwrap()).with_auth(Auth::new([(&index, &creds)], None));
+        for path in ["simple/x/", "files/w.whl", "here", "away"] {
+            get(&client, &server.url(path), Limit::PAGE).await.unwrap();
+        }
+        get(&client, &other.url("direct"), Limit::PAGE)
+            .await
+            .unwrap();
+        // "Basic base64(bob:t0ken)" on every request to the index's host, redirects included.
+        for r in server.requests() {
+            assert_eq!(
+                r.header("authorization"),
+                Some("Basic Ym9iOnQwa2Vu"),
+                "{r:?}"
+            );
+        }
+        // The other host, reached by a redirect or directly: never.
+        let elsewhere = other.requests();
+        assert_eq!(elsewhere.len(), 2);
+        assert!(
+            elsewhere
+                .iter()
+                .all(|r| r.header("authorization").is_none()),
+            "{elsewhere:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn urls_never_carry_their_credentials_to_the_server() {
+        let server = TestServer::start(|_| Reply::new(200, "ok")).await;
+        let mut url = server.url("simple/");
+        url.set_username("bob").unwrap();
+        url.set_password(Some("t0ken")).unwrap();
+        let resp = get(&fast(HttpClient::new(4).unwrap()), &url, Limit::PAGE)
+            .await
+            .unwrap();
+        // Sent as a header, taken from the URL; the final URL has none.
+        assert_eq!(resp.url, server.url("simple/"));
+        assert!(resp.credentials);
+        let sent = server.requests();
+        assert_eq!(sent[0].header("authorization"), Some("Basic Ym9iOnQwa2Vu"));
     }
 
     #[test]

@@ -12,11 +12,21 @@
 // they report, so boxing every variant would buy nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod auth;
 pub mod cache;
 pub mod client;
+mod error;
+pub mod local;
 pub mod metadata;
+pub mod netrc;
+mod page;
 pub mod range;
+pub mod redact;
 pub mod simple;
+#[cfg(test)]
+pub(crate) mod test_server;
+
+pub use error::IndexError;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -41,6 +51,8 @@ pub struct IndexUrl {
     /// Only projects pinned to this index may come from it.
     pub explicit: bool,
     pub kind: IndexKind,
+    /// Credentials for its host, kept apart from `url` (which has none): see [`auth`].
+    pub credentials: Option<auth::Credentials>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -163,40 +175,6 @@ pub struct CoreMetadata {
     pub provides_extra: Vec<ExtraName>,
 }
 
-/// Errors from indexes, the cache and metadata. `Clone`, because one failed fetch is shared
-/// by every resolver task that waited on it.
-#[derive(Clone, Debug, thiserror::Error)]
-pub enum IndexError {
-    #[error("index `{index}` at {url} is unreachable: {reason}")]
-    Unreachable {
-        index: String,
-        url: Url,
-        reason: String,
-    },
-    #[error("{url} answered HTTP {status}")]
-    Status { url: Url, status: u16 },
-    #[error("could not parse the simple page {url}: {reason}")]
-    BadPage { url: Url, reason: String },
-    #[error("invalid metadata in {file}: {reason}")]
-    BadMetadata { file: String, reason: String },
-    #[error("hash mismatch for {url}: expected sha256 {expected}, got {actual}")]
-    HashMismatch {
-        url: Url,
-        expected: String,
-        actual: String,
-    },
-    #[error("{what} is not in the cache, and --offline forbids network access")]
-    Offline { what: String },
-    #[error("cache error at {path}: {source}")]
-    Cache {
-        path: std::path::PathBuf,
-        #[source]
-        source: Arc<std::io::Error>,
-    },
-    #[error("{0}")]
-    Other(String),
-}
-
 /// What the resolver needs from the indexes. Implemented by [`IndexSet`] and by in-memory
 /// sources in tests.
 pub trait PackageSource: Send + Sync + 'static {
@@ -236,24 +214,6 @@ pub trait PackageSource: Send + Sync + 'static {
     }
 }
 
-/// `url` as messages show it: a password never appears.
-fn shown_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    if shown.password().is_some() {
-        // Setting a password fails only for URLs that cannot have one, which this one has.
-        let _ = shown.set_password(Some("***"));
-    }
-    shown.to_string()
-}
-
-/// A URL written by the user, as messages show it: see [`shown_url`].
-pub fn shown_url_text(text: &str) -> String {
-    match Url::parse(text) {
-        Ok(url) => shown_url(&url),
-        Err(_) => text.to_string(),
-    }
-}
-
 /// Where a project is looked for (see [`PackageSource::scope`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SearchScope {
@@ -277,6 +237,10 @@ pub struct IndexSettings {
     pub refresh: bool,
     /// Most requests in flight at once.
     pub concurrency: usize,
+    /// The read timeout and deadline of requests.
+    pub http: client::HttpTimeouts,
+    /// The netrc file to take credentials from (`NETRC`, else `~/.netrc`), if any.
+    pub netrc: Option<std::path::PathBuf>,
 }
 
 /// The configured indexes, in manifest order, with their HTTP client and cache.
@@ -322,141 +286,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One simple-page request, with what it needs to run on its own task.
-struct PageRequest {
-    client: client::HttpClient,
-    cache: cache::Cache,
-    background: Background,
-    index: String,
-    url: Url,
-    key: String,
-    accept: &'static str,
-    project: PackageName,
-}
-
-/// A fetched page: its files (`None` for a 404) and whether they differ from the cached ones.
-struct Fetched {
-    files: Option<Versions>,
-    changed: bool,
-}
-
-impl PageRequest {
-    /// Fetch the page (conditionally, when `cached` has validators), store it, and say
-    /// whether it differs from `cached`. An unchanged body is neither parsed nor rewritten.
-    async fn fetch(self, cached: Option<cache::CachedPage>) -> Result<Fetched, IndexError> {
-        let mut headers = vec![("Accept", self.accept.to_string())];
-        if let Some(page) = &cached {
-            headers.extend(page.header.policy.conditional_headers());
-        }
-        let resp = self
-            .client
-            .send(&self.index, reqwest::Method::GET, &self.url, &headers)
-            .await?;
-        let policy = cache::CachePolicy::from_headers(&resp.headers);
-        let header = |found: bool, body_sha256: Option<String>| cache::PageHeader {
-            url: self.url.to_string(),
-            policy: policy.clone(),
-            fetched_at: cache::now(),
-            found,
-            body_sha256,
-        };
-        match (resp.status, cached) {
-            (304, Some(mut page)) => {
-                tracing::debug!(url = %self.url, "not modified");
-                if resp.headers.contains_key("cache-control") {
-                    page.header.policy.max_age = policy.max_age;
-                    page.header.policy.no_cache = policy.no_cache;
-                    page.header.policy.no_store = policy.no_store;
-                }
-                page.header.policy.etag = policy.etag.clone().or(page.header.policy.etag);
-                page.header.policy.last_modified = policy
-                    .last_modified
-                    .clone()
-                    .or(page.header.policy.last_modified);
-                page.header.fetched_at = cache::now();
-                self.store(page.header.clone(), page.body());
-                Ok(Fetched {
-                    files: page.files,
-                    changed: false,
-                })
-            }
-            (status @ (200..=299 | 404 | 410), cached) => {
-                let found = status < 300;
-                let format = simple::PageFormat::from_content_type(resp.header("content-type"));
-                let digest = found.then(|| {
-                    let tag = match format {
-                        simple::PageFormat::Html => "html",
-                        simple::PageFormat::Json => "json",
-                    };
-                    cache::body_digest(tag, &resp.url, &resp.body)
-                });
-                if let Some(mut page) = cached
-                    && page.header.found == found
-                    && page.header.body_sha256 == digest
-                {
-                    tracing::debug!(url = %self.url, "unchanged");
-                    // Without an expiry the fetch time is never read: no need to rewrite.
-                    if page.header.policy != policy || policy.max_age.is_some() {
-                        page.header = header(found, digest);
-                        if !policy.no_store {
-                            self.store(page.header.clone(), page.body());
-                        }
-                    }
-                    return Ok(Fetched {
-                        files: page.files,
-                        changed: false,
-                    });
-                }
-                let (files, encoded) = if found {
-                    // Parsing and encoding a large page takes milliseconds: off the runtime
-                    // threads, which keep receiving the other pages meanwhile.
-                    let (body, url, project) = (resp.body, resp.url, self.project.clone());
-                    let store = !policy.no_store;
-                    tokio::task::spawn_blocking(move || {
-                        let (files, encoded) = simple::encode_page(&body, format, &url, &project)?;
-                        drop(body);
-                        let encoded = Arc::new(encoded);
-                        let files = match files {
-                            simple::Encoded::Files(files) => files,
-                            simple::Encoded::Groups(groups) => {
-                                cache::lazy_groups(&encoded, groups, &project)
-                            }
-                        };
-                        Ok::<_, IndexError>((Some(files), store.then_some(encoded)))
-                    })
-                    .await
-                    .map_err(|e| IndexError::Other(format!("parsing {} failed: {e}", self.url)))??
-                } else {
-                    (None, Some(Arc::new(String::new())))
-                };
-                if let Some(body) = encoded.filter(|_| !policy.no_store) {
-                    self.store(header(found, digest), body);
-                }
-                Ok(Fetched {
-                    files,
-                    changed: true,
-                })
-            }
-            (status, _) => Err(IndexError::Status {
-                url: self.url,
-                status,
-            }),
-        }
-    }
-
-    /// Write `page` to the cache off the runtime threads; [`IndexSet::settle`] waits for it.
-    fn store(&self, header: cache::PageHeader, body: Arc<String>) {
-        let (cache, key) = (self.cache.clone(), self.key.clone());
-        let task = tokio::task::spawn_blocking(move || {
-            if let Err(err) = cache.write_page(&key, &header, &body) {
-                tracing::warn!(%err, "could not write to the cache");
-            }
-            Ok(None)
-        });
-        lock(&self.background).push(task);
-    }
-}
-
 /// The shared cell of `key`, created on first use.
 fn memo_cell<K: Eq + Hash + Clone, V>(memo: &Memo<K, V>, key: &K) -> Arc<OnceCell<V>> {
     // A poisoned lock only means another task panicked while inserting; the map is intact.
@@ -484,8 +313,15 @@ impl IndexSet {
             };
             by_position.insert(project, position);
         }
+        let auth = auth::Auth::new(
+            indexes
+                .iter()
+                .filter_map(|i| Some((&i.url, i.credentials.as_ref()?))),
+            auth::Auth::read_netrc(settings.netrc.as_deref()),
+        );
         Ok(IndexSet {
-            client: client::HttpClient::new(settings.concurrency)?,
+            client: client::HttpClient::with_timeouts(settings.concurrency, settings.http)?
+                .with_auth(auth),
             cache: cache::Cache::new(&settings.cache_dir),
             indexes,
             pins: by_position,
@@ -609,7 +445,13 @@ impl IndexSet {
         let index = self.index_name_for(&file.url);
         let head = self
             .client
-            .send(&index, reqwest::Method::HEAD, &file.url, &[])
+            .send(
+                &index,
+                reqwest::Method::HEAD,
+                &file.url,
+                &[],
+                client::Limit::PROBE,
+            )
             .await?;
         let resp = if head.status / 100 == 2 {
             head
@@ -622,13 +464,16 @@ impl IndexSet {
                     reqwest::Method::GET,
                     &file.url,
                     &[("Range", "bytes=0-0".to_string())],
+                    client::Limit::PROBE,
                 )
                 .await?;
             if resp.status / 100 != 2 {
-                return Err(IndexError::Status {
-                    url: file.url.clone(),
-                    status: head.status,
-                });
+                return Err(IndexError::from_status(
+                    &index,
+                    &file.url,
+                    head.status,
+                    head.credentials,
+                ));
             }
             resp
         };
@@ -767,7 +612,7 @@ impl IndexSet {
                 what: format!("the `{name}` page of index `{}` ({page_url})", index.name),
             });
         }
-        let request = PageRequest {
+        let request = page::PageRequest {
             client: self.client.clone(),
             cache: self.cache.clone(),
             background: self.background.clone(),
@@ -877,16 +722,24 @@ impl IndexSet {
             } else {
                 let resp = self
                     .client
-                    .send(index, reqwest::Method::GET, &meta_url, &[])
+                    .send(
+                        index,
+                        reqwest::Method::GET,
+                        &meta_url,
+                        &[],
+                        client::Limit::METADATA,
+                    )
                     .await?;
                 match resp.status {
                     200 => Some(resp.body),
                     404 => None,
                     status => {
-                        return Err(IndexError::Status {
-                            url: meta_url,
+                        return Err(IndexError::from_status(
+                            index,
+                            &meta_url,
                             status,
-                        });
+                            resp.credentials,
+                        ));
                     }
                 }
             };
@@ -982,7 +835,7 @@ impl IndexSet {
     /// The files of `name` from the index at `pin`, or from the first non-explicit index.
     /// Where `name` is looked for with `pin`: see [`SearchScope`].
     fn scope_pinned(&self, pin: Option<usize>) -> SearchScope {
-        let shown = |i: &IndexUrl| format!("`{}` ({})", i.name, shown_url(&i.url));
+        let shown = |i: &IndexUrl| format!("`{}` ({})", i.name, redact::redacted(&i.url));
         match pin.and_then(|p| self.indexes.get(p)) {
             Some(index) => SearchScope {
                 searched: vec![shown(index)],
@@ -1120,8 +973,8 @@ impl PackageSource for IndexSet {
 
 #[cfg(test)]
 mod tests {
-    use super::client::test_server::{Recorded, Reply, TestServer};
     use super::range::tests::{META, range_handler, wheel};
+    use super::test_server::{Recorded, Reply, TestServer};
     use super::*;
     use std::str::FromStr;
     use std::time::Duration;
@@ -1136,6 +989,7 @@ mod tests {
             url: url.clone(),
             explicit,
             kind,
+            credentials: None,
         }
     }
 
@@ -1145,6 +999,8 @@ mod tests {
             offline: false,
             refresh: false,
             concurrency: 8,
+            http: client::HttpTimeouts::default(),
+            netrc: None,
         }
     }
 
@@ -1479,7 +1335,7 @@ mod tests {
         assert!(s.files(&name("foo")).await.unwrap().is_some());
         let err = s.settle().await.unwrap_err();
         assert!(
-            matches!(err, IndexError::Status { status: 403, .. }),
+            matches!(err, IndexError::Denied { status: 403, .. }),
             "{err}"
         );
     }

@@ -12,14 +12,19 @@
 //! async code and no control over how many requests are made. Reading the three fixed-layout
 //! records we need (EOCD, central directory entries, one local header) lets us plan requests
 //! from the offsets we already hold.
+//!
+//! Answers read into memory are capped ([`Limit::RANGE`]); a server that answers with a
+//! whole wheel larger than that (it ignored `Range`), or with no range support at all, has
+//! the wheel streamed into a temporary file, where the same records are read.
 
-use std::io::Read;
+use std::io::{Read, Seek as _, SeekFrom, Write as _};
 
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::IndexError;
-use super::client::HttpClient;
+use super::client::{HttpClient, Limit, StreamError};
+use super::redact::redacted;
 
 /// The size of the first (suffix) range request.
 pub const TAIL_SIZE: u64 = 65_536;
@@ -46,36 +51,59 @@ pub async fn fetch_wheel_metadata(
     url: &Url,
     sha256: Option<&str>,
 ) -> Result<WheelMetadata, IndexError> {
+    match from_ranges(client, index, url, sha256).await {
+        Err(IndexError::TooLarge { .. }) => {
+            tracing::debug!(url = %redacted(url), "an answer too large to hold; downloading");
+            download(client, index, url, sha256).await
+        }
+        result => result,
+    }
+}
+
+async fn from_ranges(
+    client: &HttpClient,
+    index: &str,
+    url: &Url,
+    sha256: Option<&str>,
+) -> Result<WheelMetadata, IndexError> {
     let bad = |reason: String| IndexError::BadMetadata {
-        file: url.to_string(),
+        file: redacted(url).to_string(),
         reason,
     };
     let range = format!("bytes=-{TAIL_SIZE}");
     let first = client
-        .send(index, reqwest::Method::GET, url, &[("Range", range)])
+        .send(
+            index,
+            reqwest::Method::GET,
+            url,
+            &[("Range", range)],
+            Limit::RANGE,
+        )
         .await?;
     let (start, total) = match first.status {
         206 => match first.header("content-range").and_then(parse_content_range) {
             Some((start, _, total)) => (start, total),
             None => {
-                tracing::debug!(%url, "206 without a usable Content-Range; downloading");
+                tracing::debug!(url = %redacted(url), "206 without a usable Content-Range; downloading");
                 return download(client, index, url, sha256).await;
             }
         },
         200 => {
-            tracing::debug!(%url, "the server ignored Range; using the full body");
+            tracing::debug!(url = %redacted(url), "the server ignored Range; using the full body");
             let last_modified = first.header("last-modified").map(str::to_string);
             return from_full_body(first.body, last_modified, url, sha256);
         }
         416 | 501 => {
-            tracing::debug!(%url, status = first.status, "no range support; downloading");
+            tracing::debug!(url = %redacted(url), status = first.status, "no range support; downloading");
             return download(client, index, url, sha256).await;
         }
         status => {
-            return Err(IndexError::Status {
-                url: url.clone(),
+            return Err(IndexError::from_status(
+                index,
+                url,
                 status,
-            });
+                first.credentials,
+            ));
         }
     };
     let last_modified = first.header("last-modified").map(str::to_string);
@@ -85,7 +113,7 @@ pub async fn fetch_wheel_metadata(
     let total = total.or_else(|| start.checked_add(fetched.chunks[0].1.len() as u64));
 
     let Some(eocd) = find_eocd(&fetched.chunks[0].1, start) else {
-        tracing::debug!(%url, "no end-of-central-directory in the tail; downloading");
+        tracing::debug!(url = %redacted(url), "no end-of-central-directory in the tail; downloading");
         return download(client, index, url, sha256).await;
     };
     let cd_end = eocd
@@ -144,7 +172,13 @@ async fn fetch_range(
     }
     let range = format!("bytes={start}-{}", end - 1);
     let resp = client
-        .send(index, reqwest::Method::GET, url, &[("Range", range)])
+        .send(
+            index,
+            reqwest::Method::GET,
+            url,
+            &[("Range", range)],
+            Limit::RANGE,
+        )
         .await?;
     match resp.status {
         206 => {
@@ -156,28 +190,135 @@ async fn fetch_range(
             Ok((offset, resp.body))
         }
         200 => Ok((0, resp.body)),
-        status => Err(IndexError::Status {
-            url: url.clone(),
+        status => Err(IndexError::from_status(
+            index,
+            url,
             status,
-        }),
+            resp.credentials,
+        )),
     }
 }
 
+/// Stream the whole wheel into a temporary file (sha256-verified when known) and read its
+/// METADATA there: memory stays bounded whatever the wheel's size.
 async fn download(
     client: &HttpClient,
     index: &str,
     url: &Url,
     sha256: Option<&str>,
 ) -> Result<WheelMetadata, IndexError> {
-    let resp = client.send(index, reqwest::Method::GET, url, &[]).await?;
-    if resp.status != 200 {
-        return Err(IndexError::Status {
-            url: url.clone(),
-            status: resp.status,
-        });
+    let io = |e: std::io::Error| {
+        IndexError::Other(format!(
+            "cannot store the download of {}: {e}",
+            redacted(url)
+        ))
+    };
+    let file = tempfile::tempfile().map_err(io)?;
+    let state = std::sync::Mutex::new((std::io::BufWriter::new(file), Sha256::new(), 0u64));
+    let lock = || {
+        state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let result = client
+        .stream(
+            index,
+            url,
+            &mut || {
+                let mut s = lock();
+                s.0.seek(SeekFrom::Start(0))?;
+                s.0.get_ref().set_len(0)?;
+                s.1 = Sha256::new();
+                s.2 = 0;
+                Ok(())
+            },
+            &mut |chunk: &[u8]| {
+                let mut s = lock();
+                s.0.write_all(chunk)?;
+                s.1.update(chunk);
+                s.2 += chunk.len() as u64;
+                Ok(())
+            },
+        )
+        .await;
+    let (writer, hasher, size) = state
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match result {
+        Ok(200) => {}
+        Ok(status) => {
+            let sent = client.sends_credentials(url);
+            return Err(IndexError::from_status(index, url, status, sent));
+        }
+        Err(StreamError::Transport(err)) => return Err(err),
+        Err(StreamError::Sink(err)) => return Err(io(err)),
     }
-    let last_modified = resp.header("last-modified").map(str::to_string);
-    from_full_body(resp.body, last_modified, url, sha256)
+    if let Some(expected) = sha256 {
+        let actual = hex::encode(hasher.finalize());
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(IndexError::HashMismatch {
+                url: url.clone(),
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+    }
+    let file = writer.into_inner().map_err(|e| io(e.into_error()))?;
+    let shown = url.clone();
+    let (path, bytes) = tokio::task::spawn_blocking(move || metadata_from_file(file, size, &shown))
+        .await
+        .map_err(|e| io(std::io::Error::other(e)))??;
+    Ok(WheelMetadata {
+        bytes,
+        path,
+        size: Some(size),
+        last_modified: None,
+    })
+}
+
+/// The `(path, METADATA)` of a complete wheel of `len` bytes in `file`, reading only its
+/// end-of-central-directory, central directory and METADATA entry.
+fn metadata_from_file(
+    mut file: std::fs::File,
+    len: u64,
+    url: &Url,
+) -> Result<(String, Vec<u8>), IndexError> {
+    let bad = |reason: String| IndexError::BadMetadata {
+        file: redacted(url).to_string(),
+        reason,
+    };
+    let mut read_at = |offset: u64, n: u64| -> Result<Vec<u8>, IndexError> {
+        if n > Limit::RANGE.bytes || offset.checked_add(n).is_none_or(|end| end > len) {
+            return Err(bad(format!(
+                "a zip record at {offset} of {n} bytes is out of bounds"
+            )));
+        }
+        let mut buf = vec![0; n as usize];
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(&mut buf))
+            .map_err(|e| bad(format!("cannot read the downloaded wheel: {e}")))?;
+        Ok(buf)
+    };
+    let tail_start = len.saturating_sub(TAIL_SIZE);
+    let tail = read_at(tail_start, len - tail_start)?;
+    let eocd = find_eocd(&tail, tail_start)
+        .ok_or_else(|| bad("not a zip file (no end of central directory)".into()))?;
+    let cd = read_at(eocd.cd_offset, eocd.cd_size)?;
+    let entries = parse_central_directory(&cd).map_err(bad)?;
+    let entry = pick_metadata_entry(&entries, url).map_err(bad)?;
+    let span_end = entries
+        .iter()
+        .map(|e| e.local_offset)
+        .filter(|&o| o > entry.local_offset)
+        .min()
+        .unwrap_or(eocd.cd_offset)
+        .min(eocd.cd_offset);
+    let span = span_end
+        .checked_sub(entry.local_offset)
+        .ok_or_else(|| bad("METADATA starts past the central directory".into()))?;
+    let data = read_at(entry.local_offset, span)?;
+    let bytes = extract(&data, entry).map_err(bad)?;
+    Ok((entry.name.clone(), bytes))
 }
 
 fn from_full_body(
@@ -208,7 +349,7 @@ fn from_full_body(
 /// The `(path, METADATA)` of a complete wheel held in memory.
 pub fn metadata_from_zip(wheel: &[u8], url: &Url) -> Result<(String, Vec<u8>), IndexError> {
     let bad = |reason: String| IndexError::BadMetadata {
-        file: url.to_string(),
+        file: redacted(url).to_string(),
         reason,
     };
     let eocd = find_eocd(wheel, 0)
@@ -451,7 +592,7 @@ pub fn extract(data: &[u8], entry: &CdEntry) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::index::client::test_server::{Recorded, Reply, TestServer};
+    use crate::index::test_server::{Recorded, Reply, TestServer};
     use proptest::prelude::*;
     use std::io::Write;
     use std::time::Duration;
@@ -631,6 +772,40 @@ pub(crate) mod tests {
         let reqs = server.requests();
         assert_eq!(reqs.len(), 2);
         assert!(reqs[1].header("range").is_none());
+    }
+
+    /// Regression: a server without range support had the whole wheel read into memory,
+    /// whatever its size; it is streamed into a temporary file now, and read there.
+    #[tokio::test]
+    async fn a_download_is_read_from_a_temporary_file() {
+        let w = wheel(META, 100_000, true);
+        let sha = hex::encode(Sha256::digest(&w));
+        let server = TestServer::start(move |req| match req.header("range") {
+            Some(_) => Reply::new(501, ""),
+            None => Reply::new(200, w.clone()),
+        })
+        .await;
+        let url = server.url("foo-1.0-py3-none-any.whl");
+        let meta = fetch_wheel_metadata(&client(), "t", &url, Some(&sha))
+            .await
+            .unwrap();
+        assert_eq!(meta.bytes, META.as_bytes());
+        assert_eq!(meta.path, "foo-1.0.dist-info/METADATA");
+        let wrong = "0".repeat(64);
+        let err = fetch_wheel_metadata(&client(), "t", &url, Some(&wrong))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IndexError::HashMismatch { .. }), "{err}");
+        let junk = TestServer::start(|req| match req.header("range") {
+            Some(_) => Reply::new(416, ""),
+            None => Reply::new(200, "not a zip at all"),
+        })
+        .await;
+        let url = junk.url("foo-1.0-py3-none-any.whl");
+        let err = fetch_wheel_metadata(&client(), "t", &url, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IndexError::BadMetadata { .. }), "{err}");
     }
 
     #[test]

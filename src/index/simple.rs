@@ -4,7 +4,8 @@
 //! Pure: no I/O. Turns a page body into [`DistFile`]s and groups them into [`PackageFiles`].
 //! Files whose names do not parse, or that belong to another project (flat listings mix
 //! projects), are skipped with a `debug` log; a malformed `requires-python` drops only that
-//! attribute.
+//! attribute. JSON that does not parse is an error naming the page. Links never keep credentials: a link
+//! with user info has it removed (requests get credentials by host, see [`super::auth`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +17,7 @@ use pep508_rs::PackageName;
 use serde::Deserialize;
 use url::Url;
 
+use super::redact::{redact_text, redacted, without_credentials};
 use super::{
     CoreMetadataRef, DistFile, IndexError, IndexUrl, PackageFiles, VersionFiles, Versions, cache,
 };
@@ -140,7 +142,7 @@ pub fn parse_html(
             continue;
         };
         let Ok(mut url) = base.join(href.trim()) else {
-            tracing::debug!(%page_url, href, "skipping a link that is not a valid URL");
+            tracing::debug!(page_url = %redacted(page_url), href = %redact_text(&href), "skipping a link that is not a valid URL");
             continue;
         };
         let sha256 = url.fragment().and_then(fragment_sha256);
@@ -267,10 +269,11 @@ pub fn encode_html_groups(
                     )
                 }
                 None => {
-                    let Ok(mut url) = base.join(href) else {
-                        tracing::debug!(%page_url, href, "skipping a link that is not a valid URL");
+                    let Ok(url) = base.join(href) else {
+                        tracing::debug!(page_url = %redacted(page_url), "skipping a link that is not a valid URL");
                         continue;
                     };
+                    let mut url = without_credentials(&url);
                     let fragment = url.fragment().map(str::to_string);
                     url.set_fragment(None);
                     let Some(filename) = filename_of(&url) else {
@@ -398,6 +401,10 @@ impl Origins {
             .or_else(|| href.strip_prefix("http://"))?;
         let origin_len = href.len() - after_scheme.len() + after_scheme.find('/')? + 1;
         let (origin, rest) = href.split_at(origin_len);
+        // User info is removed by the URL path.
+        if origin.contains('@') {
+            return None;
+        }
         let (path, fragment) = match rest.split_once('#') {
             Some((path, fragment)) => (path, Some(fragment)),
             None => (rest, None),
@@ -548,7 +555,7 @@ pub fn make_file(filename: &str, url: Url, project: &PackageName) -> Option<Dist
         Ok(parsed) => Some(DistFile {
             filename: filename.to_string(),
             parsed,
-            url,
+            url: without_credentials(&url),
             sha256: None,
             size: None,
             upload_time: None,
@@ -621,19 +628,19 @@ pub fn parse_json(
     }
     let page: Page = serde_json::from_slice(body).map_err(|e| IndexError::BadPage {
         url: page_url.clone(),
-        reason: e.to_string(),
+        reason: format!("invalid JSON: {e}"),
     })?;
     let mut files = Vec::with_capacity(page.files.len());
     for value in page.files {
         let entry: JsonFile = match serde_json::from_value(value) {
             Ok(entry) => entry,
             Err(err) => {
-                tracing::debug!(%page_url, %err, "skipping a malformed file entry");
+                tracing::debug!(page_url = %redacted(page_url), %err, "skipping a malformed file entry");
                 continue;
             }
         };
         let Ok(url) = page_url.join(&entry.url) else {
-            tracing::debug!(%page_url, url = entry.url, "skipping a file with an invalid URL");
+            tracing::debug!(page_url = %redacted(page_url), url = %redact_text(&entry.url), "skipping a file with an invalid URL");
             continue;
         };
         let Some(mut file) = make_file(&entry.filename, url, project) else {
@@ -842,6 +849,7 @@ mod tests {
                 url: page(),
                 explicit: false,
                 kind: crate::index::IndexKind::Flat,
+                credentials: None,
             }),
             files,
         );

@@ -21,6 +21,7 @@ use super::wheel::{InstallError, UNPACK_PREFIX, UnpackedWheel, unpack, unpack_by
 use crate::index::IndexError;
 use crate::index::cache::CACHE_VERSION;
 use crate::index::client::{HttpClient, StreamError, file_path};
+use crate::index::redact::redacted;
 
 /// One wheel to fetch, as the lockfile describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -369,7 +370,7 @@ async fn download(
         Ok(status) => {
             return Err(FetchError::Status {
                 package: artifact.package.clone(),
-                url: artifact.url.to_string(),
+                url: redacted(&artifact.url).to_string(),
                 status,
             });
         }
@@ -478,7 +479,7 @@ fn verify(artifact: &Artifact, size: u64, stopped: bool, sha256: &str) -> Result
     {
         return Err(FetchError::SizeMismatch {
             package: artifact.package.clone(),
-            url: artifact.url.to_string(),
+            url: redacted(&artifact.url).to_string(),
             expected,
             actual: size,
             stopped,
@@ -487,7 +488,7 @@ fn verify(artifact: &Artifact, size: u64, stopped: bool, sha256: &str) -> Result
     if !sha256.eq_ignore_ascii_case(&artifact.sha256) {
         return Err(FetchError::HashMismatch {
             package: artifact.package.clone(),
-            url: artifact.url.to_string(),
+            url: redacted(&artifact.url).to_string(),
             expected: artifact.sha256.clone(),
             actual: sha256.to_string(),
         });
@@ -500,7 +501,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::index::client::test_server::{Reply, TestServer};
+    use crate::index::test_server::{Reply, TestServer};
     use crate::install::tests::{base_files, build_wheel};
 
     fn artifact(url: Url, bytes: &[u8]) -> Artifact {

@@ -106,6 +106,7 @@ impl MemorySource {
                 url: Url::parse("https://memory.invalid/simple/").expect("valid URL"),
                 explicit: false,
                 kind: IndexKind::Simple,
+                credentials: None,
             }),
             packages: HashMap::new(),
             files_calls: AtomicUsize::new(0),

@@ -74,7 +74,7 @@ pub fn two_layers() -> Env {
     );
     let mut project = Project::new();
     project.env("SANCTUARY_INDEX_PYPI", &pypi.index_url());
-    project.env("SANCTUARY_INDEX_PYTORCH", &pytorch.index_url());
+    project.env("SANCTUARY_INDEX_PYTORCH", &pytorch.keyed_index_url());
     project.write_manifest(
         "[project]\nname = \"two\"\npython = \"3.11\"\nplatform = \"linux-x86_64\"\n\n\
          [[index]]\nname = \"pypi\"\nurl = \"https://pypi.org/simple\"\n\n\

@@ -5,6 +5,7 @@
 mod support;
 
 mod common;
+mod credentials;
 mod doctor;
 mod errors;
 mod export;
@@ -12,6 +13,7 @@ mod forge;
 mod foundation;
 mod indexes;
 mod lock;
+mod network;
 mod rules;
 mod sync;
 mod tree;

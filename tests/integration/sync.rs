@@ -795,10 +795,12 @@ fn a_hash_or_size_mismatch_leaves_the_environment_byte_identical() {
 fn two_syncs_of_one_environment_are_serialised() {
     // Slow downloads keep the first sync inside the environment lock for a while.
     let scenario = scenario().fault(Fault::delay("/files/", 1500));
-    let env = env_with(scenario, &["app==1.0.0", "old"]);
-    env.project.lock_ok(&["-q"]);
-    // Create the venv (and its lock file) first, empty.
+    // Create the venv (and its lock file) first, empty: a missing venv is only created
+    // once its wheels are fetched, so the first sync would take the lock too late.
+    let env = env_with(scenario, &[]);
+    env.sync_ok(&[]);
     env.requirements(&["app==1.0.0", "old"]);
+    env.project.lock_ok(&["-q"]);
     env.index.clear_requests();
     let first = env
         .project

@@ -179,7 +179,17 @@ pub struct ServerOptions {
     pub last_modified: bool,
     /// Include `upload-time` in JSON pages.
     pub upload_time: bool,
+    /// Require HTTP Basic authentication with these credentials on every request
+    /// (401 with `WWW-Authenticate` otherwise).
+    pub basic_auth: Option<BasicAuth>,
     pub faults: Vec<Fault>,
+}
+
+/// The user and password a server requires.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct BasicAuth {
+    pub user: String,
+    pub password: String,
 }
 
 impl Default for ServerOptions {
@@ -192,6 +202,7 @@ impl Default for ServerOptions {
             etag: false,
             last_modified: false,
             upload_time: true,
+            basic_auth: None,
             faults: Vec::new(),
         }
     }
@@ -201,8 +212,11 @@ impl Default for ServerOptions {
 /// (`/simple/` hits every page, `/files/` every file) unless `exact = true`. The first fault
 /// that matches and still has uses left applies; `times` (default: forever) counts the
 /// requests it affects, then it heals. `delay_ms` sleeps first; then `reset` drops the
-/// connection without a response, or `status` answers with that status; with neither, the
-/// request proceeds normally after the delay.
+/// connection without a response, or `status` answers with that status, or `body` answers
+/// 200 with that body (and `content_type`); with none of them, the request proceeds normally
+/// after the delay. The answer is then sent as it is, or: `truncate` announces its full
+/// `Content-Length`, sends the first half and breaks the connection; `drip_ms` sends it one
+/// byte every `drip_ms` milliseconds.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Fault {
@@ -211,6 +225,10 @@ pub struct Fault {
     pub status: Option<u16>,
     pub reset: bool,
     pub delay_ms: Option<u64>,
+    pub body: Option<Vec<u8>>,
+    pub content_type: Option<String>,
+    pub truncate: bool,
+    pub drip_ms: Option<u64>,
     pub times: Option<u32>,
 }
 
@@ -240,6 +258,36 @@ impl Fault {
         Self {
             path: path.to_string(),
             delay_ms: Some(ms),
+            ..Self::default()
+        }
+    }
+
+    /// Answers 200 with `body` as `content_type`, `times` times.
+    pub fn body(path: &str, content_type: &str, body: impl Into<Vec<u8>>, times: u32) -> Self {
+        Self {
+            path: path.to_string(),
+            body: Some(body.into()),
+            content_type: Some(content_type.to_string()),
+            times: Some(times),
+            ..Self::default()
+        }
+    }
+
+    /// Sends half the answer, then breaks the connection, `times` times.
+    pub fn truncate(path: &str, times: u32) -> Self {
+        Self {
+            path: path.to_string(),
+            truncate: true,
+            times: Some(times),
+            ..Self::default()
+        }
+    }
+
+    /// Sends every answer under `path` one byte each `ms` milliseconds.
+    pub fn drip(path: &str, ms: u64) -> Self {
+        Self {
+            path: path.to_string(),
+            drip_ms: Some(ms),
             ..Self::default()
         }
     }
@@ -336,6 +384,16 @@ impl Scenario {
 
     pub fn fault(self, fault: Fault) -> Self {
         self.with_server(|s| s.faults.push(fault))
+    }
+
+    /// Require HTTP Basic authentication as `user` / `password`.
+    pub fn basic_auth(self, user: &str, password: &str) -> Self {
+        self.with_server(|s| {
+            s.basic_auth = Some(BasicAuth {
+                user: user.to_string(),
+                password: password.to_string(),
+            });
+        })
     }
 
     /// The projects the root requirements name (normalized, in order, deduplicated).

@@ -10,7 +10,9 @@
 //! - `/files/<file>`: the file (GET and HEAD, `Range` → 206 / 416 when enabled);
 //! - `/files/<wheel>.metadata`: PEP 658 core metadata when enabled.
 //!
-//! Faults from the scenario apply before routing; every request is logged.
+//! Every request needs HTTP Basic credentials when the scenario sets `basic_auth` (401
+//! otherwise). Faults from the scenario apply before routing (and may then truncate or drip
+//! the answer); every request is logged.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,8 +22,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use http_body_util::{BodyExt as _, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -43,6 +45,8 @@ pub struct RequestRecord {
     pub path: String,
     pub range: Option<String>,
     pub accept: Option<String>,
+    /// The `Authorization` header sent, if any.
+    pub authorization: Option<String>,
     /// The status answered; 0 when a fault reset the connection.
     pub status: u16,
 }
@@ -124,6 +128,12 @@ impl TestIndex {
     /// The simple API root, `{base}/simple` (no trailing slash, as users write it).
     pub fn index_url(&self) -> String {
         format!("{}/simple", self.base)
+    }
+
+    /// A keyed index's URL template on this server, `{base}/key/{key}/simple`: every key
+    /// sees the same pages.
+    pub fn keyed_index_url(&self) -> String {
+        format!("{}/key/{{key}}/simple", self.base)
     }
 
     /// The find-links page listing every file, `{base}/files/`.
@@ -233,7 +243,10 @@ impl std::error::Error for Reset {}
 
 type Resp = Response<Full<Bytes>>;
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Reset> {
+/// What is sent: a whole body, or one cut short or dripped by a fault.
+type Body = BoxBody<Bytes, std::io::Error>;
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Reset> {
     let header = |name: header::HeaderName| {
         req.headers()
             .get(name)
@@ -248,8 +261,26 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Reset
             .map_or_else(|| req.uri().path().to_string(), |p| p.to_string()),
         range: header(header::RANGE),
         accept: header(header::ACCEPT),
+        authorization: header(header::AUTHORIZATION),
         status: 0,
     };
+
+    if let Some(auth) = &state.options.basic_auth {
+        let expected = format!(
+            "Basic {}",
+            base64(&format!("{}:{}", auth.user, auth.password))
+        );
+        if record.authorization.as_deref() != Some(expected.as_str()) {
+            let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"test\""),
+            );
+            record.status = 401;
+            state.log.lock().unwrap().push(record);
+            return Ok(r.map(whole));
+        }
+    }
 
     let fault = state.take_fault(req.uri().path());
     if let Some(fault) = &fault {
@@ -261,7 +292,17 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Reset
             return Err(Reset);
         }
     }
-    let response = match fault.and_then(|f| f.status) {
+    let response = match fault.as_ref().and_then(|f| f.status) {
+        None if fault.as_ref().is_some_and(|f| f.body.is_some()) => {
+            let f = fault.as_ref().expect("checked");
+            let mut r = Response::new(Full::new(Bytes::from(f.body.clone().unwrap_or_default())));
+            let content_type = f.content_type.as_deref().unwrap_or("text/html");
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(content_type).expect("content type"),
+            );
+            r
+        }
         Some(status) => {
             let mut r = text(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -277,7 +318,77 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Reset
     };
     record.status = response.status().as_u16();
     state.log.lock().unwrap().push(record);
-    Ok(response)
+    Ok(match fault {
+        Some(f) if f.truncate || f.drip_ms.is_some() => misbehave(response, &f).await,
+        _ => response.map(whole),
+    })
+}
+
+fn whole(body: Full<Bytes>) -> Body {
+    body.map_err(|never| match never {}).boxed()
+}
+
+/// `response` sent as `fault` says: its full `Content-Length` announced, then the first half
+/// and a broken connection (`truncate`), or one byte at a time (`drip_ms`).
+async fn misbehave(response: Resp, fault: &Fault) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let truncate = fault.truncate;
+    let drip = fault.drip_ms.map(Duration::from_millis);
+    let cut = if truncate {
+        bytes.len() / 2
+    } else {
+        bytes.len()
+    };
+    // `usize::MAX`: the error that breaks the connection was sent.
+    let chunks = futures::stream::unfold(0usize, move |pos| {
+        let bytes = bytes.clone();
+        async move {
+            if pos >= cut {
+                if !truncate || pos == usize::MAX {
+                    return None;
+                }
+                // Let hyper send what it has before the connection breaks.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let err = std::io::Error::other("injected truncation");
+                return Some((Err(err), usize::MAX));
+            }
+            if let Some(every) = drip {
+                tokio::time::sleep(every).await;
+            }
+            let end = if drip.is_some() { pos + 1 } else { cut };
+            Some((Ok(Frame::data(bytes.slice(pos..end))), end))
+        }
+    });
+    Response::from_parts(parts, StreamBody::new(chunks).boxed())
+}
+
+/// Standard base64 with padding (for the expected `Authorization` header).
+pub fn base64(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn text(status: StatusCode, body: &str) -> Resp {
@@ -387,6 +498,15 @@ impl State {
         }
         let head = req.method() == Method::HEAD;
         let path = percent_decode(req.uri().path());
+        // `/key/<key>/simple/...` serves the same pages: a keyed index's URL template
+        // (`{base}/key/{key}/simple`) on one server.
+        let path = match path
+            .strip_prefix("/key/")
+            .and_then(|rest| rest.split_once('/'))
+        {
+            Some((_, rest)) => format!("/{rest}"),
+            None => path,
+        };
         let accept = req
             .headers()
             .get(header::ACCEPT)
