@@ -14,4 +14,5 @@ mod indexes;
 mod lock;
 mod rules;
 mod sync;
+mod sync_wheels;
 mod tree;
