@@ -533,6 +533,11 @@ fn hint(err: &anyhow::Error) -> Option<String> {
                     .to_string(),
             );
         }
+        if let Some(e) = cause.downcast_ref::<crate::install::wheel::InstallError>()
+            && let Some(hint) = e.hint()
+        {
+            return Some(hint);
+        }
         if let Some(e) = cause.downcast_ref::<crate::install::fetch::FetchError>() {
             use crate::install::fetch::FetchError;
             return match e {

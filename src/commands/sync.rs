@@ -6,8 +6,10 @@
 //! Application lockfiles and pick each package's wheel for the target → create the venv if
 //! it is missing → take the environment lock → finish an interrupted sync from its journal →
 //! plan ([`crate::install::plan`]) → fetch every wheel to install into the unpacked-wheel
-//! cache, checking sizes and hashes, before anything in the venv changes → write the journal,
-//! uninstall, link, clear the journal → optionally compile bytecode.
+//! cache, checking sizes and hashes, and prepare every link (the locked distribution, no venv
+//! file, no file a staying distribution owns: [`crate::install::prepare`]), before anything
+//! in the venv changes → write the journal, uninstall, link, clear the journal → optionally
+//! compile bytecode.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -33,7 +35,7 @@ use crate::install::fetch::{Artifact, Fetched, Progress, WheelCache, fetch};
 use crate::install::journal::{self, Journal, PendingInstall};
 use crate::install::plan::{Desired, Reason, SyncPlan};
 use crate::install::venv::{self as venvs, EnvironmentLock};
-use crate::install::{self, InstallOptions, LinkMode, UnpackedWheel, Venv};
+use crate::install::{self, InstallOptions, LinkMode, OwnedFiles, UnpackedWheel, Venv};
 use crate::lock::origin::OriginError;
 use crate::manifest::Manifest;
 use crate::wheel::WheelFilename;
@@ -152,6 +154,7 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
     let options = |desired: Option<&Desired>| InstallOptions {
         extra_dist_info: desired.map(dist_info_extras).unwrap_or_default(),
         link: settings.link,
+        expect: desired.map(|d| (d.name.clone(), d.version.clone())),
         ..InstallOptions::default()
     };
 
@@ -572,30 +575,51 @@ fn fetch_all(
     result
 }
 
-/// Change the environment: journal, uninstall, link, clear.
+/// Change the environment: check every link, journal, uninstall, link, clear.
 fn apply(
     plan: &SyncPlan,
     venv: &Venv,
     unpacked: &HashMap<String, UnpackedWheel>,
     options: &(dyn Fn(Option<&Desired>) -> InstallOptions + Sync),
 ) -> Result<()> {
-    let leaving: Vec<&crate::environment::InstalledDistribution> = plan
+    let leaving: Vec<&PathBuf> = plan
         .remove
         .iter()
         .chain(plan.install.iter().flat_map(|i| i.replaces.iter()))
+        .map(|d| &d.dist_info)
         .collect();
-    // Every install is planned and checked before anything changes, so a wheel refused
-    // here leaves the environment as it was, and no journal.
-    plan.install.par_iter().try_for_each(|i| -> Result<()> {
-        let u = unpacked
-            .get(&i.desired.artifact.sha256)
-            .with_context(|| format!("{} was not fetched", i.desired.artifact.package))?;
-        install::wheel::destinations(u, venv, &options(Some(&i.desired)))
-            .with_context(|| format!("cannot install {}", i.desired.artifact.package))?;
-        Ok(())
-    })?;
+    let leaving_dirs: HashSet<&PathBuf> = leaving.iter().copied().collect();
+    // The full records now (the plan was made without them): which files the
+    // distributions staying in place own. A new wheel may not overwrite one (unless
+    // byte-identical), and uninstalling never removes one.
+    let environment = Environment::read(&venv.root)?;
+    let owned = OwnedFiles::new(
+        environment
+            .distributions
+            .iter()
+            .filter(|d| !leaving_dirs.contains(&d.dist_info)),
+        &venv.site_packages,
+    );
+    // Every link checked before anything changes: a refused wheel leaves the environment as
+    // it was, and no journal.
+    let prepared = plan
+        .install
+        .par_iter()
+        .map(|i| {
+            let u = unpacked
+                .get(&i.desired.artifact.sha256)
+                .with_context(|| format!("{} was not fetched", i.desired.artifact.package))?;
+            install::prepare(u, venv, &options(Some(&i.desired)), &owned).with_context(|| {
+                let a = &i.desired.artifact;
+                format!("cannot install {} ({})", a.package, a.filename)
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    install::check_disjoint(&prepared)
+        .context("cannot install the locked distributions together")?;
+
     let journal = Journal {
-        removing: leaving.iter().map(|d| d.dist_info.clone()).collect(),
+        removing: leaving.iter().map(|d| (*d).clone()).collect(),
         installing: plan
             .install
             .iter()
@@ -612,34 +636,30 @@ fn apply(
     journal.write(&venv.root)?;
     install::failpoint::hit("after-journal");
 
-    // The full records now (the plan was made without them). Files that distributions
-    // staying in place also list are never removed.
-    let leaving_dirs: HashSet<&PathBuf> = leaving.iter().map(|d| &d.dist_info).collect();
-    let site = install::normalize(&venv.site_packages);
-    let environment = if leaving.is_empty() {
-        empty_environment(&venv.root)
-    } else {
-        Environment::read(&venv.root)?
-    };
-    let keep: HashSet<PathBuf> = environment
-        .distributions
-        .iter()
-        .filter(|d| !leaving_dirs.contains(&d.dist_info))
-        .flat_map(|d| {
-            d.record
-                .iter()
-                .map(|e| install::normalize(&site.join(&e.path)))
-        })
-        .collect();
-    let leaving: Vec<&crate::environment::InstalledDistribution> = environment
-        .distributions
-        .iter()
-        .filter(|d| leaving_dirs.contains(&d.dist_info))
-        .collect();
+    uninstall_leaving(&environment, &leaving_dirs, venv, &owned.paths())?;
+    prepared
+        .into_par_iter()
+        .zip(&plan.install)
+        .try_for_each(|(p, i)| -> Result<()> {
+            p.link(venv)
+                .with_context(|| format!("cannot install {}", i.desired.artifact.package))?;
+            Ok(())
+        })?;
+    Ok(())
+}
+
+/// Uninstall the distributions whose dist-info is in `leaving`, never removing a path of
+/// `keep` (files distributions staying in place also list).
+fn uninstall_leaving(
+    environment: &Environment,
+    leaving: &HashSet<&PathBuf>,
+    venv: &Venv,
+    keep: &HashSet<PathBuf>,
+) -> Result<()> {
     // One whose RECORD could not be parsed this time: its files are unknown; its
     // dist-info still goes, so the new install is the only one.
     for u in &environment.unreadable {
-        if leaving_dirs.contains(&u.dist_info) {
+        if leaving.contains(&u.dist_info) {
             tracing::warn!(
                 "removing {} without its files: {}",
                 u.dist_info.display(),
@@ -649,33 +669,35 @@ fn apply(
                 .with_context(|| format!("cannot remove {}", u.dist_info.display()))?;
         }
     }
-    leaving.par_iter().try_for_each(|dist| -> Result<()> {
+    let dists: Vec<&crate::environment::InstalledDistribution> = environment
+        .distributions
+        .iter()
+        .filter(|d| leaving.contains(&d.dist_info))
+        .collect();
+    dists.par_iter().try_for_each(|dist| -> Result<()> {
         install::failpoint::hit("uninstall");
-        if dist.has_record {
-            let report = install::uninstall(dist, venv, &keep)
-                .with_context(|| format!("cannot uninstall {} {}", dist.name, dist.version))?;
-            for path in &report.outside {
-                tracing::warn!(
-                    "{} {}: left {path} alone: it is outside the environment",
-                    dist.name,
-                    dist.version
-                );
-            }
-        } else {
-            install::remove_dist_info(&dist.dist_info)
-                .with_context(|| format!("cannot remove {}", dist.dist_info.display()))?;
+        if !dist.has_record {
+            return install::remove_dist_info(&dist.dist_info)
+                .with_context(|| format!("cannot remove {}", dist.dist_info.display()));
+        }
+        let report = install::uninstall(dist, venv, keep)
+            .with_context(|| format!("cannot uninstall {} {}", dist.name, dist.version))?;
+        for path in &report.outside {
+            tracing::warn!(
+                "{} {}: left {path} alone: it is outside the environment",
+                dist.name,
+                dist.version
+            );
+        }
+        for path in &report.venv_files {
+            tracing::warn!(
+                "{} {}: left {path} alone: it is the environment's own file",
+                dist.name,
+                dist.version
+            );
         }
         Ok(())
-    })?;
-    plan.install.par_iter().try_for_each(|i| -> Result<()> {
-        let u = unpacked
-            .get(&i.desired.artifact.sha256)
-            .with_context(|| format!("{} was not fetched", i.desired.artifact.package))?;
-        install::link(u, venv, &options(Some(&i.desired)))
-            .with_context(|| format!("cannot install {}", i.desired.artifact.package))?;
-        Ok(())
-    })?;
-    Ok(())
+    })
 }
 
 /// `python -m compileall` over site-packages.

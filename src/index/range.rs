@@ -417,10 +417,16 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
 pub struct Eocd {
     pub cd_offset: u64,
     pub cd_size: u64,
+    /// The number of entries the record declares.
+    pub entries: u64,
+    /// Where the central directory must end for no byte to go unaccounted for: the offset
+    /// of the zip64 end record, or of the end record itself.
+    pub cd_end: u64,
 }
 
 /// Find the end-of-central-directory record in `tail`, the bytes of the file from offset
-/// `tail_start` to its end (zip64 aware: its records must lie in `tail` too).
+/// `tail_start` to its end (zip64 aware: its records must lie in `tail` too, the zip64 end
+/// record immediately followed by its locator and then the end record).
 pub fn find_eocd(tail: &[u8], tail_start: u64) -> Option<Eocd> {
     const SIG: u32 = 0x0605_4b50;
     let last = tail.len().checked_sub(22)?;
@@ -436,6 +442,8 @@ pub fn find_eocd(tail: &[u8], tail_start: u64) -> Option<Eocd> {
         return Some(Eocd {
             cd_offset: u64::from(cd_offset),
             cd_size: u64::from(cd_size),
+            entries: u64::from(entries),
+            cd_end: tail_start.checked_add(u64::try_from(pos).ok()?)?,
         });
     }
     // Zip64: a 20-byte locator precedes the EOCD and points at the zip64 EOCD record.
@@ -443,13 +451,21 @@ pub fn find_eocd(tail: &[u8], tail_start: u64) -> Option<Eocd> {
     if u32_at(tail, loc)? != 0x0706_4b50 {
         return None;
     }
-    let record = usize::try_from(u64_at(tail, loc + 8)?.checked_sub(tail_start)?).ok()?;
+    let record_at = u64_at(tail, loc + 8)?;
+    let record = usize::try_from(record_at.checked_sub(tail_start)?).ok()?;
     if u32_at(tail, record)? != 0x0606_4b50 {
         return None;
     }
+    // The record's size field counts what follows it (12 bytes in).
+    let record_len = usize::try_from(u64_at(tail, record + 4)?.checked_add(12)?).ok()?;
+    if record.checked_add(record_len)? != loc {
+        return None;
+    }
     Some(Eocd {
+        entries: u64_at(tail, record + 32)?,
         cd_size: u64_at(tail, record + 40)?,
         cd_offset: u64_at(tail, record + 48)?,
+        cd_end: record_at,
     })
 }
 
@@ -457,7 +473,12 @@ pub fn find_eocd(tail: &[u8], tail_start: u64) -> Option<Eocd> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CdEntry {
     pub name: String,
+    /// The name as stored.
+    pub name_raw: Vec<u8>,
     pub method: u16,
+    /// The general purpose flags (bit 3: a data descriptor follows the data).
+    pub flags: u16,
+    pub crc32: u32,
     pub compressed_size: u64,
     pub uncompressed_size: u64,
     pub local_offset: u64,
@@ -465,6 +486,32 @@ pub struct CdEntry {
 
 /// Parse every entry of a central directory.
 pub fn parse_central_directory(cd: &[u8]) -> Result<Vec<CdEntry>, String> {
+    parse_entries(cd).map(|(entries, _)| entries)
+}
+
+/// Parse a central directory that must be entries and nothing else: no byte after the
+/// last one, and each zip64 field the record defers to present in its extra field.
+pub fn parse_central_directory_exact(cd: &[u8]) -> Result<Vec<CdEntry>, String> {
+    let (entries, used) = parse_entries(cd)?;
+    if used != cd.len() {
+        return Err(format!(
+            "the central directory is {} bytes, its entries {used}",
+            cd.len()
+        ));
+    }
+    match entries.iter().find(|e| {
+        [e.compressed_size, e.uncompressed_size, e.local_offset].contains(&u64::from(u32::MAX))
+    }) {
+        Some(e) => Err(format!(
+            "entry `{}` defers a size or offset to a zip64 field it lacks",
+            e.name
+        )),
+        None => Ok(entries),
+    }
+}
+
+/// The entries, and how many bytes of `cd` they take.
+fn parse_entries(cd: &[u8]) -> Result<(Vec<CdEntry>, usize), String> {
     let mut entries = Vec::new();
     let mut at = 0usize;
     while at < cd.len() {
@@ -473,7 +520,9 @@ pub fn parse_central_directory(cd: &[u8]) -> Result<Vec<CdEntry>, String> {
             // Trailing data (e.g. a digital signature record) ends the listing.
             break;
         }
+        let flags = u16_at(cd, at + 8).ok_or_else(truncated)?;
         let method = u16_at(cd, at + 10).ok_or_else(truncated)?;
+        let crc32 = u32_at(cd, at + 16).ok_or_else(truncated)?;
         let mut compressed = u64::from(u32_at(cd, at + 20).ok_or_else(truncated)?);
         let mut uncompressed = u64::from(u32_at(cd, at + 24).ok_or_else(truncated)?);
         let name_len = usize::from(u16_at(cd, at + 28).ok_or_else(truncated)?);
@@ -488,34 +537,45 @@ pub fn parse_central_directory(cd: &[u8]) -> Result<Vec<CdEntry>, String> {
             .get(name_start + name_len..name_start + name_len + extra_len)
             .ok_or_else(truncated)?;
         // Zip64 extended information: present fields follow in a fixed order.
-        let mut e = 0usize;
-        while let (Some(id), Some(size)) = (u16_at(extra, e), u16_at(extra, e + 2)) {
-            let body = extra
-                .get(e + 4..e + 4 + usize::from(size))
-                .unwrap_or_default();
-            if id == 0x0001 {
-                let mut f = 0usize;
-                for field in [&mut uncompressed, &mut compressed, &mut offset] {
-                    if *field == u64::from(u32::MAX) {
-                        if let Some(v) = u64_at(body, f) {
-                            *field = v;
-                        }
-                        f += 8;
+        if let Some(body) = zip64_extra(extra) {
+            let mut f = 0usize;
+            for field in [&mut uncompressed, &mut compressed, &mut offset] {
+                if *field == u64::from(u32::MAX) {
+                    if let Some(v) = u64_at(body, f) {
+                        *field = v;
                     }
+                    f += 8;
                 }
             }
-            e += 4 + usize::from(size);
         }
         entries.push(CdEntry {
             name: String::from_utf8_lossy(name).into_owned(),
+            name_raw: name.to_vec(),
             method,
+            flags,
+            crc32,
             compressed_size: compressed,
             uncompressed_size: uncompressed,
             local_offset: offset,
         });
         at = name_start + name_len + extra_len + comment_len;
     }
-    Ok(entries)
+    Ok((entries, at))
+}
+
+/// The body of the zip64 extended information field (id 1) of an extra field, if any.
+pub fn zip64_extra(extra: &[u8]) -> Option<&[u8]> {
+    let mut e = 0usize;
+    while let (Some(id), Some(size)) = (u16_at(extra, e), u16_at(extra, e + 2)) {
+        let body = extra
+            .get(e + 4..e + 4 + usize::from(size))
+            .unwrap_or_default();
+        if id == 0x0001 {
+            return Some(body);
+        }
+        e += 4 + usize::from(size);
+    }
+    None
 }
 
 /// The top-level `*.dist-info/METADATA` entry; when there are several, the one whose

@@ -3,8 +3,9 @@
 //!
 //! Names are refused when they could escape `bin` or clobber the venv itself: empty, `.`,
 //! `..`, anything with `/`, `\`, a NUL or another control character, a leading `-` or `.`,
-//! and the venv's own files: `python`, `python3`, `python3.N`, `pythonw`, and the
-//! `activate*` / `deactivate*` scripts. `pip` is allowed: pip's own wheel declares it.
+//! and the venv's own files ([`super::guard::venv_script`]: `python`, `python3`,
+//! `python3.N`, `pythonw`, and the `activate*` / `deactivate*` scripts). `pip` is allowed:
+//! pip's own wheel declares it.
 //! Object references must be dotted Python identifiers (`pkg.mod:obj.attr`), since they are
 //! pasted into the launcher's source.
 
@@ -103,15 +104,8 @@ pub fn check_name(name: &str) -> Result<(), EntryPointError> {
     if name.starts_with(['.', '-']) {
         return refuse("it starts with `.` or `-`");
     }
-    let lower = name.to_ascii_lowercase();
-    let python_n = lower
-        .strip_prefix("python3.")
-        .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
-    if matches!(lower.as_str(), "python" | "python3" | "pythonw") || python_n {
-        return refuse("it would replace the venv's interpreter");
-    }
-    if lower.starts_with("activate") || lower.starts_with("deactivate") {
-        return refuse("it would replace the venv's activation scripts");
+    if let Some(why) = super::guard::venv_script(name) {
+        return refuse(why);
     }
     Ok(())
 }

@@ -8,7 +8,9 @@
 //! and sha256 with the lockfile, and only then unpacks it on the blocking pool
 //! ([`super::wheel::unpack`], which checks the archive itself). A mismatch is an error that
 //! shows both values; nothing reaches the cache. `file://` URLs are read in place and
-//! checked the same way.
+//! checked the same way. An entry records the sha256 it was unpacked from, and one that
+//! does not say the hash it is filed under, or whose description is unsound, is unpacked
+//! again from a verified download (see [`UnpackedWheel::load`]).
 
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -17,7 +19,9 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
-use super::wheel::{InstallError, UNPACK_PREFIX, UnpackedWheel, unpack, unpack_bytes};
+use super::wheel::{
+    InstallError, UNPACK_PREFIX, UnpackOptions, UnpackedWheel, unpack, unpack_bytes,
+};
 use crate::index::IndexError;
 use crate::index::cache::CACHE_VERSION;
 use crate::index::client::{HttpClient, StreamError, file_path};
@@ -58,9 +62,10 @@ impl WheelCache {
         self.wheels().join(sha256)
     }
 
-    /// The unpacked wheel with this sha256, if the cache has it complete.
+    /// The unpacked wheel with this sha256, if the cache has it complete, sound (see
+    /// [`UnpackedWheel::load`]) and unpacked from an archive verified to have this sha256.
     pub fn get(&self, sha256: &str) -> Option<UnpackedWheel> {
-        UnpackedWheel::load(&self.entry(sha256))
+        UnpackedWheel::load(&self.entry(sha256)).filter(|u| u.sha256.as_deref() == Some(sha256))
     }
 
     fn wheels(&self) -> PathBuf {
@@ -222,11 +227,16 @@ pub async fn fetch(
     // blocking pool, several at once so that one wheel's waits overlap another's.
     let dest = cache.entry(&artifact.sha256);
     let name = PathBuf::from(&artifact.filename);
+    // Recorded in the entry: it is only ever used under the hash just verified.
+    let options = UnpackOptions {
+        verify_record: true,
+        sha256: Some(artifact.sha256.clone()),
+    };
     let unpacked = tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         let result = match &source {
-            Download::File(_, path) => unpack(path, &dest, true),
-            Download::Memory(bytes, _) => unpack_bytes(&name, bytes, &dest, true),
+            Download::File(_, path) => unpack(path, &dest, &options),
+            Download::Memory(bytes, _) => unpack_bytes(&name, bytes, &dest, &options),
         };
         tracing::debug!(
             "unpacked {} in {:.0} ms",
@@ -736,5 +746,72 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, FetchError::HashMismatch { .. }), "{err}");
+    }
+
+    /// Rewrite the `unpacked.json` of the cache entry `sha256` through `edit`.
+    fn edit_manifest(cache: &WheelCache, sha256: &str, edit: impl Fn(&mut serde_json::Value)) {
+        let path = cache
+            .entry(sha256)
+            .join(crate::install::wheel::UNPACKED_MANIFEST);
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        edit(&mut json);
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_cache_entry_whose_manifest_leaves_it_is_unpacked_again() {
+        let bytes = build_wheel(&base_files());
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("demo-1.0-py3-none-any.whl");
+        std::fs::write(&path, &bytes).unwrap();
+        let cache = WheelCache::new(&tmp.path().join("cache"));
+        let a = artifact(Url::from_file_path(&path).unwrap(), &bytes);
+        let (good, _) = fetch(&client(), &cache, &a, true, no_progress())
+            .await
+            .unwrap();
+        let edits: [fn(&mut serde_json::Value); 5] = [
+            |j| j["dist_info"] = "../../../escape.dist-info".into(),
+            |j| j["dist_info"] = "demo-1.0.dist-info/../x.dist-info".into(),
+            |j| j["dist_info"] = "demo-1.0".into(),
+            |j| j["files"][0]["path"] = "../../../../etc/evil".into(),
+            |j| j["files"][0]["path"] = "/etc/evil".into(),
+        ];
+        for (i, edit) in edits.iter().enumerate() {
+            edit_manifest(&cache, &a.sha256, edit);
+            assert!(cache.get(&a.sha256).is_none(), "edit {i} was trusted");
+            // Not followed: unpacked again from the verified file, in its place.
+            let (again, how) = fetch(&client(), &cache, &a, true, no_progress())
+                .await
+                .unwrap();
+            assert_eq!(how, Fetched::Downloaded, "edit {i}");
+            assert_eq!(again, good, "edit {i}");
+            assert_eq!(cache.get(&a.sha256).as_ref(), Some(&good), "edit {i}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cache_entry_under_another_wheels_hash_is_not_trusted() {
+        let bytes = build_wheel(&base_files());
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("demo-1.0-py3-none-any.whl");
+        std::fs::write(&path, &bytes).unwrap();
+        let cache = WheelCache::new(&tmp.path().join("cache"));
+        let a = artifact(Url::from_file_path(&path).unwrap(), &bytes);
+        fetch(&client(), &cache, &a, true, no_progress())
+            .await
+            .unwrap();
+        // The entry copied under the key of another wheel.
+        let other = "ab".repeat(32);
+        let from = cache.entry(&a.sha256);
+        let to = cache.entry(&other);
+        std::fs::create_dir_all(to.join("files")).unwrap();
+        std::fs::copy(
+            from.join(crate::install::wheel::UNPACKED_MANIFEST),
+            to.join(crate::install::wheel::UNPACKED_MANIFEST),
+        )
+        .unwrap();
+        assert!(cache.get(&other).is_none(), "trusted by its name alone");
+        assert!(cache.get(&a.sha256).is_some());
     }
 }

@@ -1,14 +1,18 @@
 //! A virtual environment and the wheels in it: the machinery of `sanctuary sync`.
 //!
-//! - [`wheel`]: [`unpack`] checks a whole wheel before keeping anything (every archive entry
-//!   stays inside its destination, no duplicates, local headers agree with the central
-//!   directory, every CRC and every `RECORD` hash checks) and leaves it unpacked; [`link`]
-//!   installs an unpacked wheel into a venv (hard links or copies, `.data` schemes, scripts,
-//!   launchers, `INSTALLER`, a fresh `RECORD` last); [`install`] does both from a file.
+//! - [`wheel`]: the types, and [`unpack`] ([`unpack`](mod@unpack) module) which checks a
+//!   whole wheel before keeping anything (its zip structure in [`archive`], every archive
+//!   entry stays inside its destination, no duplicates, capped dist-info files, `METADATA`
+//!   matches the dist-info, every size, CRC and `RECORD` hash checks as it streams) and
+//!   leaves it unpacked; [`link`](mod@link) installs an unpacked wheel into a venv (hard
+//!   links or copies, `.data` schemes, scripts, launchers, `INSTALLER`, a fresh `RECORD`
+//!   last), after [`prepare`] checked it holds the locked distribution and writes none of
+//!   the venv's own files ([`guard`]) nor another distribution's; [`install`] does both
+//!   from a file.
 //! - [`uninstall`] removes exactly the files a `RECORD` lists (read by
-//!   [`crate::environment`]), never one that resolves outside the venv or that another
-//!   distribution staying in it also lists, then the dist-info (`RECORD` and `METADATA`
-//!   last) and the directories left empty.
+//!   [`crate::environment`]), never one that resolves outside the venv, is one of the
+//!   venv's own files, or that another distribution staying in it also lists, then the
+//!   dist-info (`RECORD` and `METADATA` last) and the directories left empty.
 //! - [`entry_points`] turns `entry_points.txt` into launcher scripts.
 //! - [`fetch`] gets locked wheels, verified, into the cache of unpacked wheels.
 //! - [`plan`] compares the lockfiles with what is installed (pure).
@@ -20,14 +24,20 @@
 //! Paths are checked by components, never by string prefixes: `<venv>-evil/x` is not inside
 //! `<venv>`.
 
+pub mod archive;
 pub mod entry_points;
 pub mod failpoint;
 pub mod fetch;
+pub mod guard;
 pub mod journal;
+pub mod link;
 pub mod plan;
+pub mod unpack;
 pub mod venv;
 pub mod wheel;
 
+#[cfg(test)]
+mod archive_tests;
 #[cfg(test)]
 mod tests;
 
@@ -36,7 +46,11 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::environment::{self, EnvironmentError, InstalledDistribution};
 
-pub use wheel::{InstallOptions, InstalledRecord, LinkMode, UnpackedWheel, install, link, unpack};
+pub use guard::OwnedFiles;
+pub use wheel::{
+    InstallOptions, InstalledRecord, LinkMode, PreparedLink, UnpackOptions, UnpackedWheel,
+    check_disjoint, install, link, prepare, unpack,
+};
 
 /// The directories of a virtual environment a wheel installs into (the `sysconfig` "venv"
 /// scheme on POSIX).
@@ -122,12 +136,16 @@ pub struct UninstallReport {
     /// `RECORD` paths another installed distribution also lists (a namespace package's
     /// `__init__.py` that several wheels ship): left for it.
     pub shared: Vec<String>,
+    /// `RECORD` paths naming the venv's own files (`pyvenv.cfg`, `bin/python`, ...; see
+    /// [`guard::venv_file`]): never removed.
+    pub venv_files: Vec<String>,
 }
 
 /// Remove the distribution `dist` from `venv`: exactly the files its `RECORD` lists (plus
 /// the `__pycache__/<module>.*.pyc` of each removed `.py`, which Python wrote, not the
 /// installer), never one that resolves outside `venv.root` (reported in
-/// [`UninstallReport::outside`]) and none in `keep` (normalized absolute paths that
+/// [`UninstallReport::outside`]), none of the venv's own files (in
+/// [`UninstallReport::venv_files`]) and none in `keep` (normalized absolute paths that
 /// distributions staying in the venv also list), then the dist-info directory, then the
 /// directories left empty under `site-packages` and `bin`. A `RECORD` entry naming a
 /// directory is skipped. The dist-info goes last of all, `RECORD` and then `METADATA` at its
@@ -165,6 +183,10 @@ pub fn uninstall(
         let path = normalize(&site_packages.join(&entry.path));
         if !path.starts_with(&root) || path == root {
             report.outside.push(entry.path.clone());
+            continue;
+        }
+        if guard::venv_file(&path, venv).is_some() {
+            report.venv_files.push(entry.path.clone());
             continue;
         }
         if keep.contains(&path) {

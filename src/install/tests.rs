@@ -188,7 +188,7 @@ fn installs_a_wheel_where_the_scheme_says() {
 }
 
 /// Install `bytes`, expect a refusal, and check the venv is byte-identical.
-fn refused(bytes: &[u8]) -> InstallError {
+pub(super) fn refused(bytes: &[u8]) -> InstallError {
     let f = fixture();
     let wheel = f.wheel(bytes);
     let before = snapshot(&f.venv.root);
@@ -499,7 +499,7 @@ fn one_unpacked_wheel_links_into_two_venvs() {
     let g = fixture();
     let wheel = f.wheel(&build_wheel(&base_files()));
     let cache = f.tmp.path().join("cache/demo");
-    let unpacked = unpack(&wheel, &cache, true).unwrap();
+    let unpacked = unpack(&wheel, &cache, &UnpackOptions::default()).unwrap();
     assert_eq!(UnpackedWheel::load(&cache).as_ref(), Some(&unpacked));
     let options = InstallOptions {
         extra_dist_info: vec![("provenance_url.json".to_string(), b"{}\n".to_vec())],
@@ -552,4 +552,138 @@ fn refuses_a_name_the_central_directory_lists_twice() {
         matches!(&err, InstallError::Duplicate { entry, .. } if entry == "demo/aaa.py"),
         "{err}"
     );
+}
+
+#[test]
+fn a_wheel_whose_metadata_names_another_project_is_refused() {
+    for metadata in [
+        "Metadata-Version: 2.1\nName: other\nVersion: 1.0\n",
+        "Metadata-Version: 2.1\nName: demo\nVersion: 2.0\n",
+    ] {
+        let mut files = base_files();
+        files[2].1 = metadata.as_bytes().to_vec();
+        let err = refused(&build_wheel(&files));
+        let text = err.to_string();
+        assert!(text.contains("METADATA"), "{text}");
+        assert!(text.contains("demo-1.0.dist-info"), "{text}");
+    }
+    // Spelled differently, the same name and version: accepted.
+    let mut files = base_files();
+    files[2].1 = b"Metadata-Version: 2.1\nName: Demo\nVersion: 1.0.0\n".to_vec();
+    let f = fixture();
+    install(
+        &f.wheel(&build_wheel(&files)),
+        &f.venv,
+        &InstallOptions::default(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_wheel_cannot_replace_the_venvs_own_files() {
+    for (entry, venv_file) in [
+        ("demo-1.0.data/data/pyvenv.cfg", "pyvenv.cfg"),
+        ("demo-1.0.data/data/bin/python", "bin/python"),
+        ("demo-1.0.data/scripts/python3.12", "bin/python3.12"),
+        ("demo-1.0.data/scripts/activate", "bin/activate"),
+        ("demo-1.0.data/scripts/Activate.ps1", "bin/Activate.ps1"),
+        ("demo-1.0.data/data/bin/activate.fish", "bin/activate.fish"),
+        (
+            "demo-1.0.data/data/lib/python3.12/site-packages",
+            "lib/python3.12/site-packages",
+        ),
+        ("demo-1.0.data/data/lib64", "lib64"),
+        (
+            "demo-1.0.data/data/lib64/python3.12/site-packages",
+            "lib64/python3.12/site-packages",
+        ),
+        ("demo-1.0.data/data/.sanctuary.lock", ".sanctuary.lock"),
+        (
+            "demo-1.0.data/data/.sanctuary-journal.json",
+            ".sanctuary-journal.json",
+        ),
+    ] {
+        let err = refused(&with(&[(entry, "#!/bin/sh\nevil\n")]));
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("`{venv_file}`")) && text.contains("virtual environment"),
+            "{entry}: {text}"
+        );
+        assert!(
+            text.contains("demo-1.0-py3-none-any.whl"),
+            "{entry}: {text}"
+        );
+    }
+}
+
+#[test]
+fn uninstall_never_removes_the_venvs_own_files() {
+    let f = fixture();
+    let root = f.venv.root.clone();
+    std::fs::write(root.join("bin/activate"), "activate").unwrap();
+    std::fs::create_dir_all(root.join("lib")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("lib", root.join("lib64")).unwrap();
+    install(
+        &f.wheel(&build_wheel(&base_files())),
+        &f.venv,
+        &InstallOptions::default(),
+    )
+    .unwrap();
+    // A RECORD (crafted, or written by another tool) listing the venv itself.
+    let record_path = f.venv.site_packages.join("demo-1.0.dist-info/RECORD");
+    let mut record = std::fs::read_to_string(&record_path).unwrap();
+    for line in [
+        "../../../pyvenv.cfg",
+        "../../../bin/python",
+        "../../../bin/activate",
+        "../../../lib64",
+        "../../../.sanctuary.lock",
+    ] {
+        record.push_str(&format!("{line},,\n"));
+    }
+    std::fs::write(root.join(".sanctuary.lock"), "").unwrap();
+    std::fs::write(&record_path, record).unwrap();
+    let env = Environment::read(&root).unwrap();
+    let dist = env.get(&"demo".parse().unwrap()).unwrap();
+    uninstall(dist, &f.venv, &Default::default()).unwrap();
+    for kept in [
+        "pyvenv.cfg",
+        "bin/python",
+        "bin/activate",
+        ".sanctuary.lock",
+    ] {
+        assert!(root.join(kept).is_file(), "{kept} was removed");
+    }
+    #[cfg(unix)]
+    assert!(
+        root.join("lib64").symlink_metadata().is_ok(),
+        "lib64 was removed"
+    );
+    assert!(!f.venv.site_packages.join("demo").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_launcher_cannot_land_outside_through_a_symlinked_bin() {
+    let f = fixture();
+    let outside = f.tmp.path().join("outside-bin");
+    std::fs::rename(&f.venv.bin, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &f.venv.bin).unwrap();
+    let before = snapshot(&outside);
+    // Launchers only: no `.data/scripts` to be caught first.
+    let files: Vec<_> = base_files()
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("demo-1.0.data/scripts/"))
+        .collect();
+    let venv_before = snapshot(&f.venv.root);
+    let wheel = f.wheel(&build_wheel(&files));
+    let err = install(&wheel, &f.venv, &InstallOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, InstallError::UnsafePath { entry, .. } if entry.contains("demo")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("symlink"), "{err}");
+    assert_eq!(snapshot(&outside), before);
+    assert_eq!(snapshot(&f.venv.root), venv_before);
 }

@@ -16,4 +16,5 @@ mod lock;
 mod network;
 mod rules;
 mod sync;
+mod sync_wheels;
 mod tree;

@@ -12,7 +12,7 @@ use crate::common::{Project, pip, stderr};
 use crate::support::mirror::{fixtures_dir, index_url_template, pypi_scenario};
 use crate::support::{Fault, Scenario, TestIndex, VersionSpec};
 
-fn v() -> VersionSpec {
+pub(crate) fn v() -> VersionSpec {
     VersionSpec::new()
 }
 
@@ -21,7 +21,7 @@ fn stdout(out: &Output) -> String {
 }
 
 /// A package with a module, a console script, a `.data` script and data file.
-fn app(version: &str) -> VersionSpec {
+pub(crate) fn app(version: &str) -> VersionSpec {
     v().requires(["lib>=1"])
         .entry_point("console_scripts", "app-cli", "app.cli:main")
         .file(
@@ -40,7 +40,7 @@ fn app(version: &str) -> VersionSpec {
         .file("app/cl2.py", "x = 2\n")
 }
 
-fn scenario() -> Scenario {
+pub(crate) fn scenario() -> Scenario {
     Scenario::new("pypi")
         .version("app", "1.0.0", app("1.0.0"))
         .version("app", "2.0.0", app("2.0.0").requires(["new>=1"]))
@@ -50,12 +50,12 @@ fn scenario() -> Scenario {
 }
 
 /// A project on its own test server, Python 3.11, its venv at `.venv`.
-struct Env {
-    project: Project,
-    index: TestIndex,
+pub(crate) struct Env {
+    pub(crate) project: Project,
+    pub(crate) index: TestIndex,
 }
 
-fn env_with(scenario: Scenario, requirements: &[&str]) -> Env {
+pub(crate) fn env_with(scenario: Scenario, requirements: &[&str]) -> Env {
     let index = TestIndex::start(scenario);
     let project = Project::new();
     let env = Env { project, index };
@@ -63,12 +63,12 @@ fn env_with(scenario: Scenario, requirements: &[&str]) -> Env {
     env
 }
 
-fn env(requirements: &[&str]) -> Env {
+pub(crate) fn env(requirements: &[&str]) -> Env {
     env_with(scenario(), requirements)
 }
 
 impl Env {
-    fn requirements(&self, requirements: &[&str]) {
+    pub(crate) fn requirements(&self, requirements: &[&str]) {
         let list: String = requirements.iter().map(|r| format!("\"{r}\", ")).collect();
         self.project.write_manifest(&format!(
             "[project]\nname = \"s\"\npython = \"3.11\"\nplatform = \"linux-x86_64\"\n\n\
@@ -78,11 +78,11 @@ impl Env {
         ));
     }
 
-    fn venv(&self) -> PathBuf {
+    pub(crate) fn venv(&self) -> PathBuf {
         self.project.path().join(".venv")
     }
 
-    fn python(&self) -> PathBuf {
+    pub(crate) fn python(&self) -> PathBuf {
         self.venv().join("bin/python")
     }
 
@@ -92,7 +92,7 @@ impl Env {
         self.project.run(&all)
     }
 
-    fn sync_ok(&self, args: &[&str]) -> String {
+    pub(crate) fn sync_ok(&self, args: &[&str]) -> String {
         let out = self.sync(args);
         assert!(
             out.status.success(),
@@ -102,7 +102,7 @@ impl Env {
         stderr(&out)
     }
 
-    fn sync_err(&self, args: &[&str]) -> String {
+    pub(crate) fn sync_err(&self, args: &[&str]) -> String {
         let out = self.sync(args);
         assert!(
             !out.status.success(),
@@ -137,7 +137,7 @@ impl Env {
 
     /// Point the lockfile's `filename` entry at `bytes`, served by the test index (on the
     /// index's own origin, as a tampered upload would be), with their true sha256 and size.
-    fn serve_crafted(&self, filename: &str, bytes: &[u8]) {
+    pub(crate) fn serve_crafted(&self, filename: &str, bytes: &[u8]) {
         let sha = crate::support::wheelgen::sha256_hex(bytes);
         let url = self
             .index
@@ -156,7 +156,7 @@ impl Env {
         });
     }
 
-    fn served(&self, filename: &str) -> Vec<u8> {
+    pub(crate) fn served(&self, filename: &str) -> Vec<u8> {
         self.index
             .file(filename)
             .expect(filename)
@@ -209,16 +209,16 @@ fn lock_pins(path: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn run_python(python: &Path, code: &str) -> String {
+pub(crate) fn run_python(python: &Path, code: &str) -> String {
     let out = Command::new(python).args(["-c", code]).output().unwrap();
     assert!(out.status.success(), "{code}: {}", stderr(&out));
     stdout(&out).trim().to_string()
 }
 
 /// Every path under `dir` with its content (directories: `None`), mode and mtime.
-type Snapshot = BTreeMap<PathBuf, (Option<Vec<u8>>, u32, std::time::SystemTime)>;
+pub(crate) type Snapshot = BTreeMap<PathBuf, (Option<Vec<u8>>, u32, std::time::SystemTime)>;
 
-fn snapshot(dir: &Path) -> Snapshot {
+pub(crate) fn snapshot(dir: &Path) -> Snapshot {
     use std::os::unix::fs::PermissionsExt as _;
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -581,7 +581,7 @@ fn switching_forge_between_keys_swaps_the_cuda_libraries() {
 
 /// The venv holds `app 1.0.0`; the lockfile is then changed so that the next sync installs
 /// `app 2.0.0` from whatever the test puts there.
-fn synced_then_upgrading() -> Env {
+pub(crate) fn synced_then_upgrading() -> Env {
     let env = env(&["app==1.0.0"]);
     env.sync_ok(&[]);
     env.requirements(&["app==2.0.0"]);
@@ -589,7 +589,7 @@ fn synced_then_upgrading() -> Env {
     env
 }
 
-const APP2: &str = "app-2.0.0-py3-none-any.whl";
+pub(crate) const APP2: &str = "app-2.0.0-py3-none-any.whl";
 
 #[test]
 fn unsafe_archive_paths_are_refused_and_nothing_is_written() {

@@ -1,0 +1,691 @@
+//! [`link`]: installing an [`UnpackedWheel`] into a venv, in two steps so that a sync checks
+//! every wheel before it changes anything.
+//!
+//! [`prepare`] maps every file to its scheme directory (purelib, platlib, scripts, headers,
+//! data) and checks, writing nothing, that the wheel holds the distribution the caller
+//! expects ([`InstallOptions::expect`]), that no destination (archive file, `.data` file,
+//! launcher, dist-info file) leaves its directory, passes through a symlink leading out of
+//! the venv, is one of the venv's own files ([`super::guard::venv_file`]) or a file another
+//! distribution owns with other contents ([`OwnedFiles`]); scripts are read and their
+//! `#!python` rewritten there, so every write's sha256 is known. [`check_disjoint`] does
+//! the same between the wheels of one sync. [`PreparedLink::link`] then hard-links (or
+//! copies, when links are impossible or [`LinkMode::Copy`] is asked for) each file into place
+//! through a temporary name and a rename, writes the launchers, `INSTALLER`, any extra
+//! dist-info files and, last, a fresh `RECORD` (its presence marks a complete install). An
+//! I/O error while writing removes the files this install created; files it overwrote stay
+//! overwritten.
+//!
+//! An existing install of the same distribution is not removed here (that is `sync`'s job,
+//! through [`super::uninstall`]).
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use super::entry_points::{self, EntryPoint};
+use super::guard::{OwnedFiles, venv_file};
+use super::wheel::{
+    InstallError, InstallOptions, InstalledRecord, LinkMode, MAX_ENTRY_POINTS_SIZE, UnpackedFile,
+    UnpackedWheel, check_entry_name,
+};
+use super::{Venv, normalize, relative_to};
+use crate::environment::parse::{RecordEntry, RecordHash};
+
+/// Where one archive file goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Linked or copied as is.
+    Plain,
+    /// `.data/scripts`: `#!python` rewritten, always executable.
+    Script,
+}
+
+/// Every destination of one wheel in one venv, checked.
+struct Paths<'a> {
+    files: Vec<(&'a UnpackedFile, PathBuf, Kind)>,
+    launchers: Vec<(EntryPoint, PathBuf)>,
+    /// `INSTALLER` and the extra dist-info files: (file name, destination).
+    own: Vec<(String, PathBuf)>,
+    record: PathBuf,
+}
+
+/// What the destinations are checked against, once per wheel.
+struct DestCheck<'a> {
+    wheel: &'a Path,
+    venv: &'a Venv,
+    real_root: PathBuf,
+    /// Directories whose symlinks were resolved: whether they stay inside the venv.
+    checked_dirs: HashMap<PathBuf, bool>,
+    /// Destination → the entry writing it.
+    seen: HashMap<PathBuf, String>,
+}
+
+impl DestCheck<'_> {
+    /// `dest`, written for `entry`, is neither a venv file, nor reached through a symlink
+    /// leading out of the venv, nor written twice.
+    fn check(&mut self, entry: &str, dest: &Path) -> Result<(), InstallError> {
+        if let Some(venv_file) = venv_file(dest, self.venv) {
+            return Err(InstallError::VenvFile {
+                wheel: self.wheel.to_path_buf(),
+                entry: entry.to_string(),
+                venv_file,
+            });
+        }
+        // Resolving symlinks walks every component: once per directory is enough.
+        let parent = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+        let inside = *self
+            .checked_dirs
+            .entry(parent)
+            .or_insert_with(|| resolves_inside(dest, &self.real_root));
+        if !inside {
+            return Err(InstallError::UnsafePath {
+                wheel: self.wheel.to_path_buf(),
+                entry: entry.to_string(),
+                reason: "its destination directory is a symlink leading out of the venv",
+            });
+        }
+        if let Some(first) = self.seen.insert(dest.to_path_buf(), entry.to_string()) {
+            return Err(InstallError::Duplicate {
+                wheel: self.wheel.to_path_buf(),
+                first,
+                entry: entry.to_string(),
+                dest: dest.to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Where the archive file `file` goes in `venv` (`None`: replaced by ours).
+fn file_destination(
+    unpacked: &UnpackedWheel,
+    file: &UnpackedFile,
+    venv: &Venv,
+) -> Result<Option<(PathBuf, Kind)>, InstallError> {
+    let unsafe_path = |reason| InstallError::UnsafePath {
+        wheel: PathBuf::from(&unpacked.wheel),
+        entry: file.path.clone(),
+        reason,
+    };
+    let dist_info = unpacked.dist_info.as_str();
+    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
+    let parts: Vec<&str> = file.path.split('/').collect();
+    if parts.len() == 2
+        && parts[0] == dist_info
+        && matches!(
+            parts[1],
+            "RECORD" | "RECORD.jws" | "RECORD.p7s" | "INSTALLER"
+        )
+    {
+        // Replaced by ours (signatures signed the wheel's RECORD, not ours).
+        return Ok(None);
+    }
+    let (root, rest, kind) = if parts[0] == data_dir && parts.len() > 2 {
+        match parts[1] {
+            "purelib" | "platlib" => (venv.site_packages.clone(), &parts[2..], Kind::Plain),
+            "scripts" => (venv.bin.clone(), &parts[2..], Kind::Script),
+            "headers" => {
+                let (name, _) = unpacked.name_version();
+                (venv.headers.join(name), &parts[2..], Kind::Plain)
+            }
+            "data" => (venv.data.clone(), &parts[2..], Kind::Plain),
+            _ => return Err(unsafe_path("an unknown .data scheme key")),
+        }
+    } else {
+        (venv.site_packages.clone(), &parts[..], Kind::Plain)
+    };
+    if rest.iter().any(|c| c.is_empty() || *c == "." || *c == "..") {
+        return Err(unsafe_path("it contains a `..` component"));
+    }
+    let dest = rest.iter().fold(root.clone(), |p, c| p.join(c));
+    // Defense in depth: by components, never by string prefix.
+    if !dest.starts_with(&root) || dest == root {
+        return Err(unsafe_path("it leaves its destination directory"));
+    }
+    Ok(Some((dest, kind)))
+}
+
+/// Where every file, launcher and dist-info file of `unpacked` goes in `venv`, checked:
+/// see the module documentation.
+fn plan_paths<'a>(
+    unpacked: &'a UnpackedWheel,
+    venv: &Venv,
+    options: &InstallOptions,
+) -> Result<Paths<'a>, InstallError> {
+    let wheel = PathBuf::from(&unpacked.wheel);
+    let real_root = std::fs::canonicalize(&venv.root).map_err(|source| InstallError::Write {
+        wheel: wheel.clone(),
+        path: venv.root.clone(),
+        source,
+    })?;
+    let mut check = DestCheck {
+        wheel: &wheel,
+        venv,
+        real_root,
+        checked_dirs: HashMap::new(),
+        seen: HashMap::new(),
+    };
+    let mut files = Vec::with_capacity(unpacked.files.len());
+    for file in &unpacked.files {
+        if let Some((dest, kind)) = file_destination(unpacked, file, venv)? {
+            check.check(&file.path, &dest)?;
+            files.push((file, dest, kind));
+        }
+    }
+    let launchers: Vec<(EntryPoint, PathBuf)> = read_entry_points(unpacked)?
+        .into_iter()
+        .map(|ep| {
+            let dest = venv.bin.join(&ep.name);
+            (ep, dest)
+        })
+        .collect();
+    for (ep, dest) in &launchers {
+        check.check(&format!("entry_points.txt: {}", ep.name), dest)?;
+    }
+    let dist_info = venv.site_packages.join(&unpacked.dist_info);
+    let mut own = vec![("INSTALLER".to_string(), dist_info.join("INSTALLER"))];
+    for (name, _) in &options.extra_dist_info {
+        if check_entry_name(name).map_or(true, |p| p.len() != 1)
+            || matches!(name.as_str(), "RECORD" | "INSTALLER")
+        {
+            return Err(InstallError::Layout {
+                wheel: wheel.clone(),
+                message: format!("`{name}` cannot be written into the dist-info"),
+            });
+        }
+        own.push((name.clone(), dist_info.join(name)));
+    }
+    let record = dist_info.join("RECORD");
+    for (name, dest) in own.iter().chain([&("RECORD".to_string(), record.clone())]) {
+        check.check(&format!("{}/{name}", unpacked.dist_info), dest)?;
+    }
+    Ok(Paths {
+        files,
+        launchers,
+        own,
+        record,
+    })
+}
+
+/// The console and GUI scripts of the unpacked `entry_points.txt`, read through its cap.
+fn read_entry_points(unpacked: &UnpackedWheel) -> Result<Vec<EntryPoint>, InstallError> {
+    let path = unpacked.file(&format!("{}/entry_points.txt", unpacked.dist_info));
+    let read_err = |source| InstallError::Read {
+        wheel: path.clone(),
+        source,
+    };
+    let mut text = Vec::new();
+    match File::open(&path) {
+        Ok(f) => f
+            .take(MAX_ENTRY_POINTS_SIZE + 1)
+            .read_to_end(&mut text)
+            .map_err(read_err)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(read_err(e)),
+    };
+    if text.len() as u64 > MAX_ENTRY_POINTS_SIZE {
+        return Err(InstallError::TooLarge {
+            wheel: PathBuf::from(&unpacked.wheel),
+            entry: format!("{}/entry_points.txt", unpacked.dist_info),
+            declared: text.len() as u64,
+            cap: MAX_ENTRY_POINTS_SIZE,
+        });
+    }
+    entry_points::parse(&String::from_utf8_lossy(&text)).map_err(|source| {
+        InstallError::EntryPoint {
+            wheel: PathBuf::from(&unpacked.wheel),
+            source,
+        }
+    })
+}
+
+/// Every path [`link`] would write for `unpacked` in `venv` (files, launchers and the
+/// dist-info's own files), so that an interrupted install can be cleaned up.
+pub fn destinations(
+    unpacked: &UnpackedWheel,
+    venv: &Venv,
+    options: &InstallOptions,
+) -> Result<Vec<PathBuf>, InstallError> {
+    let paths = plan_paths(unpacked, venv, options)?;
+    let mut out: Vec<PathBuf> = paths.files.into_iter().map(|(_, d, _)| d).collect();
+    out.extend(paths.launchers.into_iter().map(|(_, d)| d));
+    out.extend(paths.own.into_iter().map(|(_, d)| d));
+    out.push(paths.record);
+    Ok(out)
+}
+
+/// One write of a prepared link, its content known.
+struct Planned<'a> {
+    dest: PathBuf,
+    sha256: Vec<u8>,
+    what: Source<'a>,
+}
+
+enum Source<'a> {
+    /// An unpacked file, linked or copied.
+    Place(&'a UnpackedFile),
+    /// Bytes written: a rewritten script or a launcher (executable), a dist-info file.
+    Bytes { content: Vec<u8>, script: bool },
+}
+
+/// A link checked and ready to write: see [`prepare`].
+pub struct PreparedLink<'a> {
+    unpacked: &'a UnpackedWheel,
+    /// `name version`, for messages about it as an owner.
+    dist: String,
+    writes: Vec<Planned<'a>>,
+    record: PathBuf,
+    link: LinkMode,
+}
+
+/// Check that `unpacked` can be installed into `venv`, writing nothing: see the module
+/// documentation. `owned` holds the files of the distributions staying in the venv.
+pub fn prepare<'a>(
+    unpacked: &'a UnpackedWheel,
+    venv: &Venv,
+    options: &InstallOptions,
+    owned: &OwnedFiles,
+) -> Result<PreparedLink<'a>, InstallError> {
+    if let Some((name, version)) = &options.expect {
+        unpacked.check_identity(name, version)?;
+    }
+    let paths = plan_paths(unpacked, venv, options)?;
+    let shebang = entry_points::shebang(&venv.python);
+    let mut writes = Vec::with_capacity(paths.files.len() + paths.launchers.len() + 2);
+    for (file, dest, kind) in paths.files {
+        let write = match kind {
+            Kind::Plain => Planned {
+                dest,
+                // Our own hex, checked by `UnpackedWheel::load`.
+                sha256: hex::decode(&file.sha256).unwrap_or_default(),
+                what: Source::Place(file),
+            },
+            Kind::Script => {
+                let source = unpacked.file(&file.path);
+                let content = std::fs::read(&source).map_err(|source| InstallError::Read {
+                    wheel: PathBuf::from(&unpacked.wheel),
+                    source,
+                })?;
+                bytes(dest, rewrite_shebang(content, &shebang), true)
+            }
+        };
+        writes.push(write);
+    }
+    for (ep, dest) in paths.launchers {
+        writes.push(bytes(
+            dest,
+            entry_points::launcher(&ep, &shebang).into_bytes(),
+            true,
+        ));
+    }
+    let installer = format!("{}\n", options.installer).into_bytes();
+    let extra = options.extra_dist_info.iter().map(|(_, c)| c.clone());
+    for ((_, dest), content) in paths
+        .own
+        .into_iter()
+        .zip(std::iter::once(installer).chain(extra))
+    {
+        writes.push(bytes(dest, content, false));
+    }
+    let (name, version) = unpacked.name_version();
+    let prepared = PreparedLink {
+        unpacked,
+        dist: format!("{name} {version}"),
+        writes,
+        record: paths.record,
+        link: options.link,
+    };
+    prepared.check_owned(owned)?;
+    Ok(prepared)
+}
+
+fn bytes<'a>(dest: PathBuf, content: Vec<u8>, script: bool) -> Planned<'a> {
+    Planned {
+        dest,
+        sha256: Sha256::digest(&content).to_vec(),
+        what: Source::Bytes { content, script },
+    }
+}
+
+impl PreparedLink<'_> {
+    /// Every path written, with the sha256 of its content (`RECORD`'s is not known).
+    fn writes(&self) -> impl Iterator<Item = (&Path, Option<&[u8]>)> {
+        self.writes
+            .iter()
+            .map(|w| (w.dest.as_path(), Some(w.sha256.as_slice())))
+            .chain([(self.record.as_path(), None)])
+    }
+
+    fn owned_error(&self, path: &Path, owner: String) -> InstallError {
+        InstallError::Owned {
+            wheel: PathBuf::from(&self.unpacked.wheel),
+            path: path.to_path_buf(),
+            owner,
+        }
+    }
+
+    /// No write replaces a file another distribution owns, unless byte-identical.
+    fn check_owned(&self, owned: &OwnedFiles) -> Result<(), InstallError> {
+        if owned.is_empty() {
+            return Ok(());
+        }
+        for (dest, sha256) in self.writes() {
+            if let Some(owner) = owned.get(dest)
+                && (sha256.is_none() || owner.sha256.as_deref() != sha256)
+            {
+                return Err(self.owned_error(dest, owner.dist.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Write it all. See the module documentation.
+    pub fn link(self, venv: &Venv) -> Result<InstalledRecord, InstallError> {
+        let wheel = PathBuf::from(&self.unpacked.wheel);
+        let mut writer = Writer {
+            wheel: &wheel,
+            created_files: Vec::new(),
+            created_dirs: Vec::new(),
+            made_dirs: BTreeSet::new(),
+        };
+        match self.write_all(&mut writer, venv) {
+            Ok((record, scripts)) => {
+                let (name, version) = self.unpacked.name_version();
+                Ok(InstalledRecord {
+                    name,
+                    version,
+                    dist_info: venv.site_packages.join(&self.unpacked.dist_info),
+                    record,
+                    scripts,
+                })
+            }
+            Err(e) => {
+                writer.roll_back();
+                Err(e)
+            }
+        }
+    }
+
+    fn write_all(
+        &self,
+        w: &mut Writer,
+        venv: &Venv,
+    ) -> Result<(Vec<RecordEntry>, Vec<PathBuf>), InstallError> {
+        let site_packages = normalize(&venv.site_packages);
+        let mut record = Vec::with_capacity(self.writes.len() + 1);
+        let mut scripts = Vec::new();
+        for write in &self.writes {
+            let size = match &write.what {
+                Source::Place(file) => {
+                    w.place(&self.unpacked.file(&file.path), &write.dest, self.link)?;
+                    file.size
+                }
+                Source::Bytes { content, script } => {
+                    if *script {
+                        scripts.push(write.dest.clone());
+                    }
+                    w.write(&write.dest, content, *script)?
+                }
+            };
+            record.push(record_entry(
+                &normalize(&write.dest),
+                &site_packages,
+                write.sha256.clone(),
+                size,
+            ));
+        }
+        record.push(RecordEntry {
+            path: format!("{}/RECORD", self.unpacked.dist_info),
+            hash: None,
+            size: None,
+        });
+        let text: String = record.iter().map(record_line).collect();
+        w.write(&self.record, text.as_bytes(), false)?;
+        Ok((record, scripts))
+    }
+}
+
+/// No two of `prepared` (the wheels of one sync) write one path, unless with identical
+/// contents (a namespace package's `__init__.py`).
+pub fn check_disjoint(prepared: &[PreparedLink]) -> Result<(), InstallError> {
+    let mut seen: HashMap<PathBuf, (usize, Option<&[u8]>)> = HashMap::new();
+    for (i, p) in prepared.iter().enumerate() {
+        for (dest, sha256) in p.writes() {
+            match seen.entry(normalize(dest)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert((i, sha256));
+                }
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    let (first, other) = *o.get();
+                    if sha256.is_none() || other != sha256 {
+                        let owner = format!("{} (in this sync)", prepared[first].dist);
+                        return Err(p.owned_error(dest, owner));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Install the unpacked wheel into `venv`: [`prepare`] (with no other distribution's files
+/// to respect) and [`PreparedLink::link`].
+pub fn link(
+    unpacked: &UnpackedWheel,
+    venv: &Venv,
+    options: &InstallOptions,
+) -> Result<InstalledRecord, InstallError> {
+    prepare(unpacked, venv, options, &OwnedFiles::default())?.link(venv)
+}
+
+/// Whether the deepest existing ancestor of `dest`'s directory, symlinks resolved, is inside
+/// `real_root` (itself canonical). `dest` itself may be a symlink: the rename replaces it.
+fn resolves_inside(dest: &Path, real_root: &Path) -> bool {
+    let mut dir = dest.parent();
+    while let Some(d) = dir {
+        if d.symlink_metadata().is_ok() {
+            return std::fs::canonicalize(d).is_ok_and(|real| real.starts_with(real_root));
+        }
+        dir = d.parent();
+    }
+    false
+}
+
+/// The write phase: what it created, to roll back on failure.
+struct Writer<'a> {
+    wheel: &'a Path,
+    created_files: Vec<PathBuf>,
+    created_dirs: Vec<PathBuf>,
+    /// Directories known to exist, so each is checked once.
+    made_dirs: BTreeSet<PathBuf>,
+}
+
+impl Writer<'_> {
+    fn err(&self, path: &Path) -> impl FnOnce(std::io::Error) -> InstallError {
+        let wheel = self.wheel.to_path_buf();
+        let path = path.to_path_buf();
+        move |source| InstallError::Write {
+            wheel,
+            path,
+            source,
+        }
+    }
+
+    /// Create `dir` and its missing ancestors, remembering those created.
+    fn mkdirs(&mut self, dir: &Path) -> Result<(), InstallError> {
+        if self.made_dirs.contains(dir) {
+            return Ok(());
+        }
+        self.made_dirs.insert(dir.to_path_buf());
+        let mut missing = Vec::new();
+        let mut d = dir;
+        while !d.exists() {
+            missing.push(d.to_path_buf());
+            match d.parent() {
+                Some(p) => d = p,
+                None => break,
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(self.err(dir))?;
+        self.created_dirs.extend(missing.into_iter().rev());
+        Ok(())
+    }
+
+    /// Write `content` to `dest` through a temporary file and a rename; its size.
+    fn write(
+        &mut self,
+        dest: &Path,
+        content: &[u8],
+        executable: bool,
+    ) -> Result<u64, InstallError> {
+        let parent = dest
+            .parent()
+            .ok_or_else(|| self.err(dest)(std::io::ErrorKind::InvalidInput.into()))?;
+        self.mkdirs(parent)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".sanctuary-")
+            .tempfile_in(parent)
+            .map_err(self.err(dest))?;
+        tmp.write_all(content).map_err(self.err(dest))?;
+        tmp.as_file().flush().map_err(self.err(dest))?;
+        set_mode(tmp.as_file(), executable).map_err(self.err(dest))?;
+        let existed = dest.exists();
+        tmp.persist(dest).map_err(|e| self.err(dest)(e.error))?;
+        if !existed {
+            self.created_files.push(dest.to_path_buf());
+        }
+        Ok(content.len() as u64)
+    }
+
+    /// Put `source` (an unpacked file) at `dest`: a hard link when `mode` allows and the
+    /// file system can, else a copy; through a temporary name and a rename when `dest`
+    /// exists, so it is replaced whole.
+    fn place(&mut self, source: &Path, dest: &Path, mode: LinkMode) -> Result<(), InstallError> {
+        let parent = dest
+            .parent()
+            .ok_or_else(|| self.err(dest)(std::io::ErrorKind::InvalidInput.into()))?;
+        self.mkdirs(parent)?;
+        super::failpoint::hit("place-file");
+        if mode == LinkMode::Hardlink {
+            match std::fs::hard_link(source, dest) {
+                Ok(()) => {
+                    self.created_files.push(dest.to_path_buf());
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let tmp = temp_name(parent);
+                    if std::fs::hard_link(source, &tmp).is_ok() {
+                        return std::fs::rename(&tmp, dest).map_err(|e| {
+                            let _ = std::fs::remove_file(&tmp);
+                            self.err(dest)(e)
+                        });
+                    }
+                }
+                // Another file system, too many links, no permission: copy instead.
+                Err(_) => {}
+            }
+        }
+        let existed = dest.symlink_metadata().is_ok();
+        let tmp = temp_name(parent);
+        std::fs::copy(source, &tmp).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.err(dest)(e)
+        })?;
+        std::fs::rename(&tmp, dest).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.err(dest)(e)
+        })?;
+        if !existed {
+            self.created_files.push(dest.to_path_buf());
+        }
+        Ok(())
+    }
+
+    /// Remove what this install created, files first, then directories deepest first.
+    fn roll_back(&mut self) {
+        for f in self.created_files.drain(..).rev() {
+            let _ = std::fs::remove_file(f);
+        }
+        for d in self.created_dirs.drain(..).rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// A fresh name in `dir` for a file about to be renamed into place.
+fn temp_name(dir: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(".sanctuary-{}-{n}.tmp", std::process::id()))
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, executable: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = if executable { 0o755 } else { 0o644 };
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _executable: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// A `.data/scripts` file: a first line `#!python` or `#!pythonw` (optionally followed by
+/// arguments) becomes the venv's interpreter.
+fn rewrite_shebang(content: Vec<u8>, shebang: &str) -> Vec<u8> {
+    let first_end = content
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(content.len());
+    let first = &content[..first_end];
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let rest = first
+        .strip_prefix(b"#!pythonw")
+        .or_else(|| first.strip_prefix(b"#!python"));
+    let Some(args) = rest.filter(|a| a.is_empty() || a[0] == b' ' || a[0] == b'\t') else {
+        return content;
+    };
+    let mut out = shebang.as_bytes().to_vec();
+    // Arguments only fit a plain `#!/path` line, not the /bin/sh trampoline.
+    if !shebang.contains('\n') {
+        out.extend_from_slice(args);
+    }
+    out.extend_from_slice(&content[first_end..]);
+    if first_end == content.len() {
+        out.push(b'\n');
+    }
+    out
+}
+
+/// One RECORD line for a file written at `dest`.
+fn record_entry(dest: &Path, site_packages: &Path, digest: Vec<u8>, size: u64) -> RecordEntry {
+    RecordEntry {
+        path: relative_to(dest, site_packages),
+        hash: Some(RecordHash {
+            algorithm: "sha256".to_string(),
+            digest,
+        }),
+        size: Some(size),
+    }
+}
+
+/// `path,sha256=...,size` with CSV quoting of the path when needed.
+fn record_line(e: &RecordEntry) -> String {
+    let path = if e.path.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", e.path.replace('"', "\"\""))
+    } else {
+        e.path.clone()
+    };
+    let hash = e
+        .hash
+        .as_ref()
+        .map(RecordHash::to_record)
+        .unwrap_or_default();
+    let size = e.size.map(|s| s.to_string()).unwrap_or_default();
+    format!("{path},{hash},{size}\n")
+}
