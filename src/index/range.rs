@@ -132,14 +132,7 @@ async fn from_ranges(
         .ok_or_else(|| bad("the server did not return the central directory".into()))?;
     let entries = parse_central_directory(cd).map_err(bad)?;
     let entry = pick_metadata_entry(&entries, url).map_err(bad)?;
-    // The entry's span ends where the next entry (or the central directory) starts.
-    let span_end = entries
-        .iter()
-        .map(|e| e.local_offset)
-        .filter(|&o| o > entry.local_offset)
-        .min()
-        .unwrap_or(eocd.cd_offset)
-        .min(eocd.cd_offset);
+    let span_end = span_end(&entries, entry, eocd.cd_offset);
     if fetched.slice(entry.local_offset, span_end).is_none() {
         let chunk = fetch_range(client, index, url, entry.local_offset, span_end).await?;
         if chunk.0 == 0 && chunk.1.len() as u64 != span_end - entry.local_offset {
@@ -306,13 +299,7 @@ fn metadata_from_file(
     let cd = read_at(eocd.cd_offset, eocd.cd_size)?;
     let entries = parse_central_directory(&cd).map_err(bad)?;
     let entry = pick_metadata_entry(&entries, url).map_err(bad)?;
-    let span_end = entries
-        .iter()
-        .map(|e| e.local_offset)
-        .filter(|&o| o > entry.local_offset)
-        .min()
-        .unwrap_or(eocd.cd_offset)
-        .min(eocd.cd_offset);
+    let span_end = span_end(&entries, entry, eocd.cd_offset);
     let span = span_end
         .checked_sub(entry.local_offset)
         .ok_or_else(|| bad("METADATA starts past the central directory".into()))?;
@@ -385,6 +372,17 @@ fn slice_at(bytes: &[u8], from: u64, len: u64) -> Option<&[u8]> {
     let from = usize::try_from(from).ok()?;
     let len = usize::try_from(len).ok()?;
     bytes.get(from..from.checked_add(len)?)
+}
+
+/// Where `entry`'s span ends: where the next entry (or the central directory) starts.
+fn span_end(entries: &[CdEntry], entry: &CdEntry, cd_offset: u64) -> u64 {
+    entries
+        .iter()
+        .map(|e| e.local_offset)
+        .filter(|&o| o > entry.local_offset)
+        .min()
+        .unwrap_or(cd_offset)
+        .min(cd_offset)
 }
 
 /// `bytes START-END/TOTAL` (TOTAL may be `*`).

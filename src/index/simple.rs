@@ -525,7 +525,8 @@ pub fn filename_of(url: &Url) -> Option<String> {
     Some(percent_decode(segment))
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%XX` sequences decoded; invalid UTF-8 replaced.
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -856,8 +856,6 @@ mod tests {
     use super::*;
     use std::str::FromStr;
 
-    use crate::lock::{InputSummary, ToolTable};
-
     fn v(s: &str) -> Version {
         Version::from_str(s).unwrap()
     }
@@ -890,18 +888,8 @@ mod tests {
 
     fn lock(packages: Vec<LockedPackage>) -> Lockfile {
         Lockfile {
-            environment: String::new(),
-            requires_python: "==3.12.*".to_string(),
             packages,
-            tool: ToolTable {
-                format: crate::lock::FORMAT_VERSION,
-                layer: "application".to_string(),
-                key: None,
-                python: "3.12".to_string(),
-                platform: "linux-x86_64".to_string(),
-                inputs_hash: String::new(),
-                inputs: InputSummary::default(),
-            },
+            ..Lockfile::empty_for_tests()
         }
     }
 

@@ -362,6 +362,25 @@ impl Lockfile {
         })
     }
 
+    /// An Application lockfile with no packages, for tests.
+    #[cfg(test)]
+    pub(crate) fn empty_for_tests() -> Lockfile {
+        Lockfile {
+            environment: String::new(),
+            requires_python: "==3.12.*".to_string(),
+            packages: Vec::new(),
+            tool: ToolTable {
+                format: FORMAT_VERSION,
+                layer: "application".to_string(),
+                key: None,
+                python: "3.12".to_string(),
+                platform: "linux-x86_64".to_string(),
+                inputs_hash: String::new(),
+                inputs: InputSummary::default(),
+            },
+        }
+    }
+
     /// The locked version of every package, for preferences when re-locking.
     pub fn versions(&self) -> BTreeMap<PackageName, Version> {
         self.packages

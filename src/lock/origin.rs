@@ -159,20 +159,7 @@ mod tests {
     use crate::lock::{LockedPackage, LockedWheel, Lockfile};
 
     fn lock(index: &str, wheel_url: &str) -> Lockfile {
-        let mut lock = Lockfile {
-            environment: String::new(),
-            requires_python: String::new(),
-            packages: Vec::new(),
-            tool: crate::lock::ToolTable {
-                format: crate::lock::FORMAT_VERSION,
-                layer: "application".to_string(),
-                key: None,
-                python: "3.12".to_string(),
-                platform: "linux-x86_64".to_string(),
-                inputs_hash: String::new(),
-                inputs: crate::lock::InputSummary::default(),
-            },
-        };
+        let mut lock = Lockfile::empty_for_tests();
         lock.packages.push(LockedPackage {
             name: "demo".parse().unwrap(),
             version: "1.0".parse().unwrap(),
