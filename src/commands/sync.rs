@@ -508,12 +508,22 @@ fn fetch_all(
     let cache = WheelCache::new(&settings.global.index.cache_dir);
     // A day: no sync runs that long, so these belong to one that was killed.
     cache.remove_leftovers(std::time::Duration::from_secs(24 * 3600));
-    let missing: Vec<&Artifact> = artifacts
-        .values()
-        .filter(|a| cache.get(&a.sha256).is_none())
-        .collect();
+    // What the cache holds is taken as it is (each entry read once); only the rest is
+    // fetched, and with nothing to fetch no runtime or HTTP client is started.
+    let mut missing: Vec<&Artifact> = Vec::new();
+    for a in artifacts.values() {
+        match cache.get(&a.sha256) {
+            Some(unpacked) => {
+                out.insert(a.sha256.clone(), unpacked);
+            }
+            None => missing.push(a),
+        }
+    }
+    if missing.is_empty() {
+        return Ok((0, 0));
+    }
     let total: u64 = missing.iter().filter_map(|a| a.size).sum();
-    let bar = if settings.global.quiet || missing.is_empty() {
+    let bar = if settings.global.quiet {
         indicatif::ProgressBar::hidden()
     } else {
         let bar = indicatif::ProgressBar::with_draw_target(
@@ -548,7 +558,7 @@ fn fetch_all(
     let offline = settings.global.index.offline;
     // Largest first: the long downloads and unpacks start at once and the small ones fill
     // the gaps, instead of one big wheel found last holding up the end.
-    let mut order: Vec<&Artifact> = artifacts.values().collect();
+    let mut order = missing;
     order.sort_by_key(|a| std::cmp::Reverse(a.size.unwrap_or(0)));
     let result = runtime.block_on(async {
         let mut results = futures::stream::iter(order)

@@ -47,39 +47,74 @@ pub fn venv_script(name: &str) -> Option<&'static str> {
 /// `path` relative to the venv (`/`-separated) when it is one of the venv's own files or
 /// directories; see the module documentation.
 pub fn venv_file(path: &Path, venv: &Venv) -> Option<String> {
-    let path = normalize(path);
-    let root = normalize(&venv.root);
-    let rel = path.strip_prefix(&root).ok()?;
-    let shown = || {
-        let text = rel.to_string_lossy().replace('\\', "/");
-        if text.is_empty() {
-            ".".to_string()
-        } else {
-            text
+    VenvFiles::new(venv).check(path)
+}
+
+/// The venv's own files ([`venv_file`]), with the venv's directories normalized once: a wheel
+/// asks about thousands of paths.
+pub struct VenvFiles {
+    root: PathBuf,
+    bin: PathBuf,
+    site: PathBuf,
+    /// `site-packages` as the venv spells it (not normalized), for the quick test.
+    site_as_given: PathBuf,
+}
+
+impl VenvFiles {
+    pub fn new(venv: &Venv) -> VenvFiles {
+        VenvFiles {
+            root: normalize(&venv.root),
+            bin: normalize(&venv.bin),
+            site: normalize(&venv.site_packages),
+            site_as_given: venv.site_packages.clone(),
         }
-    };
-    let bin = normalize(&venv.bin);
-    // The venv, site-packages and every directory above it (also as reached through the
-    // venv's `lib64 -> lib` link), bin.
-    let site = normalize(&venv.site_packages);
-    let through_lib64 = rel
-        .strip_prefix("lib64")
-        .ok()
-        .map(|r| root.join("lib").join(r));
-    if site.starts_with(&path) || through_lib64.is_some_and(|p| site.starts_with(p)) || path == bin
-    {
-        return Some(shown());
     }
-    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-    let top = rel.components().count() == 1;
-    let own = ["pyvenv.cfg", "lib64", LOCK_FILE, JOURNAL_FILE];
-    if top && (own.contains(&name.as_str()) || name.starts_with(".sanctuary-journal")) {
-        return Some(shown());
+
+    /// See [`venv_file`].
+    pub fn check(&self, path: &Path) -> Option<String> {
+        // Most paths lie below site-packages, where nothing is the venv's own; a path built
+        // by joining plain names onto it needs no normalizing to tell.
+        if let Ok(rest) = path.strip_prefix(&self.site_as_given)
+            && !rest.as_os_str().is_empty()
+            && rest
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return None;
+        }
+        let path = normalize(path);
+        let rel = path.strip_prefix(&self.root).ok()?;
+        let shown = || {
+            let text = rel.to_string_lossy().replace('\\', "/");
+            if text.is_empty() {
+                ".".to_string()
+            } else {
+                text
+            }
+        };
+        // The venv, site-packages and every directory above it (also as reached through the
+        // venv's `lib64 -> lib` link), bin.
+        let through_lib64 = rel
+            .strip_prefix("lib64")
+            .ok()
+            .map(|r| self.root.join("lib").join(r));
+        if self.site.starts_with(&path)
+            || through_lib64.is_some_and(|p| self.site.starts_with(p))
+            || path == self.bin
+        {
+            return Some(shown());
+        }
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        let top = rel.components().count() == 1;
+        let own = ["pyvenv.cfg", "lib64", LOCK_FILE, JOURNAL_FILE];
+        if top && (own.contains(&name.as_str()) || name.starts_with(".sanctuary-journal")) {
+            return Some(shown());
+        }
+        if path.parent() == Some(self.bin.as_path()) && venv_script(&name).is_some() {
+            return Some(shown());
+        }
+        None
     }
-    if path.parent() == Some(bin.as_path()) && venv_script(&name).is_some() {
-        return Some(shown());
-    }
-    None
 }
 
 /// The distribution owning a file, and the sha256 its `RECORD` records for it.

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 
 use super::entry_points::{self, EntryPoint};
-use super::guard::{OwnedFiles, venv_file};
+use super::guard::{OwnedFiles, VenvFiles};
 use super::wheel::{
     InstallError, InstallOptions, InstalledRecord, LinkMode, MAX_ENTRY_POINTS_SIZE, UnpackedFile,
     UnpackedWheel, check_entry_name,
@@ -55,7 +55,7 @@ struct Paths<'a> {
 /// What the destinations are checked against, once per wheel.
 struct DestCheck<'a> {
     wheel: &'a Path,
-    venv: &'a Venv,
+    venv_files: VenvFiles,
     real_root: PathBuf,
     /// Directories whose symlinks were resolved: whether they stay inside the venv.
     checked_dirs: HashMap<PathBuf, bool>,
@@ -67,7 +67,7 @@ impl DestCheck<'_> {
     /// `dest`, written for `entry`, is neither a venv file, nor reached through a symlink
     /// leading out of the venv, nor written twice.
     fn check(&mut self, entry: &str, dest: &Path) -> Result<(), InstallError> {
-        if let Some(venv_file) = venv_file(dest, self.venv) {
+        if let Some(venv_file) = self.venv_files.check(dest) {
             return Err(InstallError::VenvFile {
                 wheel: self.wheel.to_path_buf(),
                 entry: entry.to_string(),
@@ -163,7 +163,7 @@ fn plan_paths<'a>(
     })?;
     let mut check = DestCheck {
         wheel: &wheel,
-        venv,
+        venv_files: VenvFiles::new(venv),
         real_root,
         checked_dirs: HashMap::new(),
         seen: HashMap::new(),
@@ -451,10 +451,14 @@ impl PreparedLink<'_> {
 /// No two of `prepared` (the wheels of one sync) write one path, unless with identical
 /// contents (a namespace package's `__init__.py`).
 pub fn check_disjoint(prepared: &[PreparedLink]) -> Result<(), InstallError> {
-    let mut seen: HashMap<PathBuf, (usize, Option<&[u8]>)> = HashMap::new();
+    // Every destination is the venv's directory joined with plain names (see `plan_paths`),
+    // so one file has one spelling: compared as bytes, without normalizing.
+    let total = prepared.iter().map(|p| p.writes.len() + 1).sum();
+    let mut seen: rustc_hash::FxHashMap<&std::ffi::OsStr, (usize, Option<&[u8]>)> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(total, Default::default());
     for (i, p) in prepared.iter().enumerate() {
         for (dest, sha256) in p.writes() {
-            match seen.entry(normalize(dest)) {
+            match seen.entry(dest.as_os_str()) {
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert((i, sha256));
                 }

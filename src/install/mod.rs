@@ -179,13 +179,14 @@ pub fn uninstall(
     let real_root = std::fs::canonicalize(&root).map_err(io(&root))?;
     let mut report = UninstallReport::default();
     let mut parents = BTreeSet::new();
+    let venv_files = guard::VenvFiles::new(venv);
     for entry in &dist.record {
         let path = normalize(&site_packages.join(&entry.path));
         if !path.starts_with(&root) || path == root {
             report.outside.push(entry.path.clone());
             continue;
         }
-        if guard::venv_file(&path, venv).is_some() {
+        if venv_files.check(&path).is_some() {
             report.venv_files.push(entry.path.clone());
             continue;
         }
