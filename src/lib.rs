@@ -7,14 +7,18 @@
 pub mod cli;
 pub mod commands;
 pub mod environment;
+pub mod error;
 pub mod fs;
 pub mod hardware;
 pub mod index;
 pub mod install;
 pub mod lock;
 pub mod manifest;
+pub mod ops;
+pub mod printer;
 pub mod process;
 pub mod resolve;
+pub mod settings;
 pub mod target;
 pub mod wheel;
 

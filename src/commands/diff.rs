@@ -11,50 +11,32 @@
 //! something changed, and 2 on an error (an unreadable lockfile, a bad revision), so that a
 //! script can tell "changed" from "broken".
 
-use std::io::{IsTerminal as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal as _;
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
-use anyhow::{Context as _, Result, bail};
-
-use crate::cli::GlobalSettings;
+use crate::bail;
+use crate::error::{Context as _, Error, Result};
 use crate::lock::Lockfile;
 use crate::lock::diff::{DiffReport, FilePair};
+use crate::ops::lockfiles::is_lockfile_name;
+use crate::printer::Printer;
+use crate::settings::{DiffFormat, DiffSettings, DiffSource};
 
-/// The output formats of `sanctuary diff`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum DiffFormat {
-    /// One line per change, grouped by layer and key; coloured on a terminal unless NO_COLOR
-    /// is set.
-    #[default]
-    Text,
-    /// A table per layer and key, to paste into a pull request.
-    Markdown,
-    /// The report described by schema/diff-report.schema.json.
-    Json,
-}
-
-/// What to compare.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DiffSource {
-    /// Two lockfiles, or two directories of lockfiles.
-    Paths { old: PathBuf, new: PathBuf },
-    /// The lockfiles at a git revision against the working tree.
-    Git { rev: String },
-}
-
-/// Checked settings of `sanctuary diff`.
-#[derive(Clone, Debug)]
-pub struct DiffSettings {
-    pub global: GlobalSettings,
-    pub source: DiffSource,
-    pub format: DiffFormat,
-    /// Exit 1 when something changed (and 2 on errors).
-    pub exit_code: bool,
-}
-
-/// Run `sanctuary diff`.
+/// Run `sanctuary diff`. With `--exit-code`, 1 means "changed", so errors exit 2 (as
+/// diff(1) does).
 pub fn diff(settings: &DiffSettings) -> Result<ExitCode> {
+    run(settings).map_err(|e| {
+        if settings.exit_code {
+            e.with_code(2)
+        } else {
+            e
+        }
+    })
+}
+
+fn run(settings: &DiffSettings) -> Result<ExitCode> {
+    let printer = Printer::new(settings.global.quiet);
     let report = match &settings.source {
         DiffSource::Paths { old, new } => compare_paths(old, new)?,
         DiffSource::Git { rev } => compare_git(&settings.global.manifest, rev)?,
@@ -67,16 +49,12 @@ pub fn diff(settings: &DiffSettings) -> Result<ExitCode> {
         DiffFormat::Markdown => report.to_markdown(),
         DiffFormat::Json => report.to_json(),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .context("cannot write to stdout")?;
-    if settings.format == DiffFormat::Text && !report.has_changes() && !settings.global.quiet {
-        eprintln!(
+    printer.data(&text)?;
+    if settings.format == DiffFormat::Text && !report.has_changes() {
+        printer.status(format_args!(
             "No lockfile changes between {} and {}",
             report.old, report.new
-        );
+        ));
     }
     Ok(if settings.exit_code && report.has_changes() {
         ExitCode::from(1)
@@ -161,10 +139,6 @@ fn lockfile_names(dir: &Path) -> Result<Vec<String>> {
         .collect();
     names.sort();
     Ok(names)
-}
-
-fn is_lockfile_name(name: &str) -> bool {
-    name.starts_with("pylock.") && name.ends_with(".toml")
 }
 
 fn read_lockfile(path: &Path) -> Result<Lockfile> {
@@ -262,5 +236,5 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
         }
         bail!("`git {}` failed: {message}", args.join(" "));
     }
-    String::from_utf8(out.stdout).context("git printed something that is not UTF-8")
+    String::from_utf8(out.stdout).map_err(|_| Error::msg("git printed something that is not UTF-8"))
 }

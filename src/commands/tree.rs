@@ -4,24 +4,15 @@
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use anyhow::{Context as _, Result, bail};
 use pep508_rs::PackageName;
 
-use crate::cli::GlobalSettings;
-use crate::commands::export::{Layer, select};
+use crate::bail;
+use crate::error::{Error, Result};
 use crate::lock::graph::{Graph, TreeOptions};
 use crate::manifest::Manifest;
-
-/// Checked settings of `sanctuary tree`.
-#[derive(Clone, Debug)]
-pub struct TreeSettings {
-    pub global: GlobalSettings,
-    pub layer: Layer,
-    pub key: Option<String>,
-    /// Show what pulls this package in.
-    pub invert: Option<String>,
-    pub depth: Option<usize>,
-}
+use crate::ops::lockfiles::select;
+use crate::printer::Printer;
+use crate::settings::TreeSettings;
 
 /// Run `sanctuary tree`.
 pub fn tree(settings: &TreeSettings) -> Result<ExitCode> {
@@ -40,8 +31,9 @@ pub fn tree(settings: &TreeSettings) -> Result<ExitCode> {
     let text = match &settings.invert {
         None => graph.render(options),
         Some(name) => {
-            let package = PackageName::from_str(name)
-                .with_context(|| format!("--invert: invalid package name `{name}`"))?;
+            let package = PackageName::from_str(name).map_err(|e| {
+                Error::usage(format!("--invert: invalid package name `{name}`: {e}"))
+            })?;
             match graph.render_inverted(&package, options) {
                 Some(text) => text,
                 None => bail!(
@@ -55,6 +47,6 @@ pub fn tree(settings: &TreeSettings) -> Result<ExitCode> {
             }
         }
     };
-    print!("{text}");
+    Printer::new(settings.global.quiet).data(&text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,8 +10,10 @@
 //! Everything that touches the machine goes through [`Probe`], so tests inject fakes.
 
 pub mod cuda;
+pub mod family;
 pub mod parse;
 pub mod probe;
+mod render;
 pub mod select;
 
 use std::path::{Path, PathBuf};

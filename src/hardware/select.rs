@@ -36,6 +36,8 @@ pub enum RequestOrigin {
     Flag,
     /// `SANCTUARY_KEY`.
     Env,
+    /// The key the environment was last synced with (`doctor` without a flag).
+    Venv,
 }
 
 /// A request and its origin.
@@ -51,6 +53,9 @@ impl fmt::Display for Requested {
         match (&self.request, self.origin) {
             (KeyRequest::Key(k), RequestOrigin::Env) => write!(f, "SANCTUARY_KEY={k}"),
             (KeyRequest::Key(k), RequestOrigin::Flag) => write!(f, "--key {k}"),
+            (KeyRequest::Key(k), RequestOrigin::Venv) => {
+                write!(f, "{k} (the key the environment was synced with)")
+            }
             (KeyRequest::Cuda13, _) => f.write_str("--cuda13"),
             (KeyRequest::Cuda12, _) => f.write_str("--cuda12"),
             (KeyRequest::Cpu, _) => f.write_str("--cpu"),
@@ -127,6 +132,18 @@ impl KeySettings {
     }
 }
 
+impl KeySettings {
+    /// Ask for `key`, the one the environment was synced with, when nothing else asks.
+    pub fn remember(&mut self, key: &str) {
+        if self.requested.is_none() && is_key(key) {
+            self.requested = Some(Requested {
+                request: KeyRequest::Key(key.to_string()),
+                origin: RequestOrigin::Venv,
+            });
+        }
+    }
+}
+
 /// A set, non-empty environment value.
 fn set(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|v| !v.is_empty())
@@ -200,6 +217,8 @@ pub enum ChosenBy {
     Env,
     /// The first declared key the detected machine runs.
     Detection,
+    /// The key the environment was last synced with (`doctor` without a flag).
+    Venv,
 }
 
 /// The chosen key and why.
@@ -427,6 +446,7 @@ pub fn select_key(
         chosen_by: match requested.origin {
             RequestOrigin::Flag => ChosenBy::Flag,
             RequestOrigin::Env => ChosenBy::Env,
+            RequestOrigin::Venv => ChosenBy::Venv,
         },
         reason: format!("asked for by {what}{check}"),
         candidates,

@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::journal::JOURNAL_FILE;
-use super::venv::LOCK_FILE;
+use super::venv::{KEY_FILE, LOCK_FILE};
 use super::{Venv, normalize};
 use crate::environment::InstalledDistribution;
 
@@ -106,7 +106,7 @@ impl VenvFiles {
         }
         let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
         let top = rel.components().count() == 1;
-        let own = ["pyvenv.cfg", "lib64", LOCK_FILE, JOURNAL_FILE];
+        let own = ["pyvenv.cfg", "lib64", LOCK_FILE, JOURNAL_FILE, KEY_FILE];
         if top && (own.contains(&name.as_str()) || name.starts_with(".sanctuary-journal")) {
             return Some(shown());
         }

@@ -32,6 +32,7 @@ pub mod guard;
 pub mod journal;
 pub mod link;
 pub mod plan;
+pub mod transaction;
 pub mod unpack;
 pub mod venv;
 pub mod wheel;

@@ -28,6 +28,22 @@ use crate::environment::{self, EnvironmentError};
 /// The lock file inside a venv (see [`EnvironmentLock`]).
 pub const LOCK_FILE: &str = ".sanctuary.lock";
 
+/// The hardware key the venv was last synced with (one line), so that `doctor` checks that
+/// key's lockfiles and `sync` can say when it switches keys.
+pub const KEY_FILE: &str = ".sanctuary-key";
+
+/// The key recorded in the venv at `root` ([`KEY_FILE`]), if any.
+pub fn synced_key(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join(KEY_FILE)).ok()?;
+    let key = text.trim();
+    (!key.is_empty() && key.len() < 64).then(|| key.to_string())
+}
+
+/// Record `key` as the one the venv at `root` is synced with.
+pub fn record_synced_key(root: &Path, key: &str) -> std::io::Result<()> {
+    std::fs::write(root.join(KEY_FILE), format!("{key}\n"))
+}
+
 /// Printed by the interpreter in [`Interpreter::query`]: one line of JSON.
 const QUERY_SCRIPT: &str = "\
 import json, platform, sys, sysconfig

@@ -202,7 +202,7 @@ impl Env {
                 .expect("json report written");
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         let schema: serde_json::Value =
-            serde_json::from_str(&sanctuary::commands::doctor::report_json_schema()).unwrap();
+            serde_json::from_str(&sanctuary::ops::examine::report_json_schema()).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&value)
@@ -250,7 +250,7 @@ fn assert_fails(out: &Output, needle: &str) -> String {
 fn published_schema_matches_the_code() {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema/environment-report.schema.json");
-    let generated = sanctuary::commands::doctor::report_json_schema();
+    let generated = sanctuary::ops::examine::report_json_schema();
     if std::env::var_os("SANCTUARY_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).unwrap();
     }

@@ -427,17 +427,31 @@ fn locked_refuses_stale_lockfiles_frozen_installs_them_and_dry_run_changes_nothi
         lock_before
     );
 
-    // --dry-run locks (the lockfile is an input, not the environment) and shows the plan.
-    let err = env.sync_ok(&["--dry-run"]);
+    // --dry-run locks (the lockfile is an input, not the environment) and prints the plan on
+    // stdout, as data.
+    let out = env.sync(&["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = stdout(&out);
     assert!(
-        err.contains("would install app==2.0.0 (was 1.0.0)"),
-        "{err}"
+        plan.contains("would install app==2.0.0 (was 1.0.0)"),
+        "{plan}"
     );
-    assert!(err.contains("would install new==1.0.0"), "{err}");
+    assert!(plan.contains("would install new==1.0.0"), "{plan}");
     assert_eq!(snapshot(&env.venv()), before);
+    // --json: the same plan as JSON.
+    let out = env.sync(&["--dry-run", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["install"][0]["name"], "app");
+    assert_eq!(json["install"][0]["was"], "1.0.0");
+    assert_eq!(json["install"][0]["reason"], "other-version");
+    assert_eq!(json["create"], false);
     // A dry run into a venv that does not exist creates nothing.
-    let err = env.sync_ok(&["--dry-run", "--venv", "never"]);
-    assert!(err.contains("would create a virtual environment"), "{err}");
+    let out = env.sync(&["--dry-run", "--venv", "never"]);
+    assert!(
+        stdout(&out).contains("would create a virtual environment"),
+        "{}",
+        stdout(&out)
+    );
     assert!(!env.project.path().join("never").exists());
 }
 

@@ -1,0 +1,501 @@
+//! Syncing a venv with the lockfiles of one hardware key: choosing the key (as `detect`
+//! does), the distributions the lockfiles ask for and the wheel of each for this target, the
+//! checks before anything is fetched (origins, host, interpreter), fetching every wheel into
+//! the unpacked-wheel cache, and the sync itself through [`crate::install`]: a missing venv is
+//! created only once every wheel is in hand, an interrupted sync is repaired first, and the
+//! plan is applied crash-safely ([`crate::install::transaction`]).
+//!
+//! What happens is told to a [`SyncProgress`]: this module prints nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use pep508_rs::PackageName;
+
+use super::indexes::{index_urls, trusted_indexes};
+use super::lockfiles::{Loaded, Selection, Staleness};
+use super::locking::LockPlan;
+use crate::bail;
+use crate::environment::Environment;
+use crate::error::{Context as _, Error, Result};
+use crate::hardware::{self, KeySettings, Selection as KeySelection};
+use crate::index::auth::Auth;
+use crate::index::client::HttpClient;
+use crate::install::fetch::{Artifact, Fetched, Progress, WheelCache, fetch};
+use crate::install::journal::{self, Journal};
+use crate::install::plan::{Desired, SyncPlan};
+use crate::install::transaction::{self, dist_info_extras, reinstall_damaged};
+use crate::install::venv::{self as venvs, EnvironmentLock, Interpreter};
+use crate::install::{InstallOptions, LinkMode, UnpackedWheel, Venv};
+use crate::lock::origin::OriginError;
+use crate::manifest::Manifest;
+use crate::settings::NetworkSettings;
+use crate::wheel::WheelFilename;
+
+/// The hardware key to install (with why), or `None` when the manifest has no Foundation.
+pub fn choose_key(manifest: &Manifest, keys: &KeySettings) -> Result<Option<KeySelection>> {
+    let Some(foundation) = &manifest.foundation else {
+        if let Some(requested) = &keys.requested {
+            return Err(Error::usage(format!(
+                "{requested} was asked for, but {} declares no [foundation], so there are no hardware keys",
+                manifest.path.display()
+            )));
+        }
+        return Ok(None);
+    };
+    let detection = hardware::detect(keys);
+    Ok(Some(hardware::select_key(
+        &foundation.keys,
+        keys,
+        &detection,
+    )?))
+}
+
+/// Why the lockfiles that serve `key` are stale; empty when they are up to date.
+pub fn stale(manifest: &Manifest, key: Option<&str>) -> Result<Vec<Staleness>> {
+    Ok(LockPlan::new(manifest, &[])?.stale_for(manifest, key))
+}
+
+/// Nothing is fetched from a host the manifest does not declare, whatever the freshness.
+pub fn check_origins(
+    manifest: &Manifest,
+    network: &NetworkSettings,
+    selection: &Selection,
+) -> Result<()> {
+    let trusted = trusted_indexes(manifest, &network.index_overrides)?;
+    for loaded in selection.files() {
+        let problems = trusted.check(&loaded.lock);
+        if !problems.is_empty() {
+            return Err(OriginError {
+                file: loaded.rel.clone(),
+                problems,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// One entry per locked package, Foundation first, with the best wheel for the target.
+pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired>> {
+    let mut out: BTreeMap<PackageName, Desired> = BTreeMap::new();
+    let layers: Vec<(String, &Loaded)> = selection
+        .foundation
+        .iter()
+        .map(|l| {
+            (
+                format!("foundation ({})", selection.key.as_deref().unwrap_or("")),
+                l,
+            )
+        })
+        .chain(
+            selection
+                .application
+                .iter()
+                .map(|l| ("application".to_string(), l)),
+        )
+        .collect();
+    for (layer, loaded) in layers {
+        if loaded.lock.tool.python != manifest.python
+            || loaded.lock.tool.platform != manifest.target.platform_name()
+        {
+            tracing::warn!(
+                "{} was locked for Python {} on {}; the manifest targets Python {} on {}",
+                loaded.rel,
+                loaded.lock.tool.python,
+                loaded.lock.tool.platform,
+                manifest.python,
+                manifest.target.platform_name()
+            );
+        }
+        for package in &loaded.lock.packages {
+            let best = package
+                .wheels
+                .iter()
+                .filter_map(|w| {
+                    let parsed: WheelFilename = w.name.parse().ok()?;
+                    Some((manifest.target.wheel_priority(&parsed)?, w))
+                })
+                .max_by_key(|(p, _)| *p)
+                .map(|(_, w)| w);
+            let Some(wheel) = best else {
+                bail!(
+                    "{}: {} {} has no wheel for {} (locked wheels: {})",
+                    loaded.rel,
+                    package.name,
+                    package.version,
+                    manifest.target,
+                    if package.wheels.is_empty() {
+                        "none".to_string()
+                    } else {
+                        package
+                            .wheels
+                            .iter()
+                            .map(|w| w.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                );
+            };
+            let url = url::Url::parse(&wheel.url).with_context(|| {
+                format!(
+                    "{}: {} {}: invalid URL `{}`",
+                    loaded.rel, package.name, package.version, wheel.url
+                )
+            })?;
+            let want = Desired {
+                name: package.name.clone(),
+                version: package.version.clone(),
+                artifact: Artifact {
+                    package: format!("{} {}", package.name, package.version),
+                    filename: wheel.name.clone(),
+                    url,
+                    size: wheel.size,
+                    sha256: wheel.sha256.to_ascii_lowercase(),
+                    index: package.index.clone(),
+                },
+                layer: layer.clone(),
+                direct: package.direct,
+            };
+            match out.get(&package.name) {
+                Some(first) if first.version != want.version => bail!(
+                    "{} locks {} {}, but the {} locks {}: the layers disagree",
+                    loaded.rel,
+                    package.name,
+                    package.version,
+                    first.layer,
+                    first.version
+                ),
+                Some(_) => {}
+                None => {
+                    out.insert(package.name.clone(), want);
+                }
+            }
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+/// The manifest's platform must be this machine's.
+pub fn check_host(manifest: &Manifest) -> Result<()> {
+    let host = crate::target::host()?;
+    if !manifest.target.platform.same_system(&host) {
+        bail!(
+            "{} targets {}, which cannot run on this machine",
+            manifest.path.display(),
+            manifest.target.platform_name()
+        );
+    }
+    Ok(())
+}
+
+/// The venv's interpreter must be the manifest's Python.
+pub fn check_venv_python(manifest: &Manifest, root: &Path) -> Result<()> {
+    match venvs::venv_python_version(root)? {
+        Some(version) if venvs::python_matches(&version, &manifest.python) => Ok(()),
+        Some(version) => Err(Error::msg(format!(
+            "{} runs Python {version}, but {} asks for Python {}",
+            root.display(),
+            manifest.path.display(),
+            manifest.python
+        ))
+        .context("the environment's interpreter does not match the manifest")),
+        None => bail!("{}/pyvenv.cfg names no Python version", root.display()),
+    }
+}
+
+/// The venv a sync makes: `--venv`, else `[sync] venv` beside the manifest; absolute.
+pub fn venv_root(manifest: &Manifest, venv: Option<&Path>) -> Result<PathBuf> {
+    let root = venv.map_or_else(|| manifest.dir().join(&manifest.venv), Path::to_path_buf);
+    std::path::absolute(&root).with_context(|| format!("cannot resolve {}", root.display()))
+}
+
+/// The hardware key the venv at `root` was last synced with.
+pub fn remembered_key(root: &Path) -> Option<String> {
+    venvs::synced_key(root)
+}
+
+/// What `sync --dry-run` reports: the plan against the venv as it is (empty when it does not
+/// exist yet).
+pub fn plan_only(
+    manifest: &Manifest,
+    desired: &[Desired],
+    root: &Path,
+    exact: bool,
+) -> Result<(SyncPlan, bool)> {
+    let exists = root.join("pyvenv.cfg").is_file();
+    let environment = if exists {
+        check_venv_python(manifest, root)?;
+        Environment::read(root)?
+    } else {
+        empty_environment(root)
+    };
+    Ok((SyncPlan::new(desired, &environment, exact), !exists))
+}
+
+/// What a sync tells as it goes.
+pub trait SyncProgress: Sync {
+    /// A new venv is made at `root` with `interpreter`.
+    fn creating(&self, root: &Path, interpreter: &Interpreter) {
+        let _ = (root, interpreter);
+    }
+    /// Another process holds the venv; this one waits.
+    fn waiting(&self, root: &Path) {
+        let _ = root;
+    }
+    /// `count` wheels of `bytes` in all start downloading: the progress callback, or none.
+    fn downloading(&self, count: usize, bytes: u64) -> Option<Progress> {
+        let _ = (count, bytes);
+        None
+    }
+    /// The downloads ended.
+    fn downloaded(&self) {}
+}
+
+/// How a sync installs.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    /// The interpreter for a new venv (a path, or a name on PATH).
+    pub python: Option<PathBuf>,
+    /// Remove what the lockfiles do not list.
+    pub exact: bool,
+    pub link: LinkMode,
+    /// Compile the installed modules to bytecode.
+    pub compile: bool,
+}
+
+/// What a sync did.
+#[derive(Clone, Debug)]
+pub struct SyncReport {
+    pub plan: SyncPlan,
+    /// Files of half-done installs a killed sync left, removed first (with their count).
+    pub recovered: Option<(usize, usize)>,
+    /// Wheels downloaded, and their bytes.
+    pub downloaded: (usize, u64),
+    pub fetch_time: Duration,
+    pub install_time: Duration,
+}
+
+/// Make the venv at `root` exactly `desired` (see the module documentation).
+pub fn sync(
+    manifest: &Manifest,
+    network: &NetworkSettings,
+    key: Option<&str>,
+    desired: &[Desired],
+    root: &Path,
+    options: &SyncOptions,
+    progress: &dyn SyncProgress,
+) -> Result<SyncReport> {
+    let auth = download_auth(manifest, network, key)?;
+    let mut unpacked: HashMap<String, UnpackedWheel> = HashMap::new();
+    let mut downloaded = (0usize, 0u64);
+    let mut fetch_time = Duration::ZERO;
+    let venv = if root.join("pyvenv.cfg").is_file() {
+        check_venv_python(manifest, root)?;
+        Venv::from_root(root)?
+    } else {
+        let interpreter = venvs::find_interpreter(&manifest.python, options.python.as_deref())?;
+        let plan = SyncPlan::new(desired, &empty_environment(root), options.exact);
+        let fetch_started = Instant::now();
+        downloaded = fetch_all(network, &plan, &auth, &mut unpacked, progress)?;
+        fetch_time = fetch_started.elapsed();
+        progress.creating(root, &interpreter);
+        venvs::create(root, &interpreter, &manifest.name)?
+    };
+    let _lock = EnvironmentLock::acquire(root, || progress.waiting(root))?;
+    let install_options = |desired: Option<&Desired>| InstallOptions {
+        extra_dist_info: desired.map(dist_info_extras).unwrap_or_default(),
+        link: options.link,
+        expect: desired.map(|d| (d.name.clone(), d.version.clone())),
+        ..InstallOptions::default()
+    };
+
+    // A sync killed half-way left a journal: undo its half-done installs first.
+    let interrupted = Journal::read(root)?;
+    let mut damaged: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut recovered = None;
+    if let Some(journal) = &interrupted {
+        let recovery = journal::recover(journal, &venv, &install_options(None))?;
+        recovered = Some((
+            recovery.removed_files.len(),
+            recovery.removed_dist_infos.len(),
+        ));
+        damaged = recovery.removed_files;
+    }
+
+    // RECORDs are only needed to uninstall, or to find what a recovery damaged.
+    let environment = if damaged.is_empty() {
+        Environment::read_summary(root)?
+    } else {
+        Environment::read(root)?
+    };
+    for u in &environment.unreadable {
+        tracing::warn!("leaving {} alone: {}", u.dist_info.display(), u.message);
+    }
+    let mut plan = SyncPlan::new(desired, &environment, options.exact);
+    reinstall_damaged(&mut plan, desired, &environment, &damaged);
+    let mut report = SyncReport {
+        plan,
+        recovered,
+        downloaded,
+        fetch_time,
+        install_time: Duration::ZERO,
+    };
+    if report.plan.is_empty() {
+        if interrupted.is_some() {
+            Journal::clear(root)?;
+        }
+        record_key(root, key)?;
+        return Ok(report);
+    }
+
+    // Every wheel checked and unpacked before the environment changes.
+    let fetch_started = Instant::now();
+    let more = fetch_all(network, &report.plan, &auth, &mut unpacked, progress)?;
+    report.fetch_time += fetch_started.elapsed();
+    report.downloaded = (downloaded.0 + more.0, downloaded.1 + more.1);
+
+    let install_started = Instant::now();
+    transaction::apply(&report.plan, &venv, &unpacked, &install_options)?;
+    if options.compile {
+        compile(&venv)?;
+    }
+    crate::install::failpoint::hit("before-clear");
+    Journal::clear(root)?;
+    report.install_time = install_started.elapsed();
+    record_key(root, key)?;
+    Ok(report)
+}
+
+/// Remember `key` in the venv (see [`remembered_key`]), when it changed.
+fn record_key(root: &Path, key: Option<&str>) -> Result<()> {
+    if let Some(key) = key
+        && venvs::synced_key(root).as_deref() != Some(key)
+    {
+        venvs::record_synced_key(root, key)
+            .with_context(|| format!("cannot write {}", root.join(venvs::KEY_FILE).display()))?;
+    }
+    Ok(())
+}
+
+fn empty_environment(root: &Path) -> Environment {
+    Environment {
+        root: root.to_path_buf(),
+        site_packages: root.to_path_buf(),
+        python: None,
+        distributions: Vec::new(),
+        unreadable: Vec::new(),
+    }
+}
+
+/// The credentials downloads send: those of the indexes of `key` and the netrc file.
+fn download_auth(
+    manifest: &Manifest,
+    network: &NetworkSettings,
+    key: Option<&str>,
+) -> Result<Auth> {
+    let indexes = index_urls(manifest, &network.index_overrides, key)?;
+    Ok(Auth::new(
+        indexes
+            .iter()
+            .filter_map(|i| Some((&i.url, i.credentials.as_ref()?))),
+        Auth::read_netrc(network.index.netrc.as_deref()),
+    ))
+}
+
+/// Fetch every wheel the plan installs that `out` does not hold yet into `out` (the unpacked
+/// trees by sha256); returns (count, bytes) downloaded.
+fn fetch_all(
+    network: &NetworkSettings,
+    plan: &SyncPlan,
+    auth: &Auth,
+    out: &mut HashMap<String, UnpackedWheel>,
+    progress: &dyn SyncProgress,
+) -> Result<(usize, u64)> {
+    let mut artifacts: BTreeMap<String, Artifact> = BTreeMap::new();
+    for i in &plan.install {
+        if !out.contains_key(&i.desired.artifact.sha256) {
+            artifacts
+                .entry(i.desired.artifact.sha256.clone())
+                .or_insert_with(|| i.desired.artifact.clone());
+        }
+    }
+    if artifacts.is_empty() {
+        return Ok((0, 0));
+    }
+    let cache = WheelCache::new(&network.index.cache_dir);
+    // A day: no sync runs that long, so these belong to one that was killed.
+    cache.remove_leftovers(std::time::Duration::from_secs(24 * 3600));
+    // What the cache holds is taken as it is (each entry read once); only the rest is
+    // fetched, and with nothing to fetch no runtime or HTTP client is started.
+    let mut missing: Vec<&Artifact> = Vec::new();
+    for a in artifacts.values() {
+        match cache.get(&a.sha256) {
+            Some(unpacked) => {
+                out.insert(a.sha256.clone(), unpacked);
+            }
+            None => missing.push(a),
+        }
+    }
+    if missing.is_empty() {
+        return Ok((0, 0));
+    }
+    let total: u64 = missing.iter().filter_map(|a| a.size).sum();
+    let on_bytes: Progress = progress
+        .downloading(missing.len(), total)
+        .unwrap_or_else(|| Arc::new(|_| {}));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let index = &network.index;
+    let client = HttpClient::with_timeouts(index.concurrency, index.http)?.with_auth(auth.clone());
+    let offline = network.index.offline;
+    // Largest first: the long downloads and unpacks start at once and the small ones fill
+    // the gaps, instead of one big wheel found last holding up the end.
+    let mut order = missing;
+    order.sort_by_key(|a| std::cmp::Reverse(a.size.unwrap_or(0)));
+    let result = runtime.block_on(async {
+        let mut results = futures::stream::iter(order)
+            .map(|a| {
+                let (client, cache, on_bytes) = (&client, &cache, on_bytes.clone());
+                async move {
+                    let result = fetch(client, cache, a, offline, on_bytes).await;
+                    (a.sha256.clone(), result)
+                }
+            })
+            .buffer_unordered(network.index.concurrency.max(1));
+        let mut downloaded = (0usize, 0u64);
+        while let Some((sha, result)) = results.next().await {
+            let (unpacked, how) = result?;
+            if how == Fetched::Downloaded {
+                downloaded.0 += 1;
+                downloaded.1 += artifacts.get(&sha).and_then(|a| a.size).unwrap_or(0);
+            }
+            out.insert(sha, unpacked);
+        }
+        Ok::<_, Error>(downloaded)
+    });
+    progress.downloaded();
+    result
+}
+
+/// `python -m compileall` over site-packages.
+fn compile(venv: &Venv) -> Result<()> {
+    let status = std::process::Command::new(&venv.python)
+        .args(["-m", "compileall", "-q", "-j", "0"])
+        .arg(&venv.site_packages)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("cannot run {}", venv.python.display()))?;
+    if !status.success() {
+        bail!(
+            "compiling {} to bytecode failed ({status})",
+            venv.site_packages.display()
+        );
+    }
+    Ok(())
+}

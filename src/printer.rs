@@ -1,0 +1,137 @@
+//! What the user reads: status lines on stderr (none with `-q`), data on stdout, and the
+//! spinner and progress bars of long work (drawn only when stderr is a terminal, never with
+//! `-q`). Commands print through a [`Printer`] instead of checking `quiet` themselves; the
+//! lock reports shared by `lock` and `sync` live here too.
+
+use std::fmt::Display;
+use std::io::Write as _;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::{Context as _, Result};
+use crate::lock::Lockfile;
+use crate::ops::lockfiles::Written;
+use crate::ops::locking::LockProgress;
+
+/// See the module documentation.
+#[derive(Clone, Copy, Debug)]
+pub struct Printer {
+    quiet: bool,
+}
+
+impl Printer {
+    pub fn new(quiet: bool) -> Printer {
+        Printer { quiet }
+    }
+
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// A line on stderr, unless quiet.
+    pub fn status(&self, line: impl Display) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Data on stdout, whatever the verbosity.
+    pub fn data(&self, text: &str) -> Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .context("cannot write to stdout")
+    }
+
+    /// A spinner on stderr (hidden when quiet or when stderr is not a terminal).
+    pub fn spinner(&self) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
+
+    /// A byte progress bar on stderr for `total` bytes (hidden as [`Printer::spinner`]).
+    pub fn download_bar(&self, total: u64, message: String) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} downloading {msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(message);
+        bar
+    }
+
+    /// What a lock wrote, removed or left as it was.
+    pub fn written(&self, written: &Written) {
+        for (file, changed) in &written.files {
+            if *changed {
+                self.status(format_args!("Wrote {file}"));
+            } else {
+                self.status(format_args!("{file} is up to date"));
+            }
+        }
+        for file in &written.removed {
+            self.status(format_args!("Removed {file}"));
+        }
+    }
+}
+
+/// A lock's progress on stderr: a spinner while resolving, then each lockfile's packages and
+/// what changed in it.
+pub struct LockReporter {
+    printer: Printer,
+    spinner: ProgressBar,
+}
+
+impl LockReporter {
+    pub fn new(printer: Printer) -> LockReporter {
+        LockReporter {
+            printer,
+            spinner: printer.spinner(),
+        }
+    }
+}
+
+impl LockProgress for LockReporter {
+    fn resolving(&self, what: &str) {
+        self.spinner.set_message(format!("resolving {what}"));
+    }
+
+    fn done(&self) {
+        self.spinner.finish_and_clear();
+    }
+
+    fn resolved(&self, lockfile: &Lockfile, existing: Option<&Lockfile>) {
+        let what = match &lockfile.tool.key {
+            Some(key) => format!("{} layer, key {key}", lockfile.tool.layer),
+            None => format!("{} layer", lockfile.tool.layer),
+        };
+        self.spinner.suspend(|| {
+            self.printer.status(format_args!(
+                "Resolved {} packages ({what})",
+                lockfile.packages.len()
+            ));
+            for line in crate::lock::diff::summary_lines(existing, lockfile) {
+                self.printer.status(format_args!("  {line}"));
+            }
+        });
+    }
+
+    fn split(&self, reasons: &[String]) {
+        self.printer
+            .status("The Application differs between hardware keys, so it is locked per key:");
+        for line in reasons {
+            self.printer.status(format_args!("  {line}"));
+        }
+    }
+}
