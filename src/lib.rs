@@ -4,6 +4,7 @@
 //! [`wheel`] (what can run where, pure) -> [`index`] (HTTP, cache, metadata) -> [`resolve`]
 //! (PubGrub) -> [`lock`] (PEP 751 files) -> [`commands`]. See `ARCHITECTURE.md`.
 
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod environment;

@@ -1224,7 +1224,7 @@ mod tests {
         );
 
         // Unchanged: the cached page is used, the request still made, nothing rewritten.
-        let page_file = std::fs::read_dir(dir.path().join(cache::CACHE_VERSION).join("simple"))
+        let page_file = std::fs::read_dir(crate::cache::CacheRoot::new(dir.path()).simple())
             .unwrap()
             .next()
             .unwrap()
