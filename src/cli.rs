@@ -396,8 +396,8 @@ impl GlobalSettings {
 
 /// `SANCTUARY_HTTP_TIMEOUT` (read timeout) and `SANCTUARY_HTTP_DEADLINE` (whole request),
 /// in seconds, over the defaults.
-fn http_timeouts() -> Result<crate::index::client::HttpTimeouts> {
-    let mut timeouts = crate::index::client::HttpTimeouts::default();
+fn http_timeouts() -> Result<crate::http::HttpTimeouts> {
+    let mut timeouts = crate::http::HttpTimeouts::default();
     for (name, slot) in [
         ("SANCTUARY_HTTP_TIMEOUT", &mut timeouts.read),
         ("SANCTUARY_HTTP_DEADLINE", &mut timeouts.deadline),
@@ -477,7 +477,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         EnvFilter::try_from_env("SANCTUARY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| crate::index::redact::RedactingWriter(std::io::stderr()))
+        .with_writer(|| crate::http::redact::RedactingWriter(std::io::stderr()))
         .without_time()
         .with_target(false)
         .try_init();
@@ -486,7 +486,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 /// Print an error with its causes and a hint where one helps.
 fn report(err: &anyhow::Error) {
     // Every message names its URLs masked already; this catches any text that does not.
-    let shown = |text: String| crate::index::redact::redact_text(&text).into_owned();
+    let shown = |text: String| crate::http::redact::redact_text(&text).into_owned();
     eprintln!("error: {}", shown(err.to_string()));
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {}", shown(cause.to_string()));
@@ -503,7 +503,7 @@ fn mirror_hint(index: &str) -> String {
         Some((name, _)) => (name, true),
         None => (index, false),
     };
-    let variable = format!("SANCTUARY_INDEX_{}", crate::index::auth::env_key(name));
+    let variable = format!("SANCTUARY_INDEX_{}", crate::http::auth::env_key(name));
     if keyed {
         format!(
             "check the network, or point the index at a mirror with {variable}='https://mirror.example/whl/{{key}}' (a URL template: `{{key}}` becomes each hardware key)"
@@ -574,7 +574,7 @@ fn hint(err: &anyhow::Error) -> Option<String> {
 }
 
 fn index_hint(e: &IndexError) -> Option<String> {
-    use crate::index::auth::env_key;
+    use crate::http::auth::env_key;
     match e {
         IndexError::Offline { .. } => {
             Some("run the same command once without --offline to fill the cache".to_string())

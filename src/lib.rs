@@ -10,6 +10,7 @@ pub mod commands;
 pub mod environment;
 pub mod fs;
 pub mod hardware;
+pub mod http;
 pub mod index;
 pub mod install;
 pub mod lock;

@@ -21,8 +21,8 @@ use pep508_rs::{PackageName, Requirement};
 use crate::cli::GlobalSettings;
 use crate::fs::Staged;
 use crate::hardware::KeyFamily;
-use crate::index::auth::{Credentials, env_key};
-use crate::index::redact::{redact_text, strip_credentials_text, without_credentials};
+use crate::http::auth::{Credentials, env_key};
+use crate::http::redact::{redact_text, strip_credentials_text, without_credentials};
 use crate::index::{DistFile, IndexKind, IndexSet, IndexUrl, IndexView};
 use crate::lock::origin::{OriginError, TrustedIndexes};
 use crate::lock::{FORMAT_VERSION, InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
@@ -646,7 +646,7 @@ fn index_url_text<'a>(
         Some(redirect) if url.contains("{key}") && !redirect.contains("{key}") && keys > 1 => {
             bail!(
                 "SANCTUARY_INDEX_{env_name}=`{}` has no `{{key}}`, but index `{name}` is keyed (`{url}`): give a URL template such as SANCTUARY_INDEX_{env_name}='https://mirror.example/whl/{{key}}'",
-                crate::index::redact::redact_text(redirect)
+                crate::http::redact::redact_text(redirect)
             )
         }
         Some(redirect) => Ok((redirect, Some(env_name))),

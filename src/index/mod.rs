@@ -12,19 +12,13 @@
 // they report, so boxing every variant would buy nothing.
 #![allow(clippy::result_large_err)]
 
-pub mod auth;
 pub mod cache;
-pub mod client;
 mod error;
 pub mod local;
 pub mod metadata;
-pub mod netrc;
 mod page;
 pub mod range;
-pub mod redact;
 pub mod simple;
-#[cfg(test)]
-pub(crate) mod test_server;
 
 pub use error::IndexError;
 
@@ -39,6 +33,7 @@ use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, PackageName, Requirement};
 use url::Url;
 
+use crate::http::{self, auth, date, redact};
 use crate::wheel::DistFilename;
 
 /// One configured index.
@@ -238,7 +233,7 @@ pub struct IndexSettings {
     /// Most requests in flight at once.
     pub concurrency: usize,
     /// The read timeout and deadline of requests.
-    pub http: client::HttpTimeouts,
+    pub http: http::HttpTimeouts,
     /// The netrc file to take credentials from (`NETRC`, else `~/.netrc`), if any.
     pub netrc: Option<std::path::PathBuf>,
 }
@@ -252,7 +247,7 @@ pub struct IndexSet {
     /// Project -> position in `indexes` of the index it is pinned to.
     pins: HashMap<PackageName, usize>,
     settings: IndexSettings,
-    client: client::HttpClient,
+    client: http::HttpClient,
     cache: cache::Cache,
     /// By project and the index it is pinned to (views pin differently; see [`IndexView`]).
     projects: Memo<(PackageName, Option<usize>), Option<Arc<PackageFiles>>>,
@@ -320,7 +315,7 @@ impl IndexSet {
             auth::Auth::read_netrc(settings.netrc.as_deref()),
         );
         Ok(IndexSet {
-            client: client::HttpClient::with_timeouts(settings.concurrency, settings.http)?
+            client: http::HttpClient::with_timeouts(settings.concurrency, settings.http)?
                 .with_auth(auth),
             cache: cache::Cache::new(&settings.cache_dir),
             indexes,
@@ -365,7 +360,7 @@ impl IndexSet {
             // Local artifacts: size and sha256 from the file itself (a local index often lists
             // no hashes, and reading a local file is cheap). No upload time: a file's mtime
             // depends on the checkout and would make lockfiles differ between machines.
-            let path = client::file_path(&file.url)?;
+            let path = local::file_path(&file.url)?;
             let bytes = tokio::fs::read(&path)
                 .await
                 .map_err(|e| IndexError::Other(format!("cannot read {}: {e}", path.display())))?;
@@ -411,7 +406,7 @@ impl IndexSet {
 
     async fn fetch_facts(&self, file: &DistFile) -> Result<cache::ArtifactFacts, IndexError> {
         if file.url.scheme() == "file" {
-            let path = client::file_path(&file.url)?;
+            let path = local::file_path(&file.url)?;
             let meta = tokio::fs::metadata(&path)
                 .await
                 .map_err(|e| IndexError::Other(format!("cannot read {}: {e}", path.display())))?;
@@ -419,7 +414,7 @@ impl IndexSet {
                 .modified()
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| client::unix_to_rfc3339(d.as_secs()));
+                .map(|d| date::unix_to_rfc3339(d.as_secs()));
             return Ok(cache::ArtifactFacts {
                 size: Some(meta.len()),
                 upload_time,
@@ -450,7 +445,7 @@ impl IndexSet {
                 reqwest::Method::HEAD,
                 &file.url,
                 &[],
-                client::Limit::PROBE,
+                http::Limit::PROBE,
             )
             .await?;
         let resp = if head.status / 100 == 2 {
@@ -464,7 +459,7 @@ impl IndexSet {
                     reqwest::Method::GET,
                     &file.url,
                     &[("Range", "bytes=0-0".to_string())],
-                    client::Limit::PROBE,
+                    http::Limit::PROBE,
                 )
                 .await?;
             if resp.status / 100 != 2 {
@@ -488,7 +483,7 @@ impl IndexSet {
         };
         let upload_time = resp
             .header("last-modified")
-            .and_then(client::http_date_to_rfc3339);
+            .and_then(date::http_date_to_rfc3339);
         Ok(cache::ArtifactFacts {
             size: learnt.size.or(size),
             upload_time: learnt.upload_time.or(upload_time),
@@ -555,8 +550,8 @@ impl IndexSet {
         if index.url.scheme() == "file" {
             let (url, project, kind) = (index.url.clone(), name.clone(), index.kind);
             let files = tokio::task::spawn_blocking(move || match kind {
-                IndexKind::Simple => client::read_local_simple(&url, &project),
-                IndexKind::Flat => client::read_local_flat(&url, &project).map(Some),
+                IndexKind::Simple => local::read_local_simple(&url, &project),
+                IndexKind::Flat => local::read_local_flat(&url, &project).map(Some),
             })
             .await
             .map_err(|e| {
@@ -578,7 +573,7 @@ impl IndexSet {
                         reason: e.to_string(),
                     })?;
                 let key = url.to_string();
-                (url, key, client::SIMPLE_ACCEPT)
+                (url, key, page::SIMPLE_ACCEPT)
             }
             // One flat page lists every project: cache what concerns each project apart.
             IndexKind::Flat => (
@@ -716,7 +711,7 @@ impl IndexSet {
             let meta_url = Url::parse(&format!("{}.metadata", file.url))
                 .map_err(|e| IndexError::Other(format!("{}: {e}", file.url)))?;
             let found = if local {
-                client::read_local(&meta_url).await?
+                local::read_local(&meta_url).await?
             } else if self.settings.offline {
                 return Err(offline());
             } else {
@@ -727,7 +722,7 @@ impl IndexSet {
                         reqwest::Method::GET,
                         &meta_url,
                         &[],
-                        client::Limit::METADATA,
+                        http::Limit::METADATA,
                     )
                     .await?;
                 match resp.status {
@@ -766,7 +761,7 @@ impl IndexSet {
             });
         }
         if local {
-            let bytes = client::read_local(&file.url)
+            let bytes = local::read_local(&file.url)
                 .await?
                 .ok_or_else(|| IndexError::Other(format!("{} does not exist", file.url)))?;
             if let Some(expected) = &file.sha256 {
@@ -793,7 +788,7 @@ impl IndexSet {
                 upload_time: wheel
                     .last_modified
                     .as_deref()
-                    .and_then(client::http_date_to_rfc3339),
+                    .and_then(date::http_date_to_rfc3339),
             };
             if facts.size.is_some() {
                 self.write_facts(
@@ -974,8 +969,8 @@ impl PackageSource for IndexSet {
 #[cfg(test)]
 mod tests {
     use super::range::tests::{META, range_handler, wheel};
-    use super::test_server::{Recorded, Reply, TestServer};
     use super::*;
+    use crate::http::test_server::{Recorded, Reply, TestServer};
     use std::str::FromStr;
     use std::time::Duration;
 
@@ -999,7 +994,7 @@ mod tests {
             offline: false,
             refresh: false,
             concurrency: 8,
-            http: client::HttpTimeouts::default(),
+            http: http::HttpTimeouts::default(),
             netrc: None,
         }
     }

@@ -5,7 +5,7 @@
 //! Files whose names do not parse, or that belong to another project (flat listings mix
 //! projects), are skipped with a `debug` log; a malformed `requires-python` drops only that
 //! attribute. JSON that does not parse is an error naming the page. Links never keep credentials: a link
-//! with user info has it removed (requests get credentials by host, see [`super::auth`]).
+//! with user info has it removed (requests get credentials by host, see [`crate::http::auth`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -17,10 +17,11 @@ use pep508_rs::PackageName;
 use serde::Deserialize;
 use url::Url;
 
-use super::redact::{redact_text, redacted, without_credentials};
 use super::{
     CoreMetadataRef, DistFile, IndexError, IndexUrl, PackageFiles, VersionFiles, Versions, cache,
 };
+use crate::http::auth::percent_decode;
+use crate::http::redact::{redact_text, redacted, without_credentials};
 use crate::wheel::DistFilename;
 
 /// The media type of PEP 691 JSON simple pages.
@@ -523,30 +524,6 @@ pub fn filename_of(url: &Url) -> Option<String> {
         return None;
     }
     Some(percent_decode(segment))
-}
-
-/// `%XX` sequences decoded; invalid UTF-8 replaced.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A [`DistFile`] with only its name and URL known, or `None` (logged) when `filename` is not

@@ -24,9 +24,10 @@ use super::wheel::{
     InstallError, UNPACK_PREFIX, UnpackOptions, UnpackedWheel, unpack, unpack_bytes,
 };
 use crate::cache::CacheRoot;
+use crate::http::redact::redacted;
+use crate::http::{HttpClient, StreamError};
 use crate::index::IndexError;
-use crate::index::client::{HttpClient, StreamError, file_path};
-use crate::index::redact::redacted;
+use crate::index::local::file_path;
 
 /// One wheel to fetch, as the lockfile describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -504,7 +505,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::index::test_server::{Reply, TestServer};
+    use crate::http::test_server::{Reply, TestServer};
     use crate::install::tests::{base_files, build_wheel};
 
     fn artifact(url: Url, bytes: &[u8]) -> Artifact {
