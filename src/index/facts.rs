@@ -23,7 +23,7 @@ impl IndexSet {
             let bytes = tokio::fs::read(&path)
                 .await
                 .map_err(|e| IndexError::Other(format!("cannot read {}: {e}", path.display())))?;
-            let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            let actual = cache::sha256_hex(&bytes);
             if let Some(expected) = file.sha256.as_ref().filter(|e| **e != actual) {
                 return Err(IndexError::HashMismatch {
                     url: file.url.clone(),
