@@ -164,7 +164,7 @@ impl RawFiles {
 }
 
 /// `versions` as text: `=<version>` lines, each followed by its files, one a line, fields
-/// separated by tabs (see [`encode_file`]).
+/// separated by tabs (see `encode_file`).
 pub fn encode_versions(versions: &Versions) -> String {
     let files: usize = versions.values().map(|f| f.len()).sum();
     let mut out = String::with_capacity(files * 256);
