@@ -220,7 +220,7 @@ fn fetch_hint(e: &FetchError) -> Option<String> {
 
 /// The hint for a failed index request.
 fn index_hint(e: &IndexError) -> Option<String> {
-    use crate::index::auth::env_key;
+    use crate::http::auth::env_key;
     match e {
         IndexError::Offline { .. } => {
             Some("run the same command once without --offline to fill the cache".to_string())
@@ -250,7 +250,7 @@ pub fn mirror_hint(index: &str) -> String {
         Some((name, _)) => (name, true),
         None => (index, false),
     };
-    let variable = format!("SANCTUARY_INDEX_{}", crate::index::auth::env_key(name));
+    let variable = format!("SANCTUARY_INDEX_{}", crate::http::auth::env_key(name));
     if keyed {
         format!(
             "check the network, or point the index at a mirror with {variable}='https://mirror.example/whl/{{key}}' (a URL template: `{{key}}` becomes each hardware key)"

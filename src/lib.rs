@@ -1,15 +1,18 @@
 //! sanctuary: locks and installs Python environments for ML teams.
 //!
 //! The modules follow the data: [`manifest`] (what the user asked for) -> [`target`] and
-//! [`wheel`] (what can run where, pure) -> [`index`] (HTTP, cache, metadata) -> [`resolve`]
-//! (PubGrub) -> [`lock`] (PEP 751 files) -> [`commands`]. See `ARCHITECTURE.md`.
+//! [`wheel`] (what can run where, pure) -> [`index`] (pages and metadata, over [`http`] and
+//! the [`cache`]) -> [`resolve`] (PubGrub) -> [`lock`] (PEP 751 files) -> [`commands`]. See
+//! `ARCHITECTURE.md`.
 
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod environment;
 pub mod error;
 pub mod fs;
 pub mod hardware;
+pub mod http;
 pub mod index;
 pub mod install;
 pub mod lock;

@@ -65,7 +65,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         EnvFilter::try_from_env("SANCTUARY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| crate::index::redact::RedactingWriter(std::io::stderr()))
+        .with_writer(|| crate::http::redact::RedactingWriter(std::io::stderr()))
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .without_time()
         .with_target(false)
@@ -76,7 +76,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 /// message already holds is not repeated.
 fn report(err: &Error) {
     // Every message names its URLs masked already; this catches any text that does not.
-    let shown = |text: String| crate::index::redact::redact_text(&text).into_owned();
+    let shown = |text: String| crate::http::redact::redact_text(&text).into_owned();
     let message = shown(err.to_string());
     eprintln!("error: {message}");
     let mut said = message;

@@ -176,7 +176,7 @@ fn network(args: &NetworkArgs, env: &Environment) -> Result<NetworkSettings> {
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1".to_string()));
     }
-    let mut http = crate::index::client::HttpTimeouts::default();
+    let mut http = crate::http::HttpTimeouts::default();
     for (name, value, slot) in [
         ("SANCTUARY_HTTP_TIMEOUT", &env.http_timeout, &mut http.read),
         (

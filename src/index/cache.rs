@@ -1,13 +1,13 @@
-//! The on-disk cache of the index client, under `<cache_dir>/<CACHE_VERSION>/` (the version is
-//! part of the path, so a format change never reads stale data):
+//! The index client's store in the on-disk cache: parsed simple pages, core metadata and
+//! artifact facts, in the `simple`, `metadata` and `facts` buckets of [`CacheRoot`] (where
+//! the layout and its version are documented):
 //!
-//! - `simple/<sha256 of page URL (and project)>.page`: parsed simple pages: a JSON header line
-//!   (HTTP cache information, fetch time, a digest of the body they were parsed from, or a
-//!   remembered 404), then the files grouped by version, one tab-separated line per file, so a
-//!   reader parses only the version lines and decodes the files of a version when first used;
-//! - `metadata/<artifact sha256>.json` (or `url-<sha256 of URL>` without a hash): core
-//!   metadata, immutable;
-//! - `facts/<same key>.json`: artifact size and upload time, immutable.
+//! - a page: a JSON header line (HTTP cache information, fetch time, a digest of the body
+//!   they were parsed from, or a remembered 404), then the files grouped by version, one
+//!   tab-separated line per file, so a reader parses only the version lines and decodes the
+//!   files of a version when first used;
+//! - core metadata, by artifact sha256 (or `url-<sha256 of URL>` without a hash), immutable;
+//! - artifact facts (size and upload time), by the same key, immutable.
 //!
 //! Every write goes to a temporary file in the same directory and is renamed into place, so
 //! concurrent processes never see a half-written entry. An unreadable entry is a miss.
@@ -26,18 +26,13 @@ use url::Url;
 use std::sync::Arc;
 
 use super::{CoreMetadata, CoreMetadataRef, DistFile, IndexError, VersionFiles, Versions};
+use crate::cache::CacheRoot;
 use crate::wheel::DistFilename;
 
-/// Bumped whenever the layout or an entry format changes, or when a parser fix changes what
-/// would be stored (entries hold parsed data). v2: metadata headers with whitespace-only
-/// continuation lines were cut short in v1. v3: pages stored as a header line and
-/// tab-separated file lines, decoded per version on first use.
-pub const CACHE_VERSION: &str = "v3";
-
-/// The cache directory (`<root>/v1`).
+/// The pages, metadata and facts in the cache.
 #[derive(Clone, Debug)]
 pub struct Cache {
-    root: PathBuf,
+    dirs: CacheRoot,
 }
 
 /// What the cache knows about a simple page besides its files: where it came from, its HTTP
@@ -169,7 +164,7 @@ impl RawFiles {
 }
 
 /// `versions` as text: `=<version>` lines, each followed by its files, one a line, fields
-/// separated by tabs (see [`encode_file`]).
+/// separated by tabs (see `encode_file`).
 pub fn encode_versions(versions: &Versions) -> String {
     let files: usize = versions.values().map(|f| f.len()).sum();
     let mut out = String::with_capacity(files * 256);
@@ -440,24 +435,20 @@ pub fn now() -> u64 {
 }
 
 impl Cache {
-    /// The cache under `<cache_dir>/v1` (created lazily on the first write).
+    /// The store under the cache directory `cache_dir` (created lazily on the first write).
     pub fn new(cache_dir: &Path) -> Self {
         Cache {
-            root: cache_dir.join(CACHE_VERSION),
+            dirs: CacheRoot::new(cache_dir),
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn page_path(&self, key: &str) -> PathBuf {
-        self.root
-            .join("simple")
+        self.dirs
+            .simple()
             .join(format!("{}.page", sha256_hex(key.as_bytes())))
     }
 
-    fn keyed_path(&self, dir: &str, key: &str) -> PathBuf {
+    fn keyed_path(&self, dir: PathBuf, key: &str) -> PathBuf {
         // Keys are hex digests (or `url-` + hex): safe as file names. Anything else is hashed.
         let safe = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         let name = if safe {
@@ -465,7 +456,7 @@ impl Cache {
         } else {
             sha256_hex(key.as_bytes())
         };
-        self.root.join(dir).join(format!("{name}.json"))
+        dir.join(format!("{name}.json"))
     }
 
     /// A cached page of `project`; `key` is the page URL (plus the project for flat pages).
@@ -492,22 +483,22 @@ impl Cache {
     }
 
     pub fn read_metadata(&self, key: &str) -> Option<CoreMetadata> {
-        read_json::<CachedMetadata>(&self.keyed_path("metadata", key))?.to_metadata()
+        read_json::<CachedMetadata>(&self.keyed_path(self.dirs.metadata(), key))?.to_metadata()
     }
 
     pub fn write_metadata(&self, key: &str, metadata: &CoreMetadata) -> Result<(), IndexError> {
         write_json(
-            &self.keyed_path("metadata", key),
+            &self.keyed_path(self.dirs.metadata(), key),
             &CachedMetadata::from(metadata),
         )
     }
 
     pub fn read_facts(&self, key: &str) -> Option<ArtifactFacts> {
-        read_json(&self.keyed_path("facts", key))
+        read_json(&self.keyed_path(self.dirs.facts(), key))
     }
 
     pub fn write_facts(&self, key: &str, facts: &ArtifactFacts) -> Result<(), IndexError> {
-        write_json(&self.keyed_path("facts", key), facts)
+        write_json(&self.keyed_path(self.dirs.facts(), key), facts)
     }
 }
 
@@ -673,9 +664,8 @@ newline \ slash" data-core-metadata="sha256={h}">x</a>
         cache.write_metadata(&key, &meta).unwrap();
         assert_eq!(cache.read_metadata(&key), Some(meta));
         assert!(
-            dir.path()
-                .join(CACHE_VERSION)
-                .join("metadata")
+            CacheRoot::new(dir.path())
+                .metadata()
                 .join(format!("{key}.json"))
                 .is_file()
         );
@@ -688,7 +678,7 @@ newline \ slash" data-core-metadata="sha256={h}">x</a>
         assert_eq!(cache.read_facts("abc"), Some(facts));
 
         // A corrupt entry is a miss, not an error.
-        std::fs::write(cache.keyed_path("facts", "bad"), b"{not json").unwrap();
+        std::fs::write(cache.keyed_path(cache.dirs.facts(), "bad"), b"{not json").unwrap();
         assert!(cache.read_facts("bad").is_none());
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::redact::{redact_text, redacted};
+use crate::http::redact::{redact_text, redacted};
 
 /// Errors from indexes, the cache and metadata. `Clone`, because one failed fetch is shared
 /// by every resolver task that waited on it.

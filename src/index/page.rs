@@ -7,11 +7,15 @@ use std::sync::Arc;
 use pep508_rs::PackageName;
 use url::Url;
 
-use super::{Background, IndexError, Versions, cache, client, lock, simple};
+use super::{Background, IndexError, Versions, cache, lock, simple};
+use crate::http;
+
+/// The `Accept` header of simple-page requests: JSON preferred, HTML accepted.
+pub(super) const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
 /// One simple-page request, with what it needs to run on its own task.
 pub(super) struct PageRequest {
-    pub(super) client: client::HttpClient,
+    pub(super) client: http::HttpClient,
     pub(super) cache: cache::Cache,
     pub(super) background: Background,
     pub(super) index: String,
@@ -45,7 +49,7 @@ impl PageRequest {
                 reqwest::Method::GET,
                 &self.url,
                 &headers,
-                client::Limit::PAGE,
+                http::Limit::PAGE,
             )
             .await?;
         let policy = cache::CachePolicy::from_headers(&resp.headers);

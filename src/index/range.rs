@@ -23,8 +23,8 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::IndexError;
-use super::client::{HttpClient, Limit, StreamError};
-use super::redact::redacted;
+use crate::http::redact::redacted;
+use crate::http::{HttpClient, Limit, StreamError};
 
 /// The size of the first (suffix) range request.
 pub const TAIL_SIZE: u64 = 65_536;
@@ -650,7 +650,7 @@ pub fn extract(data: &[u8], entry: &CdEntry) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::index::test_server::{Recorded, Reply, TestServer};
+    use crate::http::test_server::{Recorded, Reply, TestServer};
     use proptest::prelude::*;
     use std::io::Write;
     use std::time::Duration;

@@ -5,7 +5,7 @@
 //! Files whose names do not parse, or that belong to another project (flat listings mix
 //! projects), are skipped with a `debug` log; a malformed `requires-python` drops only that
 //! attribute. JSON that does not parse is an error naming the page. Links never keep credentials: a link
-//! with user info has it removed (requests get credentials by host, see [`super::auth`]).
+//! with user info has it removed (requests get credentials by host, see [`crate::http::auth`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -17,10 +17,11 @@ use pep508_rs::PackageName;
 use serde::Deserialize;
 use url::Url;
 
-use super::redact::{redact_text, redacted, without_credentials};
 use super::{
     CoreMetadataRef, DistFile, IndexError, IndexUrl, PackageFiles, VersionFiles, Versions, cache,
 };
+use crate::http::auth::percent_decode;
+use crate::http::redact::{redact_text, redacted, without_credentials};
 use crate::wheel::DistFilename;
 
 /// The media type of PEP 691 JSON simple pages.
@@ -233,102 +234,120 @@ pub fn encode_html_groups(
         .and_then(|t| attr_value(html, t, "href").flatten())
         .and_then(|href| page_url.join(href.trim()).ok())
         .unwrap_or_else(|| page_url.clone());
-
-    // Every file line, in page order, with the position of its version text in `texts`.
-    let mut lines = String::with_capacity(html.len() / 2);
-    let mut files: Vec<(usize, usize, usize)> = Vec::new();
-    let mut texts: Vec<String> = Vec::new();
-    let mut text_ids: HashMap<String, usize> = HashMap::new();
-    let mut names: HashMap<String, bool> = HashMap::new();
-    let mut is_project = |name: &str| match names.get(name) {
-        Some(&same) => same,
-        None => {
-            let same = PackageName::from_str(name).is_ok_and(|n| &n == project);
-            names.insert(name.to_string(), same);
-            same
-        }
-    };
-    let mut requires: HashMap<String, Option<String>> = HashMap::new();
-    let mut origins = Origins::default();
-
+    let mut links = HtmlLinks::new(html, page_url, base, project);
     for tag in tags().filter(|t| t.name().as_utf8_str().eq_ignore_ascii_case("a")) {
+        links.add(tag);
+    }
+    drop(dom);
+    Ok(links.grouped())
+}
+
+/// The file lines of a page's links, in page order, before they are grouped by version
+/// (see [`encode_html_groups`]).
+struct HtmlLinks<'a> {
+    html: &'a str,
+    page_url: &'a Url,
+    /// What relative links are joined to: the page's `<base href>`, else its URL.
+    base: Url,
+    project: &'a PackageName,
+    /// Every file line, one after another.
+    lines: String,
+    /// Each file: where its line is in `lines`, and the position of its version text in
+    /// `texts`.
+    files: Vec<(usize, usize, usize)>,
+    texts: Vec<String>,
+    text_ids: HashMap<String, usize>,
+    /// Each spelling of a project name seen: whether it is `project`.
+    names: HashMap<String, bool>,
+    /// Each `data-requires-python` value seen, parsed once.
+    requires: HashMap<String, Option<String>>,
+    origins: Origins,
+}
+
+/// Where a link points: its URL without the fragment, the fragment, and the file name.
+struct LinkTarget<'h> {
+    url: Cow<'h, str>,
+    fragment: Option<Cow<'h, str>>,
+    filename: Cow<'h, str>,
+}
+
+impl<'a> HtmlLinks<'a> {
+    fn new(html: &'a str, page_url: &'a Url, base: Url, project: &'a PackageName) -> Self {
+        HtmlLinks {
+            html,
+            page_url,
+            base,
+            project,
+            lines: String::with_capacity(html.len() / 2),
+            files: Vec::new(),
+            texts: Vec::new(),
+            text_ids: HashMap::new(),
+            names: HashMap::new(),
+            requires: HashMap::new(),
+            origins: Origins::default(),
+        }
+    }
+
+    /// The line of the link `tag`, when it is a file of the project.
+    fn add(&mut self, tag: &tl::HTMLTag<'_>) {
+        let html = self.html;
         let Some(href) = attr_value(html, tag, "href").flatten() else {
-            continue;
+            return;
         };
-        let href = href.trim();
-        let (url, fragment, filename): (Cow<'_, str>, Option<Cow<'_, str>>, Cow<'_, str>) =
-            match origins.plain_link(href) {
-                Some((url, fragment, last)) => {
-                    if last.is_empty() {
-                        continue;
-                    }
-                    (
-                        url.into(),
-                        fragment.map(Cow::from),
-                        percent_decode_cow(last),
-                    )
-                }
-                None => {
-                    let Ok(url) = base.join(href) else {
-                        tracing::debug!(page_url = %redacted(page_url), "skipping a link that is not a valid URL");
-                        continue;
-                    };
-                    let mut url = without_credentials(&url);
-                    let fragment = url.fragment().map(str::to_string);
-                    url.set_fragment(None);
-                    let Some(filename) = filename_of(&url) else {
-                        continue;
-                    };
-                    (
-                        String::from(url).into(),
-                        fragment.map(Cow::from),
-                        filename.into(),
-                    )
-                }
-            };
-        let Some(version) = DistFilename::version_text(&filename, project, &mut is_project) else {
-            tracing::debug!(%filename, %project, "skipping a file");
-            continue;
+        let Some(LinkTarget {
+            url,
+            fragment,
+            filename,
+        }) = self.target(href.trim())
+        else {
+            return;
         };
-        let id = match text_ids.get(version) {
-            Some(&id) => id,
+        let (names, project) = (&mut self.names, self.project);
+        let mut is_project = |name: &str| match names.get(name) {
+            Some(&same) => same,
             None => {
-                texts.push(version.to_string());
-                text_ids.insert(version.to_string(), texts.len() - 1);
-                texts.len() - 1
+                let same = PackageName::from_str(name).is_ok_and(|n| &n == project);
+                names.insert(name.to_string(), same);
+                same
             }
         };
-        let start = lines.len();
-        cache::field(&mut lines, &filename);
+        let Some(version) = DistFilename::version_text(&filename, project, &mut is_project) else {
+            tracing::debug!(%filename, %project, "skipping a file");
+            return;
+        };
+        let id = self.text_id(version);
+        let start = self.lines.len();
+        let lines = &mut self.lines;
+        cache::field(lines, &filename);
         lines.push('\t');
-        cache::field(&mut lines, &url);
+        cache::field(lines, &url);
         // The sha256, lowercased as `normalize_sha256` does, without a string of its own.
         lines.push('\t');
         if let Some(hex) = fragment.as_deref().and_then(fragment_sha256_hex) {
             lines.push('+');
             lines.extend(hex.bytes().map(|b| char::from(b.to_ascii_lowercase())));
         }
-        cache::optional(&mut lines, None); // size: never on HTML pages
+        cache::optional(lines, None); // size: never on HTML pages
         let uploaded = attr_value(html, tag, "data-upload-time")
             .flatten()
             .and_then(|t| upload_time(&t));
-        cache::optional(&mut lines, uploaded.as_deref());
+        cache::optional(lines, uploaded.as_deref());
         let spec = match attr_value(html, tag, "data-requires-python").flatten() {
             None => None,
-            Some(value) => match requires.get(&*value) {
+            Some(value) => match self.requires.get(&*value) {
                 Some(spec) => spec.as_deref(),
                 None => {
                     let spec = parse_requires_python(&value, &filename).map(|s| s.to_string());
-                    requires
+                    self.requires
                         .entry(value.into_owned())
                         .or_insert(spec)
                         .as_deref()
                 }
             },
         };
-        cache::optional(&mut lines, spec);
+        cache::optional(lines, spec);
         let yanked = attr_value(html, tag, "data-yanked").map(Option::unwrap_or_default);
-        cache::optional(&mut lines, yanked.as_deref());
+        cache::optional(lines, yanked.as_deref());
         let core = attr_value(html, tag, "data-core-metadata")
             .or_else(|| attr_value(html, tag, "data-dist-info-metadata"));
         let core = match core {
@@ -340,48 +359,89 @@ pub fn encode_html_groups(
             CoreMetadataRef::Absent => None,
             CoreMetadataRef::Available { sha256 } => Some(sha256.as_deref().unwrap_or("")),
         };
-        cache::optional(&mut lines, core);
-        files.push((start, lines.len(), id));
+        cache::optional(lines, core);
+        self.files.push((start, lines.len(), id));
     }
-    drop(dom);
 
-    // Group by version as `group_versions` does: the first spelling of a version names its
-    // group, and files keep their page order within it.
-    let mut groups: BTreeMap<Version, usize> = BTreeMap::new();
-    let group_of: Vec<Option<usize>> = texts
-        .iter()
-        .map(|text| match Version::from_str(text) {
-            Ok(version) => {
-                let next = groups.len();
-                Some(*groups.entry(version).or_insert(next))
+    /// What the link `href` points to; `None` when it is not a valid URL or names no file.
+    fn target<'h>(&mut self, href: &'h str) -> Option<LinkTarget<'h>> {
+        if let Some((url, fragment, last)) = self.origins.plain_link(href) {
+            if last.is_empty() {
+                return None;
             }
-            Err(err) => {
-                tracing::debug!(version = text, %project, %err, "skipping files with an invalid version");
-                None
-            }
+            return Some(LinkTarget {
+                url: url.into(),
+                fragment: fragment.map(Cow::from),
+                filename: percent_decode_cow(last),
+            });
+        }
+        let Ok(url) = self.base.join(href) else {
+            tracing::debug!(page_url = %redacted(self.page_url), "skipping a link that is not a valid URL");
+            return None;
+        };
+        let mut url = without_credentials(&url);
+        let fragment = url.fragment().map(str::to_string);
+        url.set_fragment(None);
+        let filename = filename_of(&url)?;
+        Some(LinkTarget {
+            url: String::from(url).into(),
+            fragment: fragment.map(Cow::from),
+            filename: filename.into(),
         })
-        .collect();
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
-    for (i, &(_, _, id)) in files.iter().enumerate() {
-        if let Some(group) = group_of[id] {
-            members[group].push(i);
-        }
     }
-    let mut out = String::with_capacity(lines.len() + files.len() + groups.len() * 16);
-    let mut ranges = Vec::with_capacity(groups.len());
-    for (version, group) in groups {
-        out.push('=');
-        out.push_str(&version.to_string());
-        out.push('\n');
-        let start = out.len();
-        for &i in &members[group] {
-            let (line_start, line_end, _) = files[i];
-            out.push_str(&lines[line_start..line_end]);
+
+    /// The position of the version text `version` in `texts`, added when new.
+    fn text_id(&mut self, version: &str) -> usize {
+        if let Some(&id) = self.text_ids.get(version) {
+            return id;
+        }
+        self.texts.push(version.to_string());
+        self.text_ids
+            .insert(version.to_string(), self.texts.len() - 1);
+        self.texts.len() - 1
+    }
+
+    /// The lines grouped by version as `group_versions` does: the first spelling of a
+    /// version names its group, and files keep their page order within it.
+    fn grouped(self) -> (String, VersionRanges) {
+        let (lines, files, project) = (self.lines, self.files, self.project);
+        let mut groups: BTreeMap<Version, usize> = BTreeMap::new();
+        let group_of: Vec<Option<usize>> = self
+            .texts
+            .iter()
+            .map(|text| match Version::from_str(text) {
+                Ok(version) => {
+                    let next = groups.len();
+                    Some(*groups.entry(version).or_insert(next))
+                }
+                Err(err) => {
+                    tracing::debug!(version = text, %project, %err, "skipping files with an invalid version");
+                    None
+                }
+            })
+            .collect();
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
+        for (i, &(_, _, id)) in files.iter().enumerate() {
+            if let Some(group) = group_of[id] {
+                members[group].push(i);
+            }
+        }
+        let mut out = String::with_capacity(lines.len() + files.len() + groups.len() * 16);
+        let mut ranges = Vec::with_capacity(groups.len());
+        for (version, group) in groups {
+            out.push('=');
+            out.push_str(&version.to_string());
             out.push('\n');
+            let start = out.len();
+            for &i in &members[group] {
+                let (line_start, line_end, _) = files[i];
+                out.push_str(&lines[line_start..line_end]);
+                out.push('\n');
+            }
+            ranges.push((version, start..out.len()));
         }
-        ranges.push((version, start..out.len()));
+        (out, ranges)
     }
-    Ok((out, ranges))
 }
 
 /// Origins (`scheme://host/`) known to serialize as written, so that an absolute link to one
@@ -523,30 +583,6 @@ pub fn filename_of(url: &Url) -> Option<String> {
         return None;
     }
     Some(percent_decode(segment))
-}
-
-/// `%XX` sequences decoded; invalid UTF-8 replaced.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A [`DistFile`] with only its name and URL known, or `None` (logged) when `filename` is not
@@ -730,331 +766,5 @@ pub fn group_versions(files: Vec<DistFile>) -> Versions {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn name(s: &str) -> PackageName {
-        PackageName::from_str(s).unwrap()
-    }
-
-    fn page() -> Url {
-        Url::parse("https://pypi.example/simple/foo/").unwrap()
-    }
-
-    const HASH: &str = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
-
-    #[test]
-    fn html_upload_time_is_kept_only_when_valid() {
-        let html = r#"<a href="foo-1.0-py3-none-any.whl" data-upload-time="2010-06-29T19:56:36.719942Z">x</a>
-<a href="foo-1.1-py3-none-any.whl" data-upload-time="yesterday">x</a>
-<a href="foo-1.2-py3-none-any.whl" data-upload-time="2010-06-29">x</a>"#;
-        let files = parse_html(html, &page(), &name("foo")).unwrap();
-        let times: Vec<_> = files.iter().map(|f| f.upload_time.as_deref()).collect();
-        assert_eq!(times, [Some("2010-06-29T19:56:36.719942Z"), None, None]);
-    }
-
-    /// Regression: a proxy here answers JSON-only `Accept` headers with an HTML body labelled
-    /// `application/vnd.pypi.simple.v1+json`; the page must still parse.
-    #[test]
-    fn html_body_labelled_as_json_still_parses() {
-        let html = b"<!DOCTYPE html>\n<a href=\"foo-1.0-py3-none-any.whl\">x</a>";
-        let files = parse_page(html, PageFormat::Json, &page(), &name("foo")).unwrap();
-        assert_eq!(files.len(), 1);
-    }
-
-    #[test]
-    fn html_attributes_are_decoded() {
-        let html = format!(
-            r#"<!DOCTYPE html><html><body>
-            <a href="../../files/foo-1.0-py3-none-any.whl#sha256={HASH}" data-requires-python="&gt;=3.8,&lt;4">foo-1.0-py3-none-any.whl</a>
-            <a href="https://cdn.example/foo-1.0.tar.gz" data-yanked="">foo-1.0.tar.gz</a>
-            <a href="foo-2.0-py3-none-any.whl" data-yanked="broken &amp; bad" data-core-metadata="sha256={HASH}" data-requires-python="&#62;=3.9">x</a>
-            <a href="foo-2.1-py3-none-any.whl" data-dist-info-metadata="true" data-requires-python="not a spec">x</a>
-            <a href="bar-1.0-py3-none-any.whl">bar</a>
-            <a href="foo-notes.txt">notes</a>
-            </body></html>"#
-        );
-        let files = parse_html(&html, &page(), &name("foo")).unwrap();
-        assert_eq!(files.len(), 4);
-        let f = &files[0];
-        assert_eq!(
-            f.url.as_str(),
-            "https://pypi.example/files/foo-1.0-py3-none-any.whl"
-        );
-        assert_eq!(
-            f.sha256.as_deref(),
-            Some(HASH.to_ascii_lowercase().as_str())
-        );
-        assert_eq!(f.requires_python.as_ref().unwrap().to_string(), ">=3.8, <4");
-        assert_eq!(f.yanked, None);
-        assert_eq!(f.core_metadata, CoreMetadataRef::Absent);
-        assert_eq!(files[1].yanked.as_deref(), Some(""));
-        assert!(files[1].parsed.as_wheel().is_none());
-        assert_eq!(files[2].yanked.as_deref(), Some("broken & bad"));
-        assert_eq!(
-            files[2].url.as_str(),
-            "https://pypi.example/simple/foo/foo-2.0-py3-none-any.whl"
-        );
-        assert_eq!(
-            files[2].core_metadata,
-            CoreMetadataRef::Available {
-                sha256: Some(HASH.to_ascii_lowercase())
-            }
-        );
-        assert_eq!(
-            files[2].requires_python.as_ref().unwrap().to_string(),
-            ">=3.9"
-        );
-        assert_eq!(
-            files[3].core_metadata,
-            CoreMetadataRef::Available { sha256: None }
-        );
-        assert_eq!(
-            files[3].requires_python, None,
-            "invalid value dropped, file kept"
-        );
-    }
-
-    #[test]
-    fn html_base_href_and_percent_encoding() {
-        let html = r#"<html><head><base href="https://dl.example/whl/"></head><body>
-            <a href="torch-2.9.0%2Bcu130-cp312-cp312-manylinux_2_28_x86_64.whl">t</a>
-            </body></html>"#;
-        let files = parse_html(html, &page(), &name("torch")).unwrap();
-        assert_eq!(files.len(), 1);
-        assert_eq!(
-            files[0].filename,
-            "torch-2.9.0+cu130-cp312-cp312-manylinux_2_28_x86_64.whl"
-        );
-        assert!(
-            files[0]
-                .url
-                .as_str()
-                .starts_with("https://dl.example/whl/torch-2.9.0")
-        );
-        assert_eq!(files[0].parsed.version().to_string(), "2.9.0+cu130");
-    }
-
-    #[test]
-    fn flat_listing_is_filtered_to_the_project() {
-        let html = r#"<a href="foo-1.0-py3-none-any.whl">a</a><a href="foobar-1.0-py3-none-any.whl">b</a>
-            <a href="foo_bar-2.0.tar.gz">c</a><a href="Foo-1.1.zip">d</a>"#;
-        let files = parse_html(html, &page(), &name("foo")).unwrap();
-        let names: Vec<_> = files.iter().map(|f| f.filename.as_str()).collect();
-        assert_eq!(names, ["foo-1.0-py3-none-any.whl", "Foo-1.1.zip"]);
-        let grouped = group_files(
-            name("foo"),
-            Arc::new(IndexUrl {
-                name: "x".into(),
-                url: page(),
-                explicit: false,
-                kind: crate::index::IndexKind::Flat,
-                credentials: None,
-            }),
-            files,
-        );
-        let versions: Vec<_> = grouped.versions.keys().map(|v| v.to_string()).collect();
-        assert_eq!(versions, ["1.0", "1.1"]);
-    }
-
-    #[test]
-    fn json_page() {
-        let body = format!(
-            r#"{{"meta": {{"api-version": "1.1"}}, "name": "foo", "files": [
-            {{"filename": "foo-1.0-py3-none-any.whl", "url": "/files/foo-1.0-py3-none-any.whl",
-              "hashes": {{"sha256": "{HASH}"}}, "requires-python": ">=3.8", "yanked": false,
-              "size": 1234, "upload-time": "2024-01-02T03:04:05.000000Z",
-              "core-metadata": {{"sha256": "{HASH}"}}}},
-            {{"filename": "foo-1.1-py3-none-any.whl", "url": "foo-1.1-py3-none-any.whl",
-              "hashes": {{}}, "yanked": "oops", "dist-info-metadata": true}},
-            {{"filename": "foo-1.2.tar.gz", "url": "foo-1.2.tar.gz", "hashes": {{}}, "yanked": true,
-              "requires-python": "garbage", "core-metadata": false}},
-            {{"filename": 12}},
-            {{"filename": "other-1.0.tar.gz", "url": "other-1.0.tar.gz", "hashes": {{}}}}
-            ]}}"#
-        );
-        let files = parse_json(body.as_bytes(), &page(), &name("foo")).unwrap();
-        assert_eq!(files.len(), 3);
-        assert_eq!(
-            files[0].url.as_str(),
-            "https://pypi.example/files/foo-1.0-py3-none-any.whl"
-        );
-        assert_eq!(files[0].size, Some(1234));
-        assert_eq!(
-            files[0].upload_time.as_deref(),
-            Some("2024-01-02T03:04:05.000000Z")
-        );
-        assert_eq!(files[0].yanked, None);
-        assert!(matches!(
-            files[0].core_metadata,
-            CoreMetadataRef::Available { sha256: Some(_) }
-        ));
-        assert_eq!(files[1].yanked.as_deref(), Some("oops"));
-        assert_eq!(
-            files[1].core_metadata,
-            CoreMetadataRef::Available { sha256: None }
-        );
-        assert_eq!(files[2].yanked.as_deref(), Some(""));
-        assert_eq!(files[2].requires_python, None);
-        assert_eq!(files[2].core_metadata, CoreMetadataRef::Absent);
-        assert!(parse_json(b"not json", &page(), &name("foo")).is_err());
-    }
-
-    #[test]
-    fn content_type_dispatch() {
-        assert_eq!(
-            PageFormat::from_content_type(Some(
-                "application/vnd.pypi.simple.v1+json; charset=utf-8"
-            )),
-            PageFormat::Json
-        );
-        assert_eq!(
-            PageFormat::from_content_type(Some("text/html")),
-            PageFormat::Html
-        );
-        assert_eq!(PageFormat::from_content_type(None), PageFormat::Html);
-    }
-
-    #[test]
-    fn entities() {
-        assert_eq!(
-            decode_entities("&gt;=3.8,&lt;4&#33;&#x41;&amp;&quot;&#39;"),
-            ">=3.8,<4!A&\"'"
-        );
-        assert_eq!(
-            decode_entities("a & b &bogus; &#xZZ;"),
-            "a & b &bogus; &#xZZ;"
-        );
-    }
-
-    /// What [`encode_html`] writes is what parsing, grouping and encoding would write.
-    fn assert_encodes_like_parse(html: &str, page: &Url, project: &PackageName) {
-        let slow = parse_html(html, page, project)
-            .map(|files| cache::encode_versions(&group_versions(files)));
-        let fast = encode_html(html, page, project);
-        match (slow, fast) {
-            (Ok(slow), Ok(fast)) => assert_eq!(fast, slow, "{html}"),
-            (slow, fast) => assert_eq!(slow.is_ok(), fast.is_ok(), "{html}"),
-        }
-        // The version ranges decode to what the whole text decodes to.
-        if let Ok((text, groups)) = encode_html_groups(html, page, project) {
-            let text = Arc::new(text);
-            let by_range = cache::lazy_groups(&text, groups, project);
-            let by_text = cache::lazy_versions(&text, project).unwrap();
-            assert_eq!(
-                by_range.keys().collect::<Vec<_>>(),
-                by_text.keys().collect::<Vec<_>>()
-            );
-            for (version, files) in &by_text {
-                assert_eq!(by_range[version].as_slice(), files.as_slice(), "{html}");
-            }
-        }
-    }
-
-    #[test]
-    fn encode_html_matches_parse_then_encode() {
-        let hash = HASH;
-        let pages = [
-            format!(
-                r#"<!DOCTYPE html><html><body>
-            <a href="https://files.example/packages/ab/foo-1.0-py3-none-any.whl#sha256={hash}" data-requires-python="&gt;=3.8,&lt;4">foo-1.0-py3-none-any.whl</a>
-            <a href="https://files.example/packages/ab/foo-1.0.tar.gz#sha256={hash}" data-requires-python="&gt;=3.8,&lt;4" data-yanked="">x</a>
-            <a href="https://files.example/packages/ab/foo-1.0.0-py2-none-any.whl#sha256={hash}" data-requires-python="&gt;=3.8,&lt;4" data-yanked="">x</a>
-            <a href="https://files.example/p/foo-2.0-py3-none-any.whl" data-yanked="broken &amp; bad	tab" data-core-metadata="sha256={hash}" data-requires-python="&#62;=3.9">x</a>
-            <a href="https://FILES.example/p/foo-2.1-py3-none-any.whl" data-dist-info-metadata="true" data-requires-python="not a spec">x</a>
-            <a href="https://files.example:443/p/foo-2.1.tar.gz">x</a>
-            <a href="https://files.example/p/./foo-2.2.tar.gz">x</a>
-            <a href="https://files.example/p/%2E%2E/foo-2.3.tar.gz">x</a>
-            <a href="https://files.example/p/foo-2.4.tar.gz?x=1#sha256={hash}">x</a>
-            <a href="https://files.example/p/foo-2.5%2Bcu1.tar.gz#sha256={hash} ">x</a>
-            <a href="https://files.example/p/foo-2.6.tar.gz#md5=00&amp;sha256={hash}" data-upload-time="2024-01-02T03:04:05Z">x</a>
-            <a href="https://files.example/p/foo-1.0.zip#sha256={hash}%20">x</a>
-            <a href="https://files.example/p/" >x</a>
-            <a href="https://files.example">x</a>
-            <a href="https://[bad/foo-3.0.tar.gz">x</a>
-            <a href="http://files.example/foo bar-3.0.tar.gz">x</a>
-            <a href="http://files.example/foo-3.1.tar.gz">x</a>
-            <a href="  https://files.example/p/foo-3.2.tar.gz  ">x</a>
-            <a href="mailto:foo-3.3.tar.gz">x</a>
-            <a href="../../files/foo-3.4-py3-none-any.whl">x</a>
-            <a href="bar-1.0-py3-none-any.whl">bar</a>
-            <a href="foo-notes.txt">notes</a>
-            <a href="https://files.example/p/foo-1.0-1-py3-none-any.whl">build</a>
-            <a href="https://files.example/p/foo-x-py3-none-any.whl">bad version</a>
-            <a>no href</a>
-            </body></html>"#
-            ),
-            r#"<html><head><base href="https://dl.example/whl/"></head><body>
-            <a href="torch-2.9.0%2Bcu130-cp312-cp312-manylinux_2_28_x86_64.whl">t</a>
-            <a href="https://dl.example/whl/torch-2.9.0%2Bcu130-cp311-cp311-manylinux_2_28_x86_64.whl">t</a>
-            </body></html>"#
-                .to_string(),
-        ];
-        for html in &pages {
-            assert_encodes_like_parse(html, &page(), &name("foo"));
-            assert_encodes_like_parse(html, &page(), &name("torch"));
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn encode_html_matches_parse_then_encode_on_any_links(
-            links in proptest::collection::vec(
-                (
-                    "(https://|http://|HTTPS://|//|/|\\.\\./|)",
-                    "(files\\.example/|files\\.example:443/|Files\\.example/|a@b/|h\\?q/|)",
-                    "(p/|\\./|\\.\\./|%2e/|x y/|q\\?|)",
-                    "(foo|Foo|fo_o|bar)-(1\\.0|1\\.0\\.0|2\\.0rc1|1\\.0%2Bcu1|x)(-py3-none-any\\.whl|-1-py3-none-any\\.whl|\\.tar\\.gz|\\.zip|\\.txt)",
-                    "(#sha256=[0-9a-fA-F]{64}|#sha256=[0-9a-f]{3}|#|#md5=1&sha256=[0-9a-f]{64}| #x| |)",
-                    "( data-requires-python=\"(&gt;=3\\.8|>=3\\.9, <4|bad|)\"|)( data-yanked(=\"(r|&amp;)\")?|)( data-core-metadata(=\"(true|false|sha256=[0-9a-f]{64})\")?|)",
-                ),
-                0..12,
-            ),
-        ) {
-            let html: String = links
-                .iter()
-                .map(|(a, b, c, d, e, attrs)| format!("<a href=\"{a}{b}{c}{d}{e}\"{attrs}>x</a>\n"))
-                .collect();
-            assert_encodes_like_parse(&html, &page(), &name("foo"));
-        }
-
-        #[test]
-        fn html_never_panics(s in ".{0,400}") {
-            let _ = parse_html(&s, &page(), &name("foo"));
-        }
-
-        #[test]
-        fn json_never_panics(s in proptest::collection::vec(any::<u8>(), 0..400)) {
-            let _ = parse_json(&s, &page(), &name("foo"));
-        }
-
-        #[test]
-        fn entity_free_text_is_unchanged(s in "[^&]{0,100}") {
-            prop_assert_eq!(decode_entities(&s), s.clone());
-        }
-
-        #[test]
-        fn escaped_text_round_trips(s in ".{0,100}") {
-            let escaped = s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-                .replace('"', "&quot;").replace('\'', "&#39;");
-            prop_assert_eq!(decode_entities(&escaped), s.clone());
-        }
-
-        #[test]
-        fn requires_python_round_trips_through_html(
-            op in prop::sample::select(vec![">=", "<", "==", "!=", "~=", "<="]),
-            major in 2u32..4, minor in 0u32..20,
-        ) {
-            let spec = format!("{op}{major}.{minor}");
-            let escaped = spec.replace('<', "&lt;").replace('>', "&gt;");
-            let html = format!(r#"<a href="foo-1.0.tar.gz" data-requires-python="{escaped}">x</a>"#);
-            let files = parse_html(&html, &page(), &name("foo")).unwrap();
-            prop_assert_eq!(files.len(), 1);
-            prop_assert_eq!(
-                files[0].requires_python.clone(),
-                Some(VersionSpecifiers::from_str(&spec).unwrap())
-            );
-        }
-    }
-}
+#[path = "simple_tests.rs"]
+mod tests;

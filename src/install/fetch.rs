@@ -1,9 +1,10 @@
-//! Getting locked wheels into the cache of unpacked wheels, `<cache>/v3/wheels/<sha256>/`.
+//! Getting locked wheels into the cache of unpacked wheels, `<cache>/<version>/wheels/<sha256>/`
+//! (see [`crate::cache`] for the layout).
 //!
 //! [`fetch`] returns the unpacked tree of one [`Artifact`]: from the cache when it is there
 //! (keyed by the lockfile's sha256, so a tree is only ever found under the hash its wheel
 //! had), otherwise it streams the wheel into memory (a small one, within a memory budget)
-//! or a temporary file under `<cache>/v3/downloads/`, hashing and counting as the bytes
+//! or a temporary file under `<cache>/<version>/downloads/`, hashing and counting as the bytes
 //! arrive (more bytes than the lockfile's size stop the download at once), compares size
 //! and sha256 with the lockfile, and only then unpacks it on the blocking pool
 //! ([`super::wheel::unpack`], which checks the archive itself). A mismatch is an error that
@@ -22,10 +23,11 @@ use url::Url;
 use super::wheel::{
     InstallError, UNPACK_PREFIX, UnpackOptions, UnpackedWheel, unpack, unpack_bytes,
 };
+use crate::cache::CacheRoot;
+use crate::http::redact::redacted;
+use crate::http::{HttpClient, StreamError};
 use crate::index::IndexError;
-use crate::index::cache::CACHE_VERSION;
-use crate::index::client::{HttpClient, StreamError, file_path};
-use crate::index::redact::redacted;
+use crate::index::local::file_path;
 
 /// One wheel to fetch, as the lockfile describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,34 +48,26 @@ pub struct Artifact {
 /// The cache of unpacked wheels.
 #[derive(Clone, Debug)]
 pub struct WheelCache {
-    root: PathBuf,
+    dirs: CacheRoot,
 }
 
 impl WheelCache {
     /// The wheel cache under the cache directory `cache_dir` (`SANCTUARY_CACHE_DIR`).
     pub fn new(cache_dir: &Path) -> WheelCache {
         WheelCache {
-            root: cache_dir.join(CACHE_VERSION),
+            dirs: CacheRoot::new(cache_dir),
         }
     }
 
     /// Where the wheel with this sha256 is unpacked.
     pub fn entry(&self, sha256: &str) -> PathBuf {
-        self.wheels().join(sha256)
+        self.dirs.wheels().join(sha256)
     }
 
     /// The unpacked wheel with this sha256, if the cache has it complete, sound (see
     /// [`UnpackedWheel::load`]) and unpacked from an archive verified to have this sha256.
     pub fn get(&self, sha256: &str) -> Option<UnpackedWheel> {
         UnpackedWheel::load(&self.entry(sha256)).filter(|u| u.sha256.as_deref() == Some(sha256))
-    }
-
-    fn wheels(&self) -> PathBuf {
-        self.root.join("wheels")
-    }
-
-    fn downloads(&self) -> PathBuf {
-        self.root.join("downloads")
     }
 
     /// Remove what a killed process left behind: temporary download and unpack directories
@@ -83,8 +77,8 @@ impl WheelCache {
     pub fn remove_leftovers(&self, older_than: std::time::Duration) -> usize {
         let now = std::time::SystemTime::now();
         let places = [
-            (self.downloads(), DOWNLOAD_PREFIX),
-            (self.wheels(), UNPACK_PREFIX),
+            (self.dirs.downloads(), DOWNLOAD_PREFIX),
+            (self.dirs.wheels(), UNPACK_PREFIX),
         ];
         let mut removed = 0;
         for (dir, prefix) in places {
@@ -324,7 +318,7 @@ async fn download(
             Out::Memory(Vec::with_capacity(capacity), permit)
         }
         None => {
-            let dir = cache.downloads();
+            let dir = cache.dirs.downloads();
             std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
             // A private directory holding the file under its own name, so that errors
             // about the archive name the wheel.
@@ -511,7 +505,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::index::test_server::{Reply, TestServer};
+    use crate::http::test_server::{Reply, TestServer};
     use crate::install::tests::{base_files, build_wheel};
 
     fn artifact(url: Url, bytes: &[u8]) -> Artifact {
@@ -610,12 +604,12 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("or more bytes"), "{err}");
-        let wheels = tmp.path().join(CACHE_VERSION).join("wheels");
+        let wheels = CacheRoot::new(tmp.path()).wheels();
         assert!(
             std::fs::read_dir(&wheels).map_or(true, |mut d| d.next().is_none()),
             "nothing was unpacked"
         );
-        let downloads = tmp.path().join(CACHE_VERSION).join("downloads");
+        let downloads = CacheRoot::new(tmp.path()).downloads();
         assert_eq!(
             std::fs::read_dir(&downloads).map_or(0, Iterator::count),
             0,
@@ -660,7 +654,7 @@ mod tests {
         assert_eq!(how, Fetched::Downloaded);
         assert_eq!(unpacked.wheel, a.filename);
         assert!(cache.get(&a.sha256).is_some());
-        let downloads = tmp.path().join(CACHE_VERSION).join("downloads");
+        let downloads = CacheRoot::new(tmp.path()).downloads();
         assert!(downloads.is_dir(), "it went through a file");
         assert_eq!(std::fs::read_dir(&downloads).unwrap().count(), 0);
         // A wrong hash is caught on this path too.
@@ -679,8 +673,8 @@ mod tests {
     fn leftovers_of_killed_syncs_are_removed_once_old() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = WheelCache::new(tmp.path());
-        let wheels = tmp.path().join(CACHE_VERSION).join("wheels");
-        let downloads = tmp.path().join(CACHE_VERSION).join("downloads");
+        let wheels = CacheRoot::new(tmp.path()).wheels();
+        let downloads = CacheRoot::new(tmp.path()).downloads();
         for dir in [
             wheels.join(".unpack-abc/files/pkg"),
             wheels.join("0123abcd/files"),

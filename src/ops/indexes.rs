@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::bail;
 use crate::error::{Context as _, Result};
-use crate::index::auth::{Credentials, env_key};
-use crate::index::redact::{redact_text, without_credentials};
+use crate::http::auth::{Credentials, env_key};
+use crate::http::redact::{redact_text, without_credentials};
 use crate::index::{IndexKind, IndexUrl};
 use crate::lock::origin::TrustedIndexes;
 use crate::manifest::{Channel, IndexFormat, Manifest};
@@ -32,7 +32,7 @@ fn index_url_text<'a>(
         Some(redirect) if url.contains("{key}") && !redirect.contains("{key}") && keys > 1 => {
             bail!(
                 "SANCTUARY_INDEX_{env_name}=`{}` has no `{{key}}`, but index `{name}` is keyed (`{url}`): give a URL template such as SANCTUARY_INDEX_{env_name}='https://mirror.example/whl/{{key}}'",
-                crate::index::redact::redact_text(redirect)
+                crate::http::redact::redact_text(redirect)
             )
         }
         Some(redirect) => Ok((redirect, Some(env_name))),

@@ -783,9 +783,9 @@ fn a_hash_or_size_mismatch_leaves_the_environment_byte_identical() {
     assert!(err.contains(&format!("expected sha256 {flipped}")), "{err}");
     assert!(err.contains(&format!("actual sha256 {sha}")), "{err}");
     assert_eq!(snapshot(&env.venv()), before);
+    let wheels = sanctuary::cache::CacheRoot::new(&env.project.cache).wheels();
     assert!(
-        !env.project.cache.join("v3/wheels").join(&flipped).exists()
-            && !env.project.cache.join("v3/wheels").join(&sha).exists(),
+        !wheels.join(&flipped).exists() && !wheels.join(&sha).exists(),
         "nothing reached the wheel cache"
     );
 

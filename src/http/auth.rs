@@ -40,8 +40,8 @@ impl Credentials {
             return None;
         }
         Some(Credentials {
-            username: super::simple::percent_decode(url.username()),
-            password: url.password().map(super::simple::percent_decode),
+            username: percent_decode(url.username()),
+            password: url.password().map(percent_decode),
         })
     }
 
@@ -165,6 +165,31 @@ impl Auth {
             (None, None) => None,
         }
     }
+}
+
+/// `%XX` sequences decoded; invalid UTF-8 replaced. The one percent-decoder of URL text: a
+/// URL's user info here, a link's file name in [`crate::index::simple`].
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

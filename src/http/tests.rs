@@ -1,0 +1,308 @@
+//! Tests of the HTTP client: retries, deadlines, caps and credentials, against
+//! [`super::test_server`].
+
+use super::test_server::{Reply, Sending, TestServer};
+use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn fast(client: HttpClient) -> HttpClient {
+    client.with_retries(3, Duration::from_millis(5))
+}
+
+#[tokio::test]
+async fn retries_500_and_429_then_succeeds() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let server = TestServer::start(move |_| match h.fetch_add(1, Ordering::SeqCst) {
+        0 => Reply::new(500, "boom"),
+        1 => Reply::new(429, "slow down").header("Retry-After", "0"),
+        _ => Reply::new(200, "ok"),
+    })
+    .await;
+    let client = fast(HttpClient::new(4).unwrap());
+    let resp = client
+        .send(
+            "test",
+            reqwest::Method::GET,
+            &server.url("x"),
+            &[],
+            Limit::PAGE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, b"ok");
+    assert_eq!(server.requests().len(), 3);
+    let ua = server.requests()[0]
+        .header("user-agent")
+        .unwrap()
+        .to_string();
+    assert!(ua.starts_with("sanctuary/"), "{ua}");
+}
+
+#[tokio::test]
+async fn gives_up_after_retries_with_the_last_status() {
+    let server = TestServer::start(|_| Reply::new(503, "down")).await;
+    let client = fast(HttpClient::new(4).unwrap());
+    let resp = client
+        .send(
+            "test",
+            reqwest::Method::GET,
+            &server.url("x"),
+            &[],
+            Limit::PAGE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 503);
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn unreachable_names_index_and_url() {
+    // Bind then drop a listener: the port is closed.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = Url::parse(&format!("http://127.0.0.1:{port}/simple/foo/")).unwrap();
+    let client = fast(HttpClient::new(4).unwrap());
+    let err = client
+        .send("corp", reqwest::Method::GET, &url, &[], Limit::PAGE)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, IndexError::Unreachable { .. }), "{text}");
+    assert!(
+        text.contains("corp") && text.contains(url.as_str()),
+        "{text}"
+    );
+}
+
+/// A client with fast retries and these timeouts.
+fn timed(read_ms: u64, deadline_ms: u64) -> HttpClient {
+    let timeouts = HttpTimeouts {
+        read: Duration::from_millis(read_ms),
+        deadline: Duration::from_millis(deadline_ms),
+    };
+    fast(HttpClient::with_timeouts(4, timeouts).unwrap())
+}
+
+async fn get(client: &HttpClient, url: &Url, limit: Limit) -> Result<HttpResponse, IndexError> {
+    client
+        .send("t", reqwest::Method::GET, url, &[], limit)
+        .await
+}
+
+/// Regression: a body cut short (connection closed before `Content-Length` bytes) failed
+/// at once, reported as "unreachable".
+#[tokio::test]
+async fn a_truncated_page_is_retried() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let server = TestServer::start(move |_| {
+        let reply = Reply::new(200, "<a href=\"x-1.0.tar.gz\">x</a>".repeat(100));
+        match h.fetch_add(1, Ordering::SeqCst) {
+            0 => reply.sent(Sending::Truncated),
+            _ => reply,
+        }
+    })
+    .await;
+    let resp = get(
+        &fast(HttpClient::new(4).unwrap()),
+        &server.url("p/"),
+        Limit::PAGE,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.body.len(), 2800);
+    assert_eq!(server.requests().len(), 2);
+
+    // Cut short every time: retried, then said in its own words.
+    let cut =
+        TestServer::start(|_| Reply::new(200, vec![b'x'; 1000]).sent(Sending::Truncated)).await;
+    let url = cut.url("p/");
+    let err = get(&fast(HttpClient::new(4).unwrap()), &url, Limit::PAGE)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, IndexError::BrokenOff { attempts: 4, .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(url.as_str()) && !text.contains("unreachable"),
+        "{text}"
+    );
+    assert_eq!(cut.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn a_truncated_download_is_retried_from_the_start() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let server = TestServer::start(move |req| {
+        let reply = Reply::new(200, (0..200u8).collect::<Vec<u8>>());
+        match (req.method.as_str(), h.fetch_add(1, Ordering::SeqCst)) {
+            ("GET", 1) => reply.sent(Sending::Truncated),
+            _ => reply,
+        }
+    })
+    .await;
+    let client = fast(HttpClient::new(4).unwrap());
+    let (mut restarts, mut got) = (0, Vec::new());
+    let got_ref = std::sync::Mutex::new(&mut got);
+    let status = client
+        .stream(
+            "t",
+            &server.url("w.whl"),
+            &mut || {
+                restarts += 1;
+                got_ref.lock().unwrap().clear();
+                Ok(())
+            },
+            &mut |chunk| {
+                got_ref.lock().unwrap().extend_from_slice(chunk);
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!((restarts, got), (2, (0..200u8).collect::<Vec<u8>>()));
+}
+
+#[tokio::test]
+async fn a_dripping_server_hits_the_deadline() {
+    let server = TestServer::start(|_| {
+        Reply::new(200, vec![b'x'; 100]).sent(Sending::Drip(Duration::from_millis(50)))
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let url = server.url("p/");
+    let err = get(&timed(1000, 300), &url, Limit::PAGE).await.unwrap_err();
+    assert!(matches!(err, IndexError::Deadline { .. }), "{err}");
+    assert!(err.to_string().contains(url.as_str()), "{err}");
+    // Not retried: the deadline bounds the whole request.
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_silent_server_stalls_past_the_read_timeout() {
+    let server = TestServer::start(|_| {
+        Reply::new(200, vec![b'x'; 10]).sent(Sending::Drip(Duration::from_secs(5)))
+    })
+    .await;
+    let err = get(&timed(100, 10_000), &server.url("p/"), Limit::PAGE)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, IndexError::Stalled { attempts: 4, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_page_is_cut_at_the_cap() {
+    let server =
+        TestServer::start(|_| Reply::new(200, vec![b'x'; 64 << 10]).sent(Sending::Endless)).await;
+    let limit = Limit {
+        bytes: 1 << 20,
+        what: "a test page",
+        head_only: false,
+    };
+    let url = server.url("p/");
+    let err = get(&fast(HttpClient::new(4).unwrap()), &url, limit)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IndexError::TooLarge {
+                limit: 1_048_576,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(url.as_str()) && text.contains("1 MiB"),
+        "{text}"
+    );
+
+    // An announced length over the cap is refused before the body is read; a probe
+    // keeps the head.
+    let big = TestServer::start(|_| Reply::new(200, vec![b'x'; 2 << 20])).await;
+    let err = get(&fast(HttpClient::new(4).unwrap()), &big.url("p/"), limit)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IndexError::TooLarge { .. }), "{err}");
+    let probe = get(
+        &fast(HttpClient::new(4).unwrap()),
+        &big.url("p/"),
+        Limit::PROBE,
+    )
+    .await
+    .unwrap();
+    assert_eq!((probe.status, probe.body.len()), (200, 0));
+    assert_eq!(probe.header("content-length"), Some("2097152"));
+}
+
+#[tokio::test]
+async fn credentials_go_only_to_their_host() {
+    let other = TestServer::start(|_| Reply::new(200, "elsewhere")).await;
+    let target = other.url("landed");
+    let server = TestServer::start(move |req| match req.path.as_str() {
+        "/away" => Reply::new(302, "").header("Location", target.as_str()),
+        "/here" => Reply::new(302, "").header("Location", "/simple/"),
+        _ => Reply::new(200, "ok"),
+    })
+    .await;
+    let index = server.url("simple/");
+    let creds = auth::Credentials {
+        username: "bob".to_string(),
+        password: Some("t0ken".to_string()),
+    };
+    let client = fast(HttpClient::new(4).unwrap()).with_auth(Auth::new([(&index, &creds)], None));
+    for path in ["simple/x/", "files/w.whl", "here", "away"] {
+        get(&client, &server.url(path), Limit::PAGE).await.unwrap();
+    }
+    get(&client, &other.url("direct"), Limit::PAGE)
+        .await
+        .unwrap();
+    // "Basic base64(bob:t0ken)" on every request to the index's host, redirects included.
+    for r in server.requests() {
+        assert_eq!(
+            r.header("authorization"),
+            Some("Basic Ym9iOnQwa2Vu"),
+            "{r:?}"
+        );
+    }
+    // The other host, reached by a redirect or directly: never.
+    let elsewhere = other.requests();
+    assert_eq!(elsewhere.len(), 2);
+    assert!(
+        elsewhere
+            .iter()
+            .all(|r| r.header("authorization").is_none()),
+        "{elsewhere:?}"
+    );
+}
+
+#[tokio::test]
+async fn urls_never_carry_their_credentials_to_the_server() {
+    let server = TestServer::start(|_| Reply::new(200, "ok")).await;
+    let mut url = server.url("simple/");
+    url.set_username("bob").unwrap();
+    url.set_password(Some("t0ken")).unwrap();
+    let resp = get(&fast(HttpClient::new(4).unwrap()), &url, Limit::PAGE)
+        .await
+        .unwrap();
+    // Sent as a header, taken from the URL; the final URL has none.
+    assert_eq!(resp.url, server.url("simple/"));
+    assert!(resp.credentials);
+    let sent = server.requests();
+    assert_eq!(sent[0].header("authorization"), Some("Basic Ym9iOnQwa2Vu"));
+}

@@ -1,0 +1,238 @@
+//! Looking a project up for the [`IndexSet`]: the index it is pinned to, else the first
+//! non-explicit index that has it (never a mix), its page read from a `file://` index, the
+//! cache or the server ([`super::page`]), one fetch shared by concurrent callers, and cached
+//! pages handed out at once while they are revalidated in the background
+//! ([`IndexSet::settle`] says whether one changed).
+
+use std::sync::Arc;
+
+use pep508_rs::PackageName;
+use url::Url;
+
+use super::{
+    Change, IndexError, IndexKind, IndexSet, IndexUrl, PackageFiles, SearchScope, Versions, cache,
+    local, lock, memo_cell, page, simple,
+};
+use crate::http::redact;
+
+impl IndexSet {
+    /// Where `name` is looked for with `pin`: see [`SearchScope`].
+    pub(super) fn scope_pinned(&self, pin: Option<usize>) -> SearchScope {
+        let shown = |i: &IndexUrl| format!("`{}` ({})", i.name, redact::redacted(&i.url));
+        match pin.and_then(|p| self.indexes.get(p)) {
+            Some(index) => SearchScope {
+                searched: vec![shown(index)],
+                pinned: true,
+                explicit: Vec::new(),
+            },
+            None => SearchScope {
+                searched: self
+                    .indexes
+                    .iter()
+                    .filter(|i| !i.explicit)
+                    .map(|i| shown(i))
+                    .collect(),
+                pinned: false,
+                explicit: self
+                    .indexes
+                    .iter()
+                    .filter(|i| i.explicit)
+                    .map(|i| i.name.clone())
+                    .collect(),
+            },
+        }
+    }
+
+    /// The files of `name` from the index at `pin`, or from the first non-explicit index.
+    pub(super) async fn files_pinned(
+        &self,
+        name: &PackageName,
+        pin: Option<usize>,
+    ) -> Result<Option<Arc<PackageFiles>>, IndexError> {
+        let cell = memo_cell(&self.projects, &(name.clone(), pin));
+        cell.get_or_try_init(|| self.find_project(name, pin))
+            .await
+            .cloned()
+    }
+
+    /// The project on the index it must come from: its pin, else the first non-explicit
+    /// index that has it. Never mixes indexes.
+    async fn find_project(
+        &self,
+        name: &PackageName,
+        pin: Option<usize>,
+    ) -> Result<Option<Arc<PackageFiles>>, IndexError> {
+        let candidates: Vec<usize> = match pin {
+            Some(position) => vec![position],
+            None => (0..self.indexes.len())
+                .filter(|&i| !self.indexes[i].explicit)
+                .collect(),
+        };
+        for position in candidates {
+            if let Some(versions) = self.project_files(position, name).await? {
+                let index = self.indexes[position].clone();
+                tracing::debug!(%name, index = index.name, versions = versions.len(), "found the project");
+                return Ok(Some(Arc::new(PackageFiles {
+                    name: name.clone(),
+                    index,
+                    versions,
+                })));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The files of `name` on one index; `None` when the index does not have it (404, or no
+    /// matching file in a flat listing).
+    ///
+    /// A cached page that must be revalidated is returned at once and revalidated in the
+    /// background ([`IndexSet::settle`] says whether it changed).
+    async fn project_files(
+        &self,
+        position: usize,
+        name: &PackageName,
+    ) -> Result<Option<Versions>, IndexError> {
+        let index = self.indexes[position].clone();
+        let keep = |files: Option<Versions>| match index.kind {
+            IndexKind::Simple => files,
+            IndexKind::Flat => files.filter(|f| !f.is_empty()),
+        };
+        if index.url.scheme() == "file" {
+            return Ok(keep(local_files(&index, name).await?));
+        }
+        let (page_url, cache_key, accept) = page_location(&index, name)?;
+
+        // Revalidated in the background during this process, and found changed.
+        if let Some(files) = lock(&self.revalidated).remove(&cache_key) {
+            return Ok(keep(files));
+        }
+
+        let cached = if self.settings.refresh {
+            None
+        } else {
+            let (cache, key, project) = (self.cache.clone(), cache_key.clone(), name.clone());
+            tokio::task::spawn_blocking(move || cache.read_page(&key, &project))
+                .await
+                .ok()
+                .flatten()
+        };
+        if let Some(page) = &cached
+            && (self.settings.offline || page.header.is_fresh(cache::now()))
+        {
+            return Ok(keep(page.files.clone()));
+        }
+        if self.settings.offline {
+            return Err(IndexError::Offline {
+                what: format!("the `{name}` page of index `{}` ({page_url})", index.name),
+            });
+        }
+        let request = page::PageRequest {
+            client: self.client.clone(),
+            cache: self.cache.clone(),
+            background: self.background.clone(),
+            index: index.name.clone(),
+            url: page_url,
+            key: cache_key,
+            accept,
+            project: name.clone(),
+        };
+        if self.speculate
+            && let Some(page) = cached
+        {
+            let files = page.files.clone();
+            let task = tokio::spawn(async move {
+                let project = request.project.clone();
+                let key = request.key.clone();
+                let fetched = request.fetch(Some(page)).await?;
+                Ok(fetched.changed.then_some(Change {
+                    project,
+                    key,
+                    files: fetched.files,
+                }))
+            });
+            lock(&self.background).push(task);
+            return Ok(keep(files));
+        }
+        Ok(keep(request.fetch(cached).await?.files))
+    }
+
+    /// Wait for every background revalidation and cache write. `Ok(true)` when a page that
+    /// was handed out from the cache has changed on the server: what was resolved from it is
+    /// stale, and asking again gives the new page. An error is what a request made in the
+    /// foreground would have reported.
+    pub async fn settle(&self) -> Result<bool, IndexError> {
+        let mut changed = false;
+        let mut error = None;
+        loop {
+            let tasks = std::mem::take(&mut *lock(&self.background));
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                match task.await {
+                    Ok(Ok(None)) => {}
+                    Ok(Ok(Some(change))) => {
+                        tracing::debug!(project = %change.project, "a cached page changed on the server");
+                        changed = true;
+                        lock(&self.projects).retain(|(name, _), _| *name != change.project);
+                        lock(&self.revalidated).insert(change.key, change.files);
+                    }
+                    Ok(Err(err)) => {
+                        error.get_or_insert(err);
+                    }
+                    Err(err) => {
+                        error.get_or_insert(IndexError::Other(format!(
+                            "a background revalidation failed: {err}"
+                        )));
+                    }
+                }
+            }
+        }
+        match error {
+            Some(err) => Err(err),
+            None => Ok(changed),
+        }
+    }
+}
+
+/// The files of `name` in the `file://` index `index`, read on the blocking pool.
+async fn local_files(index: &IndexUrl, name: &PackageName) -> Result<Option<Versions>, IndexError> {
+    let (url, project, kind) = (index.url.clone(), name.clone(), index.kind);
+    let files = tokio::task::spawn_blocking(move || match kind {
+        IndexKind::Simple => local::read_local_simple(&url, &project),
+        IndexKind::Flat => local::read_local_flat(&url, &project).map(Some),
+    })
+    .await
+    .map_err(|e| IndexError::Other(format!("reading index `{}` failed: {e}", index.name)))??;
+    Ok(files.map(simple::group_versions))
+}
+
+/// Where the page of `name` on `index` is: its URL, its cache key and the `Accept` header
+/// to ask for it with.
+fn page_location(
+    index: &IndexUrl,
+    name: &PackageName,
+) -> Result<(Url, String, &'static str), IndexError> {
+    Ok(match index.kind {
+        IndexKind::Simple => {
+            let mut root = index.url.clone();
+            if !root.path().ends_with('/') {
+                root.set_path(&format!("{}/", root.path()));
+            }
+            let url = root
+                .join(&format!("{name}/"))
+                .map_err(|e| IndexError::BadPage {
+                    url: index.url.clone(),
+                    reason: e.to_string(),
+                })?;
+            let key = url.to_string();
+            (url, key, page::SIMPLE_ACCEPT)
+        }
+        // One flat page lists every project: cache what concerns each project apart.
+        IndexKind::Flat => (
+            index.url.clone(),
+            format!("{}#{name}", index.url),
+            "text/html",
+        ),
+    })
+}
