@@ -866,6 +866,7 @@ async fn lock_foundation(
         upgrade: settings.upgrade.clone(),
         upgrade_all: settings.upgrade_all,
         no_binary: HashSet::new(),
+        report_width: None,
     };
     let view = Arc::new(set.view(pins)?);
     let resolution = resolve::resolve(view, request).await?;
@@ -945,6 +946,7 @@ async fn resolve_application(
         upgrade: settings.upgrade.clone(),
         upgrade_all: settings.upgrade_all,
         no_binary: HashSet::new(),
+        report_width: None,
     };
     Ok(resolve::resolve(Arc::new(view), request).await?)
 }

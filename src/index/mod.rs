@@ -1295,6 +1295,7 @@ mod tests {
                 upgrade: Default::default(),
                 upgrade_all: false,
                 no_binary: Default::default(),
+                report_width: None,
             };
             crate::resolve::resolve(source, request)
                 .await

@@ -38,6 +38,7 @@ fn request(requirements: &[&str]) -> ResolveRequest {
         upgrade: HashSet::new(),
         upgrade_all: false,
         no_binary: HashSet::new(),
+        report_width: Some(100),
     }
 }
 
