@@ -5,8 +5,9 @@
 //! requires-python) and for packages no index knows.
 //!
 //! Reports stay readable on large conflicts: long version unions are summarized by the versions
-//! the index has in them (`vllm 0.11.0 ... 0.21.0 (14 versions)`, `versions`), and lines are
-//! wrapped to the caller's width without splitting a package and its versions ([`wrap`]).
+//! the index has in them (`vllm 0.11.0 ... 0.21.0 (14 versions)`, `versions`); a package's
+//! dependency learned release by release is told once (`simplify`); lines are wrapped to the
+//! caller's width without splitting a package and its versions ([`wrap`]).
 
 mod hints;
 mod simplify;
@@ -56,6 +57,7 @@ pub fn render(tree: &Tree, context: &ReportContext<'_>) -> String {
     let hints = hints::hints(tree, context);
     let mut tree = tree.clone();
     simplify::collapse_empty(&mut tree, context);
+    simplify::merge_dependencies(&mut tree, context);
     let formatter = Formatter { context };
     let body = DefaultStringReporter::report_with_formatter(&tree, &formatter);
     let width = context.width.max(wrap::MIN_WIDTH);
@@ -170,6 +172,39 @@ impl Formatter<'_, '_> {
     }
 }
 
+impl Formatter<'_, '_> {
+    /// One package (or the requirements) and several packages it needs one of: "vllm R depends
+    /// on torch S or transformers T", "the requirements need torch S or transformers T".
+    fn either(&self, terms: &[(&Pkg, &Term<Ranges<Version>>)]) -> Option<String> {
+        let mut positive = None;
+        let mut needs: Vec<(&Pkg, &Ranges<Version>)> = Vec::new();
+        for (pkg, term) in terms {
+            match term {
+                Term::Positive(r) if positive.is_none() => positive = Some((*pkg, r)),
+                Term::Positive(_) => return None,
+                Term::Negative(r) => needs.push((*pkg, r)),
+            }
+        }
+        let (pkg, range) = positive?;
+        if needs.len() < 2 {
+            return None;
+        }
+        needs.sort_by(|a, b| a.0.cmp(b.0));
+        let named: Vec<String> = needs
+            .iter()
+            .map(|(d, r)| self.context.package_range(d, r))
+            .collect();
+        let named = named.join(" or ");
+        Some(match pkg {
+            Pkg::Root => format!("the requirements need {named}"),
+            _ => format!(
+                "{} depends on {named}",
+                self.context.package_range(pkg, range)
+            ),
+        })
+    }
+}
+
 impl ReportFormatter<Pkg, Ranges<Version>, String> for Formatter<'_, '_> {
     type Output = String;
 
@@ -200,12 +235,17 @@ impl ReportFormatter<Pkg, Ranges<Version>, String> for Formatter<'_, '_> {
                     )
                 }
             }
-            External::Custom(pkg, range, reason) => {
-                format!(
+            External::Custom(pkg, range, reason) => match reason.strip_prefix(simplify::DEPENDS_ON)
+            {
+                Some(deps) => format!(
+                    "{} depends on {deps}",
+                    self.context.package_range(pkg, range)
+                ),
+                None => format!(
                     "{} is unusable: {reason}",
                     self.context.package_range(pkg, range)
-                )
-            }
+                ),
+            },
             External::FromDependencyOf(Pkg::Root, _, dep, dep_range) => {
                 self.root_requirements(dep, dep_range)
             }
@@ -263,7 +303,7 @@ impl ReportFormatter<Pkg, Ranges<Version>, String> for Formatter<'_, '_> {
             | [(p2, Term::Negative(r2)), (p1, Term::Positive(r1))] => self.format_external(
                 &External::FromDependencyOf((*p1).clone(), r1.clone(), (*p2).clone(), r2.clone()),
             ),
-            slice => {
+            slice => self.either(slice).unwrap_or_else(|| {
                 let parts: Vec<String> = slice
                     .iter()
                     .map(|(p, t)| match t {
@@ -272,7 +312,7 @@ impl ReportFormatter<Pkg, Ranges<Version>, String> for Formatter<'_, '_> {
                     })
                     .collect();
                 format!("{} are incompatible", parts.join(", "))
-            }
+            }),
         }
     }
 
