@@ -222,7 +222,7 @@ fn solve<S: PackageSource>(
     let solution = match pubgrub::resolve(&provider, Pkg::Root, provider::root_version()) {
         Ok(solution) => solution,
         Err(PubGrubError::NoSolution(tree)) => {
-            return Err(conflict(&tree, &request, &policy, &fetcher));
+            return Err(conflict(&tree, &request, &policy, &fetcher, &provider));
         }
         Err(PubGrubError::ErrorChoosingVersion { source, .. })
         | Err(PubGrubError::ErrorRetrievingDependencies { source, .. }) => {
@@ -294,6 +294,7 @@ fn conflict<S: PackageSource>(
     request: &ResolveRequest,
     policy: &provider::Policy,
     fetcher: &provider::Fetcher<S>,
+    provider: &provider::Provider<S>,
 ) -> ResolveError {
     let mut roots: BTreeMap<PackageName, Vec<&RootRequirement>> = BTreeMap::new();
     for root in request.requirements.iter().chain(&request.constraints) {
@@ -313,12 +314,23 @@ fn conflict<S: PackageSource>(
         .iter()
         .filter_map(|name| Some((name.clone(), fetcher.scope(name)?)))
         .collect();
+    let mut dependencies: BTreeMap<PackageName, BTreeMap<Version, BTreeSet<PackageName>>> =
+        BTreeMap::new();
+    for ((pkg, version), chosen) in provider.chosen.borrow().iter() {
+        if let provider::Pkg::Base(name) = pkg {
+            dependencies
+                .entry(name.clone())
+                .or_default()
+                .insert(version.clone(), chosen.dependencies.clone());
+        }
+    }
     let context = report::ReportContext {
         roots,
         policy,
         files,
         missing,
         scopes,
+        dependencies,
         width: request.report_width.unwrap_or(report::wrap::DEFAULT_WIDTH),
     };
     ResolveError::NoSolution {

@@ -2,15 +2,18 @@
 //! (`torch==2.9.0`, `peft[vision]`), root requirements named with their origin
 //! (``application requirement `peft>=0.13` (sanctuary.toml:14)``), `hint:` lines for versions
 //! that exist but were set aside (yanked, pre-release, sdist only, no wheel for the target,
-//! requires-python) and for packages no index knows.
+//! requires-python) and for packages no index knows, and a closing suggestion naming what to
+//! relax, drop or move.
 //!
 //! Reports stay readable on large conflicts: long version unions are summarized by the versions
 //! the index has in them (`vllm 0.11.0 ... 0.21.0 (14 versions)`, `versions`); a package's
 //! dependency learned release by release is told once (`simplify`); lines are wrapped to the
-//! caller's width without splitting a package and its versions ([`wrap`]).
+//! caller's width without splitting a package and its versions ([`wrap`]); the suggestion
+//! comes from the root requirements the conflict rests on (`suggest`).
 
 mod hints;
 mod simplify;
+mod suggest;
 mod versions;
 pub mod wrap;
 
@@ -41,6 +44,8 @@ pub struct ReportContext<'a> {
     pub missing: BTreeSet<PackageName>,
     /// Where each missing package was looked for, when the source can say.
     pub scopes: BTreeMap<PackageName, crate::index::SearchScope>,
+    /// The dependencies (names) of every version whose metadata the resolver read.
+    pub dependencies: BTreeMap<PackageName, BTreeMap<Version, BTreeSet<PackageName>>>,
     /// Line width to wrap at ([`wrap::MIN_WIDTH`] at least).
     pub width: usize,
 }
@@ -54,10 +59,13 @@ const HINT_INDENT: &str = "      ";
 
 /// Render a PubGrub failure.
 pub fn render(tree: &Tree, context: &ReportContext<'_>) -> String {
-    let hints = hints::hints(tree, context);
+    let mut hints = hints::hints(tree, context);
+    // The suggestion reads the unsimplified tree: it needs every dependency step.
+    let suggestion = suggest::suggestion(tree, context, !hints.is_empty());
     let mut tree = tree.clone();
     simplify::collapse_empty(&mut tree, context);
     simplify::merge_dependencies(&mut tree, context);
+    hints.extend(suggestion);
     let formatter = Formatter { context };
     let body = DefaultStringReporter::report_with_formatter(&tree, &formatter);
     let width = context.width.max(wrap::MIN_WIDTH);

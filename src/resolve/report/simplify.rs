@@ -180,6 +180,7 @@ mod tests {
             files: Default::default(),
             missing: Default::default(),
             scopes: Default::default(),
+            dependencies: Default::default(),
             width: 100,
         });
     }
