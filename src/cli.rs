@@ -356,6 +356,8 @@ pub struct GlobalSettings {
     /// `SANCTUARY_INDEX_<NAME>=URL` redirections, keyed by upper-cased index name.
     pub index_overrides: BTreeMap<String, String>,
     pub quiet: bool,
+    /// Width to wrap conflict reports at: `COLUMNS`, else the terminal's when stderr is one.
+    pub report_width: Option<usize>,
 }
 
 impl GlobalSettings {
@@ -390,8 +392,23 @@ impl GlobalSettings {
             },
             index_overrides,
             quiet: args.quiet,
+            report_width: report_width(),
         })
     }
+}
+
+/// The width of the terminal errors are printed on: `COLUMNS` when it is a positive number,
+/// else the width of stderr when it is a terminal; `None` leaves the report's default.
+fn report_width() -> Option<usize> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+        .or_else(|| {
+            console::Term::stderr()
+                .size_checked()
+                .map(|(_, columns)| usize::from(columns))
+        })
 }
 
 /// `SANCTUARY_HTTP_TIMEOUT` (read timeout) and `SANCTUARY_HTTP_DEADLINE` (whole request),

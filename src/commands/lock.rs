@@ -866,7 +866,7 @@ async fn lock_foundation(
         upgrade: settings.upgrade.clone(),
         upgrade_all: settings.upgrade_all,
         no_binary: HashSet::new(),
-        report_width: None,
+        report_width: settings.global.report_width,
     };
     let view = Arc::new(set.view(pins)?);
     let resolution = resolve::resolve(view, request).await?;
@@ -946,7 +946,7 @@ async fn resolve_application(
         upgrade: settings.upgrade.clone(),
         upgrade_all: settings.upgrade_all,
         no_binary: HashSet::new(),
-        report_width: None,
+        report_width: settings.global.report_width,
     };
     Ok(resolve::resolve(Arc::new(view), request).await?)
 }
