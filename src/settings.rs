@@ -20,6 +20,8 @@ pub struct GlobalSettings {
     pub manifest_named: bool,
     /// Only errors on stderr.
     pub quiet: bool,
+    /// Width to wrap conflict reports at: `COLUMNS`, else the terminal's when stderr is one.
+    pub report_width: Option<usize>,
 }
 
 /// What the commands that reach indexes have (`lock`, `sync`).

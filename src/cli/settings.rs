@@ -45,6 +45,8 @@ struct Environment {
     http_timeout: Option<String>,
     http_deadline: Option<String>,
     netrc: Option<PathBuf>,
+    /// `COLUMNS`, else the width of stderr when it is a terminal.
+    report_width: Option<usize>,
 }
 
 impl Environment {
@@ -67,6 +69,14 @@ impl Environment {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from)
                 .or_else(|| dirs::home_dir().map(|home| home.join(".netrc"))),
+            report_width: var("COLUMNS")
+                .and_then(|c| c.trim().parse::<usize>().ok())
+                .filter(|&c| c > 0)
+                .or_else(|| {
+                    console::Term::stderr()
+                        .size_checked()
+                        .map(|(_, columns)| usize::from(columns))
+                }),
         }
     }
 }
@@ -81,6 +91,7 @@ pub fn check(global: &GlobalArgs, command: Command) -> Result<Checked> {
             .unwrap_or_else(|| PathBuf::from("sanctuary.toml")),
         manifest_named: global.manifest.is_some(),
         quiet: global.quiet,
+        report_width: env.report_width,
     };
     let g = || global_settings.clone();
     Ok(match command {

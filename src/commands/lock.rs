@@ -23,6 +23,7 @@ pub fn lock(settings: &LockSettings) -> Result<ExitCode> {
         upgrade_all: settings.upgrade_all,
         upgrade: settings.upgrade.clone(),
         keys: settings.keys.clone(),
+        report_width: settings.global.report_width,
     };
     let written = locking::lock_manifest(
         &manifest,

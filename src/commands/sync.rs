@@ -152,7 +152,10 @@ fn ensure_fresh(
     let written = locking::lock_manifest(
         manifest,
         &settings.network,
-        &LockRequest::default(),
+        &LockRequest {
+            report_width: settings.global.report_width,
+            ..LockRequest::default()
+        },
         &LockReporter::new(printer),
     )?;
     printer.written(&written);

@@ -240,6 +240,7 @@ pub(crate) fn foundation_request(
         upgrade: request.upgrade.clone(),
         upgrade_all: request.upgrade_all,
         no_binary: HashSet::new(),
+        report_width: request.report_width,
     }
 }
 
@@ -302,6 +303,7 @@ pub(crate) fn application_request(
         upgrade: request.upgrade.clone(),
         upgrade_all: request.upgrade_all,
         no_binary: HashSet::new(),
+        report_width: request.report_width,
     }
 }
 

@@ -41,6 +41,8 @@ pub struct LockRequest {
     pub upgrade: HashSet<PackageName>,
     /// Lock the Foundation of these keys only (every declared key when empty).
     pub keys: Vec<String>,
+    /// Width to wrap conflict reports at (the report's default when `None`).
+    pub report_width: Option<usize>,
 }
 
 /// Where locking gets packages: one source for every layer and key, seen with the pins of

@@ -86,6 +86,9 @@ pub struct ResolveRequest {
     /// Packages that must not be installed from wheels (`no_binary`): they then need an sdist,
     /// which sanctuary does not build, so such versions are unavailable with a reason.
     pub no_binary: HashSet<PackageName>,
+    /// Width to wrap a conflict report at (the terminal's, chosen by the caller);
+    /// [`report::wrap::DEFAULT_WIDTH`] when `None`.
+    pub report_width: Option<usize>,
 }
 
 /// One package of a resolution.
@@ -219,34 +222,7 @@ fn solve<S: PackageSource>(
     let solution = match pubgrub::resolve(&provider, Pkg::Root, provider::root_version()) {
         Ok(solution) => solution,
         Err(PubGrubError::NoSolution(tree)) => {
-            let mut roots: BTreeMap<PackageName, Vec<&RootRequirement>> = BTreeMap::new();
-            for root in request.requirements.iter().chain(&request.constraints) {
-                roots
-                    .entry(root.requirement.name.clone())
-                    .or_default()
-                    .push(root);
-            }
-            let mut files = BTreeMap::new();
-            for name in tree.packages().iter().filter_map(|p| p.name()) {
-                if let Some(f) = fetcher.files_if_fetched(name) {
-                    files.insert(name.clone(), f);
-                }
-            }
-            let missing = fetcher.missing();
-            let scopes = missing
-                .iter()
-                .filter_map(|name| Some((name.clone(), fetcher.scope(name)?)))
-                .collect();
-            let context = report::ReportContext {
-                roots,
-                policy: &policy,
-                files,
-                missing,
-                scopes,
-            };
-            return Err(ResolveError::NoSolution {
-                report: report::render(&tree, &context),
-            });
+            return Err(conflict(&tree, &request, &policy, &fetcher, &provider));
         }
         Err(PubGrubError::ErrorChoosingVersion { source, .. })
         | Err(PubGrubError::ErrorRetrievingDependencies { source, .. }) => {
@@ -310,6 +286,56 @@ fn solve<S: PackageSource>(
     }
     tracing::info!(packages = resolution.packages.len(), "resolved");
     Ok(resolution)
+}
+
+/// The plain-words report of a failed resolution.
+fn conflict<S: PackageSource>(
+    tree: &pubgrub::DerivationTree<provider::Pkg, pubgrub::Ranges<Version>, String>,
+    request: &ResolveRequest,
+    policy: &provider::Policy,
+    fetcher: &provider::Fetcher<S>,
+    provider: &provider::Provider<S>,
+) -> ResolveError {
+    let mut roots: BTreeMap<PackageName, Vec<&RootRequirement>> = BTreeMap::new();
+    for root in request.requirements.iter().chain(&request.constraints) {
+        roots
+            .entry(root.requirement.name.clone())
+            .or_default()
+            .push(root);
+    }
+    let mut files = BTreeMap::new();
+    for name in tree.packages().iter().filter_map(|p| p.name()) {
+        if let Some(f) = fetcher.files_if_fetched(name) {
+            files.insert(name.clone(), f);
+        }
+    }
+    let missing = fetcher.missing();
+    let scopes = missing
+        .iter()
+        .filter_map(|name| Some((name.clone(), fetcher.scope(name)?)))
+        .collect();
+    let mut dependencies: BTreeMap<PackageName, BTreeMap<Version, BTreeSet<PackageName>>> =
+        BTreeMap::new();
+    for ((pkg, version), chosen) in provider.chosen.borrow().iter() {
+        if let provider::Pkg::Base(name) = pkg {
+            dependencies
+                .entry(name.clone())
+                .or_default()
+                .insert(version.clone(), chosen.dependencies.clone());
+        }
+    }
+    let context = report::ReportContext {
+        roots,
+        policy,
+        files,
+        missing,
+        scopes,
+        dependencies,
+        width: request.report_width.unwrap_or(report::wrap::DEFAULT_WIDTH),
+    };
+    ResolveError::NoSolution {
+        report: report::render(tree, &context),
+    }
 }
 
 /// The files of a package of the solution (fetched during resolution).

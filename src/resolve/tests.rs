@@ -38,6 +38,7 @@ fn request(requirements: &[&str]) -> ResolveRequest {
         upgrade: HashSet::new(),
         upgrade_all: false,
         no_binary: HashSet::new(),
+        report_width: Some(100),
     }
 }
 
@@ -513,6 +514,44 @@ mod reports {
         insta::assert_snapshot!(conflict(source, request(&["a"])));
     }
 
+    /// The closing suggestion names what to relax, and what kind of root it is.
+    #[test]
+    fn suggestions() {
+        let flat = |report: String| report.split_whitespace().collect::<Vec<_>>().join(" ");
+        let last = |report: &str| {
+            report
+                .rsplit("hint: ")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        // One requirement with a specifier and nothing else to say: relax it.
+        let source = MemorySource::new()
+            .with("a", "1.0", V::new())
+            .with("a", "2.0", V::new().dep("b>=5"))
+            .with("b", "1.0", V::new());
+        let report = flat(conflict(source, request(&["a>=2"])));
+        assert_eq!(
+            last(&report),
+            "relax `a>=2` (sanctuary.toml:10): none of the versions it allows can be used",
+            "{report}"
+        );
+        // A constraint is named as one; a requirement without a specifier is not relaxed.
+        let source = MemorySource::new()
+            .with("a", "1.0", V::new().dep("numpy"))
+            .with("numpy", "1.26", V::new())
+            .with("numpy", "2.0", V::new());
+        let mut r = request(&["a"]);
+        r.constraints = roots(&["numpy>3"]);
+        r.constraints[0].origin.kind = "constraint".to_string();
+        let report = flat(conflict(source, r));
+        assert_eq!(
+            last(&report),
+            "relax the constraint `numpy>3` (sanctuary.toml:10)",
+            "{report}"
+        );
+    }
+
     #[test]
     fn extra_conflict() {
         let source = MemorySource::new()
@@ -524,5 +563,214 @@ mod reports {
             .with("b", "1.0", V::new())
             .with("b", "2.0", V::new());
         insta::assert_snapshot!(conflict(source, request(&["a[x,y]"])));
+    }
+}
+
+mod big {
+    use super::*;
+
+    /// vLLM-shaped: 14 releases of `vllm` from 0.11.0, each pinning torch, torchvision and
+    /// torchaudio exactly; the Foundation (key cu126) pins torch 2.7.1+cu126.
+    pub(super) fn vllm_source() -> MemorySource {
+        const TORCH: [(&str, &str, &str, &str); 6] = [
+            // torch, torchvision, torchaudio, triton
+            ("2.7.1", "0.22.1", "2.7.1", "3.3.1"),
+            ("2.8.0", "0.23.0", "2.8.0", "3.4.0"),
+            ("2.9.0", "0.24.0", "2.9.0", "3.5.0"),
+            ("2.9.1", "0.24.1", "2.9.1", "3.5.1"),
+            ("2.10.0", "0.25.0", "2.10.0", "3.6.0"),
+            ("2.11.0", "0.26.0", "2.11.0", "3.6.1"),
+        ];
+        const VLLM: [(&str, usize); 16] = [
+            ("0.10.1", 0),
+            ("0.10.2", 0),
+            ("0.11.0", 1),
+            ("0.11.1", 1),
+            ("0.11.2", 2),
+            ("0.12.0", 2),
+            ("0.13.0", 2),
+            ("0.14.0", 3),
+            ("0.14.1", 3),
+            ("0.15.0", 3),
+            ("0.16.0", 4),
+            ("0.17.0", 4),
+            ("0.18.0", 4),
+            ("0.19.0", 5),
+            ("0.20.0", 5),
+            ("0.21.0", 5),
+        ];
+        let mut source = MemorySource::new()
+            .with("filelock", "3.20.0", V::new())
+            .with("transformers", "4.57.0", V::new().dep("filelock"));
+        for (torch, vision, audio, triton) in TORCH {
+            source = source
+                .with(
+                    "torch",
+                    &format!("{torch}+cu126"),
+                    V::new().dep("filelock").dep(&format!("triton=={triton}")),
+                )
+                .with("triton", triton, V::new())
+                .with(
+                    "torchvision",
+                    vision,
+                    V::new().dep(&format!("torch=={torch}")),
+                )
+                .with(
+                    "torchaudio",
+                    audio,
+                    V::new().dep(&format!("torch=={torch}")),
+                );
+        }
+        for (vllm, t) in VLLM {
+            let (torch, vision, audio, _) = TORCH[t];
+            source = source.with(
+                "vllm",
+                vllm,
+                V::new()
+                    .dep(&format!("torch=={torch}"))
+                    .dep(&format!("torchvision=={vision}"))
+                    .dep(&format!("torchaudio=={audio}"))
+                    .dep("transformers>=4.56"),
+            );
+        }
+        source
+    }
+
+    /// `vllm>=0.11` and `transformers` in the Application; the cu126 Foundation as pins.
+    pub(super) fn vllm_request() -> ResolveRequest {
+        let mut r = request(&[]);
+        r.requirements = ["vllm>=0.11", "transformers>=4.45"]
+            .iter()
+            .enumerate()
+            .map(|(i, text)| RootRequirement {
+                requirement: Requirement::from_str(text).unwrap(),
+                origin: origin(24 + i),
+            })
+            .collect();
+        for pin in ["filelock==3.20.0", "torch==2.7.1+cu126", "triton==3.3.1"] {
+            r.requirements.push(RootRequirement {
+                requirement: Requirement::from_str(pin).unwrap(),
+                origin: Origin {
+                    layer: "foundation (cu126)".to_string(),
+                    kind: "pin".to_string(),
+                    file: Some(PathBuf::from("lockfiles/pylock.foundation-cu126.toml")),
+                    line: None,
+                },
+            });
+        }
+        r
+    }
+
+    /// Lines and widest line of a report, checked against `width`: no line is wider unless
+    /// it is one word.
+    fn shape(report: &str, width: usize) -> (usize, usize) {
+        for line in report.lines() {
+            let words = line.split_whitespace().count();
+            assert!(
+                line.chars().count() <= width || words == 1,
+                "line over {width}: {line}\n{report}"
+            );
+        }
+        let widest = report.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        (report.lines().count(), widest)
+    }
+
+    /// `report` on one line, for `contains` checks across wrapped lines.
+    fn flat(report: &str) -> String {
+        report.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    fn with_pins(mut r: ResolveRequest, pins: &[&str]) -> ResolveRequest {
+        let template = r.requirements.last().unwrap().clone();
+        for pin in pins {
+            let mut root = template.clone();
+            root.requirement = Requirement::from_str(pin).unwrap();
+            r.requirements.push(root);
+        }
+        r
+    }
+
+    #[test]
+    fn vllm_against_a_foundation_pin() {
+        let report = conflict(vllm_source(), vllm_request());
+        // Before: 5 lines, the longest 555 characters of version unions.
+        let (lines, widest) = shape(&report, 100);
+        assert!(lines <= 10 && widest <= 100, "{lines} lines, {widest} wide");
+        let text = flat(&report);
+        assert!(text.contains("torch 2.8.0+cu126 ... 2.11.0+cu126 (5 versions)"));
+        assert!(text.contains("foundation (cu126) pin `torch==2.7.1+cu126`"));
+        assert!(text.contains("application requirement `vllm>=0.11` (sanctuary.toml:24)"));
+        let last = flat(report.split("\nhint: ").last().unwrap());
+        assert!(
+            last.starts_with("relax `vllm>=0.11` (sanctuary.toml:24)"),
+            "{report}"
+        );
+        assert!(last.contains("drop key `cu126`"), "{report}");
+        assert!(last.contains("pins torch 2.7.1+cu126"), "{report}");
+        insta::assert_snapshot!(report);
+
+        let mut narrow = vllm_request();
+        narrow.report_width = Some(60);
+        let (lines, widest) = shape(&conflict(vllm_source(), narrow), 60);
+        assert!(lines <= 16 && widest <= 60, "{lines} lines, {widest} wide");
+    }
+
+    /// Yanked releases break PubGrub's run of dependency facts: the unions that remain are
+    /// summarized by the releases the index has.
+    #[test]
+    fn vllm_with_yanked_releases() {
+        let mut source = vllm_source();
+        for v in ["0.12.0", "0.14.1", "0.18.0"] {
+            source = source.with("vllm", v, V::new().dep("torch==2.9.0").yanked());
+        }
+        let report = conflict(source, vllm_request());
+        let (lines, widest) = shape(&report, 100);
+        assert!(lines <= 18 && widest <= 100, "{lines} lines, {widest} wide");
+        assert!(
+            report.contains("vllm 0.11.0 ... 0.18.0 (9 versions)"),
+            "{report}"
+        );
+        assert!(
+            report.contains("vllm 0.12.0, 0.14.1, 0.18.0 (3 versions)"),
+            "{report}"
+        );
+        insta::assert_snapshot!(report);
+    }
+
+    /// The whole PyTorch stack in the Foundation, and older vllm releases held back by a
+    /// transformers cap: PubGrub blames the torchaudio pin, the suggestion names torch.
+    #[test]
+    fn vllm_against_a_whole_foundation() {
+        let mut source = vllm_source();
+        for (v, torch, transformers) in [
+            ("0.9.2", "2.7.1", "<4.53"),
+            ("0.10.0", "2.7.1", "<4.54"),
+            ("0.10.1", "2.7.1", "<4.55"),
+            ("0.10.2", "2.7.1", "<4.55"),
+        ] {
+            source = source.with(
+                "vllm",
+                v,
+                V::new()
+                    .dep(&format!("torch=={torch}"))
+                    .dep(&format!("transformers{transformers}")),
+            );
+        }
+        for t in ["4.52.0", "4.53.0", "4.54.0", "4.56.0"] {
+            source = source.with("transformers", t, V::new());
+        }
+        let mut r = with_pins(
+            vllm_request(),
+            &["torchaudio==2.7.1", "torchvision==0.22.1"],
+        );
+        r.requirements[0].requirement = Requirement::from_str("vllm>=0.9").unwrap();
+        r.requirements[1].requirement = Requirement::from_str("transformers>=4.56").unwrap();
+        let report = conflict(source, r);
+        let (lines, widest) = shape(&report, 100);
+        assert!(lines <= 14 && widest <= 100, "{lines} lines, {widest} wide");
+        let last = flat(report.split("\nhint: ").last().unwrap());
+        assert!(last.contains("pins torch 2.7.1+cu126, which"), "{report}");
+        assert!(last.contains("to a torch that"), "{report}");
+        insta::assert_snapshot!(report);
     }
 }

@@ -76,7 +76,9 @@ impl Project {
             .arg(self.manifest_path())
             .env("SANCTUARY_CACHE_DIR", &self.cache)
             .env_remove("SANCTUARY_LOG")
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            // Conflict reports wrap at this width, whatever the terminal running the tests.
+            .env("COLUMNS", "100");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
