@@ -173,60 +173,8 @@ pub fn detect_with(probe: &dyn Probe, settings: &KeySettings) -> Detection {
         }
     }
 
-    // The kernel module's own version files.
-    let mut source = Source::None;
-    let mut driver = None;
-    for (path, parse) in [
-        (
-            PROC_VERSION,
-            parse::parse_proc_version as fn(&str) -> Option<DriverVersion>,
-        ),
-        (SYS_MODULE_VERSION, parse::parse_sys_module_version),
-    ] {
-        if let Some(text) = probe.read_file(Path::new(path)) {
-            match parse(&text) {
-                Some(v) => {
-                    source = Source::Proc;
-                    driver = Some(v);
-                    notes.push(format!("driver version from {path}"));
-                    break;
-                }
-                None => notes.push(format!("{path} names no driver version")),
-            }
-        }
-    }
-
-    // nvidia-smi: the GPUs, and the driver's own CUDA version from its banner.
-    let mut gpus = Vec::new();
-    let mut smi_cuda = None;
-    match probe.run_nvidia_smi(parse::SMI_QUERY_ARGS) {
-        None => notes.push("nvidia-smi not found".to_string()),
-        Some(Err(message)) => notes.push(format!("nvidia-smi failed: {message}")),
-        Some(Ok(text)) => match parse::parse_smi_query(&text) {
-            Err(e) => notes.push(e.to_string()),
-            Ok(query) => {
-                gpus = query.gpus;
-                if driver.is_none()
-                    && let Some(v) = query.driver
-                {
-                    source = Source::NvidiaSmi;
-                    driver = Some(v);
-                }
-                match probe.run_nvidia_smi(&[]) {
-                    Some(Ok(banner)) => {
-                        let banner = parse::parse_smi_banner(&banner);
-                        smi_cuda = banner.cuda;
-                        if driver.is_none() {
-                            source = Source::NvidiaSmi;
-                            driver = banner.driver;
-                        }
-                    }
-                    Some(Err(message)) => notes.push(format!("nvidia-smi failed: {message}")),
-                    None => {}
-                }
-            }
-        },
-    }
+    let (mut source, mut driver) = module_version(probe, &mut notes);
+    let (gpus, smi_cuda) = nvidia_smi(probe, &mut source, &mut driver, &mut notes);
 
     let Some(driver) = driver else {
         notes.push("no NVIDIA driver found".to_string());
@@ -248,6 +196,75 @@ pub fn detect_with(probe: &dyn Probe, settings: &KeySettings) -> Detection {
         gpus,
         notes,
     }
+}
+
+/// The driver version from the kernel module's own version files.
+fn module_version(probe: &dyn Probe, notes: &mut Vec<String>) -> (Source, Option<DriverVersion>) {
+    for (path, parse) in [
+        (
+            PROC_VERSION,
+            parse::parse_proc_version as fn(&str) -> Option<DriverVersion>,
+        ),
+        (SYS_MODULE_VERSION, parse::parse_sys_module_version),
+    ] {
+        if let Some(text) = probe.read_file(Path::new(path)) {
+            match parse(&text) {
+                Some(v) => {
+                    notes.push(format!("driver version from {path}"));
+                    return (Source::Proc, Some(v));
+                }
+                None => notes.push(format!("{path} names no driver version")),
+            }
+        }
+    }
+    (Source::None, None)
+}
+
+/// nvidia-smi: the GPUs, the driver when nothing else gave it, and the driver's own CUDA
+/// version from its banner.
+fn nvidia_smi(
+    probe: &dyn Probe,
+    source: &mut Source,
+    driver: &mut Option<DriverVersion>,
+    notes: &mut Vec<String>,
+) -> (Vec<Gpu>, Option<CudaVersion>) {
+    let query = match probe.run_nvidia_smi(parse::SMI_QUERY_ARGS) {
+        None => {
+            notes.push("nvidia-smi not found".to_string());
+            return (Vec::new(), None);
+        }
+        Some(Err(message)) => {
+            notes.push(format!("nvidia-smi failed: {message}"));
+            return (Vec::new(), None);
+        }
+        Some(Ok(text)) => match parse::parse_smi_query(&text) {
+            Err(e) => {
+                notes.push(e.to_string());
+                return (Vec::new(), None);
+            }
+            Ok(query) => query,
+        },
+    };
+    if driver.is_none()
+        && let Some(v) = query.driver
+    {
+        *source = Source::NvidiaSmi;
+        *driver = Some(v);
+    }
+    let mut smi_cuda = None;
+    match probe.run_nvidia_smi(&[]) {
+        Some(Ok(banner)) => {
+            let banner = parse::parse_smi_banner(&banner);
+            smi_cuda = banner.cuda;
+            if driver.is_none() {
+                *source = Source::NvidiaSmi;
+                *driver = banner.driver;
+            }
+        }
+        Some(Err(message)) => notes.push(format!("nvidia-smi failed: {message}")),
+        None => {}
+    }
+    (query.gpus, smi_cuda)
 }
 
 fn table(

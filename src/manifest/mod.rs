@@ -287,19 +287,15 @@ pub const DEFAULT_INDEX_URL: &str = "https://pypi.org/simple";
 impl Manifest {
     /// Parse and validate `text`, the contents of the manifest at `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
-        let at = |span: Option<Range<usize>>, message: String| {
-            let (line, column) = span.map_or((1, 1), |s| line_column(text, s.start));
-            ManifestError {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message,
-            }
+        let mut check = Checker {
+            text,
+            path,
+            index_names: Vec::new(),
         };
         let file: ManifestFile = toml::from_str(text).map_err(|e| {
             // toml's message repeats the location and the source line; keep its first
             // sentence-like part only, since we print the location ourselves.
-            at(e.span(), e.message().trim().to_string())
+            check.at(e.span(), e.message().trim().to_string())
         })?;
 
         let python_text = file.project.python.get_ref().clone();
@@ -309,169 +305,21 @@ impl Manifest {
                 (Some(p), crate::target::TargetError::UnknownPlatform(_)) => p.span(),
                 _ => file.project.python.span(),
             };
-            at(Some(span), e.to_string())
+            check.at(Some(span), e.to_string())
         })?;
-
-        // Indexes: unique names, parseable URLs.
-        let mut indexes = Vec::new();
-        for decl in &file.index {
-            let name = decl.name.get_ref();
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(at(
-                    Some(decl.name.span()),
-                    format!("invalid index name `{name}`: use letters, digits, `-` and `_`"),
-                ));
-            }
-            if indexes.iter().any(|i: &IndexSpec| i.name == *name) {
-                return Err(at(
-                    Some(decl.name.span()),
-                    format!("index `{name}` is declared twice"),
-                ));
-            }
-            let url = decl.url.get_ref();
-            check_index_url(url.as_str(), name)
-                .map_err(|message| at(Some(decl.url.span()), message))?;
-            let file_origins = decl
-                .file_origins
-                .iter()
-                .map(|o| check_origin(o.get_ref(), name).map_err(|m| at(Some(o.span()), m)))
-                .collect::<Result<Vec<_>, _>>()?;
-            indexes.push(IndexSpec {
-                name: name.clone(),
-                url: url.clone(),
-                explicit: decl.explicit,
-                format: decl.format,
-                file_origins,
-            });
-        }
-        if indexes.is_empty() {
-            indexes.push(IndexSpec {
-                name: "pypi".to_string(),
-                url: DEFAULT_INDEX_URL.to_string(),
-                explicit: false,
-                format: IndexFormat::Simple,
-                file_origins: Vec::new(),
-            });
-        }
-        let index_names: Vec<&str> = indexes.iter().map(|i| i.name.as_str()).collect();
-        let check_index = |name: &Spanned<String>| -> Result<String, ManifestError> {
-            if index_names.contains(&name.get_ref().as_str()) {
-                Ok(name.get_ref().clone())
-            } else {
-                Err(at(
-                    Some(name.span()),
-                    format!(
-                        "unknown index `{}`: declared indexes are {}",
-                        name.get_ref(),
-                        index_names
-                            .iter()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ))
-            }
-        };
-        let requirements = |list: &[Spanned<String>]| -> Result<Vec<_>, ManifestError> {
-            list.iter()
-                .map(|item| parse_requirement(text, item).map_err(|m| at(Some(item.span()), m)))
-                .collect()
-        };
-
-        let sources = |table: &BTreeMap<Spanned<String>, Spanned<String>>| {
-            let mut out = BTreeMap::new();
-            for (package, index) in table {
-                let name = PackageName::from_str(package.get_ref()).map_err(|e| {
-                    at(
-                        Some(package.span()),
-                        format!("invalid package name `{}`: {e}", package.get_ref()),
-                    )
-                })?;
-                out.insert(name, check_index(index)?);
-            }
-            Ok::<_, ManifestError>(out)
-        };
-
-        let foundation = match &file.foundation {
-            None => None,
-            Some(f) => {
-                let mut keys: Vec<String> = Vec::new();
-                for key in &f.keys {
-                    let k = key.get_ref();
-                    if !is_valid_key(k) {
-                        return Err(at(
-                            Some(key.span()),
-                            format!(
-                                "invalid hardware key `{k}`: use lowercase letters, digits and `-` (e.g. cu130, cpu, rocm6-4)"
-                            ),
-                        ));
-                    }
-                    if keys.contains(k) {
-                        return Err(at(Some(key.span()), format!("key `{k}` is listed twice")));
-                    }
-                    keys.push(k.clone());
-                }
-                if keys.is_empty() {
-                    return Err(at(
-                        None,
-                        "`foundation.keys` must list at least one hardware key".to_string(),
-                    ));
-                }
-                let index = f.index.as_ref().map(check_index).transpose()?;
-                let mut overrides = BTreeMap::new();
-                for (key, o) in &f.key {
-                    if !keys.contains(key.get_ref()) {
-                        return Err(at(
-                            Some(key.span()),
-                            format!(
-                                "override for key `{}`, which `foundation.keys` does not list",
-                                key.get_ref()
-                            ),
-                        ));
-                    }
-                    overrides.insert(
-                        key.get_ref().clone(),
-                        KeySpec {
-                            requirements: o
-                                .requirements
-                                .as_deref()
-                                .map(requirements)
-                                .transpose()?,
-                            constraints: o.constraints.as_deref().map(requirements).transpose()?,
-                        },
-                    );
-                }
-                let constraints = requirements(&f.constraints)?;
-                for c in constraints.iter().chain(
-                    overrides
-                        .values()
-                        .flat_map(|o| o.constraints.iter().flatten()),
-                ) {
-                    bare_constraint(c, index.as_deref()).map_err(|m| at(c.span.clone(), m))?;
-                }
-                Some(FoundationSpec {
-                    keys,
-                    index,
-                    channel: f.channel,
-                    requirements: requirements(&f.requirements)?,
-                    constraints,
-                    overrides,
-                    sources: sources(&f.sources)?,
-                })
-            }
-        };
-
+        let indexes = check.indexes(&file.index)?;
+        check.index_names = indexes.iter().map(|i| i.name.clone()).collect();
+        let foundation = file
+            .foundation
+            .as_ref()
+            .map(|f| check.foundation(f))
+            .transpose()?;
         let application = ApplicationSpec {
-            requirements: requirements(&file.application.requirements)?,
-            constraints: requirements(&file.application.constraints)?,
-            sources: sources(&file.application.sources)?,
+            requirements: check.requirements(&file.application.requirements)?,
+            constraints: check.requirements(&file.application.constraints)?,
+            sources: check.sources(&file.application.sources)?,
             prereleases: file.application.prereleases,
         };
-
         Ok(Manifest {
             path: path.to_path_buf(),
             name: file.project.name.clone(),
@@ -524,6 +372,196 @@ impl Manifest {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         }
+    }
+}
+
+/// Validation of one manifest's text, with errors located in it.
+struct Checker<'a> {
+    text: &'a str,
+    path: &'a Path,
+    /// The declared indexes, once known.
+    index_names: Vec<String>,
+}
+
+impl Checker<'_> {
+    /// An error at `span` (the start of the file when unknown).
+    fn at(&self, span: Option<Range<usize>>, message: String) -> ManifestError {
+        let (line, column) = span.map_or((1, 1), |s| line_column(self.text, s.start));
+        ManifestError {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// The declared indexes (PyPI alone when none are): unique names, URLs we can fetch.
+    fn indexes(&self, decls: &[IndexDecl]) -> Result<Vec<IndexSpec>, ManifestError> {
+        let mut indexes: Vec<IndexSpec> = Vec::new();
+        for decl in decls {
+            let name = decl.name.get_ref();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(self.at(
+                    Some(decl.name.span()),
+                    format!("invalid index name `{name}`: use letters, digits, `-` and `_`"),
+                ));
+            }
+            if indexes.iter().any(|i| i.name == *name) {
+                return Err(self.at(
+                    Some(decl.name.span()),
+                    format!("index `{name}` is declared twice"),
+                ));
+            }
+            let url = decl.url.get_ref();
+            check_index_url(url.as_str(), name)
+                .map_err(|message| self.at(Some(decl.url.span()), message))?;
+            let file_origins = decl
+                .file_origins
+                .iter()
+                .map(|o| check_origin(o.get_ref(), name).map_err(|m| self.at(Some(o.span()), m)))
+                .collect::<Result<Vec<_>, _>>()?;
+            indexes.push(IndexSpec {
+                name: name.clone(),
+                url: url.clone(),
+                explicit: decl.explicit,
+                format: decl.format,
+                file_origins,
+            });
+        }
+        if indexes.is_empty() {
+            indexes.push(IndexSpec {
+                name: "pypi".to_string(),
+                url: DEFAULT_INDEX_URL.to_string(),
+                explicit: false,
+                format: IndexFormat::Simple,
+                file_origins: Vec::new(),
+            });
+        }
+        Ok(indexes)
+    }
+
+    /// A name of a declared index.
+    fn index(&self, name: &Spanned<String>) -> Result<String, ManifestError> {
+        if self.index_names.iter().any(|n| n == name.get_ref()) {
+            return Ok(name.get_ref().clone());
+        }
+        Err(self.at(
+            Some(name.span()),
+            format!(
+                "unknown index `{}`: declared indexes are {}",
+                name.get_ref(),
+                self.index_names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    }
+
+    fn requirements(
+        &self,
+        list: &[Spanned<String>],
+    ) -> Result<Vec<ManifestRequirement>, ManifestError> {
+        list.iter()
+            .map(|item| {
+                parse_requirement(self.text, item).map_err(|m| self.at(Some(item.span()), m))
+            })
+            .collect()
+    }
+
+    /// A `sources` table: package → a declared index.
+    fn sources(
+        &self,
+        table: &BTreeMap<Spanned<String>, Spanned<String>>,
+    ) -> Result<BTreeMap<PackageName, String>, ManifestError> {
+        let mut out = BTreeMap::new();
+        for (package, index) in table {
+            let name = PackageName::from_str(package.get_ref()).map_err(|e| {
+                self.at(
+                    Some(package.span()),
+                    format!("invalid package name `{}`: {e}", package.get_ref()),
+                )
+            })?;
+            out.insert(name, self.index(index)?);
+        }
+        Ok(out)
+    }
+
+    /// The hardware keys: valid, each once, at least one.
+    fn keys(&self, declared: &[Spanned<String>]) -> Result<Vec<String>, ManifestError> {
+        let mut keys: Vec<String> = Vec::new();
+        for key in declared {
+            let k = key.get_ref();
+            if !is_valid_key(k) {
+                return Err(self.at(
+                    Some(key.span()),
+                    format!(
+                        "invalid hardware key `{k}`: use lowercase letters, digits and `-` (e.g. cu130, cpu, rocm6-4)"
+                    ),
+                ));
+            }
+            if keys.contains(k) {
+                return Err(self.at(Some(key.span()), format!("key `{k}` is listed twice")));
+            }
+            keys.push(k.clone());
+        }
+        if keys.is_empty() {
+            return Err(self.at(
+                None,
+                "`foundation.keys` must list at least one hardware key".to_string(),
+            ));
+        }
+        Ok(keys)
+    }
+
+    fn foundation(&self, f: &Foundation) -> Result<FoundationSpec, ManifestError> {
+        let keys = self.keys(&f.keys)?;
+        let index = f.index.as_ref().map(|i| self.index(i)).transpose()?;
+        let mut overrides = BTreeMap::new();
+        for (key, o) in &f.key {
+            if !keys.contains(key.get_ref()) {
+                return Err(self.at(
+                    Some(key.span()),
+                    format!(
+                        "override for key `{}`, which `foundation.keys` does not list",
+                        key.get_ref()
+                    ),
+                ));
+            }
+            let list = |l: &Option<Vec<Spanned<String>>>| {
+                l.as_deref().map(|l| self.requirements(l)).transpose()
+            };
+            overrides.insert(
+                key.get_ref().clone(),
+                KeySpec {
+                    requirements: list(&o.requirements)?,
+                    constraints: list(&o.constraints)?,
+                },
+            );
+        }
+        let constraints = self.requirements(&f.constraints)?;
+        let every_constraint = constraints.iter().chain(
+            overrides
+                .values()
+                .flat_map(|o: &KeySpec| o.constraints.iter().flatten()),
+        );
+        for c in every_constraint {
+            bare_constraint(c, index.as_deref()).map_err(|m| self.at(c.span.clone(), m))?;
+        }
+        Ok(FoundationSpec {
+            keys,
+            index,
+            channel: f.channel,
+            requirements: self.requirements(&f.requirements)?,
+            constraints,
+            overrides,
+            sources: self.sources(&f.sources)?,
+        })
     }
 }
 

@@ -482,6 +482,52 @@ impl<S: PackageSource> Provider<S> {
             .map_err(ProviderError::Index)
     }
 
+    /// The edges of `name` (or of its `extra`) at `version` from its `requires_dist`; `Err`
+    /// with a reason when a requirement makes the version unusable.
+    fn edges(
+        &self,
+        name: &PackageName,
+        extra: Option<&ExtraName>,
+        version: &Version,
+        requires_dist: &[Requirement],
+    ) -> Result<Vec<(Pkg, Ranges<Version>)>, String> {
+        let env = self.policy.target.markers();
+        let mut edges = Vec::new();
+        // `name[extra]` is `name` at the same version plus only what the extra adds; the base
+        // requirements come through `name` itself.
+        let extras: &[ExtraName] = match extra {
+            Some(extra) => {
+                push_edge(
+                    &mut edges,
+                    Pkg::Base(name.clone()),
+                    Ranges::singleton(version.clone()),
+                );
+                std::slice::from_ref(extra)
+            }
+            None => &[],
+        };
+        for requirement in requires_dist {
+            let applies = requirement.marker.evaluate(env, extras)
+                && (extra.is_none() || !requirement.marker.evaluate(env, &[]));
+            if !applies {
+                continue;
+            }
+            if &requirement.name == name {
+                // A package asking for its own extras (`foo[all]` needs `foo[a]`).
+                for other in requirement.extras.iter().filter(|o| Some(*o) != extra) {
+                    push_edge(
+                        &mut edges,
+                        Pkg::Extra(name.clone(), other.clone()),
+                        Ranges::singleton(version.clone()),
+                    );
+                }
+                continue;
+            }
+            self.requirement_edges(requirement, &mut edges)?;
+        }
+        Ok(edges)
+    }
+
     /// The dependency edges of `requirement` (already known to apply), with constraints.
     fn requirement_edges(
         &self,
@@ -654,42 +700,10 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
                 target.python
             )));
         }
-        let env = target.markers();
-        let mut edges = Vec::new();
-        // `name[extra]` is `name` at the same version plus only what the extra adds; the base
-        // requirements come through `name` itself.
-        let extras: &[ExtraName] = match extra {
-            Some(extra) => {
-                push_edge(
-                    &mut edges,
-                    Pkg::Base(name.clone()),
-                    Ranges::singleton(version.clone()),
-                );
-                std::slice::from_ref(extra)
-            }
-            None => &[],
+        let edges = match self.edges(name, extra, version, &metadata.requires_dist) {
+            Ok(edges) => edges,
+            Err(reason) => return Ok(Dependencies::Unavailable(reason)),
         };
-        for requirement in &metadata.requires_dist {
-            let applies = requirement.marker.evaluate(env, extras)
-                && (extra.is_none() || !requirement.marker.evaluate(env, &[]));
-            if !applies {
-                continue;
-            }
-            if &requirement.name == name {
-                // A package asking for its own extras (`foo[all]` needs `foo[a]`).
-                for other in requirement.extras.iter().filter(|o| Some(*o) != extra) {
-                    push_edge(
-                        &mut edges,
-                        Pkg::Extra(name.clone(), other.clone()),
-                        Ranges::singleton(version.clone()),
-                    );
-                }
-                continue;
-            }
-            if let Err(reason) = self.requirement_edges(requirement, &mut edges) {
-                return Ok(Dependencies::Unavailable(reason));
-            }
-        }
         self.discover(&edges);
         let dependencies = edges
             .iter()
