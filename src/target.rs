@@ -218,7 +218,22 @@ impl Target {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Python {} on {}", self.python, self.platform_name())
+        write!(
+            f,
+            "Python {} on {}",
+            self.python_shown(),
+            self.platform_name()
+        )
+    }
+}
+
+impl Target {
+    /// The Python version as a manifest writes it: `3.12` (a `.0` patch left out), `3.12.4`.
+    pub fn python_shown(&self) -> String {
+        match self.python.release() {
+            [major, minor, 0] => format!("{major}.{minor}"),
+            _ => self.python.to_string(),
+        }
     }
 }
 

@@ -476,3 +476,7 @@ fn check_cuda_families(key: &str, resolution: &Resolution) -> Result<()> {
     ));
     Err(Error::msg(message))
 }
+
+#[cfg(test)]
+#[path = "locking_tests.rs"]
+mod tests;

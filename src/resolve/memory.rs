@@ -114,6 +114,20 @@ impl MemorySource {
         }
     }
 
+    /// A source standing for the index `name` at `url` (a simple API root ending in `/`).
+    pub fn named(name: &str, url: &str, explicit: bool) -> Result<Self, MemoryError> {
+        let url = Url::parse(url).map_err(|e| MemoryError(format!("{url}: {e}")))?;
+        let mut source = MemorySource::new();
+        source.index = Arc::new(IndexUrl {
+            name: name.to_string(),
+            url,
+            explicit,
+            kind: IndexKind::Simple,
+            credentials: None,
+        });
+        Ok(source)
+    }
+
     /// Add (or replace) `name==version`.
     pub fn add(
         &mut self,

@@ -165,7 +165,7 @@ impl Rejection {
             ),
             Rejection::RequiresPython(spec) => format!(
                 "{name}=={version} requires Python {spec}, but the target is Python {}",
-                target.python
+                target.python_shown()
             ),
             Rejection::Yanked(reason) if reason.is_empty() => format!(
                 "{name}=={version} was yanked; pin it exactly (`{name}=={version}`) to use it anyway"
@@ -697,7 +697,7 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
         {
             return Ok(Dependencies::Unavailable(format!(
                 "it requires Python {spec}, but the target is Python {}",
-                target.python
+                target.python_shown()
             )));
         }
         let edges = match self.edges(name, extra, version, &metadata.requires_dist) {

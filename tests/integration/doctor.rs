@@ -433,3 +433,68 @@ fn missing_venv_is_an_error() {
     assert_fails(&out, "error: no virtual environment at /nonexistent/venv");
     env.report_json();
 }
+
+/// Regression: doctor accepted the provenance hash of any locked wheel of a package, while
+/// sync accepts only the wheel it selects for this target; the two disagreed. Now doctor
+/// compares with sync's own plan: the same version from a locked but not selected wheel is
+/// "other artifact" for both.
+#[test]
+fn doctor_and_sync_agree_on_an_artifact_sync_would_not_choose() {
+    let env = installed();
+    // A second filelock wheel in the lockfile, compatible but ranked below `py3-none-any`.
+    let lockfile = ["pylock.foundation-cu130.toml", "pylock.application.toml"]
+        .iter()
+        .map(|n| env.project.path().join("lockfiles").join(n))
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("filelock-3.20.0-py3-none-any.whl")
+        })
+        .unwrap();
+    let text = std::fs::read_to_string(&lockfile).unwrap();
+    let start = text
+        .find("name = \"filelock-3.20.0-py3-none-any.whl\"")
+        .unwrap();
+    let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
+    let entry = &text[start..end];
+    let other = "0e".repeat(32);
+    let url_line = entry.lines().find(|l| l.starts_with("url = ")).unwrap();
+    let second = format!(
+        "\n\n[[packages.wheels]]\nname = \"filelock-3.20.0-py30-none-any.whl\"\n{}\nhashes = {{ sha256 = \"{other}\" }}",
+        url_line.replace("py3-none-any", "py30-none-any")
+    );
+    let edited = format!("{}{second}{}", &text[..end], &text[end..]);
+    std::fs::write(&lockfile, edited).unwrap();
+    // The venv's filelock records that second wheel as its artifact.
+    let provenance = env
+        .site_packages()
+        .join("filelock-3.20.0.dist-info/provenance_url.json");
+    std::fs::write(
+        &provenance,
+        sanctuary::environment::parse::render_provenance(
+            "https://files.example/filelock-3.20.0-py30-none-any.whl",
+            &other,
+        ),
+    )
+    .unwrap();
+
+    let out = env.doctor(Some("580"), &[]);
+    assert!(!out.status.success());
+    assert_eq!(env.package_report("filelock")["status"], "other-artifact");
+
+    let out = env
+        .project
+        .command(&["sync", "--frozen", "--dry-run", "--json", "--key", "cu130"])
+        .env("SANCTUARY_CUDA_DRIVER_VERSION", "580")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let filelock = plan["install"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "filelock")
+        .unwrap_or_else(|| panic!("sync leaves filelock alone: {plan}"));
+    assert_eq!(filelock["reason"], "other-artifact");
+}

@@ -9,6 +9,7 @@ mod credentials;
 mod doctor;
 mod errors;
 mod export;
+mod first_minutes;
 mod forge;
 mod foundation;
 mod indexes;

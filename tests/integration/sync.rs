@@ -550,6 +550,17 @@ fn switching_forge_between_keys_swaps_the_cuda_libraries() {
 
     let err = env.sync_ok(&["--cuda13"]);
     pip_check(&env.python());
+    // The key, said with why, and remembered in the venv.
+    assert!(
+        err.contains("hardware key cu130: asked for by --cuda13"),
+        "{err}"
+    );
+    assert!(
+        err.contains("was synced with key cu128; switching it to cu130"),
+        "{err}"
+    );
+    let remembered = std::fs::read_to_string(env.venv().join(".sanctuary-key")).unwrap();
+    assert_eq!(remembered.trim(), "cu130");
     let cu130 = installed();
     assert!(cu130["torch"].ends_with("+cu130"), "{cu130:?}");
     for name in &cu12 {
@@ -573,7 +584,24 @@ fn switching_forge_between_keys_swaps_the_cuda_libraries() {
         assert_eq!(cu130.get(&name), Some(&version), "{name}");
     }
 
-    env.sync_ok(&["--cpu"]);
+    // Regression: after `sync --cuda13` on a machine without a driver, a plain doctor
+    // compared the venv with the cpu lockfiles (19 errors). It checks the key the venv was
+    // synced with, and says this machine has no driver for it (a warning, not drift).
+    let out = env.project.run(&["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["key"]["key"], "cu130", "{report}");
+    assert_eq!(
+        report["hardware"]["selection"]["chosen_by"], "venv",
+        "{report}"
+    );
+    assert_eq!(report["summary"]["errors"], 0, "{report}");
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let err = env.sync_ok(&["--cpu"]);
+    assert!(
+        err.contains("was synced with key cu130; switching it to cpu"),
+        "{err}"
+    );
     pip_check(&env.python());
     let cpu = installed();
     assert!(cpu["torch"].ends_with("+cpu"), "{cpu:?}");
