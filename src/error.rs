@@ -15,10 +15,10 @@ use crate::install::fetch::FetchError;
 use crate::install::journal::JournalError;
 use crate::install::venv::VenvError;
 use crate::install::wheel::InstallError;
-use crate::lock::LockError;
-use crate::lock::origin::OriginError;
 use crate::manifest::ManifestReadError;
 use crate::ops::lockfiles::{SelectError, StaleLockfiles};
+use crate::pylock::LockError;
+use crate::pylock::origin::OriginError;
 use crate::resolve::ResolveError;
 
 /// `Result` with [`Error`].

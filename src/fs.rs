@@ -38,9 +38,19 @@ pub enum FsError {
     },
 }
 
+/// How a write must survive a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Flushed to disk before the rename: the project's files, the venv's journal.
+    Synced,
+    /// Renamed into place unflushed: cache entries, which are checked when read and made
+    /// again when lost.
+    Cached,
+}
+
 /// Write `bytes` to `path` through a flushed temporary file and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    let tmp = write_temporary(path, bytes)?;
+    let tmp = write_temporary(path, bytes, Durability::Synced)?;
     tmp.persist(path).map_err(|e| FsError::Replace {
         path: path.to_path_buf(),
         source: e.error,
@@ -48,8 +58,33 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     Ok(())
 }
 
-/// A flushed temporary file beside `path` holding `bytes`, removed when dropped.
-fn write_temporary(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, FsError> {
+/// [`write_atomically`] for the other modules' own error types: the error is the I/O error
+/// alone (the caller names the path).
+pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
+    let tmp = write_temporary(path, bytes, durability).map_err(FsError::into_io)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+impl FsError {
+    /// The I/O error underneath.
+    pub fn into_io(self) -> std::io::Error {
+        match self {
+            FsError::CreateDir { source, .. }
+            | FsError::Write { source, .. }
+            | FsError::Replace { source, .. }
+            | FsError::Remove { source, .. } => source,
+        }
+    }
+}
+
+/// A temporary file beside `path` holding `bytes` (flushed when `Synced`), removed when
+/// dropped.
+fn write_temporary(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+) -> Result<tempfile::NamedTempFile, FsError> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -75,9 +110,10 @@ fn write_temporary(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile,
         source,
     };
     let mut tmp = builder.tempfile_in(dir).map_err(write_err)?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(write_err)?;
+    tmp.write_all(bytes).map_err(write_err)?;
+    if durability == Durability::Synced {
+        tmp.as_file().sync_all().map_err(write_err)?;
+    }
     Ok(tmp)
 }
 
@@ -124,7 +160,9 @@ impl Staged {
         let temporaries = self
             .writes
             .iter()
-            .map(|(path, bytes)| write_temporary(path, bytes).map(|tmp| (path, tmp)))
+            .map(|(path, bytes)| {
+                write_temporary(path, bytes, Durability::Synced).map(|tmp| (path, tmp))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         for (path, tmp) in temporaries {
             tmp.persist(path).map_err(|e| FsError::Replace {

@@ -9,9 +9,9 @@ use std::io::Write as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{Context as _, Result};
-use crate::lock::Lockfile;
 use crate::ops::lockfiles::Written;
 use crate::ops::locking::LockProgress;
+use crate::pylock::Lockfile;
 
 /// See the module documentation.
 #[derive(Clone, Copy, Debug)]
@@ -33,6 +33,11 @@ impl Printer {
         if !self.quiet {
             eprintln!("{line}");
         }
+    }
+
+    /// A line on stderr whatever the verbosity: the answer of a check (`lock --check`).
+    pub fn always(&self, line: impl Display) {
+        eprintln!("{line}");
     }
 
     /// Data on stdout, whatever the verbosity.
@@ -121,7 +126,7 @@ impl LockProgress for LockReporter {
                 "Resolved {} packages ({what})",
                 lockfile.packages.len()
             ));
-            for line in crate::lock::diff::summary_lines(existing, lockfile) {
+            for line in crate::pylock::diff::summary_lines(existing, lockfile) {
                 self.printer.status(format_args!("  {line}"));
             }
         });

@@ -1,4 +1,4 @@
-//! `sanctuary diff`: the binary over pairs of lockfiles built from `sanctuary::lock::Lockfile`
+//! `sanctuary diff`: the binary over pairs of lockfiles built from `sanctuary::pylock::Lockfile`
 //! values, in every format; `--git` in a temporary repository; `--exit-code`; the published
 //! JSON Schema of the report.
 
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::str::FromStr;
 
-use sanctuary::lock::{InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
+use sanctuary::pylock::{InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
 use sanctuary::{PackageName, Version};
 
 fn root() -> PathBuf {
@@ -49,7 +49,7 @@ fn lock(layer: &str, key: Option<&str>, packages: Vec<LockedPackage>) -> Lockfil
         requires_python: "==3.12.*".to_string(),
         packages,
         tool: ToolTable {
-            format: sanctuary::lock::FORMAT_VERSION,
+            format: sanctuary::pylock::FORMAT_VERSION,
             layer: layer.to_string(),
             key: key.map(str::to_string),
             python: "3.12".to_string(),
@@ -268,7 +268,7 @@ fn json_follows_the_published_schema() {
     let text = diff_ok(dir.path(), &["--format", "json", "old", "new"]);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     let schema: serde_json::Value =
-        serde_json::from_str(&sanctuary::lock::diff::report_json_schema()).unwrap();
+        serde_json::from_str(&sanctuary::pylock::diff::report_json_schema()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator
         .iter_errors(&value)
@@ -459,11 +459,11 @@ fn a_revision_without_lockfiles_shows_everything_added() {
 #[test]
 fn colours_only_when_asked() {
     let (old, new) = old_and_new();
-    let pairs: Vec<sanctuary::lock::diff::FilePair> = old
+    let pairs: Vec<sanctuary::pylock::diff::FilePair> = old
         .into_iter()
         .zip(new)
         .map(
-            |((o_name, o), (n_name, n))| sanctuary::lock::diff::FilePair {
+            |((o_name, o), (n_name, n))| sanctuary::pylock::diff::FilePair {
                 name: format!("{o_name} -> {n_name}"),
                 old_path: Some(o_name),
                 new_path: Some(n_name),
@@ -472,7 +472,7 @@ fn colours_only_when_asked() {
             },
         )
         .collect();
-    let report = sanctuary::lock::diff::DiffReport::new("old", "new", &pairs);
+    let report = sanctuary::pylock::diff::DiffReport::new("old", "new", &pairs);
     let coloured = report.to_text(true);
     assert!(coloured.contains("\x1b[1;31m!! torch 2.9.0+cpu: artifact"));
     assert!(coloured.contains("\x1b[32m+ fastapi 0.115.0\x1b[0m"));
@@ -482,7 +482,7 @@ fn colours_only_when_asked() {
 #[test]
 fn published_schema_matches_the_code() {
     let path = root().join("schema/diff-report.schema.json");
-    let generated = sanctuary::lock::diff::report_json_schema();
+    let generated = sanctuary::pylock::diff::report_json_schema();
     if std::env::var_os("SANCTUARY_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).unwrap();
     }

@@ -146,7 +146,7 @@ fn benchmark_sets_resolve_like_uv() {
             &dir.path().join("cache"),
             &["-q"],
         );
-        let lock = sanctuary::lock::Lockfile::parse(
+        let lock = sanctuary::pylock::Lockfile::parse(
             &std::fs::read_to_string(dir.path().join("lockfiles/pylock.application.toml")).unwrap(),
         )
         .unwrap();
@@ -203,7 +203,7 @@ fn forge_locks_with_the_mirror_and_live_pypi() {
             .path()
             .join(format!("lockfiles/pylock.foundation-{key}.toml"));
         let lock =
-            sanctuary::lock::Lockfile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            sanctuary::pylock::Lockfile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let torch = lock
             .packages
             .iter()
@@ -227,7 +227,7 @@ fn forge_locks_with_the_mirror_and_live_pypi() {
             "{name} missing"
         );
     }
-    let app = sanctuary::lock::Lockfile::parse(&app).unwrap();
+    let app = sanctuary::pylock::Lockfile::parse(&app).unwrap();
     assert!(
         !app.packages.iter().any(|p| p.name.as_ref() == "torch"),
         "the Application must not hold torch"

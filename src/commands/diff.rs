@@ -4,7 +4,7 @@
 //! paired by name); `sanctuary diff --git REV` compares the lockfiles under the manifest's
 //! `lockfiles/` directory at a git revision (`git ls-tree`, `git show`) with the working tree.
 //! A lockfile on one side only is all added or all removed. The comparison itself is
-//! [`crate::lock::diff`].
+//! [`crate::pylock::diff`].
 //!
 //! Exit codes: without `--exit-code`, 0 on success and 1 on an error, like every command.
 //! With `--exit-code`, as `git diff --exit-code` and `diff(1)`: 0 when nothing changed, 1 when
@@ -17,10 +17,10 @@ use std::process::{Command, ExitCode};
 
 use crate::bail;
 use crate::error::{Context as _, Error, Result};
-use crate::lock::Lockfile;
-use crate::lock::diff::{DiffReport, FilePair};
 use crate::ops::lockfiles::is_lockfile_name;
 use crate::printer::Printer;
+use crate::pylock::Lockfile;
+use crate::pylock::diff::{DiffReport, FilePair};
 use crate::settings::{DiffFormat, DiffSettings, DiffSource};
 
 /// Run `sanctuary diff`. With `--exit-code`, 1 means "changed", so errors exit 2 (as

@@ -9,11 +9,11 @@ use std::process::ExitCode;
 use crate::bail;
 use crate::error::Result;
 use crate::index::{IndexKind, IndexUrl};
-use crate::lock::LockedPackage;
 use crate::manifest::Manifest;
 use crate::ops::indexes::index_urls;
 use crate::ops::lockfiles::{Layer, Selection, select};
 use crate::printer::Printer;
+use crate::pylock::LockedPackage;
 use crate::settings::{ExportFormat, ExportSettings};
 
 /// Run `sanctuary export`.

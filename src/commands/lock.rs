@@ -13,11 +13,11 @@ use crate::settings::LockSettings;
 
 /// Run `sanctuary lock`.
 pub fn lock(settings: &LockSettings) -> Result<ExitCode> {
-    let printer = Printer::new(settings.global.quiet);
     let manifest = Manifest::read(&settings.global.manifest)?;
     if settings.check {
         return check(settings, &manifest);
     }
+    let printer = Printer::new(settings.global.quiet);
     let started = Instant::now();
     let request = LockRequest {
         upgrade_all: settings.upgrade_all,
@@ -42,23 +42,27 @@ pub fn lock(settings: &LockSettings) -> Result<ExitCode> {
 /// `lock --check`: every lockfile present, made from the current inputs, and naming only
 /// artifacts of the declared indexes.
 fn check(settings: &LockSettings, manifest: &Manifest) -> Result<ExitCode> {
+    let printer = Printer::new(settings.global.quiet);
     let plan = LockPlan::new(manifest, &settings.keys)?;
     let trusted = trusted_indexes(manifest, &settings.network.index_overrides)?;
     let mut ok = true;
     for file in plan.check(manifest, &trusted) {
         match file {
-            FileCheck::UpToDate(file) => eprintln!("{file} is up to date"),
+            FileCheck::UpToDate(file) => printer.always(format_args!("{file} is up to date")),
             FileCheck::Stale(stale) => {
                 ok = false;
                 for line in stale.lines() {
-                    eprintln!("{line}");
+                    printer.always(line);
                 }
             }
             FileCheck::Inconsistent(e) => {
                 ok = false;
-                eprintln!("{} is inconsistent with the declared indexes:", e.file);
+                printer.always(format_args!(
+                    "{} is inconsistent with the declared indexes:",
+                    e.file
+                ));
                 for problem in &e.problems {
-                    eprintln!("  - {problem}");
+                    printer.always(format_args!("  - {problem}"));
                 }
             }
         }
@@ -66,7 +70,7 @@ fn check(settings: &LockSettings, manifest: &Manifest) -> Result<ExitCode> {
     if ok {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("hint: run `sanctuary lock` and commit the result");
+        printer.always("hint: run `sanctuary lock` and commit the result");
         Ok(ExitCode::FAILURE)
     }
 }

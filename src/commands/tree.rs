@@ -8,10 +8,10 @@ use pep508_rs::PackageName;
 
 use crate::bail;
 use crate::error::{Error, Result};
-use crate::lock::graph::{Graph, TreeOptions};
 use crate::manifest::Manifest;
 use crate::ops::lockfiles::select;
 use crate::printer::Printer;
+use crate::pylock::graph::{Graph, TreeOptions};
 use crate::settings::TreeSettings;
 
 /// Run `sanctuary tree`.
@@ -19,7 +19,7 @@ pub fn tree(settings: &TreeSettings) -> Result<ExitCode> {
     let manifest = Manifest::read(&settings.global.manifest)?;
     let selection = select(&manifest, settings.layer, settings.key.as_deref())?;
     let files = selection.files();
-    let layer: Vec<&crate::lock::Lockfile> = files.iter().map(|f| &f.lock).collect();
+    let layer: Vec<&crate::pylock::Lockfile> = files.iter().map(|f| &f.lock).collect();
     let graph = Graph::new(
         &layer,
         selection.beneath.as_ref().map(|b| &b.lock),

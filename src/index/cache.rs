@@ -522,20 +522,14 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), IndexError> {
     write_bytes(path, &bytes)
 }
 
-/// Write `bytes` atomically: a temporary file in the same directory, renamed into place.
+/// Write `bytes` atomically ([`crate::fs::write_file`]; a cache entry needs no flush).
 fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
-    let cache_err = |source: std::io::Error| IndexError::Cache {
-        path: path.to_path_buf(),
-        source: std::sync::Arc::new(source),
-    };
-    let dir = path
-        .parent()
-        .ok_or_else(|| cache_err(std::io::Error::other("cache entry has no parent directory")))?;
-    std::fs::create_dir_all(dir).map_err(cache_err)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(cache_err)?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(cache_err)?;
-    tmp.persist(path).map_err(|e| cache_err(e.error))?;
-    Ok(())
+    crate::fs::write_file(path, bytes, crate::fs::Durability::Cached).map_err(|source| {
+        IndexError::Cache {
+            path: path.to_path_buf(),
+            source: std::sync::Arc::new(source),
+        }
+    })
 }
 
 #[cfg(test)]

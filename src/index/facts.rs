@@ -6,7 +6,7 @@
 
 use url::Url;
 
-use super::{DistFile, IndexError, IndexSet, cache, local, lock, memo_cell, range};
+use super::{DistFile, IndexError, IndexSet, cache, guard, local, memo_cell, range};
 use crate::http::{self, date};
 
 impl IndexSet {
@@ -79,7 +79,7 @@ impl IndexSet {
                 upload_time,
             });
         }
-        let learnt = lock(&self.learnt)
+        let learnt = guard(&self.learnt)
             .get(&file.url)
             .cloned()
             .unwrap_or_default();

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use url::Url;
 
 use super::{
-    CoreMetadata, CoreMetadataRef, DistFile, IndexError, IndexSet, PackageFiles, cache, local,
-    lock, metadata, range,
+    CoreMetadata, CoreMetadataRef, DistFile, IndexError, IndexSet, PackageFiles, cache, guard,
+    local, metadata, range,
 };
 use crate::http::{self, date};
 use crate::wheel::DistFilename;
@@ -148,7 +148,7 @@ impl IndexSet {
                     &facts,
                 );
             }
-            lock(&self.learnt).insert(file.url.clone(), facts);
+            guard(&self.learnt).insert(file.url.clone(), facts);
         }
         Ok(wheel.bytes)
     }

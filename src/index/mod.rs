@@ -285,9 +285,9 @@ struct Change {
     files: Option<Versions>,
 }
 
-/// Lock a mutex; a poisoned lock only means another task panicked while holding it, and the
+/// A mutex's guard; a poisoned mutex only means another task panicked while holding it, and the
 /// maps behind these locks stay consistent.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn guard<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

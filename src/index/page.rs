@@ -7,7 +7,7 @@ use std::sync::Arc;
 use pep508_rs::PackageName;
 use url::Url;
 
-use super::{Background, IndexError, Versions, cache, lock, simple};
+use super::{Background, IndexError, Versions, cache, guard, simple};
 use crate::http;
 
 /// The `Accept` header of simple-page requests: JSON preferred, HTML accepted.
@@ -161,7 +161,7 @@ impl PageRequest {
             }
             Ok(None)
         });
-        lock(&self.background).push(task);
+        guard(&self.background).push(task);
     }
 }
 

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::{
     Change, IndexError, IndexKind, IndexSet, IndexUrl, PackageFiles, SearchScope, Versions, cache,
-    local, lock, memo_cell, page, simple,
+    guard, local, memo_cell, page, simple,
 };
 use crate::http::redact;
 
@@ -103,7 +103,7 @@ impl IndexSet {
         let (page_url, cache_key, accept) = page_location(&index, name)?;
 
         // Revalidated in the background during this process, and found changed.
-        if let Some(files) = lock(&self.revalidated).remove(&cache_key) {
+        if let Some(files) = guard(&self.revalidated).remove(&cache_key) {
             return Ok(keep(files));
         }
 
@@ -150,7 +150,7 @@ impl IndexSet {
                     files: fetched.files,
                 }))
             });
-            lock(&self.background).push(task);
+            guard(&self.background).push(task);
             return Ok(keep(files));
         }
         Ok(keep(request.fetch(cached).await?.files))
@@ -164,7 +164,7 @@ impl IndexSet {
         let mut changed = false;
         let mut error = None;
         loop {
-            let tasks = std::mem::take(&mut *lock(&self.background));
+            let tasks = std::mem::take(&mut *guard(&self.background));
             if tasks.is_empty() {
                 break;
             }
@@ -174,8 +174,8 @@ impl IndexSet {
                     Ok(Ok(Some(change))) => {
                         tracing::debug!(project = %change.project, "a cached page changed on the server");
                         changed = true;
-                        lock(&self.projects).retain(|(name, _), _| *name != change.project);
-                        lock(&self.revalidated).insert(change.key, change.files);
+                        guard(&self.projects).retain(|(name, _), _| *name != change.project);
+                        guard(&self.revalidated).insert(change.key, change.files);
                     }
                     Ok(Err(err)) => {
                         error.get_or_insert(err);

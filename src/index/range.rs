@@ -208,7 +208,7 @@ async fn download(
     };
     let file = tempfile::tempfile().map_err(io)?;
     let state = std::sync::Mutex::new((std::io::BufWriter::new(file), Sha256::new(), 0u64));
-    let lock = || {
+    let sink = || {
         state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -218,7 +218,7 @@ async fn download(
             index,
             url,
             &mut || {
-                let mut s = lock();
+                let mut s = sink();
                 s.0.seek(SeekFrom::Start(0))?;
                 s.0.get_ref().set_len(0)?;
                 s.1 = Sha256::new();
@@ -226,7 +226,7 @@ async fn download(
                 Ok(())
             },
             &mut |chunk: &[u8]| {
-                let mut s = lock();
+                let mut s = sink();
                 s.0.write_all(chunk)?;
                 s.1.update(chunk);
                 s.2 += chunk.len() as u64;

@@ -346,7 +346,7 @@ async fn download(
         limit: artifact.size,
         stopped: false,
     });
-    let lock = || {
+    let sink = || {
         state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -356,13 +356,13 @@ async fn download(
             &artifact.index,
             &artifact.url,
             &mut || {
-                let mut s = lock();
+                let mut s = sink();
                 progress(-(s.received as i64));
                 s.restart()
             },
             &mut |chunk: &[u8]| {
                 progress(chunk.len() as i64);
-                lock().write(chunk)
+                sink().write(chunk)
             },
         )
         .await;

@@ -109,14 +109,7 @@ impl Journal {
             source,
         };
         let json = serde_json::to_vec(self).map_err(|e| err(std::io::Error::other(e)))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".sanctuary-journal-")
-            .tempfile_in(root)
-            .map_err(err)?;
-        std::io::Write::write_all(&mut tmp, &json).map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(&path).map_err(|e| err(e.error))?;
-        Ok(())
+        crate::fs::write_file(&path, &json, crate::fs::Durability::Synced).map_err(err)
     }
 
     /// Remove the journal of the venv at `root`: the sync it described is complete.

@@ -9,8 +9,8 @@ use crate::error::{Context as _, Result};
 use crate::http::auth::{Credentials, env_key};
 use crate::http::redact::{redact_text, without_credentials};
 use crate::index::{IndexKind, IndexUrl};
-use crate::lock::origin::TrustedIndexes;
 use crate::manifest::{Channel, IndexFormat, Manifest};
+use crate::pylock::origin::TrustedIndexes;
 
 /// The name of a keyed index in the shared set: `pytorch[cu130]`.
 pub fn keyed_name(name: &str, key: &str) -> String {
@@ -110,7 +110,7 @@ pub fn index_urls(
 
 /// Every URL a declared index can have, as written and as redirected by
 /// `SANCTUARY_INDEX_<NAME>`, with `{key}` expanded for each declared key, and its
-/// `file-origins`: where a lockfile's artifacts may come from ([`crate::lock::origin`]).
+/// `file-origins`: where a lockfile's artifacts may come from ([`crate::pylock::origin`]).
 pub fn trusted_indexes(
     manifest: &Manifest,
     overrides: &BTreeMap<String, String>,

@@ -17,8 +17,8 @@ use crate::bail;
 use crate::error::{Error, Result};
 use crate::http::redact::{strip_credentials_text, without_credentials};
 use crate::index::DistFile;
-use crate::lock::{InputSummary, LockedPackage, LockedWheel, Lockfile};
 use crate::manifest::{Channel, FoundationSpec, IndexFormat, Manifest, ManifestRequirement};
+use crate::pylock::{InputSummary, LockedPackage, LockedWheel, Lockfile};
 use crate::resolve::{Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement};
 
 pub(crate) fn texts(reqs: &[ManifestRequirement]) -> Vec<String> {

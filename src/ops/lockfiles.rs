@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Context as _, Result};
 use crate::fs::Staged;
-use crate::lock::origin::{OriginError, TrustedIndexes};
-use crate::lock::{FORMAT_VERSION, InputSummary, Lockfile};
 use crate::manifest::Manifest;
+use crate::pylock::origin::{OriginError, TrustedIndexes};
+use crate::pylock::{FORMAT_VERSION, InputSummary, Lockfile};
 
 /// The file name of the shared Application lockfile.
 pub const APPLICATION_LOCKFILE: &str = "pylock.application.toml";

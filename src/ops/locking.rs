@@ -26,9 +26,9 @@ use super::lockfiles::{
 use crate::error::{Context as _, Error, Result};
 use crate::hardware::family;
 use crate::index::{DistFile, IndexSet, IndexView, PackageSource};
-use crate::lock::origin::{OriginError, TrustedIndexes};
-use crate::lock::{FORMAT_VERSION, InputSummary, LockedPackage, Lockfile, ToolTable};
 use crate::manifest::{FoundationSpec, Manifest};
+use crate::pylock::origin::{OriginError, TrustedIndexes};
+use crate::pylock::{FORMAT_VERSION, InputSummary, LockedPackage, Lockfile, ToolTable};
 use crate::resolve::{self, Resolution};
 use crate::settings::NetworkSettings;
 

@@ -9,7 +9,7 @@ use pep508_rs::PackageName;
 
 use super::*;
 use crate::index::{CoreMetadata, IndexError, PackageFiles};
-use crate::lock::origin::TrustedIndexes;
+use crate::pylock::origin::TrustedIndexes;
 use crate::resolve::memory::{MemorySource, MemoryVersion};
 
 /// Named in-memory indexes, with the set's routing rule: a pinned package from its index

@@ -30,8 +30,8 @@ use crate::install::plan::{Desired, SyncPlan};
 use crate::install::transaction::{self, dist_info_extras, reinstall_damaged};
 use crate::install::venv::{self as venvs, EnvironmentLock, Interpreter};
 use crate::install::{InstallOptions, LinkMode, UnpackedWheel, Venv};
-use crate::lock::origin::OriginError;
 use crate::manifest::Manifest;
+use crate::pylock::origin::OriginError;
 use crate::settings::NetworkSettings;
 use crate::wheel::WheelFilename;
 

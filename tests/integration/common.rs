@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use sanctuary::lock::Lockfile;
+use sanctuary::pylock::Lockfile;
 
 /// A temporary project directory with its own cache directory.
 pub struct Project {

@@ -25,13 +25,13 @@ fn forge(edit: impl Fn(String) -> String) -> Forge {
     }
 }
 
-fn lockfile(project: &Project, name: &str) -> sanctuary::lock::Lockfile {
+fn lockfile(project: &Project, name: &str) -> sanctuary::pylock::Lockfile {
     let text = std::fs::read_to_string(project.path().join("lockfiles").join(name))
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    sanctuary::lock::Lockfile::parse(&text).unwrap()
+    sanctuary::pylock::Lockfile::parse(&text).unwrap()
 }
 
-fn versions(lock: &sanctuary::lock::Lockfile) -> BTreeMap<String, String> {
+fn versions(lock: &sanctuary::pylock::Lockfile) -> BTreeMap<String, String> {
     lock.packages
         .iter()
         .map(|p| (p.name.to_string(), p.version.to_string()))

@@ -138,13 +138,13 @@ const FOUNDATION: &str = "[foundation]\nkeys = [\"cu130\", \"cu128\", \"cu126\",
     index = \"pytorch\"\nrequirements = [\"torch==2.9.*\"]\n\n\
     [foundation.key.cu126]\nrequirements = [\"torch==2.8.*\"]\n";
 
-fn lockfile(project: &Project, name: &str) -> sanctuary::lock::Lockfile {
+fn lockfile(project: &Project, name: &str) -> sanctuary::pylock::Lockfile {
     let text = std::fs::read_to_string(project.path().join("lockfiles").join(name))
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    sanctuary::lock::Lockfile::parse(&text).unwrap()
+    sanctuary::pylock::Lockfile::parse(&text).unwrap()
 }
 
-fn version_of(lock: &sanctuary::lock::Lockfile, name: &str) -> Option<String> {
+fn version_of(lock: &sanctuary::pylock::Lockfile, name: &str) -> Option<String> {
     lock.packages
         .iter()
         .find(|p| p.name.as_ref() == name)

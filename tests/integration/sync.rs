@@ -202,7 +202,7 @@ fn pip_check(python: &Path) {
 }
 
 fn lock_pins(path: &Path) -> BTreeMap<String, String> {
-    let lock = sanctuary::lock::Lockfile::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let lock = sanctuary::pylock::Lockfile::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     lock.packages
         .iter()
         .map(|p| (p.name.to_string(), p.version.to_string()))

@@ -156,7 +156,7 @@ fn comparable(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lock::{LockedPackage, LockedWheel, Lockfile};
+    use crate::pylock::{LockedPackage, LockedWheel, Lockfile};
 
     fn lock(index: &str, wheel_url: &str) -> Lockfile {
         let mut lock = Lockfile::empty_for_tests();
