@@ -2,7 +2,7 @@
 //!
 //! The modules follow the data: [`manifest`] (what the user asked for) -> [`target`] and
 //! [`wheel`] (what can run where, pure) -> [`index`] (pages and metadata, over [`http`] and
-//! the [`cache`]) -> [`resolve`] (PubGrub) -> [`lock`] (PEP 751 files) -> [`commands`]. See
+//! the [`cache`]) -> [`resolve`] (PubGrub) -> [`pylock`] (PEP 751 files) -> [`ops`] (the operations) -> [`commands`]. See
 //! `ARCHITECTURE.md`.
 
 pub mod cache;
