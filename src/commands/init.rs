@@ -88,7 +88,7 @@ fn project_name(path: &Path) -> String {
 
 /// `MAJOR.MINOR` of the first Python 3 on PATH, if one answers.
 fn host_python() -> Option<String> {
-    let found = crate::install::venv::find_interpreter("3", None).ok()?;
+    let found = crate::install::venv::Interpreter::query(Path::new("python3")).ok()?;
     let (major, minor) = found.major_minor();
     Some(format!("{major}.{minor}"))
 }
