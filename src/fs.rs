@@ -144,16 +144,6 @@ impl Staged {
         }
     }
 
-    /// Whether `path` is written by this change.
-    pub fn writes(&self, path: &Path) -> bool {
-        self.writes.iter().any(|(p, _)| p == path)
-    }
-
-    /// Whether `path` is removed by this change.
-    pub fn removes(&self, path: &Path) -> bool {
-        self.removals.iter().any(|p| p == path)
-    }
-
     /// Write every file, then rename them all into place, then remove what goes. Returns the
     /// paths removed (those that existed).
     pub fn commit(self) -> Result<Vec<PathBuf>, FsError> {

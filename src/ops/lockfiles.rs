@@ -27,17 +27,6 @@ pub fn application_key_lockfile(key: &str) -> String {
     format!("pylock.application-{key}.toml")
 }
 
-/// The Application lockfile that serves `key` in `dir` (a `lockfiles/` directory): the
-/// per-key file when the Application differs per key, else the shared one.
-pub fn application_lockfile_for(dir: &Path, key: &str) -> PathBuf {
-    let per_key = dir.join(application_key_lockfile(key));
-    if per_key.is_file() {
-        per_key
-    } else {
-        dir.join(APPLICATION_LOCKFILE)
-    }
-}
-
 /// Whether `name` is a lockfile's name (`pylock.*.toml`).
 pub fn is_lockfile_name(name: &str) -> bool {
     name.starts_with("pylock.") && name.ends_with(".toml")
