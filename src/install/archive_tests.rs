@@ -269,23 +269,7 @@ fn bytes_between_entries_are_refused() {
 
 /// The base wheel written by the zip crate with `options`.
 fn zip_crate_wheel(options: zip::write::SimpleFileOptions) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let mut record = String::new();
-    for (name, content) in base_files() {
-        zip.start_file(name.as_str(), options).unwrap();
-        zip.write_all(&content).unwrap();
-        record.push_str(&format!(
-            "{name},sha256={},{}\n",
-            b64_urlsafe_encode(&Sha256::digest(&content)),
-            content.len()
-        ));
-    }
-    record.push_str("demo-1.0.dist-info/RECORD,,\n");
-    zip.start_file("demo-1.0.dist-info/RECORD", options)
-        .unwrap();
-    zip.write_all(record.as_bytes()).unwrap();
-    zip.finish().unwrap().into_inner()
+    super::tests::build_wheel_options(&base_files(), options)
 }
 
 #[test]

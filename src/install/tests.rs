@@ -42,8 +42,18 @@ pub(crate) fn build_wheel(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 fn build_wheel_with(files: &[(String, Vec<u8>)], method: zip::CompressionMethod) -> Vec<u8> {
+    build_wheel_options(
+        files,
+        SimpleFileOptions::default().compression_method(method),
+    )
+}
+
+/// A wheel of `files` and its RECORD, written by the zip crate with `options`.
+pub(crate) fn build_wheel_options(
+    files: &[(String, Vec<u8>)],
+    options: SimpleFileOptions,
+) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default().compression_method(method);
     let mut record = String::new();
     for (name, content) in files {
         zip.start_file(name.as_str(), options).unwrap();
