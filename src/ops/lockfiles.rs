@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Context as _, Result};
 use crate::fs::Staged;
 use crate::manifest::Manifest;
-use crate::pylock::origin::{OriginError, TrustedIndexes};
+use crate::pylock::origin::TrustedIndexes;
 use crate::pylock::{FORMAT_VERSION, InputSummary, Lockfile};
 
 /// The file name of the shared Application lockfile.
@@ -417,14 +417,8 @@ impl LockfileWriter {
     /// Stage `lockfile` for `path` when its bytes changed. A lockfile `sync` would refuse (an
     /// artifact on a host no declared index serves from) is an error here already.
     pub fn write(&mut self, path: &Path, lockfile: &Lockfile) -> Result<()> {
-        let problems = self.trusted.check(lockfile);
-        if !problems.is_empty() {
-            return Err(OriginError {
-                file: crate::fs::display(path, &self.base),
-                problems,
-            }
-            .into());
-        }
+        self.trusted
+            .check_file(&crate::fs::display(path, &self.base), lockfile)?;
         let text = lockfile.render();
         let changed = std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str());
         if changed {

@@ -232,13 +232,9 @@ fn check_file(
     if let Some(stale) = staleness(path, manifest, inputs, hash) {
         return FileCheck::Stale(stale);
     }
-    let problems = read_existing(path)
-        .map(|lock| trusted.check(&lock))
-        .unwrap_or_default();
-    if problems.is_empty() {
-        FileCheck::UpToDate(file)
-    } else {
-        FileCheck::Inconsistent(OriginError { file, problems })
+    match read_existing(path).map(|lock| trusted.check_file(&file, &lock)) {
+        Some(Err(e)) => FileCheck::Inconsistent(e),
+        _ => FileCheck::UpToDate(file),
     }
 }
 

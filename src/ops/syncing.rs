@@ -31,7 +31,6 @@ use crate::install::transaction::{self, dist_info_extras, reinstall_damaged};
 use crate::install::venv::{self as venvs, EnvironmentLock, Interpreter};
 use crate::install::{InstallOptions, LinkMode, UnpackedWheel, Venv};
 use crate::manifest::Manifest;
-use crate::pylock::origin::OriginError;
 use crate::settings::NetworkSettings;
 use crate::wheel::WheelFilename;
 
@@ -67,14 +66,7 @@ pub fn check_origins(
 ) -> Result<()> {
     let trusted = trusted_indexes(manifest, &network.index_overrides)?;
     for loaded in selection.files() {
-        let problems = trusted.check(&loaded.lock);
-        if !problems.is_empty() {
-            return Err(OriginError {
-                file: loaded.rel.clone(),
-                problems,
-            }
-            .into());
-        }
+        trusted.check_file(&loaded.rel, &loaded.lock)?;
     }
     Ok(())
 }

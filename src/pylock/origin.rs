@@ -125,6 +125,19 @@ impl TrustedIndexes {
         problems
     }
 
+    /// [`TrustedIndexes::check`] of the lockfile shown as `file`, as an error when it finds
+    /// anything.
+    pub fn check_file(&self, file: &str, lock: &Lockfile) -> Result<(), OriginError> {
+        let problems = self.check(lock);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(OriginError {
+            file: file.to_string(),
+            problems,
+        })
+    }
+
     fn allows(&self, index: &TrustedIndex, url: &Url) -> bool {
         if url.scheme() == "file" {
             // A local file is only ever named by a local index.
