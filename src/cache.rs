@@ -18,6 +18,13 @@
 //!                              mode); installed files are hard links into `files/`
 //!     wheels/.unpack-*         a wheel being unpacked, renamed into place when complete
 //!     downloads/.download-*/   wheels too large to hold in memory while they download
+//!     sdists/<sha256>/<file>   source distributions, kept under the sha256 they were
+//!                              verified against (read for static metadata and built)
+//!     built/<build key>/<wheel>
+//!                              wheels built from an sdist, by the sdist's sha256, the
+//!                              interpreter's ABI and platform and the build environment
+//!     build-envs/<key>/        isolated build environments (venvs) by their resolved set
+//!                              and interpreter; `.complete` is written last
 //! ```
 //!
 //! The stores themselves own their entries: [`crate::index::cache`] the pages, metadata and
@@ -78,6 +85,21 @@ impl CacheRoot {
     pub fn downloads(&self) -> PathBuf {
         self.root.join("downloads")
     }
+
+    /// Source distributions, by the sha256 they were verified against.
+    pub fn sdists(&self) -> PathBuf {
+        self.root.join("sdists")
+    }
+
+    /// Wheels built from source distributions, by build key.
+    pub fn built(&self) -> PathBuf {
+        self.root.join("built")
+    }
+
+    /// Build environments, by the resolved set and interpreter they hold.
+    pub fn build_envs(&self) -> PathBuf {
+        self.root.join("build-envs")
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +116,9 @@ mod tests {
             cache.facts(),
             cache.wheels(),
             cache.downloads(),
+            cache.sdists(),
+            cache.built(),
+            cache.build_envs(),
         ];
         for bucket in &buckets {
             assert_eq!(bucket.parent(), Some(cache.root()), "{}", bucket.display());

@@ -21,6 +21,7 @@ pub mod printer;
 pub mod process;
 pub mod pylock;
 pub mod resolve;
+pub mod sdist;
 pub mod settings;
 pub mod target;
 pub mod wheel;
