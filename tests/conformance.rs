@@ -179,6 +179,7 @@ fn request(scenario: &Scenario, target: Target) -> ResolveRequest {
         upgrade: Default::default(),
         upgrade_all: false,
         no_binary: Default::default(),
+        build: sanctuary::resolve::BuildPolicy::no_build(),
         report_width: None,
     }
 }

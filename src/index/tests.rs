@@ -322,6 +322,7 @@ async fn resolution_never_keeps_a_stale_speculative_page() {
             upgrade: Default::default(),
             upgrade_all: false,
             no_binary: Default::default(),
+            build: Default::default(),
             report_width: None,
         };
         crate::resolve::resolve(source, request)

@@ -17,6 +17,10 @@ use toml::Spanned;
 
 use crate::target::Target;
 
+pub mod build;
+
+pub use build::{BuildSpec, DependencyMetadata, PackageBuildSpec};
+
 /// The manifest as written in `sanctuary.toml`.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +38,9 @@ pub struct ManifestFile {
     pub application: Application,
     #[serde(default)]
     pub sync: SyncDecl,
+    /// Building source distributions (see [`build::BuildDecl`]).
+    #[serde(default)]
+    pub build: build::BuildDecl,
 }
 
 /// `[project]`
@@ -279,6 +286,8 @@ pub struct Manifest {
     pub foundation: Option<FoundationSpec>,
     pub application: ApplicationSpec,
     pub venv: String,
+    /// `[build]`: what may be built from source, and how.
+    pub build: BuildSpec,
 }
 
 /// The index used when a manifest declares none.
@@ -320,6 +329,7 @@ impl Manifest {
             sources: check.sources(&file.application.sources)?,
             prereleases: file.application.prereleases,
         };
+        let build = check.build(&file.build, foundation.is_some())?;
         Ok(Manifest {
             path: path.to_path_buf(),
             name: file.project.name.clone(),
@@ -330,6 +340,7 @@ impl Manifest {
             foundation,
             application,
             venv: file.sync.venv.clone(),
+            build,
         })
     }
 

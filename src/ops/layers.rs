@@ -19,7 +19,7 @@ use crate::http::redact::{strip_credentials_text, without_credentials};
 use crate::index::DistFile;
 use crate::manifest::{Channel, FoundationSpec, IndexFormat, Manifest, ManifestRequirement};
 use crate::pylock::{InputSummary, LockedPackage, LockedWheel, Lockfile};
-use crate::resolve::{Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement};
+use crate::resolve::{BuildPolicy, Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement};
 
 pub(crate) fn texts(reqs: &[ManifestRequirement]) -> Vec<String> {
     reqs.iter().map(|r| r.text.trim().to_string()).collect()
@@ -218,6 +218,15 @@ pub(crate) fn preferences_from(
         .unwrap_or_default()
 }
 
+/// What the resolver may build, from `[build]`.
+pub(crate) fn build_policy(manifest: &Manifest) -> BuildPolicy {
+    BuildPolicy {
+        no_build: manifest.build.no_build,
+        no_build_package: manifest.build.no_build_package.iter().cloned().collect(),
+        declared_metadata: manifest.build.dependency_metadata.clone(),
+    }
+}
+
 /// The resolver request of the Foundation of `key`.
 pub(crate) fn foundation_request(
     manifest: &Manifest,
@@ -240,6 +249,7 @@ pub(crate) fn foundation_request(
         upgrade: request.upgrade.clone(),
         upgrade_all: request.upgrade_all,
         no_binary: HashSet::new(),
+        build: build_policy(manifest),
         report_width: request.report_width,
     }
 }
@@ -303,6 +313,7 @@ pub(crate) fn application_request(
         upgrade: request.upgrade.clone(),
         upgrade_all: request.upgrade_all,
         no_binary: HashSet::new(),
+        build: build_policy(manifest),
         report_width: request.report_width,
     }
 }

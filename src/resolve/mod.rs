@@ -23,7 +23,7 @@ use std::sync::Arc;
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, PackageName, Requirement};
 
-use crate::index::{DistFile, IndexError, IndexUrl, PackageSource};
+use crate::index::{CoreMetadata, DistFile, IndexError, IndexUrl, PackageSource};
 use crate::target::Target;
 
 /// Where a root requirement came from, for error messages: "application requirement
@@ -83,12 +83,58 @@ pub struct ResolveRequest {
     /// Packages whose preference is ignored (`--upgrade-package`); `upgrade_all` ignores all.
     pub upgrade: HashSet<PackageName>,
     pub upgrade_all: bool,
-    /// Packages that must not be installed from wheels (`no_binary`): they then need an sdist,
-    /// which sanctuary does not build, so such versions are unavailable with a reason.
+    /// Packages that must not be installed from wheels (`no_binary`): they then need an sdist
+    /// and a build.
     pub no_binary: HashSet<PackageName>,
+    /// Which packages may be built from source, and metadata declared in their place.
+    pub build: BuildPolicy,
     /// Width to wrap a conflict report at (the terminal's, chosen by the caller);
     /// [`report::wrap::DEFAULT_WIDTH`] when `None`.
     pub report_width: Option<usize>,
+}
+
+/// What may be built from source during a resolution: a version whose only usable file is
+/// an sdist is a candidate unless building is off for its package. Metadata the user
+/// declared (`[[build.dependency-metadata]]`) replaces the artifact's, so no build runs.
+#[derive(Clone, Debug, Default)]
+pub struct BuildPolicy {
+    /// Build nothing.
+    pub no_build: bool,
+    /// Build none of these.
+    pub no_build_package: HashSet<PackageName>,
+    pub declared_metadata: Vec<crate::manifest::DependencyMetadata>,
+}
+
+impl BuildPolicy {
+    /// Building switched off for every package.
+    pub fn no_build() -> Self {
+        BuildPolicy {
+            no_build: true,
+            ..BuildPolicy::default()
+        }
+    }
+
+    /// Whether `name` may be built from source.
+    pub fn allows(&self, name: &PackageName) -> bool {
+        !self.no_build && !self.no_build_package.contains(name)
+    }
+
+    /// The metadata the user declared for `name==version`, if any (the last declaration
+    /// that describes it wins: a versioned one after a general one refines it).
+    pub fn declared(&self, name: &PackageName, version: &Version) -> Option<CoreMetadata> {
+        let declared = self
+            .declared_metadata
+            .iter()
+            .rev()
+            .find(|m| m.describes(name, version))?;
+        Some(CoreMetadata {
+            name: name.clone(),
+            version: version.clone(),
+            requires_dist: declared.requires_dist.clone(),
+            requires_python: declared.requires_python.clone(),
+            provides_extra: declared.provides_extra.clone(),
+        })
+    }
 }
 
 /// One package of a resolution.
@@ -97,7 +143,8 @@ pub struct ResolvedPackage {
     pub name: PackageName,
     pub version: Version,
     pub index: Arc<IndexUrl>,
-    /// Files of this version usable on the target, best first (wheels only for now).
+    /// Files of this version usable on the target, best first: its wheels, or else the one
+    /// sdist to build.
     pub files: Vec<DistFile>,
     /// Dependencies of this package on the target (markers evaluated, extras merged).
     pub dependencies: BTreeSet<PackageName>,
@@ -112,6 +159,9 @@ pub struct ResolvedPackage {
 #[derive(Clone, Debug, Default)]
 pub struct Resolution {
     pub packages: BTreeMap<PackageName, ResolvedPackage>,
+    /// With building off: packages for which a newer version would have been chosen had it
+    /// not been published only as an sdist, with the newest such version.
+    pub skipped_sdists: BTreeMap<PackageName, Version>,
 }
 
 /// Why a resolution failed.
@@ -283,6 +333,13 @@ fn solve<S: PackageSource>(
                 direct: direct.contains(name),
             },
         );
+    }
+    for (name, skipped) in policy.skipped_sdists() {
+        if let Some(p) = resolution.packages.get(&name)
+            && skipped > p.version
+        {
+            resolution.skipped_sdists.insert(name, skipped);
+        }
     }
     tracing::info!(packages = resolution.packages.len(), "resolved");
     Ok(resolution)

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, PackageName, Requirement, VersionOrUrl};
@@ -136,11 +136,12 @@ impl<S: PackageSource> Fetcher<S> {
 /// Why a version of a package cannot be used on the target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rejection {
-    /// Only a source distribution, which sanctuary does not build.
-    SdistOnly,
-    /// The package is `no_binary`: it would need an sdist build.
+    /// Only a source distribution (or no wheel for the target: the tags the wheels have),
+    /// and building is off for the package.
+    NoBuild(Vec<String>),
+    /// The package is `no_binary` and the version has no sdist.
     NoBinary,
-    /// Wheels exist, none for the target; the tags they have.
+    /// Wheels exist, none for the target, and no sdist; the tags they have.
     NoCompatibleWheel(Vec<String>),
     /// Every compatible file requires another Python.
     RequiresPython(VersionSpecifiers),
@@ -153,11 +154,15 @@ pub enum Rejection {
 impl Rejection {
     pub fn describe(&self, name: &PackageName, version: &Version, target: &Target) -> String {
         match self {
-            Rejection::SdistOnly => format!(
-                "{name}=={version} exists only as a source distribution, which sanctuary does not build"
+            Rejection::NoBuild(tags) if tags.is_empty() => format!(
+                "{name}=={version} exists only as a source distribution, and building {name} is off (`[build] no-build`)"
+            ),
+            Rejection::NoBuild(tags) => format!(
+                "{name}=={version} has no wheel for {target} (available tags {}) and building its source distribution is off (`[build] no-build`)",
+                tags.join(", ")
             ),
             Rejection::NoBinary => format!(
-                "{name} is marked no-binary, so {name}=={version} would need a source build, which sanctuary does not do"
+                "{name} is marked no-binary, and {name}=={version} has no source distribution to build"
             ),
             Rejection::NoCompatibleWheel(tags) => format!(
                 "{name}=={version} has no wheel for {target}: available tags {}",
@@ -192,6 +197,10 @@ pub struct Policy {
     pub preferences: HashMap<PackageName, Version>,
     /// Constraint ranges, applied to every dependency on the package.
     pub constraints: HashMap<PackageName, Ranges<Version>>,
+    pub build: super::BuildPolicy,
+    /// With building off: the newest version of each package passed over because it is
+    /// sdist-only (or has an sdist and no wheel for the target), for the warning.
+    pub(crate) skipped: std::sync::Mutex<HashMap<PackageName, Version>>,
 }
 
 impl Policy {
@@ -240,6 +249,8 @@ impl Policy {
             no_binary: request.no_binary.clone(),
             preferences,
             constraints,
+            build: request.build.clone(),
+            skipped: std::sync::Mutex::default(),
         })
     }
 
@@ -292,13 +303,14 @@ impl Policy {
             .iter()
             .filter_map(|f| f.parsed.as_wheel().map(|w| (f, w)))
             .collect();
+        let sdist = best_sdist(files);
         if self.no_binary.contains(name) {
-            return Err(Rejection::NoBinary);
+            return match sdist {
+                Some(sdist) => self.sdist_candidate(name, version, sdist, Vec::new()),
+                None => Err(Rejection::NoBinary),
+            };
         }
-        if wheels.is_empty() {
-            return Err(Rejection::SdistOnly);
-        }
-        let mut compatible: Vec<(u32, &DistFile)> = wheels
+        let compatible: Vec<(u32, &DistFile)> = wheels
             .iter()
             .filter_map(|(f, w)| self.target.wheel_priority(w).map(|p| (p, *f)))
             .collect();
@@ -311,8 +323,39 @@ impl Policy {
                         .collect::<Vec<_>>()
                 })
                 .collect();
-            return Err(Rejection::NoCompatibleWheel(tags.into_iter().collect()));
+            let tags: Vec<String> = tags.into_iter().collect();
+            return match sdist {
+                Some(sdist) => self.sdist_candidate(name, version, sdist, tags),
+                None if wheels.is_empty() => Err(Rejection::NoFiles),
+                None => Err(Rejection::NoCompatibleWheel(tags)),
+            };
         }
+        self.usable_of(name, version, compatible)
+    }
+
+    /// The one sdist of `name==version` as its usable file, when building it is allowed;
+    /// `tags` are those of the wheels the target cannot use.
+    fn sdist_candidate(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        sdist: &DistFile,
+        tags: Vec<String>,
+    ) -> Result<Vec<DistFile>, Rejection> {
+        if !self.build.allows(name) {
+            return Err(Rejection::NoBuild(tags));
+        }
+        self.usable_of(name, version, vec![(0, sdist)])
+    }
+
+    /// `compatible` (with their tag priorities) less what requires another Python or is
+    /// yanked, best first.
+    fn usable_of(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        mut compatible: Vec<(u32, &DistFile)>,
+    ) -> Result<Vec<DistFile>, Rejection> {
         if let Some((_, f)) = compatible.iter().find(|(_, f)| {
             f.requires_python
                 .as_ref()
@@ -373,17 +416,50 @@ impl Policy {
         {
             return Some((preferred.clone(), usable));
         }
-        files
+        let mut skipped: Option<&Version> = None;
+        let found = files
             .versions
             .iter()
             .rev()
             .filter(|(v, _)| eligible(v))
-            .find_map(|(v, dist)| {
-                self.usable_files(name, v, dist)
-                    .ok()
-                    .map(|usable| (v.clone(), usable))
-            })
+            .find_map(|(v, dist)| match self.usable_files(name, v, dist) {
+                Ok(usable) => Some((v.clone(), usable)),
+                Err(Rejection::NoBuild(_)) => {
+                    skipped.get_or_insert(v);
+                    None
+                }
+                Err(_) => None,
+            });
+        if let Some(skipped) = skipped {
+            let mut map = self.skipped.lock().unwrap_or_else(PoisonError::into_inner);
+            let entry = map.entry(name.clone()).or_insert_with(|| skipped.clone());
+            if *entry < *skipped {
+                *entry = skipped.clone();
+            }
+        }
+        found
     }
+
+    /// The newest version of each package passed over because building it is off.
+    pub fn skipped_sdists(&self) -> HashMap<PackageName, Version> {
+        self.skipped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The sdist to build among `files`: a PEP 625 `.tar.gz` before a legacy `.zip`, then index
+/// order.
+fn best_sdist(files: &[DistFile]) -> Option<&DistFile> {
+    let sdists = || {
+        files
+            .iter()
+            .filter(|f| matches!(f.parsed, crate::wheel::DistFilename::Sdist { .. }))
+    };
+    sdists()
+        .find(|f| f.filename.ends_with(".tar.gz"))
+        .or_else(|| sdists().next())
 }
 
 /// The specifiers of a root requirement; a URL requirement is refused.
@@ -468,6 +544,7 @@ impl<S: PackageSource> Provider<S> {
             };
             if let Some((version, usable)) = policy.candidate(&name, &files, &range)
                 && let Some(best) = usable.first()
+                && policy.build.declared(&name, &version).is_none()
             {
                 trace!(%name, %version, "prefetching metadata");
                 let _ = fetcher.metadata(&files, best).await;
@@ -623,7 +700,9 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
             .candidate(name, &files, range)
             .map(|(v, usable)| {
                 // Start the metadata fetch now; `get_dependencies` follows right away.
-                if let Some(best) = usable.first().cloned() {
+                if let Some(best) = usable.first().cloned()
+                    && self.policy.build.declared(name, &v).is_none()
+                {
                     let fetcher = self.fetcher.clone();
                     let files = files.clone();
                     self.fetcher.handle.spawn(async move {
@@ -676,11 +755,14 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
                 "it has no usable file".to_string(),
             ));
         };
-        let metadata = self
-            .fetcher
-            .handle
-            .block_on(self.fetcher.metadata(&files, best))
-            .map_err(ProviderError::Index)?;
+        let metadata = match self.policy.build.declared(name, version) {
+            Some(declared) => Arc::new(declared),
+            None => self
+                .fetcher
+                .handle
+                .block_on(self.fetcher.metadata(&files, best))
+                .map_err(ProviderError::Index)?,
+        };
         // The lockfile lists every usable file of the chosen version with its size; the range
         // requests that read the metadata gave the best file's, ask for the others' now
         // rather than after the resolution.

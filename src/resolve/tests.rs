@@ -38,6 +38,7 @@ fn request(requirements: &[&str]) -> ResolveRequest {
         upgrade: HashSet::new(),
         upgrade_all: false,
         no_binary: HashSet::new(),
+        build: Default::default(),
         report_width: Some(100),
     }
 }
@@ -388,20 +389,93 @@ fn preferences_and_upgrades() {
     );
 }
 
+fn no_build(requirements: &[&str]) -> ResolveRequest {
+    let mut r = request(requirements);
+    r.build = crate::resolve::BuildPolicy::no_build();
+    r
+}
+
 #[test]
-fn no_binary_and_sdist_only() {
+fn an_sdist_only_version_is_a_candidate_when_building_is_allowed() {
     let source = || {
         MemorySource::new()
             .with("a", "1.0", V::new().sdist(true))
             .with("a", "2.0", V::new().wheels(&[]).sdist(true))
     };
-    assert_eq!(ok(source(), request(&["a"])), "a==1.0");
-    let report = conflict(source(), request(&["a>=2"]));
+    let resolution = run(source(), request(&["a"])).unwrap();
+    let a = &resolution.packages[&name("a")];
+    assert_eq!(a.version.to_string(), "2.0");
+    let files: Vec<&str> = a.files.iter().map(|f| f.filename.as_str()).collect();
+    assert_eq!(files, ["a-2.0.tar.gz"]);
+    assert!(resolution.skipped_sdists.is_empty());
+    // A version with a usable wheel is locked from its wheels, not its sdist.
+    let resolution = run(source(), request(&["a<2"])).unwrap();
+    let files: Vec<&str> = resolution.packages[&name("a")]
+        .files
+        .iter()
+        .map(|f| f.filename.as_str())
+        .collect();
+    assert_eq!(files, ["a-1.0-py3-none-any.whl"]);
+}
+
+#[test]
+fn with_building_off_a_skipped_newer_sdist_is_reported() {
+    let source = || {
+        MemorySource::new()
+            .with("a", "1.0", V::new().sdist(true))
+            .with("a", "2.0", V::new().wheels(&[]).sdist(true))
+            .with("a", "3.0", V::new().wheels(&[]).sdist(true))
+    };
+    let resolution = run(source(), no_build(&["a"])).unwrap();
+    assert_eq!(pins(&resolution), "a==1.0");
+    assert_eq!(
+        resolution.skipped_sdists.get(&name("a")).map(|v| v.to_string()),
+        Some("3.0".to_string())
+    );
+    // Nothing is reported when the version taken is the newest the range allows anyway.
+    let resolution = run(source(), no_build(&["a<2"])).unwrap();
+    assert!(resolution.skipped_sdists.is_empty());
+    let report = conflict(source(), no_build(&["a>=2"]));
     assert!(report.contains("only as a source distribution"), "{report}");
-    let mut r = request(&["a"]);
+    assert!(report.contains("no-build"), "{report}");
+}
+
+#[test]
+fn no_binary_takes_the_sdist() {
+    let source = || {
+        MemorySource::new()
+            .with("a", "1.0", V::new().sdist(true))
+            .with("b", "1.0", V::new())
+    };
+    let mut r = request(&["a", "b"]);
+    r.no_binary = HashSet::from([name("a"), name("b")]);
+    let resolution = run(source(), r.clone());
+    let report = match resolution {
+        Err(ResolveError::NoSolution { report }) => report,
+        other => panic!("expected a conflict, got {other:?}"),
+    };
+    assert!(report.contains("no source distribution"), "{report}");
     r.no_binary = HashSet::from([name("a")]);
-    let report = conflict(source(), r);
-    assert!(report.contains("no-binary"), "{report}");
+    let resolution = run(source(), r).unwrap();
+    assert_eq!(resolution.packages[&name("a")].files[0].filename, "a-1.0.tar.gz");
+}
+
+#[test]
+fn declared_metadata_replaces_the_artifacts() {
+    let source = MemorySource::new()
+        .with("a", "1.0", V::new().wheels(&[]).sdist(true).dep("b"))
+        .with("b", "1.0", V::new())
+        .with("c", "1.0", V::new());
+    let mut r = request(&["a"]);
+    let declared = crate::manifest::DependencyMetadata {
+        name: name("a"),
+        version: None,
+        requires_dist: vec![Requirement::from_str("c").unwrap()],
+        requires_python: None,
+        provides_extra: Vec::new(),
+    };
+    r.build.declared_metadata = vec![declared];
+    assert_eq!(ok(source, r), "a==1.0 c==1.0");
 }
 
 #[test]
@@ -477,7 +551,7 @@ mod reports {
     #[test]
     fn sdist_only() {
         let source = MemorySource::new().with("a", "1.0", V::new().wheels(&[]).sdist(true));
-        insta::assert_snapshot!(conflict(source, request(&["a"])));
+        insta::assert_snapshot!(conflict(source, no_build(&["a"])));
     }
 
     #[test]

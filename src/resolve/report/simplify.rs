@@ -171,6 +171,8 @@ mod tests {
             explicit_prerelease: Default::default(),
             pins: Default::default(),
             no_binary: Default::default(),
+            build: Default::default(),
+            skipped: Default::default(),
             preferences: Default::default(),
             constraints: Default::default(),
         };
