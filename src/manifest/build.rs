@@ -181,7 +181,13 @@ impl DependencyMetadata {
 }
 
 /// Variables a build may not set: sanctuary sets them to isolate the build.
-const RESERVED_VARS: &[&str] = &["PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "VIRTUAL_ENV"];
+const RESERVED_VARS: &[&str] = &[
+    "PATH",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONNOUSERSITE",
+    "VIRTUAL_ENV",
+];
 
 impl Checker<'_> {
     /// `[build]`, validated; `has_foundation` says whether Foundation builds can have one.
@@ -196,7 +202,10 @@ impl Checker<'_> {
             ..BuildSpec::default()
         };
         if spec.timeout_secs == 0 {
-            return Err(self.at(None, "`build.timeout` must be at least 1 second".to_string()));
+            return Err(self.at(
+                None,
+                "`build.timeout` must be at least 1 second".to_string(),
+            ));
         }
         for item in &decl.no_build_package {
             spec.no_build_package.insert(self.package_name(item)?);
@@ -221,7 +230,7 @@ impl Checker<'_> {
                 env.insert(var.get_ref().clone(), value.clone());
             }
             let requires = self
-                .requirements(&package.requires)?
+                .index_requirements(&package.requires)?
                 .into_iter()
                 .map(|r| r.requirement)
                 .collect();
@@ -267,7 +276,7 @@ impl Checker<'_> {
             })
             .transpose()?;
         let requires_dist = self
-            .requirements(&decl.requires_dist)?
+            .index_requirements(&decl.requires_dist)?
             .into_iter()
             .map(|r| r.requirement)
             .collect();
@@ -278,7 +287,10 @@ impl Checker<'_> {
                 VersionSpecifiers::from_str(s.get_ref()).map_err(|e| {
                     self.at(
                         Some(s.span()),
-                        format!("invalid requires-python `{}` for `{name}`: {e}", s.get_ref()),
+                        format!(
+                            "invalid requires-python `{}` for `{name}`: {e}",
+                            s.get_ref()
+                        ),
                     )
                 })
             })

@@ -18,8 +18,10 @@ use toml::Spanned;
 use crate::target::Target;
 
 pub mod build;
+pub mod local;
 
 pub use build::{BuildSpec, DependencyMetadata, PackageBuildSpec};
+pub use local::LocalSource;
 
 /// The manifest as written in `sanctuary.toml`.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -171,6 +173,10 @@ pub struct Application {
     /// names one, or when nothing else fits).
     #[serde(default)]
     pub prereleases: bool,
+    /// Directory projects (`name @ ./path` requirements) installed editable (PEP 660).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub editable: Vec<Spanned<String>>,
 }
 
 /// `[sync]`
@@ -225,6 +231,9 @@ pub struct ManifestRequirement {
     pub line: usize,
     /// Where it is written in the manifest (byte offsets).
     pub span: Option<Range<usize>>,
+    /// The local project it names (`name @ ./path`, `name @ git+URL@rev`), if any; then
+    /// `requirement` has no URL.
+    pub local: Option<LocalSource>,
 }
 
 /// A declared index, validated.
@@ -324,8 +333,8 @@ impl Manifest {
             .map(|f| check.foundation(f))
             .transpose()?;
         let application = ApplicationSpec {
-            requirements: check.requirements(&file.application.requirements)?,
-            constraints: check.requirements(&file.application.constraints)?,
+            requirements: check.application_requirements(&file.application)?,
+            constraints: check.index_requirements(&file.application.constraints)?,
             sources: check.sources(&file.application.sources)?,
             prereleases: file.application.prereleases,
         };
@@ -485,6 +494,52 @@ impl Checker<'_> {
             .collect()
     }
 
+    /// Requirements that must come from an index (constraints, the Foundation's).
+    fn index_requirements(
+        &self,
+        list: &[Spanned<String>],
+    ) -> Result<Vec<ManifestRequirement>, ManifestError> {
+        let parsed = self.requirements(list)?;
+        if let Some(r) = parsed.iter().find(|r| r.local.is_some()) {
+            return Err(self.at(
+                r.span.clone(),
+                format!(
+                    "`{}` names a local project; only application requirements may",
+                    r.text
+                ),
+            ));
+        }
+        Ok(parsed)
+    }
+
+    /// The Application's requirements, with `editable` applied to their directory projects.
+    fn application_requirements(
+        &self,
+        application: &Application,
+    ) -> Result<Vec<ManifestRequirement>, ManifestError> {
+        let mut parsed = self.requirements(&application.requirements)?;
+        for name in &application.editable {
+            let wanted = PackageName::from_str(name.get_ref()).ok();
+            let found = parsed
+                .iter_mut()
+                .find(|r| Some(&r.requirement.name) == wanted.as_ref());
+            match found.and_then(|r| r.local.as_mut()) {
+                Some(LocalSource::Directory { editable, .. }) => *editable = true,
+                _ => {
+                    return Err(self.at(
+                        Some(name.span()),
+                        format!(
+                            "`{}` is listed as editable, but no requirement names it as a directory (`{} @ ./path`)",
+                            name.get_ref(),
+                            name.get_ref()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(parsed)
+    }
+
     /// A `sources` table: package → a declared index.
     fn sources(
         &self,
@@ -545,7 +600,7 @@ impl Checker<'_> {
                 ));
             }
             let list = |l: &Option<Vec<Spanned<String>>>| {
-                l.as_deref().map(|l| self.requirements(l)).transpose()
+                l.as_deref().map(|l| self.index_requirements(l)).transpose()
             };
             overrides.insert(
                 key.get_ref().clone(),
@@ -555,7 +610,7 @@ impl Checker<'_> {
                 },
             );
         }
-        let constraints = self.requirements(&f.constraints)?;
+        let constraints = self.index_requirements(&f.constraints)?;
         let every_constraint = constraints.iter().chain(
             overrides
                 .values()
@@ -568,7 +623,7 @@ impl Checker<'_> {
             keys,
             index,
             channel: f.channel,
-            requirements: self.requirements(&f.requirements)?,
+            requirements: self.index_requirements(&f.requirements)?,
             constraints,
             overrides,
             sources: self.sources(&f.sources)?,
@@ -661,6 +716,15 @@ fn is_valid_key(key: &str) -> bool {
 /// Parse one requirement string; errors are messages (the caller adds the location).
 fn parse_requirement(text: &str, item: &Spanned<String>) -> Result<ManifestRequirement, String> {
     let raw = item.get_ref();
+    if let Some((requirement, local)) = local::split_local(raw)? {
+        return Ok(ManifestRequirement {
+            requirement,
+            text: raw.clone(),
+            line: line_column(text, item.span().start).0,
+            span: Some(item.span()),
+            local: Some(local),
+        });
+    }
     let requirement = Requirement::from_str(raw).map_err(|e| {
         format!(
             "invalid requirement `{raw}`: {}",
@@ -681,6 +745,7 @@ fn parse_requirement(text: &str, item: &Spanned<String>) -> Result<ManifestRequi
         text: raw.clone(),
         line: line_column(text, item.span().start).0,
         span: Some(item.span()),
+        local: None,
     })
 }
 

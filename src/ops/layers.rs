@@ -19,7 +19,9 @@ use crate::http::redact::{strip_credentials_text, without_credentials};
 use crate::index::DistFile;
 use crate::manifest::{Channel, FoundationSpec, IndexFormat, Manifest, ManifestRequirement};
 use crate::pylock::{InputSummary, LockedPackage, LockedWheel, Lockfile};
-use crate::resolve::{BuildPolicy, Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement};
+use crate::resolve::{
+    BuildPolicy, Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement,
+};
 
 pub(crate) fn texts(reqs: &[ManifestRequirement]) -> Vec<String> {
     reqs.iter().map(|r| r.text.trim().to_string()).collect()

@@ -429,7 +429,10 @@ fn with_building_off_a_skipped_newer_sdist_is_reported() {
     let resolution = run(source(), no_build(&["a"])).unwrap();
     assert_eq!(pins(&resolution), "a==1.0");
     assert_eq!(
-        resolution.skipped_sdists.get(&name("a")).map(|v| v.to_string()),
+        resolution
+            .skipped_sdists
+            .get(&name("a"))
+            .map(|v| v.to_string()),
         Some("3.0".to_string())
     );
     // Nothing is reported when the version taken is the newest the range allows anyway.
@@ -457,7 +460,10 @@ fn no_binary_takes_the_sdist() {
     assert!(report.contains("no source distribution"), "{report}");
     r.no_binary = HashSet::from([name("a")]);
     let resolution = run(source(), r).unwrap();
-    assert_eq!(resolution.packages[&name("a")].files[0].filename, "a-1.0.tar.gz");
+    assert_eq!(
+        resolution.packages[&name("a")].files[0].filename,
+        "a-1.0.tar.gz"
+    );
 }
 
 #[test]
