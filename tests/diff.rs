@@ -34,10 +34,12 @@ fn pkg(name: &str, version: &str, deps: &[&str], direct: bool) -> LockedPackage 
             .iter()
             .map(|d| PackageName::from_str(d).unwrap())
             .collect(),
+        sdist: None,
         wheels: vec![wheel(
             &format!("{}-{version}-py3-none-any.whl", name.replace('-', "_")),
             "0",
         )],
+        source: None,
         direct,
         extras: Vec::new(),
     }

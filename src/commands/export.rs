@@ -147,14 +147,30 @@ pub fn requirements_txt(
     for option in index_options(indexes, &all) {
         let _ = writeln!(out, "{option}");
     }
-    // The lockfiles hold wheels only: never build an sdist that happens to share a version.
+    // Never build an sdist that happens to share a version: wheels only, except for the
+    // packages locked from an sdist alone, which pip may build from exactly that file.
     out.push_str("--only-binary :all:\n");
+    for p in &all {
+        if let Some(source) = &p.source {
+            bail!(
+                "`{} {}` is locked from a {source}, which a hashed requirements.txt cannot install; exporting it is not supported yet",
+                p.name,
+                p.version
+            );
+        }
+        if p.wheels.is_empty() && p.sdist.is_some() {
+            let _ = writeln!(out, "--no-binary {}", p.name);
+        }
+    }
 
     for p in all {
-        let hashes: BTreeSet<&str> = p.wheels.iter().map(|w| w.sha256.as_str()).collect();
+        let mut hashes: BTreeSet<&str> = p.wheels.iter().map(|w| w.sha256.as_str()).collect();
+        if hashes.is_empty() {
+            hashes.extend(p.sdist.iter().map(|s| s.sha256.as_str()));
+        }
         if hashes.is_empty() {
             bail!(
-                "{} {} has no hashed wheel in the lockfile; run `sanctuary lock`",
+                "{} {} has no hashed wheel or sdist in the lockfile; run `sanctuary lock`",
                 p.name,
                 p.version
             );

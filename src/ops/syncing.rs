@@ -31,6 +31,7 @@ use crate::install::transaction::{self, dist_info_extras, reinstall_damaged};
 use crate::install::venv::{self as venvs, EnvironmentLock, Interpreter};
 use crate::install::{InstallOptions, LinkMode, UnpackedWheel, Venv};
 use crate::manifest::Manifest;
+use crate::pylock::{LockedPackage, LockedWheel};
 use crate::settings::NetworkSettings;
 use crate::wheel::WheelFilename;
 
@@ -104,34 +105,7 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
             );
         }
         for package in &loaded.lock.packages {
-            let best = package
-                .wheels
-                .iter()
-                .filter_map(|w| {
-                    let parsed: WheelFilename = w.name.parse().ok()?;
-                    Some((manifest.target.wheel_priority(&parsed)?, w))
-                })
-                .max_by_key(|(p, _)| *p)
-                .map(|(_, w)| w);
-            let Some(wheel) = best else {
-                bail!(
-                    "{}: {} {} has no wheel for {} (locked wheels: {})",
-                    loaded.rel,
-                    package.name,
-                    package.version,
-                    manifest.target,
-                    if package.wheels.is_empty() {
-                        "none".to_string()
-                    } else {
-                        package
-                            .wheels
-                            .iter()
-                            .map(|w| w.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                );
-            };
+            let wheel = best_wheel(manifest, &loaded.rel, package)?;
             let url = url::Url::parse(&wheel.url).with_context(|| {
                 format!(
                     "{}: {} {}: invalid URL `{}`",
@@ -169,6 +143,60 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
         }
     }
     Ok(out.into_values().collect())
+}
+
+/// The wheel of `package` that fits the target best; an error naming the package when there
+/// is none, or when the package is to be built from an sdist, a directory or a repository,
+/// which `sync` cannot do yet.
+fn best_wheel<'a>(
+    manifest: &Manifest,
+    rel: &str,
+    package: &'a LockedPackage,
+) -> Result<&'a LockedWheel> {
+    if let Some(source) = &package.source {
+        bail!(
+            "{rel}: `{} {}` is locked from a {source}; installing a package from a directory or a repository is not supported yet",
+            package.name,
+            package.version
+        );
+    }
+    let best = package
+        .wheels
+        .iter()
+        .filter_map(|w| {
+            let parsed: WheelFilename = w.name.parse().ok()?;
+            Some((manifest.target.wheel_priority(&parsed)?, w))
+        })
+        .max_by_key(|(p, _)| *p)
+        .map(|(_, w)| w);
+    if let Some(wheel) = best {
+        return Ok(wheel);
+    }
+    if let Some(sdist) = &package.sdist {
+        bail!(
+            "{rel}: `{} {}` is locked from a source distribution ({}) and no locked wheel fits {}; building it is not supported yet",
+            package.name,
+            package.version,
+            sdist.name,
+            manifest.target
+        );
+    }
+    bail!(
+        "{rel}: {} {} has no wheel for {} (locked wheels: {})",
+        package.name,
+        package.version,
+        manifest.target,
+        if package.wheels.is_empty() {
+            "none".to_string()
+        } else {
+            package
+                .wheels
+                .iter()
+                .map(|w| w.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
 }
 
 /// The manifest's platform must be this machine's.

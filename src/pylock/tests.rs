@@ -2,6 +2,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::str::FromStr;
 
 fn name(s: &str) -> PackageName {
     PackageName::from_str(s).unwrap()
@@ -27,6 +28,7 @@ fn sample() -> Lockfile {
                 index: "https://pypi.org/simple".into(),
                 requires_python: Some(">=3.8".into()),
                 dependencies: vec![name("annotated-types"), name("pydantic-core")],
+                sdist: None,
                 wheels: vec![LockedWheel {
                     name: "pydantic-2.9.2-py3-none-any.whl".into(),
                     url: "https://files.example/pydantic-2.9.2-py3-none-any.whl".into(),
@@ -34,6 +36,7 @@ fn sample() -> Lockfile {
                     upload_time: Some("2024-09-17T15:59:51Z".into()),
                     sha256: "a".repeat(64),
                 }],
+                source: None,
                 direct: true,
                 extras: vec!["email".into()],
             },
@@ -43,6 +46,7 @@ fn sample() -> Lockfile {
                 index: "https://pypi.org/simple".into(),
                 requires_python: None,
                 dependencies: vec![],
+                sdist: None,
                 wheels: vec![LockedWheel {
                     name: "annotated_types-0.7.0-py3-none-any.whl".into(),
                     url: "https://files.example/annotated_types-0.7.0-py3-none-any.whl".into(),
@@ -50,6 +54,7 @@ fn sample() -> Lockfile {
                     upload_time: None,
                     sha256: "b".repeat(64),
                 }],
+                source: None,
                 direct: false,
                 extras: vec![],
             },
@@ -225,6 +230,7 @@ proptest! {
                 index: "https://pypi.org/simple".into(),
                 requires_python: None,
                 dependencies: vec![],
+                sdist: None,
                 wheels: vec![LockedWheel {
                     name: format!("{}-{a}.{b}.{c}-py3-none-any.whl", n.replace('-', "_")),
                     url: format!("https://files.example.org/{url}"),
@@ -232,6 +238,7 @@ proptest! {
                     upload_time: None,
                     sha256: "c".repeat(64),
                 }],
+                source: None,
                 direct: false,
                 extras: vec![],
             })
