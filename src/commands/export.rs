@@ -183,3 +183,86 @@ pub fn requirements_txt(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::lockfiles::Loaded;
+    use crate::pylock::{LocalSource, LockedSdist, Lockfile};
+
+    fn selection(packages: Vec<LockedPackage>) -> Selection {
+        let lock = Lockfile {
+            packages,
+            ..Lockfile::empty_for_tests()
+        };
+        Selection {
+            layer: Layer::Application,
+            key: None,
+            foundation: None,
+            application: Some(Loaded {
+                rel: "lockfiles/pylock.application.toml".to_string(),
+                lock,
+            }),
+            beneath: None,
+            declared: vec![],
+        }
+    }
+
+    fn sdist_only(name: &str) -> LockedPackage {
+        LockedPackage {
+            name: name.parse().unwrap(),
+            version: "1.0".parse().unwrap(),
+            index: "https://pypi.org/simple".to_string(),
+            requires_python: None,
+            dependencies: vec![],
+            sdist: Some(LockedSdist {
+                name: format!("{name}-1.0.tar.gz"),
+                url: format!("https://x.test/{name}-1.0.tar.gz"),
+                size: None,
+                upload_time: None,
+                sha256: "a".repeat(64),
+            }),
+            wheels: vec![],
+            source: None,
+            direct: true,
+            extras: vec![],
+        }
+    }
+
+    /// An sdist-only package may be built by pip from exactly its hashed sdist; everything else
+    /// stays binary only.
+    #[test]
+    fn an_sdist_only_package_is_exported_with_its_sdist_hash() {
+        let text = requirements_txt(&selection(vec![sdist_only("demo")]), &[], None).unwrap();
+        assert!(
+            text.contains("--only-binary :all:\n--no-binary demo\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "demo==1.0 \\\n    --hash=sha256:{}",
+                "a".repeat(64)
+            )),
+            "{text}"
+        );
+    }
+
+    /// A hashed requirements.txt cannot install a directory or a repository: refused by name.
+    #[test]
+    fn a_local_package_is_refused_by_name() {
+        let mut local = sdist_only("core");
+        local.sdist = None;
+        local.index = String::new();
+        local.source = Some(LocalSource::Directory {
+            path: "../libs/core".to_string(),
+            editable: true,
+        });
+        let err = requirements_txt(&selection(vec![local]), &[], None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`core 1.0` is locked from a directory ../libs/core (editable)"),
+            "{err}"
+        );
+    }
+}

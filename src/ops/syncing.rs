@@ -519,3 +519,82 @@ fn compile(venv: &Venv) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pylock::{LocalSource, LockedSdist};
+
+    fn manifest() -> Manifest {
+        let text = "[project]\nname = \"t\"\npython = \"3.12\"\nplatform = \"linux-x86_64\"\n";
+        Manifest::parse(text, Path::new("sanctuary.toml")).unwrap()
+    }
+
+    fn package(wheels: &[&str], sdist: bool, source: Option<LocalSource>) -> LockedPackage {
+        let file = |name: &str| (name.to_string(), format!("https://x.test/{name}"));
+        LockedPackage {
+            name: "demo".parse().unwrap(),
+            version: "1.0".parse().unwrap(),
+            index: String::new(),
+            requires_python: None,
+            dependencies: vec![],
+            sdist: sdist.then(|| {
+                let (name, url) = file("demo-1.0.tar.gz");
+                LockedSdist {
+                    name,
+                    url,
+                    size: None,
+                    upload_time: None,
+                    sha256: "a".repeat(64),
+                }
+            }),
+            wheels: wheels
+                .iter()
+                .map(|w| {
+                    let (name, url) = file(w);
+                    LockedWheel {
+                        name,
+                        url,
+                        size: None,
+                        upload_time: None,
+                        sha256: "b".repeat(64),
+                    }
+                })
+                .collect(),
+            source,
+            direct: true,
+            extras: vec![],
+        }
+    }
+
+    /// Until sync can build, a package it would have to build is an error naming it, never
+    /// skipped; a fitting wheel beside an sdist is still used.
+    #[test]
+    fn packages_to_build_are_refused_by_name_until_sync_can_build() {
+        let m = manifest();
+        let wheel = "demo-1.0-py3-none-any.whl";
+        let both = package(&[wheel], true, None);
+        assert_eq!(best_wheel(&m, "f.toml", &both).unwrap().name, wheel);
+
+        let sdist_only = package(&[], true, None);
+        let err = best_wheel(&m, "f.toml", &sdist_only)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`demo 1.0` is locked from a source distribution (demo-1.0.tar.gz)")
+                && err.contains("not supported yet"),
+            "{err}"
+        );
+        let dir = LocalSource::Directory {
+            path: "../libs/demo".to_string(),
+            editable: false,
+        };
+        let local = package(&[], false, Some(dir));
+        let err = best_wheel(&m, "f.toml", &local).unwrap_err().to_string();
+        assert!(
+            err.contains("`demo 1.0` is locked from a directory ../libs/demo")
+                && err.contains("not supported yet"),
+            "{err}"
+        );
+    }
+}
