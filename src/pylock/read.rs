@@ -141,7 +141,7 @@ fn checked_package(p: RawPackage) -> Result<LockedPackage, LockError> {
         if !index.is_empty() {
             return Err(fault.at(
                 "index",
-                format!("a package from a {table} table comes from no index (`{index}`)"),
+                format!("a directory or git package comes from the manifest, not from an index (`{index}`)"),
             ));
         }
     } else if wheels.is_empty() && sdist.is_none() {
@@ -165,7 +165,7 @@ fn checked_package(p: RawPackage) -> Result<LockedPackage, LockError> {
     })
 }
 
-/// A `[[packages.wheels]]` entry: the name a wheel of this package and version.
+/// A `[[packages.wheels]]` entry: its name a wheel of this package and version.
 fn checked_wheel(fault: &Fault, index: usize, w: RawWheel) -> Result<LockedWheel, LockError> {
     let field = |f: &str| format!("wheels[{index}].{f}");
     let sha256 =
@@ -193,7 +193,7 @@ fn checked_wheel(fault: &Fault, index: usize, w: RawWheel) -> Result<LockedWheel
     })
 }
 
-/// The `[packages.sdist]` table: the name a `.tar.gz` or `.zip` of this package and version.
+/// The `[packages.sdist]` table: its name a `.tar.gz` or `.zip` of this package and version.
 fn checked_sdist(fault: &Fault, s: RawFile) -> Result<LockedSdist, LockError> {
     let sha256 =
         checked_sha256(&s.hashes.sha256).map_err(|m| fault.at("sdist.hashes.sha256", m))?;
