@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::str::FromStr;
 
-use sanctuary::pylock::{InputSummary, LockedPackage, LockedWheel, Lockfile, ToolTable};
+use sanctuary::pylock::{
+    InputSummary, LocalSource, LockedPackage, LockedSdist, LockedWheel, Lockfile, ToolTable,
+    VcsKind,
+};
 use sanctuary::{PackageName, Version};
 
 fn root() -> PathBuf {
@@ -34,10 +37,12 @@ fn pkg(name: &str, version: &str, deps: &[&str], direct: bool) -> LockedPackage 
             .iter()
             .map(|d| PackageName::from_str(d).unwrap())
             .collect(),
+        sdist: None,
         wheels: vec![wheel(
             &format!("{}-{version}-py3-none-any.whl", name.replace('-', "_")),
             "0",
         )],
+        source: None,
         direct,
         extras: Vec::new(),
     }
@@ -72,6 +77,22 @@ fn torch(local: &str, seed: &str) -> LockedPackage {
         seed,
     )];
     p
+}
+
+/// A git package of the application at `commit` (a seed repeated).
+fn gitlib(version: &str, seed: &str) -> LockedPackage {
+    LockedPackage {
+        index: String::new(),
+        wheels: Vec::new(),
+        source: Some(LocalSource::Vcs {
+            kind: VcsKind::Git,
+            url: "https://git.example.test/team/gitlib.git".to_string(),
+            requested_revision: Some("main".to_string()),
+            commit_id: seed.repeat(40 / seed.len()),
+            subdirectory: None,
+        }),
+        ..pkg("gitlib", version, &[], true)
+    }
 }
 
 /// Lockfiles by file name.
@@ -133,6 +154,15 @@ fn old_and_new() -> (Files, Files) {
         vec![torch("cu128", "3"), pkg("filelock", "3.16.1", &[], false)],
     );
 
+    // The same requests, now with its sdist locked too.
+    let mut requests_sdist = pkg("requests", "2.32.3", &["certifi"], true);
+    requests_sdist.sdist = Some(LockedSdist {
+        name: "requests-2.32.3.tar.gz".to_string(),
+        url: "https://files.example.test/requests-2.32.3.tar.gz".to_string(),
+        size: Some(131_218),
+        upload_time: None,
+        sha256: "5".repeat(64),
+    });
     let mut certifi_moved = pkg("certifi", "2024.8.30", &[], false);
     certifi_moved.wheels[0].url =
         "https://mirror.example.test/certifi-2024.8.30-py3-none-any.whl".to_string();
@@ -156,6 +186,7 @@ fn old_and_new() -> (Files, Files) {
             pkg("requests", "2.32.3", &["certifi"], true),
             pkg("certifi", "2024.8.30", &[], false),
             pkg("unchanged", "1.0", &[], true),
+            gitlib("0.4.0", "0123456789"),
         ],
     );
     let app_new = lock(
@@ -175,9 +206,10 @@ fn old_and_new() -> (Files, Files) {
             pkg("safetensors", "0.4.5", &[], false),
             pkg("numpy", "1.26.4", &[], false),
             pkg("regex", "2024.9.11", &[], false),
-            pkg("requests", "2.32.3", &["certifi"], true),
+            requests_sdist,
             certifi_moved,
             pkg("unchanged", "1.0", &[], true),
+            gitlib("0.4.0", "89abcdef01"),
         ],
     );
     let old = vec![

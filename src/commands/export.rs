@@ -147,14 +147,30 @@ pub fn requirements_txt(
     for option in index_options(indexes, &all) {
         let _ = writeln!(out, "{option}");
     }
-    // The lockfiles hold wheels only: never build an sdist that happens to share a version.
+    // Never build an sdist that happens to share a version: wheels only, except for the
+    // packages locked from an sdist alone, which pip may build from exactly that file.
     out.push_str("--only-binary :all:\n");
+    for p in &all {
+        if let Some(source) = &p.source {
+            bail!(
+                "`{} {}` is locked from a {source}, which a hashed requirements.txt cannot install; exporting it is not supported yet",
+                p.name,
+                p.version
+            );
+        }
+        if p.wheels.is_empty() && p.sdist.is_some() {
+            let _ = writeln!(out, "--no-binary {}", p.name);
+        }
+    }
 
     for p in all {
-        let hashes: BTreeSet<&str> = p.wheels.iter().map(|w| w.sha256.as_str()).collect();
+        let mut hashes: BTreeSet<&str> = p.wheels.iter().map(|w| w.sha256.as_str()).collect();
+        if hashes.is_empty() {
+            hashes.extend(p.sdist.iter().map(|s| s.sha256.as_str()));
+        }
         if hashes.is_empty() {
             bail!(
-                "{} {} has no hashed wheel in the lockfile; run `sanctuary lock`",
+                "{} {} has no hashed wheel or sdist in the lockfile; run `sanctuary lock`",
                 p.name,
                 p.version
             );
@@ -166,4 +182,87 @@ pub fn requirements_txt(
         out.push('\n');
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::lockfiles::Loaded;
+    use crate::pylock::{LocalSource, LockedSdist, Lockfile};
+
+    fn selection(packages: Vec<LockedPackage>) -> Selection {
+        let lock = Lockfile {
+            packages,
+            ..Lockfile::empty_for_tests()
+        };
+        Selection {
+            layer: Layer::Application,
+            key: None,
+            foundation: None,
+            application: Some(Loaded {
+                rel: "lockfiles/pylock.application.toml".to_string(),
+                lock,
+            }),
+            beneath: None,
+            declared: vec![],
+        }
+    }
+
+    fn sdist_only(name: &str) -> LockedPackage {
+        LockedPackage {
+            name: name.parse().unwrap(),
+            version: "1.0".parse().unwrap(),
+            index: "https://pypi.org/simple".to_string(),
+            requires_python: None,
+            dependencies: vec![],
+            sdist: Some(LockedSdist {
+                name: format!("{name}-1.0.tar.gz"),
+                url: format!("https://x.test/{name}-1.0.tar.gz"),
+                size: None,
+                upload_time: None,
+                sha256: "a".repeat(64),
+            }),
+            wheels: vec![],
+            source: None,
+            direct: true,
+            extras: vec![],
+        }
+    }
+
+    /// An sdist-only package may be built by pip from exactly its hashed sdist; everything else
+    /// stays binary only.
+    #[test]
+    fn an_sdist_only_package_is_exported_with_its_sdist_hash() {
+        let text = requirements_txt(&selection(vec![sdist_only("demo")]), &[], None).unwrap();
+        assert!(
+            text.contains("--only-binary :all:\n--no-binary demo\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "demo==1.0 \\\n    --hash=sha256:{}",
+                "a".repeat(64)
+            )),
+            "{text}"
+        );
+    }
+
+    /// A hashed requirements.txt cannot install a directory or a repository: refused by name.
+    #[test]
+    fn a_local_package_is_refused_by_name() {
+        let mut local = sdist_only("core");
+        local.sdist = None;
+        local.index = String::new();
+        local.source = Some(LocalSource::Directory {
+            path: "../libs/core".to_string(),
+            editable: true,
+        });
+        let err = requirements_txt(&selection(vec![local]), &[], None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`core 1.0` is locked from a directory ../libs/core (editable)"),
+            "{err}"
+        );
+    }
 }

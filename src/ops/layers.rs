@@ -370,7 +370,9 @@ pub(crate) async fn locked_packages<S: LockSource>(
             index: p.index.url.to_string(),
             requires_python: p.requires_python.as_ref().map(ToString::to_string),
             dependencies: p.dependencies.iter().cloned().collect(),
+            sdist: None,
             wheels,
+            source: None,
             direct: p.direct,
             extras: p.extras.iter().map(ToString::to_string).collect(),
         });

@@ -31,6 +31,7 @@ use crate::install::transaction::{self, dist_info_extras, reinstall_damaged};
 use crate::install::venv::{self as venvs, EnvironmentLock, Interpreter};
 use crate::install::{InstallOptions, LinkMode, UnpackedWheel, Venv};
 use crate::manifest::Manifest;
+use crate::pylock::{LockedPackage, LockedWheel};
 use crate::settings::NetworkSettings;
 use crate::wheel::WheelFilename;
 
@@ -104,34 +105,7 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
             );
         }
         for package in &loaded.lock.packages {
-            let best = package
-                .wheels
-                .iter()
-                .filter_map(|w| {
-                    let parsed: WheelFilename = w.name.parse().ok()?;
-                    Some((manifest.target.wheel_priority(&parsed)?, w))
-                })
-                .max_by_key(|(p, _)| *p)
-                .map(|(_, w)| w);
-            let Some(wheel) = best else {
-                bail!(
-                    "{}: {} {} has no wheel for {} (locked wheels: {})",
-                    loaded.rel,
-                    package.name,
-                    package.version,
-                    manifest.target,
-                    if package.wheels.is_empty() {
-                        "none".to_string()
-                    } else {
-                        package
-                            .wheels
-                            .iter()
-                            .map(|w| w.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                );
-            };
+            let wheel = best_wheel(manifest, &loaded.rel, package)?;
             let url = url::Url::parse(&wheel.url).with_context(|| {
                 format!(
                     "{}: {} {}: invalid URL `{}`",
@@ -169,6 +143,60 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
         }
     }
     Ok(out.into_values().collect())
+}
+
+/// The wheel of `package` that fits the target best; an error naming the package when there
+/// is none, or when the package is to be built from an sdist, a directory or a repository,
+/// which `sync` cannot do yet.
+fn best_wheel<'a>(
+    manifest: &Manifest,
+    rel: &str,
+    package: &'a LockedPackage,
+) -> Result<&'a LockedWheel> {
+    if let Some(source) = &package.source {
+        bail!(
+            "{rel}: `{} {}` is locked from a {source}; installing a package from a directory or a repository is not supported yet",
+            package.name,
+            package.version
+        );
+    }
+    let best = package
+        .wheels
+        .iter()
+        .filter_map(|w| {
+            let parsed: WheelFilename = w.name.parse().ok()?;
+            Some((manifest.target.wheel_priority(&parsed)?, w))
+        })
+        .max_by_key(|(p, _)| *p)
+        .map(|(_, w)| w);
+    if let Some(wheel) = best {
+        return Ok(wheel);
+    }
+    if let Some(sdist) = &package.sdist {
+        bail!(
+            "{rel}: `{} {}` is locked from a source distribution ({}) and no locked wheel fits {}; building it is not supported yet",
+            package.name,
+            package.version,
+            sdist.name,
+            manifest.target
+        );
+    }
+    bail!(
+        "{rel}: {} {} has no wheel for {} (locked wheels: {})",
+        package.name,
+        package.version,
+        manifest.target,
+        if package.wheels.is_empty() {
+            "none".to_string()
+        } else {
+            package
+                .wheels
+                .iter()
+                .map(|w| w.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
 }
 
 /// The manifest's platform must be this machine's.
@@ -490,4 +518,83 @@ fn compile(venv: &Venv) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pylock::{LocalSource, LockedSdist};
+
+    fn manifest() -> Manifest {
+        let text = "[project]\nname = \"t\"\npython = \"3.12\"\nplatform = \"linux-x86_64\"\n";
+        Manifest::parse(text, Path::new("sanctuary.toml")).unwrap()
+    }
+
+    fn package(wheels: &[&str], sdist: bool, source: Option<LocalSource>) -> LockedPackage {
+        let file = |name: &str| (name.to_string(), format!("https://x.test/{name}"));
+        LockedPackage {
+            name: "demo".parse().unwrap(),
+            version: "1.0".parse().unwrap(),
+            index: String::new(),
+            requires_python: None,
+            dependencies: vec![],
+            sdist: sdist.then(|| {
+                let (name, url) = file("demo-1.0.tar.gz");
+                LockedSdist {
+                    name,
+                    url,
+                    size: None,
+                    upload_time: None,
+                    sha256: "a".repeat(64),
+                }
+            }),
+            wheels: wheels
+                .iter()
+                .map(|w| {
+                    let (name, url) = file(w);
+                    LockedWheel {
+                        name,
+                        url,
+                        size: None,
+                        upload_time: None,
+                        sha256: "b".repeat(64),
+                    }
+                })
+                .collect(),
+            source,
+            direct: true,
+            extras: vec![],
+        }
+    }
+
+    /// Until sync can build, a package it would have to build is an error naming it, never
+    /// skipped; a fitting wheel beside an sdist is still used.
+    #[test]
+    fn packages_to_build_are_refused_by_name_until_sync_can_build() {
+        let m = manifest();
+        let wheel = "demo-1.0-py3-none-any.whl";
+        let both = package(&[wheel], true, None);
+        assert_eq!(best_wheel(&m, "f.toml", &both).unwrap().name, wheel);
+
+        let sdist_only = package(&[], true, None);
+        let err = best_wheel(&m, "f.toml", &sdist_only)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`demo 1.0` is locked from a source distribution (demo-1.0.tar.gz)")
+                && err.contains("not supported yet"),
+            "{err}"
+        );
+        let dir = LocalSource::Directory {
+            path: "../libs/demo".to_string(),
+            editable: false,
+        };
+        let local = package(&[], false, Some(dir));
+        let err = best_wheel(&m, "f.toml", &local).unwrap_err().to_string();
+        assert!(
+            err.contains("`demo 1.0` is locked from a directory ../libs/demo")
+                && err.contains("not supported yet"),
+            "{err}"
+        );
+    }
 }

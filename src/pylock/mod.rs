@@ -2,28 +2,30 @@
 //! reader. Pure: strings in, strings out; the caller does the file I/O.
 //!
 //! The writer is hand-rolled rather than `toml::to_string` because the layout is part of the
-//! product: packages sorted by name, one field a line, wheels as `[[packages.wheels]]` tables,
-//! dependencies one per line, so that lockfile diffs in code review stay short and stable.
+//! product: packages sorted by name, one field a line, the source distribution as a
+//! `[packages.sdist]` table and wheels as `[[packages.wheels]]` tables (PEP 751 order), a local
+//! directory or git repository as `[packages.directory]` / `[packages.vcs]`, dependencies one per
+//! line, so that lockfile diffs in code review stay short and stable. The reader (`read`)
+//! refuses every value it cannot trust.
 
 pub mod diff;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::str::FromStr;
 
 use pep440_rs::Version;
 use pep508_rs::PackageName;
-use serde::Deserialize;
-
-use crate::wheel::WheelFilename;
 
 pub mod graph;
 pub mod origin;
+mod read;
 
 /// The PEP 751 version this writer produces.
 pub const LOCK_VERSION: &str = "1.0";
 
 /// Bumped whenever the meaning of `[tool.sanctuary]` changes, so old lockfiles read as stale.
+/// (Source distributions, directories and git packages are PEP 751 tables of their own, beside
+/// `[tool.sanctuary]`, whose meaning they leave as it was: still 1.)
 pub const FORMAT_VERSION: u32 = 1;
 
 /// A whole lockfile.
@@ -38,17 +40,25 @@ pub struct Lockfile {
     pub tool: ToolTable,
 }
 
-/// One `[[packages]]` entry.
+/// One `[[packages]]` entry: wheels and/or a source distribution from an index, or else a
+/// local directory or a git repository (`source`), never both (the reader refuses either
+/// mix, and a package with nothing to install).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LockedPackage {
     pub name: PackageName,
     pub version: Version,
-    /// The simple index URL the package came from.
+    /// The simple index URL the package came from; empty (and not written) for a directory or
+    /// git package, which comes from the manifest.
     pub index: String,
     pub requires_python: Option<String>,
     /// Names of the packages this one depends on, sorted.
     pub dependencies: Vec<PackageName>,
+    /// The source distribution of this version, when the index has one.
+    pub sdist: Option<LockedSdist>,
     pub wheels: Vec<LockedWheel>,
+    /// A package built from a directory or a git repository; then no sdist, no wheels and no
+    /// index.
+    pub source: Option<LocalSource>,
     /// Required by the layer's own requirements (not only transitively).
     pub direct: bool,
     /// Extras of this package that were requested, sorted.
@@ -64,6 +74,91 @@ pub struct LockedWheel {
     /// RFC 3339, e.g. `2024-05-01T12:30:00Z`.
     pub upload_time: Option<String>,
     pub sha256: String,
+}
+
+/// The `[packages.sdist]` table: the source distribution of the package's version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockedSdist {
+    /// The file name, e.g. `demo-1.0.tar.gz`.
+    pub name: String,
+    pub url: String,
+    pub size: Option<u64>,
+    /// RFC 3339, e.g. `2024-05-01T12:30:00Z`.
+    pub upload_time: Option<String>,
+    /// 64 lower-case hex digits.
+    pub sha256: String,
+}
+
+/// Where a package that no index serves comes from: `[packages.directory]` or
+/// `[packages.vcs]`. Such a package comes from a path or git requirement of the manifest;
+/// a lockfile names it, so whoever installs it checks that the manifest does too (see
+/// [`origin::local_sources`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocalSource {
+    Directory {
+        /// Relative to the lockfile's directory, `/`-separated, in its shortest form; it may
+        /// start with `..` segments (a monorepo's `../libs/x`), never absolute.
+        path: String,
+        editable: bool,
+    },
+    Vcs {
+        kind: VcsKind,
+        /// The repository: `https://`, `ssh://` or `file://`, without `git+` (the kind says
+        /// it) and without credentials.
+        url: String,
+        /// The branch, tag or revision the manifest asked for.
+        requested_revision: Option<String>,
+        /// The commit installed: 40 lower-case hex digits.
+        commit_id: String,
+        /// The project's directory inside the repository, when not its root.
+        subdirectory: Option<String>,
+    },
+}
+
+/// The version control system of a `[packages.vcs]` entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VcsKind {
+    Git,
+}
+
+impl VcsKind {
+    /// The PEP 751 `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VcsKind::Git => "git",
+        }
+    }
+}
+
+impl std::fmt::Display for LocalSource {
+    /// `directory ../libs/x (editable)`, `git https://host/repo@<commit>#subdirectory=py`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LocalSource::Directory { path, editable } => {
+                write!(f, "directory {path}")?;
+                if *editable {
+                    f.write_str(" (editable)")?;
+                }
+                Ok(())
+            }
+            LocalSource::Vcs {
+                kind,
+                url,
+                requested_revision,
+                commit_id,
+                subdirectory,
+            } => {
+                write!(f, "{} {url}@{commit_id}", kind.as_str())?;
+                if let Some(sub) = subdirectory {
+                    write!(f, "#subdirectory={sub}")?;
+                }
+                if let Some(rev) = requested_revision {
+                    write!(f, " ({rev})")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// `[tool.sanctuary]`: what produced the file, so staleness can be checked without resolving.
@@ -229,42 +324,7 @@ impl Lockfile {
         let mut packages: Vec<&LockedPackage> = self.packages.iter().collect();
         packages.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
         for p in packages {
-            out.push_str("\n[[packages]]\n");
-            let _ = writeln!(out, "name = {}", quote(p.name.as_ref()));
-            let _ = writeln!(out, "version = {}", quote(&p.version.to_string()));
-            if let Some(rp) = &p.requires_python {
-                let _ = writeln!(out, "requires-python = {}", quote(rp));
-            }
-            let _ = writeln!(out, "index = {}", quote(&p.index));
-            if p.dependencies.is_empty() {
-                out.push_str("dependencies = []\n");
-            } else {
-                out.push_str("dependencies = [\n");
-                for d in &p.dependencies {
-                    let _ = writeln!(out, "    {{ name = {} }},", quote(d.as_ref()));
-                }
-                out.push_str("]\n");
-            }
-            for w in &p.wheels {
-                out.push_str("\n[[packages.wheels]]\n");
-                let _ = writeln!(out, "name = {}", quote(&w.name));
-                if let Some(t) = &w.upload_time {
-                    // A TOML offset date-time, unquoted (PEP 751 `upload-time`).
-                    let _ = writeln!(out, "upload-time = {t}");
-                }
-                let _ = writeln!(out, "url = {}", quote(&w.url));
-                if let Some(size) = w.size {
-                    let _ = writeln!(out, "size = {size}");
-                }
-                let _ = writeln!(out, "hashes = {{ sha256 = {} }}", quote(&w.sha256));
-            }
-            if p.direct || !p.extras.is_empty() {
-                out.push_str("\n[packages.tool.sanctuary]\n");
-                let _ = writeln!(out, "direct = {}", p.direct);
-                if !p.extras.is_empty() {
-                    let _ = writeln!(out, "extras = {}", inline_array(&p.extras));
-                }
-            }
+            render_package(&mut out, p);
         }
 
         let t = &self.tool;
@@ -288,78 +348,6 @@ impl Lockfile {
             let _ = writeln!(out, "foundation = {}", string_array(&i.foundation));
         }
         out
-    }
-
-    /// Parse a lockfile written by [`Lockfile::render`] (or a compatible PEP 751 file that has
-    /// a `[tool.sanctuary]` table).
-    pub fn parse(text: &str) -> Result<Lockfile, LockError> {
-        let raw: RawLock = toml::from_str(text).map_err(|e| LockError::Parse(e.to_string()))?;
-        if raw.lock_version != LOCK_VERSION {
-            return Err(LockError::Parse(format!(
-                "lock-version `{}` is not supported (expected `{LOCK_VERSION}`)",
-                raw.lock_version
-            )));
-        }
-        let tool = raw
-            .tool
-            .and_then(|t| t.sanctuary)
-            .ok_or_else(|| LockError::Parse("no [tool.sanctuary] table".to_string()))?;
-        let mut packages = Vec::new();
-        for p in raw.packages {
-            let name = PackageName::from_str(&p.name)
-                .map_err(|e| LockError::Parse(format!("package name `{}`: {e}", p.name)))?;
-            let version = Version::from_str(&p.version).map_err(|e| {
-                LockError::Parse(format!("version `{}` of `{}`: {e}", p.version, p.name))
-            })?;
-            let dependencies = p
-                .dependencies
-                .iter()
-                .map(|d| {
-                    PackageName::from_str(&d.name).map_err(|e| {
-                        LockError::Parse(format!("dependency `{}` of `{}`: {e}", d.name, p.name))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let wheels = p
-                .wheels
-                .into_iter()
-                .enumerate()
-                .map(|(i, w)| checked_wheel(&name, &version, i, w))
-                .collect::<Result<Vec<_>, _>>()?;
-            let extra = p.tool.and_then(|t| t.sanctuary).unwrap_or_default();
-            packages.push(LockedPackage {
-                name,
-                version,
-                index: p.index.unwrap_or_default(),
-                requires_python: p.requires_python,
-                dependencies,
-                wheels,
-                direct: extra.direct,
-                extras: extra.extras,
-            });
-        }
-        let inputs = tool.inputs;
-        Ok(Lockfile {
-            environment: raw.environments.into_iter().next().unwrap_or_default(),
-            requires_python: raw.requires_python.unwrap_or_default(),
-            packages,
-            tool: ToolTable {
-                format: tool.format,
-                layer: tool.layer,
-                key: tool.key,
-                python: tool.python,
-                platform: tool.platform,
-                inputs_hash: tool.inputs_hash,
-                inputs: InputSummary {
-                    requirements: inputs.requirements,
-                    constraints: inputs.constraints,
-                    indexes: inputs.indexes,
-                    sources: inputs.sources,
-                    prereleases: inputs.prereleases,
-                    foundation: inputs.foundation,
-                },
-            },
-        })
     }
 
     /// An Application lockfile with no packages, for tests.
@@ -390,61 +378,103 @@ impl Lockfile {
     }
 }
 
-/// A `[[packages.wheels]]` entry checked before anything uses it: the values of a lockfile
-/// become cache paths, download URLs and file names, and lockfiles arrive in pull requests.
-fn checked_wheel(
-    package: &PackageName,
-    version: &Version,
-    index: usize,
-    w: RawWheel,
-) -> Result<LockedWheel, LockError> {
-    let field = |field: &str, message: String| LockError::Field {
-        package: package.to_string(),
-        version: version.to_string(),
-        field: format!("wheels[{index}].{field}"),
-        message,
-    };
-    let sha256 = w.hashes.sha256;
-    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(field(
-            "hashes.sha256",
-            format!("`{sha256}` is not a sha256 digest (64 hex digits)"),
-        ));
+/// One `[[packages]]` entry, in PEP 751 order: scalars, `[packages.directory]` or
+/// `[packages.vcs]`, `[packages.sdist]`, `[[packages.wheels]]`, then sanctuary's own table.
+fn render_package(out: &mut String, p: &LockedPackage) {
+    out.push_str("\n[[packages]]\n");
+    let _ = writeln!(out, "name = {}", quote(p.name.as_ref()));
+    let _ = writeln!(out, "version = {}", quote(&p.version.to_string()));
+    if let Some(rp) = &p.requires_python {
+        let _ = writeln!(out, "requires-python = {}", quote(rp));
     }
-    let parsed: WheelFilename = w
-        .name
-        .parse()
-        .map_err(|e: crate::wheel::FilenameError| field("name", e.to_string()))?;
-    if &parsed.name != package || &parsed.version != version {
-        return Err(field(
-            "name",
-            format!(
-                "`{}` is a wheel of {} {}, not of this package",
-                w.name, parsed.name, parsed.version
-            ),
-        ));
+    if !p.index.is_empty() {
+        let _ = writeln!(out, "index = {}", quote(&p.index));
     }
-    match url::Url::parse(&w.url) {
-        Ok(url) if matches!(url.scheme(), "https" | "http" | "file") => {}
-        Ok(url) => {
-            return Err(field(
-                "url",
-                format!(
-                    "`{}`: the scheme `{}` is not supported",
-                    w.url,
-                    url.scheme()
-                ),
-            ));
+    if p.dependencies.is_empty() {
+        out.push_str("dependencies = []\n");
+    } else {
+        out.push_str("dependencies = [\n");
+        for d in &p.dependencies {
+            let _ = writeln!(out, "    {{ name = {} }},", quote(d.as_ref()));
         }
-        Err(e) => return Err(field("url", format!("`{}` is not a URL: {e}", w.url))),
+        out.push_str("]\n");
     }
-    Ok(LockedWheel {
-        name: w.name,
-        url: w.url,
-        size: w.size,
-        upload_time: w.upload_time.map(|t| t.to_string()),
-        sha256: sha256.to_ascii_lowercase(),
-    })
+    match &p.source {
+        Some(LocalSource::Directory { path, editable }) => {
+            out.push_str("\n[packages.directory]\n");
+            let _ = writeln!(out, "path = {}", quote(path));
+            let _ = writeln!(out, "editable = {editable}");
+        }
+        Some(LocalSource::Vcs {
+            kind,
+            url,
+            requested_revision,
+            commit_id,
+            subdirectory,
+        }) => {
+            out.push_str("\n[packages.vcs]\n");
+            let _ = writeln!(out, "type = {}", quote(kind.as_str()));
+            let _ = writeln!(out, "url = {}", quote(url));
+            if let Some(rev) = requested_revision {
+                let _ = writeln!(out, "requested-revision = {}", quote(rev));
+            }
+            let _ = writeln!(out, "commit-id = {}", quote(commit_id));
+            if let Some(sub) = subdirectory {
+                let _ = writeln!(out, "subdirectory = {}", quote(sub));
+            }
+        }
+        None => {}
+    }
+    if let Some(s) = &p.sdist {
+        out.push_str("\n[packages.sdist]\n");
+        render_file(
+            out,
+            &s.name,
+            s.upload_time.as_deref(),
+            &s.url,
+            s.size,
+            &s.sha256,
+        );
+    }
+    for w in &p.wheels {
+        out.push_str("\n[[packages.wheels]]\n");
+        render_file(
+            out,
+            &w.name,
+            w.upload_time.as_deref(),
+            &w.url,
+            w.size,
+            &w.sha256,
+        );
+    }
+    if p.direct || !p.extras.is_empty() {
+        out.push_str("\n[packages.tool.sanctuary]\n");
+        let _ = writeln!(out, "direct = {}", p.direct);
+        if !p.extras.is_empty() {
+            let _ = writeln!(out, "extras = {}", inline_array(&p.extras));
+        }
+    }
+}
+
+/// The fields of a `[packages.sdist]` or `[[packages.wheels]]` table.
+fn render_file(
+    out: &mut String,
+    name: &str,
+    upload_time: Option<&str>,
+    url: &str,
+    size: Option<u64>,
+    sha256: &str,
+) {
+    let _ = writeln!(out, "name = {}", quote(name));
+    if let Some(t) = upload_time {
+        // A TOML offset date-time, unquoted (PEP 751 `upload-time`).
+        let _ = writeln!(out, "upload-time = {t}");
+    }
+    let _ = writeln!(out, "url = {}", quote(url));
+    if let Some(size) = size {
+        let _ = writeln!(out, "size = {size}");
+    }
+    let _ = writeln!(out, "hashes = {{ sha256 = {} }}", quote(sha256));
 }
 
 fn inline_array(values: &[String]) -> String {
@@ -465,98 +495,6 @@ pub enum LockError {
         field: String,
         message: String,
     },
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct RawLock {
-    lock_version: String,
-    #[serde(default)]
-    environments: Vec<String>,
-    requires_python: Option<String>,
-    #[serde(default)]
-    packages: Vec<RawPackage>,
-    tool: Option<RawTool>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct RawPackage {
-    name: String,
-    version: String,
-    requires_python: Option<String>,
-    index: Option<String>,
-    #[serde(default)]
-    dependencies: Vec<RawDependency>,
-    #[serde(default)]
-    wheels: Vec<RawWheel>,
-    tool: Option<RawPackageTool>,
-}
-
-#[derive(Deserialize)]
-struct RawDependency {
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct RawWheel {
-    name: String,
-    upload_time: Option<toml::value::Datetime>,
-    url: String,
-    size: Option<u64>,
-    hashes: RawHashes,
-}
-
-#[derive(Deserialize)]
-struct RawHashes {
-    sha256: String,
-}
-
-#[derive(Deserialize)]
-struct RawPackageTool {
-    sanctuary: Option<RawPackageSanctuary>,
-}
-
-#[derive(Deserialize, Default)]
-struct RawPackageSanctuary {
-    #[serde(default)]
-    direct: bool,
-    #[serde(default)]
-    extras: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct RawTool {
-    sanctuary: Option<RawSanctuary>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct RawSanctuary {
-    format: u32,
-    layer: String,
-    key: Option<String>,
-    python: String,
-    platform: String,
-    inputs_hash: String,
-    inputs: RawInputs,
-}
-
-#[derive(Deserialize)]
-struct RawInputs {
-    #[serde(default)]
-    requirements: Vec<String>,
-    #[serde(default)]
-    constraints: Vec<String>,
-    #[serde(default)]
-    indexes: Vec<String>,
-    #[serde(default)]
-    sources: Vec<String>,
-    #[serde(default)]
-    prereleases: String,
-    #[serde(default)]
-    foundation: Vec<String>,
 }
 
 #[cfg(test)]

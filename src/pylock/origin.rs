@@ -1,14 +1,20 @@
 //! Where a lockfile's artifacts may come from. A lockfile arrives in a pull request, so the
 //! URLs in it are not trusted by themselves: each package must record one of the indexes the
-//! manifest declares, and each wheel URL must be on the origin of that index, of another
-//! declared index, or of a file host the manifest names for it (`file-origins`). A URL moved to
-//! another host with a matching hash is refused, not installed.
+//! manifest declares, and each wheel or sdist URL must be on the origin of that index, of
+//! another declared index, or of a file host the manifest names for it (`file-origins`). A URL
+//! moved to another host with a matching hash is refused, not installed.
+//!
+//! Directory and git packages come from no index: [`TrustedIndexes::check`] passes them, and
+//! [`local_sources`] lists them for the caller, which must check each against the path and git
+//! requirements of the manifest (a lockfile from a pull request could point a directory or a
+//! repository anywhere).
 //!
 //! Pure: URLs in, problems out.
 
+use pep508_rs::PackageName;
 use url::Url;
 
-use super::Lockfile;
+use super::{LocalSource, Lockfile};
 
 /// File hosts that well-known indexes serve their files from without saying so in the
 /// manifest: the index origin, then the file origin.
@@ -97,6 +103,10 @@ impl TrustedIndexes {
     pub fn check(&self, lock: &Lockfile) -> Vec<OriginProblem> {
         let mut problems = Vec::new();
         for package in &lock.packages {
+            if package.source.is_some() {
+                // From the manifest, not an index: see `local_sources`.
+                continue;
+            }
             let problem = |message: String| OriginProblem {
                 package: package.name.to_string(),
                 version: package.version.to_string(),
@@ -112,12 +122,14 @@ impl TrustedIndexes {
                 )));
                 continue;
             };
-            for wheel in &package.wheels {
-                let allowed = Url::parse(&wheel.url).is_ok_and(|url| self.allows(index, &url));
+            let files = package.sdist.iter().map(|s| ("sdist", &s.url));
+            let files = files.chain(package.wheels.iter().map(|w| ("wheel", &w.url)));
+            for (what, file_url) in files {
+                let allowed = Url::parse(file_url).is_ok_and(|url| self.allows(index, &url));
                 if !allowed {
                     problems.push(problem(format!(
-                        "wheel URL `{}` is not on the origin of its index `{}`, of another declared index, or of its `file-origins`",
-                        wheel.url, package.index
+                        "{what} URL `{file_url}` is not on the origin of its index `{}`, of another declared index, or of its `file-origins`",
+                        package.index
                     )));
                 }
             }
@@ -152,6 +164,18 @@ impl TrustedIndexes {
     }
 }
 
+/// The directory and git packages of `lock`, by name: what the caller checks against the
+/// manifest's path and git requirements, since no index vouches for them.
+pub fn local_sources(lock: &Lockfile) -> Vec<(&PackageName, &LocalSource)> {
+    let mut out: Vec<(&PackageName, &LocalSource)> = lock
+        .packages
+        .iter()
+        .filter_map(|p| p.source.as_ref().map(|s| (&p.name, s)))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(b.0));
+    out
+}
+
 /// `scheme://host[:port]` (the default port left out), lower case; opaque for `file:`.
 fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
@@ -169,7 +193,7 @@ fn comparable(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pylock::{LockedPackage, LockedWheel, Lockfile};
+    use crate::pylock::{LockedPackage, LockedSdist, LockedWheel, Lockfile, VcsKind};
 
     fn lock(index: &str, wheel_url: &str) -> Lockfile {
         let mut lock = Lockfile::empty_for_tests();
@@ -179,6 +203,7 @@ mod tests {
             index: index.to_string(),
             requires_python: None,
             dependencies: vec![],
+            sdist: None,
             wheels: vec![LockedWheel {
                 name: "demo-1.0-py3-none-any.whl".to_string(),
                 url: wheel_url.to_string(),
@@ -186,6 +211,7 @@ mod tests {
                 upload_time: None,
                 sha256: "0".repeat(64),
             }],
+            source: None,
             direct: true,
             extras: vec![],
         });
@@ -278,6 +304,81 @@ mod tests {
                 .contains("`https://evil.example/simple` is not one the manifest declares"),
             "{}",
             problems[0]
+        );
+    }
+
+    /// An sdist's URL is held to the same origins as the wheels'.
+    #[test]
+    fn an_sdist_url_moved_to_another_host_is_refused() {
+        let t = trusted(&[("https://pypi.org/simple", &[])]);
+        let sdist = |url: &str| LockedSdist {
+            name: "demo-1.0.tar.gz".to_string(),
+            url: url.to_string(),
+            size: None,
+            upload_time: None,
+            sha256: "1".repeat(64),
+        };
+        let wheel = "https://files.pythonhosted.org/demo-1.0-py3-none-any.whl";
+        let mut good = lock("https://pypi.org/simple", wheel);
+        good.packages[0].sdist = Some(sdist("https://files.pythonhosted.org/demo-1.0.tar.gz"));
+        assert_eq!(t.check(&good), vec![]);
+        // Sdist-only, from elsewhere.
+        let mut bad = good.clone();
+        bad.packages[0].wheels.clear();
+        bad.packages[0].sdist = Some(sdist("https://evil.example/demo-1.0.tar.gz"));
+        let problems = t.check(&bad);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].message.starts_with(
+                "sdist URL `https://evil.example/demo-1.0.tar.gz` is not on the origin"
+            ),
+            "{}",
+            problems[0]
+        );
+    }
+
+    /// Directory and git packages name no index: the origin check passes them, and
+    /// `local_sources` hands them to the caller to match against the manifest.
+    #[test]
+    fn local_packages_pass_the_origin_check_and_are_listed_for_the_caller() {
+        let t = trusted(&[("https://pypi.org/simple", &[])]);
+        let mut l = lock(
+            "https://pypi.org/simple",
+            "https://files.pythonhosted.org/demo-1.0-py3-none-any.whl",
+        );
+        let local = |name: &str, source: LocalSource| LockedPackage {
+            name: name.parse().unwrap(),
+            version: "0.1".parse().unwrap(),
+            index: String::new(),
+            requires_python: None,
+            dependencies: vec![],
+            sdist: None,
+            wheels: vec![],
+            source: Some(source),
+            direct: true,
+            extras: vec![],
+        };
+        let git = LocalSource::Vcs {
+            kind: VcsKind::Git,
+            url: "https://evil.example/repo".to_string(),
+            requested_revision: None,
+            commit_id: "a".repeat(40),
+            subdirectory: None,
+        };
+        let dir = LocalSource::Directory {
+            path: "../libs/core".to_string(),
+            editable: true,
+        };
+        l.packages.push(local("zeta", git.clone()));
+        l.packages.push(local("alpha", dir.clone()));
+        assert_eq!(t.check(&l), vec![]);
+        let listed: Vec<(String, &LocalSource)> = local_sources(&l)
+            .into_iter()
+            .map(|(n, s)| (n.to_string(), s))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![("alpha".to_string(), &dir), ("zeta".to_string(), &git)]
         );
     }
 }

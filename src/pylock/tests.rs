@@ -2,6 +2,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::str::FromStr;
 
 fn name(s: &str) -> PackageName {
     PackageName::from_str(s).unwrap()
@@ -27,6 +28,7 @@ fn sample() -> Lockfile {
                 index: "https://pypi.org/simple".into(),
                 requires_python: Some(">=3.8".into()),
                 dependencies: vec![name("annotated-types"), name("pydantic-core")],
+                sdist: None,
                 wheels: vec![LockedWheel {
                     name: "pydantic-2.9.2-py3-none-any.whl".into(),
                     url: "https://files.example/pydantic-2.9.2-py3-none-any.whl".into(),
@@ -34,6 +36,7 @@ fn sample() -> Lockfile {
                     upload_time: Some("2024-09-17T15:59:51Z".into()),
                     sha256: "a".repeat(64),
                 }],
+                source: None,
                 direct: true,
                 extras: vec!["email".into()],
             },
@@ -43,6 +46,7 @@ fn sample() -> Lockfile {
                 index: "https://pypi.org/simple".into(),
                 requires_python: None,
                 dependencies: vec![],
+                sdist: None,
                 wheels: vec![LockedWheel {
                     name: "annotated_types-0.7.0-py3-none-any.whl".into(),
                     url: "https://files.example/annotated_types-0.7.0-py3-none-any.whl".into(),
@@ -50,6 +54,7 @@ fn sample() -> Lockfile {
                     upload_time: None,
                     sha256: "b".repeat(64),
                 }],
+                source: None,
                 direct: false,
                 extras: vec![],
             },
@@ -204,13 +209,479 @@ fn wheel_names_and_urls_of_another_kind_are_refused() {
     }
 }
 
+/// A lockfile of every kind of package: sdist only, wheels and an sdist, an editable
+/// directory and a git repository.
+fn sources_sample() -> Lockfile {
+    let package = |n: &str, v: &str| LockedPackage {
+        name: name(n),
+        version: Version::from_str(v).unwrap(),
+        index: String::new(),
+        requires_python: None,
+        dependencies: vec![],
+        sdist: None,
+        wheels: vec![],
+        source: None,
+        direct: true,
+        extras: vec![],
+    };
+    let sdist = |file: &str, seed: &str| LockedSdist {
+        name: file.into(),
+        url: format!("https://files.example/{file}"),
+        size: Some(12_345),
+        upload_time: Some("2024-05-01T12:30:00Z".into()),
+        sha256: seed.repeat(64),
+    };
+    let mut legacy = package("legacy-tool", "0.3");
+    legacy.index = "https://pypi.org/simple".into();
+    legacy.sdist = Some(sdist("legacy_tool-0.3.tar.gz", "d"));
+    let mut both = package("pyyaml", "6.0.2");
+    both.index = "https://pypi.org/simple".into();
+    both.dependencies = vec![name("legacy-tool")];
+    both.sdist = Some(sdist("pyyaml-6.0.2.tar.gz", "e"));
+    both.wheels = vec![LockedWheel {
+        name: "PyYAML-6.0.2-cp312-cp312-manylinux_2_17_x86_64.whl".into(),
+        url: "https://files.example/PyYAML-6.0.2-cp312-cp312-manylinux_2_17_x86_64.whl".into(),
+        size: None,
+        upload_time: None,
+        sha256: "f".repeat(64),
+    }];
+    let mut core = package("core", "0.1.0");
+    core.source = Some(LocalSource::Directory {
+        path: "../libs/core".into(),
+        editable: true,
+    });
+    core.dependencies = vec![name("pyyaml")];
+    let mut git = package("gitlib", "1.2.0");
+    git.source = Some(LocalSource::Vcs {
+        kind: VcsKind::Git,
+        url: "https://github.com/example/gitlib.git".into(),
+        requested_revision: Some("v1.2".into()),
+        commit_id: "0123456789abcdef0123456789abcdef01234567".into(),
+        subdirectory: Some("python".into()),
+    });
+    Lockfile {
+        packages: vec![legacy, both, core, git],
+        ..sample()
+    }
+}
+
+#[test]
+fn sdists_directories_and_git_packages_are_written_in_pep751_order() {
+    let text = sources_sample().render();
+    insta::assert_snapshot!(text);
+    // `[packages.sdist]` before the wheels.
+    let sdist = text.find("name = \"pyyaml-6.0.2.tar.gz\"").unwrap();
+    let wheel = text.find("name = \"PyYAML-6.0.2").unwrap();
+    assert!(sdist < wheel);
+    let value: toml::Value = toml::from_str(&text).unwrap();
+    let core = &value["packages"][0];
+    assert_eq!(core["directory"]["editable"].as_bool(), Some(true));
+    assert!(core.get("index").is_none());
+    let git = &value["packages"][1];
+    assert_eq!(git["vcs"]["type"].as_str(), Some("git"));
+    assert!(value["packages"][2]["sdist"]["upload-time"].is_datetime());
+}
+
+#[test]
+fn sdists_directories_and_git_packages_round_trip() {
+    let lock = sources_sample();
+    let text = lock.render();
+    let back = Lockfile::parse(&text).unwrap();
+    assert_eq!(back.render(), text);
+    let by_name = |n: &str| back.packages.iter().find(|p| p.name.as_ref() == n).unwrap();
+    assert_eq!(by_name("core").source, lock.packages[2].source);
+    assert_eq!(by_name("gitlib").source, lock.packages[3].source);
+    assert_eq!(by_name("legacy-tool").sdist, lock.packages[0].sdist);
+    assert_eq!(by_name("core").index, "");
+}
+
+/// `edit` applied to the rendered [`sources_sample`] must fail naming `package` and `field`.
+#[track_caller]
+fn refused(edit: impl Fn(&str) -> String, package: &str, field: &str) -> String {
+    let text = edit(&sources_sample().render());
+    let err = Lockfile::parse(&text)
+        .expect_err("the edit must be refused")
+        .to_string();
+    assert!(
+        err.contains(&format!("package `{package}`")) && err.contains(&format!("`{field}`")),
+        "{field}: {err}"
+    );
+    err
+}
+
+fn replaced(from: &'static str, to: &'static str) -> impl Fn(&str) -> String {
+    move |text: &str| {
+        assert!(text.contains(from), "{from}");
+        text.replacen(from, to, 1)
+    }
+}
+
+#[test]
+fn an_sdist_of_another_package_or_version_or_kind_is_refused() {
+    for (to, why) in [
+        ("\"pyyaml-6.0.3.tar.gz\"", "version 6.0.3"),
+        ("\"requests-6.0.2.tar.gz\"", "does not belong"),
+        ("\"pyyaml-6.0.2-py3-none-any.whl\"", "is a wheel"),
+        ("\"pyyaml-6.0.2.tar.bz2\"", "neither a wheel"),
+        ("\"../pyyaml-6.0.2.tar.gz\"", "plain file name"),
+    ] {
+        let err = refused(
+            replaced("\"pyyaml-6.0.2.tar.gz\"", to),
+            "pyyaml",
+            "sdist.name",
+        );
+        assert!(err.contains(why), "{to}: {err}");
+    }
+    refused(
+        replaced(
+            "\"https://files.example/pyyaml-6.0.2.tar.gz\"",
+            "\"ftp://x/pyyaml-6.0.2.tar.gz\"",
+        ),
+        "pyyaml",
+        "sdist.url",
+    );
+    let err = refused(
+        |t| t.replacen(&"e".repeat(64), "../../etc", 1),
+        "pyyaml",
+        "sdist.hashes.sha256",
+    );
+    assert!(err.contains("64 hex digits"), "{err}");
+    // The sdist name may spell the project otherwise, as sdists do.
+    let text = sources_sample().render().replacen(
+        "\"legacy_tool-0.3.tar.gz\"",
+        "\"Legacy.Tool-0.3.zip\"",
+        1,
+    );
+    assert!(Lockfile::parse(&text).is_ok());
+}
+
+/// `..` may lead a directory path (a monorepo's `../libs/x`), but nothing absolute, no
+/// backslash, drive letter or control character, and only the shortest form.
+#[test]
+fn a_directory_path_must_be_relative_and_plain() {
+    for bad in [
+        "/etc",
+        "C:/libs/core",
+        "c:libs",
+        "..\\\\libs\\\\core",
+        "libs/core/",
+        "libs//core",
+        "./libs/core",
+        "libs/../core",
+        "libs\\u0000core",
+        "",
+    ] {
+        let to = format!("path = \"{bad}\"");
+        let err = refused(
+            |t| t.replacen("path = \"../libs/core\"", &to, 1),
+            "core",
+            "directory.path",
+        );
+        assert!(err.contains("0.1.0"), "{err}");
+    }
+    for good in ["../../libs/core", "libs/core", ".", "..", "core"] {
+        let text =
+            sources_sample()
+                .render()
+                .replacen("\"../libs/core\"", &format!("\"{good}\""), 1);
+        let lock = Lockfile::parse(&text).unwrap();
+        assert!(
+            lock.packages.iter().any(|p| p.source
+                == Some(LocalSource::Directory {
+                    path: good.into(),
+                    editable: true
+                })),
+            "{good}"
+        );
+    }
+}
+
+#[test]
+fn a_git_entry_must_name_git_a_plain_url_and_a_full_commit() {
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    for (from, to, field, why) in [
+        ("type = \"git\"", "type = \"hg\"", "vcs.type", "only `git`"),
+        (
+            "\"https://github.com/example/gitlib.git\"",
+            "\"git+https://github.com/example/gitlib.git\"",
+            "vcs.url",
+            "`https://` URL",
+        ),
+        (
+            "\"https://github.com/example/gitlib.git\"",
+            "\"http://github.com/example/gitlib.git\"",
+            "vcs.url",
+            "scheme `http`",
+        ),
+        (
+            "\"https://github.com/example/gitlib.git\"",
+            "\"git://github.com/example/gitlib.git\"",
+            "vcs.url",
+            "scheme `git`",
+        ),
+        (
+            "\"https://github.com/example/gitlib.git\"",
+            "\"https://ghp_secret@github.com/example/gitlib.git\"",
+            "vcs.url",
+            "credentials",
+        ),
+        (
+            "\"https://github.com/example/gitlib.git\"",
+            "\"https://github.com/example/gitlib.git#egg=x\"",
+            "vcs.url",
+            "fragment",
+        ),
+        (
+            "\"https://github.com/example/gitlib.git\"",
+            "\"git@github.com:example/gitlib.git\"",
+            "vcs.url",
+            "not a URL",
+        ),
+        (
+            "\"v1.2\"",
+            "\"--upload-pack=evil\"",
+            "vcs.requested-revision",
+            "starts with `-`",
+        ),
+        (
+            "\"v1.2\"",
+            "\"v1 2\"",
+            "vcs.requested-revision",
+            "whitespace",
+        ),
+        (commit, "0123456", "vcs.commit-id", "40 hex digits"),
+        (
+            commit,
+            "g123456789abcdef0123456789abcdef01234567",
+            "vcs.commit-id",
+            "40 hex digits",
+        ),
+        (
+            "subdirectory = \"python\"",
+            "subdirectory = \"../python\"",
+            "vcs.subdirectory",
+            "leaves",
+        ),
+        (
+            "subdirectory = \"python\"",
+            "subdirectory = \"/python\"",
+            "vcs.subdirectory",
+            "absolute",
+        ),
+    ] {
+        let err = refused(replaced(from, to), "gitlib", field);
+        assert!(err.contains(why), "{to}: {err}");
+        // Credentials are never repeated.
+        assert!(!err.contains("ghp_secret"), "{err}");
+    }
+    // A user name is how ssh URLs work; upper-case hex is a commit too, read as lower case.
+    let text = sources_sample()
+        .render()
+        .replacen(
+            "https://github.com/example/gitlib.git",
+            "ssh://git@github.com/example/gitlib.git",
+            1,
+        )
+        .replacen(commit, &commit.to_ascii_uppercase(), 1);
+    let lock = Lockfile::parse(&text).unwrap();
+    let git = lock
+        .packages
+        .iter()
+        .find(|p| p.name.as_ref() == "gitlib")
+        .unwrap();
+    assert!(matches!(&git.source, Some(LocalSource::Vcs { commit_id, .. }) if commit_id == commit));
+}
+
+#[test]
+fn a_package_must_have_files_or_one_local_source_never_both() {
+    let git_table = "\n[packages.vcs]\ntype = \"git\"\nurl = \"https://x.example/r\"\ncommit-id = \"0123456789abcdef0123456789abcdef01234567\"\n";
+    // A directory package that also has a git table, wheels, an sdist or an index.
+    let err = refused(
+        |t| {
+            t.replacen(
+                "\n[packages.directory]",
+                &format!("{git_table}\n[packages.directory]"),
+                1,
+            )
+        },
+        "core",
+        "directory",
+    );
+    assert!(err.contains("not both"), "{err}");
+    let sdist = "\n[packages.sdist]\nname = \"core-0.1.0.tar.gz\"\nurl = \"https://x.example/core-0.1.0.tar.gz\"\nhashes = { sha256 = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" }\n";
+    let err = refused(
+        |t| t.replacen("editable = true\n", &format!("editable = true\n{sdist}"), 1),
+        "core",
+        "directory",
+    );
+    assert!(err.contains("no wheels or sdist"), "{err}");
+    refused(
+        |t| {
+            t.replacen(
+                "version = \"0.1.0\"\n",
+                "version = \"0.1.0\"\nindex = \"https://pypi.org/simple\"\n",
+                1,
+            )
+        },
+        "core",
+        "index",
+    );
+    // A package with nothing to install.
+    let err = refused(
+        |t| {
+            let start = t.find("\n[packages.directory]").unwrap();
+            let end = start + t[start + 1..].find("\n\n").unwrap() + 1;
+            format!("{}{}", &t[..start], &t[end..])
+        },
+        "core",
+        "wheels",
+    );
+    assert!(err.contains("nothing to install"), "{err}");
+    // PEP 751 archives, directory subdirectories and repositories by path are refused by name.
+    refused(
+        replaced(
+            "editable = true\n",
+            "editable = true\nsubdirectory = \"x\"\n",
+        ),
+        "core",
+        "directory.subdirectory",
+    );
+    refused(
+        replaced(
+            "url = \"https://github.com/example/gitlib.git\"",
+            "path = \"../gitlib\"",
+        ),
+        "gitlib",
+        "vcs.path",
+    );
+    refused(
+        |t| {
+            t.replacen("\n[packages.directory]", "\n[packages.archive]\nurl = \"https://x.example/a.tar.gz\"\n\n[packages.directory]", 1)
+        },
+        "core",
+        "archive",
+    );
+}
+
+/// What a package of the round-trip property is built from.
+#[derive(Clone, Debug)]
+enum Kind {
+    Wheel,
+    Sdist,
+    Both,
+    Directory {
+        path: String,
+        editable: bool,
+    },
+    Git {
+        commit: String,
+        revision: Option<String>,
+        subdirectory: Option<String>,
+    },
+}
+
+fn kinds() -> impl Strategy<Value = Kind> {
+    let segment = "[A-Za-z0-9_-][A-Za-z0-9_.-]{0,7}";
+    let path = ("(\\.\\./){0,2}", proptest::collection::vec(segment, 1..3))
+        .prop_map(|(up, segments)| format!("{up}{}", segments.join("/")));
+    prop_oneof![
+        Just(Kind::Wheel),
+        Just(Kind::Sdist),
+        Just(Kind::Both),
+        (path, any::<bool>()).prop_map(|(path, editable)| Kind::Directory { path, editable }),
+        (
+            "[0-9a-f]{40}",
+            proptest::option::of("[A-Za-z0-9_][A-Za-z0-9._/+-]{0,15}"),
+            proptest::option::of(
+                proptest::collection::vec(segment, 1..3).prop_map(|s| s.join("/"))
+            ),
+        )
+            .prop_map(|(commit, revision, subdirectory)| Kind::Git {
+                commit,
+                revision,
+                subdirectory
+            }),
+    ]
+}
+
+/// A package of `kind`, with its files at `url`.
+fn package_of(n: &str, version: &str, url: &str, size: Option<u64>, kind: Kind) -> LockedPackage {
+    let file = |name: String| (format!("https://files.example.org/{url}/{name}"), name);
+    let (wheel_url, wheel_name) = file(format!(
+        "{}-{version}-py3-none-any.whl",
+        n.replace('-', "_")
+    ));
+    let (sdist_url, sdist_name) = file(format!("{}-{version}.tar.gz", name(n)));
+    let wheel = LockedWheel {
+        name: wheel_name,
+        url: wheel_url,
+        size,
+        upload_time: None,
+        sha256: "c".repeat(64),
+    };
+    let sdist = LockedSdist {
+        name: sdist_name,
+        url: sdist_url,
+        size,
+        upload_time: Some("2025-01-02T03:04:05Z".into()),
+        sha256: "d".repeat(64),
+    };
+    let (sdist, wheels, source) = match kind {
+        Kind::Wheel => (None, vec![wheel], None),
+        Kind::Sdist => (Some(sdist), vec![], None),
+        Kind::Both => (Some(sdist), vec![wheel], None),
+        Kind::Directory { path, editable } => (
+            None,
+            vec![],
+            Some(LocalSource::Directory { path, editable }),
+        ),
+        Kind::Git {
+            commit,
+            revision,
+            subdirectory,
+        } => (
+            None,
+            vec![],
+            Some(LocalSource::Vcs {
+                kind: VcsKind::Git,
+                url: format!("https://git.example.org/{url}"),
+                requested_revision: revision,
+                commit_id: commit,
+                subdirectory,
+            }),
+        ),
+    };
+    LockedPackage {
+        name: name(n),
+        version: Version::from_str(version).unwrap(),
+        index: if source.is_some() {
+            String::new()
+        } else {
+            "https://pypi.org/simple".into()
+        },
+        requires_python: None,
+        dependencies: vec![],
+        sdist,
+        wheels,
+        source,
+        direct: false,
+        extras: vec![],
+    }
+}
+
 proptest! {
-    /// Any names, versions, URLs and hashes survive render → parse → render unchanged.
+    /// Any names, versions, URLs, hashes, paths and commits survive render → parse → render
+    /// unchanged and read back as the same packages, whatever each package is built from.
     #[test]
     fn round_trip_property(
         pkgs in proptest::collection::btree_map(
             "[a-z][a-z0-9-]{0,8}[a-z0-9]",
-            ((0u64..50, 0u64..50, 0u64..50), "[A-Za-z0-9._~/%+-]{0,30}", proptest::option::of(0u64..10_000_000)),
+            (
+                (0u64..50, 0u64..50, 0u64..50),
+                "[A-Za-z0-9._~%+-][A-Za-z0-9._~/%+-]{0,29}",
+                proptest::option::of(0u64..10_000_000),
+                kinds(),
+            ),
             0..6,
         ),
         requirement in "[ -~]{0,40}",
@@ -219,25 +690,16 @@ proptest! {
         lock.tool.inputs.requirements = vec![requirement];
         lock.packages = pkgs
             .into_iter()
-            .map(|(n, ((a, b, c), url, size))| LockedPackage {
-                name: name(&n),
-                version: Version::from_str(&format!("{a}.{b}.{c}")).unwrap(),
-                index: "https://pypi.org/simple".into(),
-                requires_python: None,
-                dependencies: vec![],
-                wheels: vec![LockedWheel {
-                    name: format!("{}-{a}.{b}.{c}-py3-none-any.whl", n.replace('-', "_")),
-                    url: format!("https://files.example.org/{url}"),
-                    size,
-                    upload_time: None,
-                    sha256: "c".repeat(64),
-                }],
-                direct: false,
-                extras: vec![],
+            .map(|(n, ((a, b, c), url, size, kind))| {
+                package_of(&n, &format!("{a}.{b}.{c}"), &url, size, kind)
             })
             .collect();
         let text = lock.render();
         let back = Lockfile::parse(&text).unwrap();
         prop_assert_eq!(back.render(), text);
+        // The writer sorts the packages by name and version.
+        let mut expected = lock.packages.clone();
+        expected.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
+        prop_assert_eq!(back.packages, expected);
     }
 }
