@@ -7,8 +7,10 @@
 //! backend starts (compilers, other Pythons), `PYTHONPATH` and `PYTHONHOME` are removed from
 //! the environment, `PYTHONNOUSERSITE=1` is set and the build environment's `bin` directory
 //! leads `PATH`. The hook runs in the source tree, in a process group of its own, with its
-//! stdout and stderr captured together; at the deadline the whole group is killed. The
-//! runner writes its result as JSON to a file (stdout belongs to the backend).
+//! stdout and stderr captured together; at the deadline the whole group is killed. (Being
+//! its own group, it does not get the terminal's Ctrl-C: when sanctuary is interrupted, the
+//! backend ends at its next write to the closed pipe.) The runner writes its result as JSON
+//! to a file (stdout belongs to the backend).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -129,34 +131,7 @@ pub fn run_hook(req: &HookRequest) -> Result<HookOutput, BuildError> {
     let scratch = tempfile::tempdir().map_err(io(&std::env::temp_dir()))?;
     let result_path = scratch.path().join("result.json");
 
-    let mut command = Command::new(&req.python);
-    command
-        .arg("-I")
-        .arg("-c")
-        .arg(RUNNER)
-        .arg(&result_path)
-        .arg(&req.system.backend)
-        .arg(req.hook.name())
-        .arg(&output_dir)
-        .args(
-            req.system
-                .backend_path
-                .iter()
-                .map(|p| crate::install::normalize(&source_tree.join(p))),
-        )
-        .current_dir(&source_tree)
-        .env_remove("PYTHONPATH")
-        .env_remove("PYTHONHOME")
-        .env("PYTHONNOUSERSITE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(prefix) = &req.path_prefix {
-        command.env("PATH", path_with(prefix, req)?);
-    }
-    command.envs(req.env.iter().map(|(k, v)| (k, v)));
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut command = command(req, &source_tree, &output_dir, &result_path)?;
 
     let spawn_err = |source| BuildError::Spawn {
         label: label.clone(),
@@ -217,6 +192,44 @@ pub fn run_hook(req: &HookRequest) -> Result<HookOutput, BuildError> {
     };
     let result = interpret(req, &output_dir, result)?;
     Ok(HookOutput { result, log })
+}
+
+/// The runner's command line for `req`, in a process group of its own.
+fn command(
+    req: &HookRequest,
+    source_tree: &Path,
+    output_dir: &Path,
+    result_path: &Path,
+) -> Result<Command, BuildError> {
+    let mut command = Command::new(&req.python);
+    command
+        .arg("-I")
+        .arg("-c")
+        .arg(RUNNER)
+        .arg(result_path)
+        .arg(&req.system.backend)
+        .arg(req.hook.name())
+        .arg(output_dir)
+        .args(
+            req.system
+                .backend_path
+                .iter()
+                .map(|p| crate::install::normalize(&source_tree.join(p))),
+        )
+        .current_dir(source_tree)
+        .env_remove("PYTHONPATH")
+        .env_remove("PYTHONHOME")
+        .env("PYTHONNOUSERSITE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(prefix) = &req.path_prefix {
+        command.env("PATH", path_with(prefix, req)?);
+    }
+    command.envs(req.env.iter().map(|(k, v)| (k, v)));
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    Ok(command)
 }
 
 /// `PATH` with `prefix` first.
