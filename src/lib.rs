@@ -5,6 +5,7 @@
 //! the [`cache`]) -> [`resolve`] (PubGrub) -> [`pylock`] (PEP 751 files) -> [`ops`] (the operations) -> [`commands`]. See
 //! `ARCHITECTURE.md`.
 
+pub mod build;
 pub mod cache;
 pub mod cli;
 pub mod commands;

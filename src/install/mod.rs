@@ -40,7 +40,7 @@ pub mod wheel;
 #[cfg(test)]
 mod archive_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
