@@ -1,6 +1,9 @@
 //! Test support shared by the integration test crates: the scenario model ([`scenario`]),
-//! the wheel and sdist generator ([`wheelgen`]) and the local package index server
-//! ([`server`]), and the local PyTorch mirror under `fixtures/` ([`mirror`]). Include it
+//! the wheel and sdist generator ([`wheelgen`]), buildable sdists with the in-tree PEP 517
+//! test backend ([`sdistgen`]), local projects and git repositories built the same way
+//! ([`project`]), hostile sdists ([`hostile`]) and the tar writer they share ([`tarball`]),
+//! the local package index server ([`server`]), and the local PyTorch mirror under
+//! `fixtures/` ([`mirror`]). Include it
 //! with `mod support;` (from `tests/<name>.rs`) or
 //! `#[path = "../support/mod.rs"] mod support;` (from `tests/<dir>/main.rs`).
 //!
@@ -17,10 +20,16 @@
 //! ```
 #![allow(dead_code, unused_imports)]
 
+pub mod hostile;
 pub mod mirror;
+pub mod project;
 pub mod scenario;
+pub mod sdistgen;
 pub mod server;
+pub mod tarball;
 pub mod wheelgen;
 
-pub use scenario::{Fault, Format, Scenario, ServerOptions, VersionSpec, Yanked};
+pub use scenario::{
+    BuildSpec, Fault, Format, MetadataMode, Scenario, ServerOptions, VersionSpec, Yanked,
+};
 pub use server::{RequestRecord, ServedFile, TestIndex};

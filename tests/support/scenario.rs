@@ -1,8 +1,13 @@
 //! The scenario model: the packse TOML format (root requirements, packages and their versions,
 //! environment, resolver options, expected outcome) plus our own `[server]` table (page
 //! format, PEP 658, range requests, caching headers, injected faults) and per-version
-//! extensions (entry points, extra files, padding, upload time). Scenarios load from files or
-//! are built in code with the builder methods on [`Scenario`] and [`VersionSpec`].
+//! extensions (entry points, extra files, padding, upload time, an sdist built by an in-tree
+//! PEP 517 backend, a crafted sdist). Scenarios load from files or are built in code with the
+//! builder methods on [`Scenario`], [`VersionSpec`] and [`BuildSpec`].
+//!
+//! A version with a `build` table (`[packages.X.versions."1.0".build]`, see [`BuildSpec`])
+//! publishes a buildable sdist (see `sdistgen`) instead of the plain one; everything else,
+//! and every packse file, is unchanged by it.
 //!
 //! Unknown fields are ignored everywhere, so newer packse files keep parsing.
 
@@ -10,6 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use super::wheelgen::Dist;
 
 /// One scenario: an index (the packages) plus what a resolver should make of `root`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -72,6 +79,16 @@ pub struct VersionSpec {
     /// Our extension: RFC 3339 upload time of every file of this version (a deterministic
     /// default is derived otherwise).
     pub upload_time: Option<String>,
+    /// Our extension: the sdist (when `sdist` is on) is a buildable source tree with the
+    /// in-tree test backend (`pyproject.toml`, `_backend/`, the package sources, `PKG-INFO`
+    /// as [`BuildSpec::metadata`] says) instead of a lone `PKG-INFO`. Off by default.
+    pub build: Option<BuildSpec>,
+    /// Set in code only (never read from or written to TOML): serve this file as the
+    /// version's sdist, listed on the project page with its own file name and sha256, in
+    /// place of the generated one (even with `sdist = false`). For the hostile archives of
+    /// `support::hostile`.
+    #[serde(skip)]
+    pub sdist_override: Option<Dist>,
 }
 
 impl Default for VersionSpec {
@@ -89,7 +106,195 @@ impl Default for VersionSpec {
             pad_bytes: 0,
             tail_pad_bytes: 0,
             upload_time: None,
+            build: None,
+            sdist_override: None,
         }
+    }
+}
+
+/// Where a buildable sdist's (or a local project's) static metadata lives, that is what a
+/// frontend may read without running a hook.
+///
+/// | mode | `PKG-INFO` (sdists only) | `pyproject.toml` `[project]` |
+/// |---|---|---|
+/// | `static` (default) | 2.2, dependencies, no `Dynamic` | none |
+/// | `dynamic` | 2.2, `Dynamic: Requires-Dist` and `Dynamic: Provides-Extra`, no dependencies | name, version, `dynamic = ["dependencies", "optional-dependencies"]` |
+/// | `legacy` | 2.1 (untrusted by PEP 643), dependencies | none |
+/// | `pyproject` | 2.1, name and version only | static: `dependencies`, `optional-dependencies`, `requires-python` |
+///
+/// So only `static` sdists and `pyproject` sdists or projects can be locked without a hook;
+/// a local project (which has no `PKG-INFO`) in `static` or `legacy` mode needs one.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MetadataMode {
+    #[default]
+    Static,
+    Dynamic,
+    Legacy,
+    Pyproject,
+}
+
+/// Our `build` table of a version: how its sdist (or a project written by
+/// `support::project`) builds with the in-tree backend `sanctuary_test_backend`
+/// (`pyproject.toml`: `build-backend = "sanctuary_test_backend"`, `backend-path =
+/// ["_backend"]`; pure stdlib). The backend's hooks:
+///
+/// - `get_requires_for_build_{wheel,editable,sdist}`: `[]`;
+/// - `prepare_metadata_for_build_{wheel,editable}` (absent when `prepare_metadata = false`):
+///   a `.dist-info` whose `METADATA` declares the version's `requires` (fails when
+///   `fail_metadata`);
+/// - `build_wheel`: imports `requires_import` (failing when `strict_imports` and one is
+///   missing), then fails when `fail`, else writes `<dist>-<ver>-<wheel_tag>.whl`: the
+///   sources (`<pkg>/__init__.py` and the version's `files`, read from the tree at build time),
+///   `<pkg>/_built.py` (`BUILT_BY`, `HOOK` and `IMPORTS`: what the build imported) and a
+///   dist-info (`METADATA` declaring `built_requires`, `WHEEL`, `entry_points.txt`, `RECORD`
+///   with sha256s). Given a `metadata_directory`, it copies that `METADATA` instead, unless
+///   `ignore_metadata_directory`;
+/// - `build_editable` (absent when `editable = false`): as `build_wheel`, but the wheel holds
+///   `__editable__.<dist>-<ver>.pth` naming the source tree instead of the sources;
+/// - `build_sdist`: the tree as a `.tar.gz`.
+///
+/// Each hook prints `backend: <hook> for <name> <version>` to stdout. Every hook but the
+/// `get_requires` ones first imports each `build_requires` module (its name normalized,
+/// `-` → `_`, as the generated wheels name their package) and fails when one is missing. When `SANCTUARY_TEST_HOOK_LOG` names a file, each hook call appends one JSON
+/// line: `hook`, `name`, `version`, `outcome` (`ok` / `failed`), `error`, `result`,
+/// `imports` (module → `{file, version}` or `{error}`), `env` (`MAX_JOBS`,
+/// `CMAKE_BUILD_PARALLEL_LEVEL`, `TORCH_CUDA_ARCH_LIST`, `CUDA_HOME`, `PYTHONPATH`,
+/// `PYTHONNOUSERSITE`, `VIRTUAL_ENV`, `PIP_*`, `SANCTUARY_*`, and `record_env`, when set),
+/// `python` (`sys.executable`), `prefix`, `sys_path`, `cwd`, `config_settings` and
+/// `metadata_directory`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct BuildSpec {
+    pub metadata: MetadataMode,
+    /// `build_wheel` and `build_editable` print `fail_message` to stderr and raise.
+    pub fail: bool,
+    /// `prepare_metadata_for_build_*` print `fail_message` to stderr and raise.
+    pub fail_metadata: bool,
+    /// Default `backend: compiler exploded`.
+    pub fail_message: String,
+    /// Modules `build_wheel` / `build_editable` import and record (`torch`).
+    pub requires_import: Vec<String>,
+    /// Fail the build when a `requires_import` module cannot be imported.
+    pub strict_imports: bool,
+    /// `[build-system] requires`.
+    pub build_requires: Vec<String>,
+    /// The `Requires-Dist` of the built wheel's `METADATA` (default: the version's
+    /// `requires`); differing from `requires` makes static or hook metadata disagree with the
+    /// built wheel.
+    pub built_requires: Option<Vec<String>>,
+    /// The built wheel's tag (a compressed tag set is allowed); default `py3-none-any`.
+    pub wheel_tag: Option<String>,
+    /// Offer `prepare_metadata_for_build_wheel` / `_editable` (default on).
+    pub prepare_metadata: bool,
+    /// Offer `build_editable` (PEP 660; default on).
+    pub editable: bool,
+    /// `build_wheel` ignores a `metadata_directory` (a backend whose wheel disagrees with its
+    /// own `prepare_metadata`).
+    pub ignore_metadata_directory: bool,
+    /// More environment variables the hook log records.
+    pub record_env: Vec<String>,
+}
+
+/// What a failing test backend prints to stderr (and raises) by default.
+pub const DEFAULT_FAIL_MESSAGE: &str = "backend: compiler exploded";
+
+impl Default for BuildSpec {
+    fn default() -> Self {
+        Self {
+            metadata: MetadataMode::Static,
+            fail: false,
+            fail_metadata: false,
+            fail_message: DEFAULT_FAIL_MESSAGE.to_string(),
+            requires_import: Vec::new(),
+            strict_imports: false,
+            build_requires: Vec::new(),
+            built_requires: None,
+            wheel_tag: None,
+            prepare_metadata: true,
+            editable: true,
+            ignore_metadata_directory: false,
+            record_env: Vec::new(),
+        }
+    }
+}
+
+impl BuildSpec {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn metadata(mut self, mode: MetadataMode) -> Self {
+        self.metadata = mode;
+        self
+    }
+
+    /// `build_wheel` and `build_editable` fail with [`DEFAULT_FAIL_MESSAGE`] on stderr.
+    pub fn failing(self) -> Self {
+        self.fail(DEFAULT_FAIL_MESSAGE)
+    }
+
+    /// `build_wheel` and `build_editable` fail with `message` on stderr.
+    pub fn fail(mut self, message: &str) -> Self {
+        self.fail = true;
+        self.fail_message = message.to_string();
+        self
+    }
+
+    /// `prepare_metadata_for_build_*` fail too (with the same message).
+    pub fn fail_metadata(mut self) -> Self {
+        self.fail_metadata = true;
+        self
+    }
+
+    /// Modules the build imports; `strict`: the build fails when one is missing.
+    pub fn requires_import<S: AsRef<str>>(
+        mut self,
+        modules: impl IntoIterator<Item = S>,
+        strict: bool,
+    ) -> Self {
+        self.requires_import = modules
+            .into_iter()
+            .map(|s| s.as_ref().to_string())
+            .collect();
+        self.strict_imports = strict;
+        self
+    }
+
+    pub fn build_requires<S: AsRef<str>>(mut self, reqs: impl IntoIterator<Item = S>) -> Self {
+        self.build_requires = reqs.into_iter().map(|s| s.as_ref().to_string()).collect();
+        self
+    }
+
+    pub fn built_requires<S: AsRef<str>>(mut self, reqs: impl IntoIterator<Item = S>) -> Self {
+        self.built_requires = Some(reqs.into_iter().map(|s| s.as_ref().to_string()).collect());
+        self
+    }
+
+    pub fn wheel_tag(mut self, tag: &str) -> Self {
+        self.wheel_tag = Some(tag.to_string());
+        self
+    }
+
+    pub fn prepare_metadata(mut self, on: bool) -> Self {
+        self.prepare_metadata = on;
+        self
+    }
+
+    pub fn editable(mut self, on: bool) -> Self {
+        self.editable = on;
+        self
+    }
+
+    pub fn ignore_metadata_directory(mut self) -> Self {
+        self.ignore_metadata_directory = true;
+        self
+    }
+
+    pub fn record_env<S: AsRef<str>>(mut self, vars: impl IntoIterator<Item = S>) -> Self {
+        self.record_env
+            .extend(vars.into_iter().map(|s| s.as_ref().to_string()));
+        self
     }
 }
 
@@ -400,10 +605,7 @@ impl Scenario {
     pub fn root_projects(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for req in &self.root.requires {
-            let end = req
-                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-                .unwrap_or(req.len());
-            let name = normalize(req[..end].trim());
+            let name = requirement_name(req);
             if !name.is_empty() && !out.contains(&name) {
                 out.push(name);
             }
@@ -484,6 +686,32 @@ impl VersionSpec {
         self.upload_time = Some(rfc3339.to_string());
         self
     }
+
+    /// Publishes a buildable sdist (see [`BuildSpec`]).
+    pub fn build(mut self, build: BuildSpec) -> Self {
+        self.build = Some(build);
+        self
+    }
+
+    /// Publishes only the buildable sdist: `build(build)` and no wheel.
+    pub fn sdist_only(self, build: BuildSpec) -> Self {
+        self.build(build).wheel(false)
+    }
+
+    /// Serves `dist` as this version's sdist (a crafted archive), listed on the pages.
+    pub fn sdist_override(mut self, dist: Dist) -> Self {
+        self.sdist_override = Some(dist);
+        self
+    }
+}
+
+/// The project a PEP 508 requirement names, normalized (`Foo_Bar[x]>=1` → `foo-bar`).
+pub fn requirement_name(req: &str) -> String {
+    let req = req.trim_start();
+    let end = req
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(req.len());
+    normalize(req[..end].trim())
 }
 
 /// PEP 503 name normalization: lowercase, runs of `-`, `_`, `.` become one `-`.

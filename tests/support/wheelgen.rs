@@ -1,8 +1,10 @@
 //! Generates the distributions a scenario publishes: real, installable wheels (package
 //! `__init__.py`, extra files, optional padding, then the `.dist-info` entries `METADATA`,
-//! `WHEEL`, `entry_points.txt`, optional `licenses/PADDING` and `RECORD` last) and small sdists (`.tar.gz` holding
-//! `PKG-INFO`, hand-written ustar headers). Output is deterministic: fixed 1980-01-01 zip
-//! timestamps, mtime 0 in tar and gzip, entries in a fixed order.
+//! `WHEEL`, `entry_points.txt`, optional `licenses/PADDING` and `RECORD` last) and small sdists
+//! (`.tar.gz` holding `PKG-INFO`, written by `tarball`; a version with a `build` table gets
+//! the buildable sdist of `sdistgen` instead), and the core metadata both share. Output is
+//! deterministic: fixed 1980-01-01 zip timestamps, mtime 0 in tar and gzip, entries in a fixed
+//! order.
 
 use std::io::{Cursor, Write};
 use std::str::FromStr;
@@ -12,6 +14,8 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use super::scenario::{VersionSpec, normalize};
+use super::sdistgen;
+use super::tarball::TarWriter;
 
 /// One generated file.
 #[derive(Clone, Debug)]
@@ -25,7 +29,7 @@ pub struct Dist {
 }
 
 impl Dist {
-    fn new(filename: String, bytes: Vec<u8>, metadata: Option<Vec<u8>>) -> Self {
+    pub fn new(filename: String, bytes: Vec<u8>, metadata: Option<Vec<u8>>) -> Self {
         let sha256 = sha256_hex(&bytes);
         Self {
             filename,
@@ -58,7 +62,7 @@ pub fn file_name_part(name: &str) -> String {
 }
 
 /// Every file one version publishes: its wheels (one per tag, default `py3-none-any`), then
-/// its sdist.
+/// its sdist (the crafted `sdist_override` when set).
 pub fn dists_for(name: &str, version: &str, spec: &VersionSpec) -> Vec<Dist> {
     let mut out = Vec::new();
     if spec.wheel {
@@ -72,23 +76,65 @@ pub fn dists_for(name: &str, version: &str, spec: &VersionSpec) -> Vec<Dist> {
             out.push(wheel(name, version, spec, tag));
         }
     }
-    if spec.sdist {
+    if let Some(crafted) = &spec.sdist_override {
+        out.push(crafted.clone());
+    } else if spec.sdist {
         out.push(sdist(name, version, spec));
     }
     out
 }
 
-/// The core metadata (`METADATA` / `PKG-INFO`) of a version.
+/// The core metadata (`METADATA` / `PKG-INFO`) of a version: Metadata-Version 2.1 with its
+/// requirements.
 pub fn metadata(name: &str, version: &str, spec: &VersionSpec) -> String {
+    core_metadata(
+        name,
+        version,
+        spec,
+        &MetadataFields {
+            metadata_version: "2.1",
+            requires_python: true,
+            requires: Some(&spec.requires),
+            dynamic: &[],
+        },
+    )
+}
+
+/// Which fields [`core_metadata`] writes.
+pub struct MetadataFields<'a> {
+    pub metadata_version: &'a str,
+    /// Write `Requires-Python` (when the version has one).
+    pub requires_python: bool,
+    /// The `Requires-Dist` lines, then the extras (`Provides-Extra` and theirs); `None`:
+    /// neither.
+    pub requires: Option<&'a [String]>,
+    /// `Dynamic` lines (Metadata-Version 2.2).
+    pub dynamic: &'a [&'a str],
+}
+
+/// Core metadata with the fields `fields` selects: `Metadata-Version`, `Name`, `Version`,
+/// `Summary`, `Dynamic`, `Requires-Python`, `Requires-Dist`, then each extra.
+pub fn core_metadata(
+    name: &str,
+    version: &str,
+    spec: &VersionSpec,
+    fields: &MetadataFields,
+) -> String {
     let mut m = String::new();
-    m.push_str("Metadata-Version: 2.1\n");
+    m.push_str(&format!("Metadata-Version: {}\n", fields.metadata_version));
     m.push_str(&format!("Name: {name}\n"));
     m.push_str(&format!("Version: {}\n", normalize_version(version)));
     m.push_str(&format!("Summary: Test package {name}\n"));
-    if let Some(rp) = &spec.requires_python {
+    for field in fields.dynamic {
+        m.push_str(&format!("Dynamic: {field}\n"));
+    }
+    if let (true, Some(rp)) = (fields.requires_python, &spec.requires_python) {
         m.push_str(&format!("Requires-Python: {rp}\n"));
     }
-    for req in &spec.requires {
+    let Some(requires) = fields.requires else {
+        return m;
+    };
+    for req in requires {
         m.push_str(&format!("Requires-Dist: {req}\n"));
     }
     for (extra, reqs) in &spec.extras {
@@ -101,6 +147,27 @@ pub fn metadata(name: &str, version: &str, spec: &VersionSpec) -> String {
         }
     }
     m
+}
+
+/// `entry_points.txt` of a version, `None` when it has none.
+pub fn entry_points_txt(spec: &VersionSpec) -> Option<String> {
+    if spec.entry_points.is_empty() {
+        return None;
+    }
+    let mut ep = String::new();
+    for (group, items) in &spec.entry_points {
+        ep.push_str(&format!("[{group}]\n"));
+        for (k, v) in items {
+            ep.push_str(&format!("{k} = {v}\n"));
+        }
+        ep.push('\n');
+    }
+    Some(ep)
+}
+
+/// The package's `__init__.py` (what `import <pkg>` runs), in wheels and source trees alike.
+pub fn init_py(version: &str) -> String {
+    format!("__version__ = \"{}\"\n", normalize_version(version))
 }
 
 /// `req` restricted to `extra`: `b>=1 ; extra == "x"`, or `b ; (marker) and extra == "x"`.
@@ -143,7 +210,7 @@ pub fn wheel(name: &str, version: &str, spec: &VersionSpec, tag: &str) -> Dist {
     let mut entries: Vec<(String, Vec<u8>, CompressionMethod)> = Vec::new();
     entries.push((
         format!("{dist}/__init__.py"),
-        format!("__version__ = \"{ver}\"\n").into_bytes(),
+        init_py(version).into_bytes(),
         CompressionMethod::Deflated,
     ));
     for (path, content) in &spec.files {
@@ -177,15 +244,7 @@ pub fn wheel(name: &str, version: &str, spec: &VersionSpec, tag: &str) -> Dist {
         wheel_file.into_bytes(),
         CompressionMethod::Deflated,
     ));
-    if !spec.entry_points.is_empty() {
-        let mut ep = String::new();
-        for (group, items) in &spec.entry_points {
-            ep.push_str(&format!("[{group}]\n"));
-            for (k, v) in items {
-                ep.push_str(&format!("{k} = {v}\n"));
-            }
-            ep.push('\n');
-        }
+    if let Some(ep) = entry_points_txt(spec) {
         entries.push((
             format!("{dist_info}/entry_points.txt"),
             ep.into_bytes(),
@@ -230,44 +289,22 @@ pub fn wheel(name: &str, version: &str, spec: &VersionSpec, tag: &str) -> Dist {
     Dist::new(filename, bytes, Some(meta))
 }
 
-/// Builds the sdist: `<dist>-<ver>.tar.gz` with `<dist>-<ver>/PKG-INFO`.
+/// Builds the sdist: `<dist>-<ver>.tar.gz` with `<dist>-<ver>/PKG-INFO`, or, for a version
+/// with a `build` table, the buildable source tree of [`sdistgen::build_sdist`].
 pub fn sdist(name: &str, version: &str, spec: &VersionSpec) -> Dist {
-    let dist = file_name_part(name);
-    let ver = normalize_version(version);
-    let stem = format!("{dist}-{ver}");
+    if spec.build.is_some() {
+        return sdistgen::build_sdist(name, version, spec);
+    }
+    let stem = sdist_stem(name, version);
     let pkg_info = metadata(name, version, spec).into_bytes();
-    let mut tar = Vec::new();
-    tar_entry(&mut tar, &format!("{stem}/PKG-INFO"), &pkg_info);
-    tar.extend_from_slice(&[0u8; 1024]);
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar).expect("gzip");
-    let bytes = gz.finish().expect("gzip finish");
-    Dist::new(format!("{stem}.tar.gz"), bytes, None)
+    let mut tar = TarWriter::new();
+    tar.file(&format!("{stem}/PKG-INFO"), &pkg_info);
+    Dist::new(format!("{stem}.tar.gz"), tar.finish_gz(), None)
 }
 
-/// Appends one regular-file ustar entry (header, data, padding to 512).
-fn tar_entry(out: &mut Vec<u8>, path: &str, data: &[u8]) {
-    assert!(path.len() < 100, "tar path too long: {path}");
-    let mut h = [0u8; 512];
-    let put = |h: &mut [u8; 512], at: usize, s: &[u8]| h[at..at + s.len()].copy_from_slice(s);
-    put(&mut h, 0, path.as_bytes());
-    put(&mut h, 100, b"0000644\0");
-    put(&mut h, 108, b"0000000\0");
-    put(&mut h, 116, b"0000000\0");
-    put(&mut h, 124, format!("{:011o}\0", data.len()).as_bytes());
-    put(&mut h, 136, b"00000000000\0");
-    put(&mut h, 148, b"        ");
-    h[156] = b'0';
-    put(&mut h, 257, b"ustar\0");
-    put(&mut h, 263, b"00");
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    put(&mut h, 148, format!("{sum:06o}\0 ").as_bytes());
-    out.extend_from_slice(&h);
-    out.extend_from_slice(data);
-    let pad = (512 - data.len() % 512) % 512;
-    out.extend(std::iter::repeat_n(0u8, pad));
+/// `<dist>-<ver>`: an sdist's file stem and top directory (PEP 625).
+pub fn sdist_stem(name: &str, version: &str) -> String {
+    format!("{}-{}", file_name_part(name), normalize_version(version))
 }
 
 /// Deterministic incompressible bytes (xorshift64*).
