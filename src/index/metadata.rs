@@ -75,6 +75,18 @@ pub fn parse_metadata(bytes: &[u8], file: &str) -> Result<CoreMetadata, IndexErr
     })
 }
 
+/// The values of every header field named `key` (case-insensitive), in order, as written:
+/// for the fields [`parse_metadata`] leaves out (`Metadata-Version`, `Dynamic`) and for a
+/// strict reading of those it skips when invalid.
+pub(crate) fn field_values(bytes: &[u8], key: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    headers(&text)
+        .into_iter()
+        .filter(|(_, k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, _, value)| value)
+        .collect()
+}
+
 /// The header fields before the first blank line, as `(line number of the key, key, value)`
 /// with continuation lines (starting with a space or tab) folded into the value.
 fn headers(text: &str) -> Vec<(usize, &str, String)> {
