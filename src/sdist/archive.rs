@@ -14,14 +14,15 @@
 //! bit, and directories `0o755` (the umask applies, as it does for pip); setuid, setgid and
 //! sticky bits, owners and times are never kept. Symlinks that stay inside the tree are
 //! created as they are (sdists carry a few, e.g. a `README` pointing at `docs/`); a hard link
-//! becomes a copy of the file it names.
+//! becomes a copy of the file it names. [`read_static_files`] reads a `PKG-INFO` or
+//! `pyproject.toml` held as a link from the member the link names, in a second pass.
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use super::SdistError;
-use super::tree::{Action, Admitted, EntryKind, Tree, refuse};
+use super::tree::{Action, Admitted, EntryKind, Tree, refuse, shown};
 use super::{tarball, zipfile};
 use crate::install::wheel::check_entry_name;
 
@@ -205,7 +206,7 @@ fn read_static_reader(
             if tree.file_size(&source).is_none() {
                 let reason = format!(
                     "a link to `{}`, which is not a file of the archive",
-                    source.join("/")
+                    shown(&source.join("/"))
                 );
                 return Err(tree.refuse(&name, reason));
             }

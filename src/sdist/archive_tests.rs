@@ -319,6 +319,21 @@ fn an_absolute_path_is_refused() {
     let bytes = Tarball::new().file(&name, b"escaped").gz();
     assert_refused(&bytes, &name, "absolute");
     assert!(!outside.exists());
+    let bytes = Tarball::new().dir("/").file("demo-1.0/a", b"").gz();
+    assert_refused(&bytes, "/", "absolute");
+}
+
+#[test]
+fn a_dot_directory_entry_is_the_archive_root() {
+    // `tar -czf x.tar.gz .` lists `./` first.
+    let bytes = Tarball::new()
+        .dir("./")
+        .dir("./demo-1.0/")
+        .file("./demo-1.0/a", b"x")
+        .gz();
+    let scratch = Scratch::new();
+    let top = unpack_gz(&scratch, &bytes).unwrap();
+    assert_eq!(top, scratch.dest().join("demo-1.0"));
 }
 
 #[test]

@@ -127,7 +127,10 @@ impl<'a> Tree<'a> {
                 ),
             ));
         }
-        if kind == EntryKind::Dir && name.split('/').all(|p| p.is_empty() || p == ".") {
+        if kind == EntryKind::Dir
+            && name.starts_with('.')
+            && name.split('/').all(|p| p.is_empty() || p == ".")
+        {
             return Ok(None);
         }
         if kind != EntryKind::Dir && name.ends_with('/') {
