@@ -14,15 +14,17 @@
 //! bit, and directories `0o755` (the umask applies, as it does for pip); setuid, setgid and
 //! sticky bits, owners and times are never kept. Symlinks that stay inside the tree are
 //! created as they are (sdists carry a few, e.g. a `README` pointing at `docs/`); a hard link
-//! becomes a copy of the file it names.
+//! becomes a copy of the file it names. [`read_static_files`] reads a `PKG-INFO` or
+//! `pyproject.toml` held as a link from the member the link names, in a second pass.
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use super::SdistError;
-use super::tree::{Action, Admitted, EntryKind, Tree, refuse};
+use super::tree::{Action, Admitted, EntryKind, Tree, refuse, shown};
 use super::{tarball, zipfile};
+use crate::install::wheel::check_entry_name;
 
 /// The most a `PKG-INFO` read by [`read_static_files`] may hold.
 pub const MAX_PKG_INFO_BYTES: u64 = 16 << 20;
@@ -181,20 +183,51 @@ pub fn read_static_files_from_bytes(
 }
 
 fn read_static_reader(
-    reader: impl Read + Seek,
+    mut reader: impl Read + Seek,
     filename: &str,
     limits: &Limits,
 ) -> Result<StaticFiles, SdistError> {
     let mut statics = ReadStatic {
         tree: Tree::new(filename, limits),
-        pkg_info: None,
-        pyproject: None,
+        files: [None, None],
+        links: [None, None],
     };
-    walk(reader, filename, limits, &mut statics)?;
+    walk(&mut reader, filename, limits, &mut statics)?;
     let top = top(&statics.tree, filename)?.to_string();
+    let ReadStatic {
+        tree,
+        mut files,
+        links,
+    } = statics;
+    // A file held as a link is read from the member it names, in a second pass.
+    let mut wanted = Vec::new();
+    for (which, link) in links.into_iter().enumerate() {
+        if let Some((name, source)) = link {
+            if tree.file_size(&source).is_none() {
+                let reason = format!(
+                    "a link to `{}`, which is not a file of the archive",
+                    shown(&source.join("/"))
+                );
+                return Err(tree.refuse(&name, reason));
+            }
+            wanted.push((which, name, source.join("/")));
+        }
+    }
+    if !wanted.is_empty() {
+        reader
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(read_error(filename))?;
+        let mut linked = ReadLinked {
+            sdist: filename,
+            wanted,
+            files: &mut files,
+        };
+        walk(&mut reader, filename, limits, &mut linked)?;
+    }
+    let [pkg_info, pyproject] = files;
     Ok(StaticFiles {
-        pkg_info: statics.pkg_info,
-        pyproject: statics.pyproject,
+        pkg_info,
+        pyproject,
         top,
     })
 }
@@ -400,11 +433,25 @@ fn create_symlink(_target: &str, _path: &Path) -> std::io::Result<()> {
     Err(std::io::ErrorKind::Unsupported.into())
 }
 
-/// The [`Visitor`] of [`read_static_files`].
+/// The files [`read_static_files`] reads, as indexes into its arrays.
+const PKG_INFO: usize = 0;
+const PYPROJECT: usize = 1;
+
+/// The index and cap of `<top>/{file}`, if it is one [`read_static_files`] reads.
+fn static_file(file: &str) -> Option<(usize, u64)> {
+    match file {
+        "PKG-INFO" => Some((PKG_INFO, MAX_PKG_INFO_BYTES)),
+        "pyproject.toml" => Some((PYPROJECT, MAX_PYPROJECT_BYTES)),
+        _ => None,
+    }
+}
+
+/// The first [`Visitor`] of [`read_static_files`]: every member checked, the files read.
 struct ReadStatic<'a> {
     tree: Tree<'a>,
-    pkg_info: Option<Vec<u8>>,
-    pyproject: Option<Vec<u8>>,
+    files: [Option<Vec<u8>>; 2],
+    /// A file held as a link: the link's name and the components of the member it names.
+    links: [Option<(String, Vec<String>)>; 2],
 }
 
 impl Visitor for ReadStatic<'_> {
@@ -420,41 +467,98 @@ impl Visitor for ReadStatic<'_> {
         let [_, file] = admitted.parts.as_slice() else {
             return Ok(());
         };
-        let (slot, cap) = match file.as_str() {
-            "PKG-INFO" => (&mut self.pkg_info, MAX_PKG_INFO_BYTES),
-            "pyproject.toml" => (&mut self.pyproject, MAX_PYPROJECT_BYTES),
-            _ => return Ok(()),
+        let Some((which, cap)) = static_file(file) else {
+            return Ok(());
         };
-        let size = match admitted.action {
-            Action::File { size, .. } => size,
-            Action::Dir { .. } => return Ok(()),
-            Action::Copy { .. } | Action::Symlink(_) => {
-                return Err(self.tree.refuse(
-                    name,
-                    "a link: sanctuary reads this file only when the archive holds it as a file",
-                ));
+        match admitted.action {
+            Action::File { size, .. } => {
+                self.files[which] = Some(read_capped(self.tree.sdist(), name, data, size, cap)?);
             }
-        };
-        if size > cap {
-            return Err(self.tree.refuse(
-                name,
-                format!("{size} bytes, more than the {cap} this file may hold"),
-            ));
+            Action::Dir { .. } => {}
+            Action::Copy { source, .. } => self.links[which] = Some((name.to_string(), source)),
+            Action::Symlink(target) => {
+                let source = resolve_symlink(&admitted.parts, &target);
+                self.links[which] = Some((name.to_string(), source));
+            }
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        data.take(cap + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|source| SdistError::Read {
-                sdist: self.tree.sdist().to_string(),
-                source,
-            })?;
-        if bytes.len() as u64 != size {
-            return Err(self.tree.refuse(
-                name,
-                format!("{} bytes where its header declares {size}", bytes.len()),
-            ));
-        }
-        *slot = Some(bytes);
         Ok(())
     }
+}
+
+/// The components of what the symlink at `link` names: `target` (checked by the tree to stay
+/// inside it) applied lexically to the link's directory.
+fn resolve_symlink(link: &[String], target: &str) -> Vec<String> {
+    let mut parts = link[..link.len().saturating_sub(1)].to_vec();
+    for part in target.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        if part == ".." {
+            parts.pop();
+        } else {
+            parts.push(part.to_string());
+        }
+    }
+    parts
+}
+
+/// The second [`Visitor`] of [`read_static_files`]: the members that links named, read into
+/// the files (the archive is the one the first pass checked).
+struct ReadLinked<'a, 'f> {
+    sdist: &'a str,
+    /// The index of the file, the link's name, and the member's path.
+    wanted: Vec<(usize, String, String)>,
+    files: &'f mut [Option<Vec<u8>>; 2],
+}
+
+impl Visitor for ReadLinked<'_, '_> {
+    fn visit(
+        &mut self,
+        name: &str,
+        kind: EntryKind,
+        data: &mut dyn Read,
+    ) -> Result<(), SdistError> {
+        let EntryKind::File { size, .. } = kind else {
+            return Ok(());
+        };
+        let Ok(parts) = check_entry_name(name) else {
+            return Ok(());
+        };
+        let path = parts.join("/");
+        for (which, link, _) in self.wanted.iter().filter(|(_, _, p)| *p == path) {
+            let cap = if *which == PKG_INFO {
+                MAX_PKG_INFO_BYTES
+            } else {
+                MAX_PYPROJECT_BYTES
+            };
+            self.files[*which] = Some(read_capped(self.sdist, link, data, size, cap)?);
+        }
+        Ok(())
+    }
+}
+
+/// A member of `size` bytes, at most `cap`, read whole; `name` names it in errors.
+fn read_capped(
+    sdist: &str,
+    name: &str,
+    data: &mut dyn Read,
+    size: u64,
+    cap: u64,
+) -> Result<Vec<u8>, SdistError> {
+    if size > cap {
+        return Err(refuse(
+            sdist,
+            name,
+            format!("{size} bytes, more than the {cap} this file may hold"),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    data.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error(sdist))?;
+    if bytes.len() as u64 != size {
+        return Err(refuse(
+            sdist,
+            name,
+            format!("{} bytes where its header declares {size}", bytes.len()),
+        ));
+    }
+    Ok(bytes)
 }

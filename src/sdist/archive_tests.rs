@@ -95,6 +95,22 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+/// A GNU long name header for `name` (its data: [`nul_terminated`]).
+fn gnu_long_name(name: &str) -> Header {
+    let mut header = Header::new_gnu();
+    header.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    header.set_entry_type(EntryType::GNULongName);
+    header.set_size(name.len() as u64 + 1);
+    header.set_cksum();
+    header
+}
+
+fn nul_terminated(name: &str) -> Vec<u8> {
+    let mut data = name.as_bytes().to_vec();
+    data.push(0);
+    data
+}
+
 /// One PAX record, `"<len> key=value\n"`.
 fn pax_record(key: &str, value: &str) -> Vec<u8> {
     let rest = key.len() + value.len() + 3;
@@ -249,13 +265,31 @@ fn read_static_files_reports_absent_files_as_none() {
 }
 
 #[test]
-fn a_linked_pkg_info_is_not_read_statically() {
+fn a_linked_pkg_info_is_read_from_the_member_it_names() {
+    // A symlink to a member listed after it, and a hard link to one listed before.
     let bytes = Tarball::new()
-        .file("demo-1.0/other", b"Name: other\n")
-        .symlink("demo-1.0/PKG-INFO", "other")
+        .file("demo-1.0/pyproject.in", b"[project]\n")
+        .symlink("demo-1.0/PKG-INFO", "docs/PKG-INFO.txt")
+        .hardlink("demo-1.0/pyproject.toml", "demo-1.0/pyproject.in")
+        .file("demo-1.0/docs/PKG-INFO.txt", b"Name: demo\n")
+        .gz();
+    let statics = read_static_files_from_bytes(&bytes, SDIST, &Limits::default()).unwrap();
+    assert_eq!(statics.pkg_info.unwrap(), b"Name: demo\n");
+    assert_eq!(statics.pyproject.unwrap(), b"[project]\n");
+}
+
+#[test]
+fn a_pkg_info_linked_to_no_file_is_refused() {
+    let bytes = Tarball::new()
+        .file("demo-1.0/a", b"")
+        .symlink("demo-1.0/PKG-INFO", "missing")
         .gz();
     let err = read_static_files_from_bytes(&bytes, SDIST, &Limits::default()).unwrap_err();
     assert!(err.to_string().contains("demo-1.0/PKG-INFO"), "{err}");
+    assert!(
+        err.to_string().contains("not a file of the archive"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -285,6 +319,21 @@ fn an_absolute_path_is_refused() {
     let bytes = Tarball::new().file(&name, b"escaped").gz();
     assert_refused(&bytes, &name, "absolute");
     assert!(!outside.exists());
+    let bytes = Tarball::new().dir("/").file("demo-1.0/a", b"").gz();
+    assert_refused(&bytes, "/", "absolute");
+}
+
+#[test]
+fn a_dot_directory_entry_is_the_archive_root() {
+    // `tar -czf x.tar.gz .` lists `./` first.
+    let bytes = Tarball::new()
+        .dir("./")
+        .dir("./demo-1.0/")
+        .file("./demo-1.0/a", b"x")
+        .gz();
+    let scratch = Scratch::new();
+    let top = unpack_gz(&scratch, &bytes).unwrap();
+    assert_eq!(top, scratch.dest().join("demo-1.0"));
 }
 
 #[test]
@@ -439,18 +488,70 @@ fn a_pax_size_that_is_not_a_plain_number_is_refused() {
 }
 
 #[test]
-fn a_pax_size_with_a_zero_ustar_size_is_read() {
-    // What writers do for files over 8 GiB: the ustar field left 0, the PAX size exact.
+fn a_pax_size_over_a_zero_ustar_size_is_refused() {
+    // What writers do for files over 8 GiB (the ustar field left 0): past any file limit, and
+    // a reader that ignored the PAX size would take the data for headers.
     let header = Tarball::header(b"demo-1.0/a", EntryType::Regular, 0, 0o644);
     let bytes = Tarball::new()
         .pax(&[("size", b"5")])
         .raw(&header, b"hello")
-        .file("demo-1.0/b", b"after")
+        .gz();
+    assert_refused(&bytes, "demo-1.0/a", "readers would disagree");
+}
+
+#[test]
+fn a_pax_path_is_the_members_name() {
+    let header = Tarball::header(b"demo-1.0/short", EntryType::Regular, 5, 0o644);
+    let long = format!("demo-1.0/{}", "l".repeat(150));
+    let bytes = Tarball::new()
+        .pax(&[("path", long.as_bytes()), ("mtime", b"1700000000.5")])
+        .raw(&header, b"hello")
         .gz();
     let scratch = Scratch::new();
     let top = unpack_gz(&scratch, &bytes).unwrap();
-    assert_eq!(std::fs::read(top.join("a")).unwrap(), b"hello");
-    assert_eq!(std::fs::read(top.join("b")).unwrap(), b"after");
+    assert_eq!(std::fs::read(top.join("l".repeat(150))).unwrap(), b"hello");
+    assert!(!top.join("short").exists());
+}
+
+#[test]
+fn a_gnu_long_name_is_the_members_name() {
+    let long = format!("demo-1.0/{}", "g".repeat(150));
+    let header = Tarball::header(b"demo-1.0/short", EntryType::Regular, 2, 0o644);
+    let bytes = Tarball::new()
+        .raw(&gnu_long_name(&long), &nul_terminated(&long))
+        .raw(&header, b"hi")
+        .gz();
+    let scratch = Scratch::new();
+    let top = unpack_gz(&scratch, &bytes).unwrap();
+    assert_eq!(std::fs::read(top.join("g".repeat(150))).unwrap(), b"hi");
+}
+
+#[test]
+fn an_oversized_extension_header_is_refused_before_it_is_read() {
+    // The `tar` crate would hold a PAX header of any size in memory.
+    let data = vec![b'x'; (2 << 20) + 1];
+    let header = Tarball::header(b"PaxHeader", EntryType::XHeader, data.len() as u64, 0o644);
+    let bytes = Tarball::new()
+        .raw(&header, &data)
+        .file("demo-1.0/a", b"")
+        .gz();
+    assert_refused(&bytes, "PaxHeader", "over 1 MiB");
+}
+
+#[test]
+fn an_extension_header_describing_no_member_is_refused() {
+    let bytes = Tarball::new()
+        .file("demo-1.0/a", b"")
+        .pax(&[("path", b"demo-1.0/b")])
+        .gz();
+    assert_refused(&bytes, "demo-1.0/a", "describe no member");
+    let header = Tarball::header(b"demo-1.0/a", EntryType::Regular, 0, 0o644);
+    let bytes = Tarball::new()
+        .pax(&[("path", b"demo-1.0/b")])
+        .pax(&[("path", b"demo-1.0/c")])
+        .raw(&header, b"")
+        .gz();
+    assert_refused(&bytes, "(unnamed)", "two PAX headers");
 }
 
 #[test]
@@ -460,22 +561,15 @@ fn a_pax_path_given_twice_is_refused() {
         .pax(&[("path", b"demo-1.0/b"), ("path", b"demo-1.0/c")])
         .raw(&header, b"")
         .gz();
-    assert_refused(&bytes, "demo-1.0/b", "`path` twice");
+    assert_refused(&bytes, "demo-1.0/a", "`path` twice");
 }
 
 #[test]
 fn a_pax_path_beside_a_gnu_long_name_is_refused() {
     let long = format!("demo-1.0/{}", "l".repeat(120));
-    let mut longname = Header::new_gnu();
-    longname.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-    longname.set_entry_type(EntryType::GNULongName);
-    longname.set_size(long.len() as u64 + 1);
-    longname.set_cksum();
     let header = Tarball::header(b"demo-1.0/short", EntryType::Regular, 0, 0o644);
-    let mut data = long.clone().into_bytes();
-    data.push(0);
     let bytes = Tarball::new()
-        .raw(&longname, &data)
+        .raw(&gnu_long_name(&long), &nul_terminated(&long))
         .pax(&[("path", b"demo-1.0/pax")])
         .raw(&header, b"")
         .gz();

@@ -1,13 +1,19 @@
-//! The members of a `.tar.gz` sdist, read by the `tar` crate and held to what Python's
-//! `tarfile` — and so pip and the build backends — would read from the same bytes, so that
-//! the tree sanctuary checks is the tree they see. Refused, because the two readers would
+//! The members of a `.tar.gz` sdist, held to what Python's `tarfile` — and so pip and the
+//! build backends — would read from the same bytes, so that the tree sanctuary checks is the
+//! tree they see.
+//!
+//! The `tar` crate reads the headers in raw mode; the extension headers (PAX `x` and `g`,
+//! GNU long names `L` and `K`) are read here, each through a 1 MiB cap (the crate would
+//! buffer any size), and applied to the member they describe. Refused, because readers would
 //! disagree on where a member's data ends or what it is called:
-//! - a PAX `size` that differs from a non-zero size in the ustar header (the "size lie");
-//!   a PAX record that does not parse, a PAX `size` that is not a plain decimal, or a
-//!   `path`, `linkpath` or `size` given twice (the `tar` crate takes the first, Python the
-//!   last);
-//! - a PAX `path` (or `linkpath`) beside a GNU long name (or link name), which each reader
-//!   ranks differently; a global PAX header (`g`) that sets `path`, `linkpath` or `size`;
+//! - a PAX `size` that differs from the ustar header's size (the "size lie"; a PAX size over a
+//!   zero ustar size too, which only files over 8 GiB need), a PAX `size` that is not a plain
+//!   decimal, a PAX record that does not parse, or a `path`, `linkpath` or `size` given twice
+//!   (readers differ on which one wins);
+//! - a PAX `path` (or `linkpath`) beside a GNU long name (or link name): which one wins
+//!   depends on their order in Python; two extension headers of one kind for one member; a
+//!   global PAX header (`g`) that sets `path`, `linkpath` or `size`, or comes between a local
+//!   one and its member; extension headers that describe no member;
 //! - a non-ustar header with bytes in the ustar `prefix` field (Python joins them to the
 //!   name whatever the header's magic);
 //! - data on a directory, link or device entry (Python skips data only after files);
@@ -27,8 +33,8 @@ use super::SdistError;
 use super::archive::{Limits, Visitor};
 use super::tree::{EntryKind, refuse};
 
-/// The most a global PAX header may hold.
-const MAX_GLOBAL_HEADER: u64 = 1 << 20;
+/// The most an extension header (PAX, GNU long name) may hold.
+const MAX_EXTENSION_HEADER: u64 = 1 << 20;
 
 /// Feed every member of the `.tar.gz` in `reader` to `visitor`.
 pub(super) fn walk(
@@ -56,6 +62,20 @@ pub(super) fn walk(
     result
 }
 
+/// The extension headers read since the last member, for the next one.
+#[derive(Default)]
+struct Pending {
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+    pax: Option<Vec<(String, Vec<u8>)>>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.long_name.is_none() && self.long_link.is_none() && self.pax.is_none()
+    }
+}
+
 fn walk_entries(
     reader: impl Read,
     sdist: &str,
@@ -66,56 +86,120 @@ fn walk_entries(
         source,
     };
     let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(read_error)? {
+    let mut pending = Pending::default();
+    let mut last = String::new();
+    for entry in archive.entries().map_err(read_error)?.raw(true) {
         let mut entry = entry.map_err(read_error)?;
-        if let Some((name, kind)) = classify(&mut entry, sdist)? {
-            visitor.visit(&name, kind, &mut entry)?;
+        let header_name = match entry.header().path_bytes() {
+            name if name.is_empty() => "(unnamed)".to_string(),
+            name => String::from_utf8_lossy(&name).into_owned(),
+        };
+        let bad = |reason: &str| refuse(sdist, &header_name, reason);
+        match entry.header().entry_type() {
+            EntryType::GNULongName if pending.long_name.is_some() => {
+                return Err(bad("two GNU long names for one member"));
+            }
+            EntryType::GNULongName => {
+                pending.long_name = Some(long_name(&mut entry, sdist, &header_name)?);
+            }
+            EntryType::GNULongLink if pending.long_link.is_some() => {
+                return Err(bad("two GNU long link names for one member"));
+            }
+            EntryType::GNULongLink => {
+                pending.long_link = Some(long_name(&mut entry, sdist, &header_name)?);
+            }
+            EntryType::XHeader if pending.pax.is_some() => {
+                return Err(bad("two PAX headers for one member"));
+            }
+            EntryType::XHeader => {
+                let data = extension_data(&mut entry, sdist, &header_name)?;
+                pending.pax = Some(pax_records(&data, sdist, &header_name)?);
+            }
+            EntryType::XGlobalHeader if !pending.is_empty() => {
+                return Err(bad(
+                    "a global PAX header between a member and its extension headers",
+                ));
+            }
+            EntryType::XGlobalHeader => check_global(&mut entry, sdist, &header_name)?,
+            _ => {
+                let (name, kind) = classify(&entry, std::mem::take(&mut pending), sdist)?;
+                visitor.visit(&name, kind, &mut entry)?;
+                last = name;
+            }
         }
+    }
+    if !pending.is_empty() {
+        return Err(refuse(
+            sdist,
+            &last,
+            "extension headers after it that describe no member",
+        ));
     }
     Ok(())
 }
 
-/// The member's name and kind, once its headers are checked; `None` for a global PAX
-/// header, which is no member.
+/// The member's name and kind from its header and the extension headers before it.
 fn classify<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
+    entry: &tar::Entry<'_, R>,
+    pending: Pending,
     sdist: &str,
-) -> Result<Option<(String, EntryKind)>, SdistError> {
-    if entry.header().entry_type() == EntryType::XGlobalHeader {
-        let name = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
-        check_global(entry, sdist, &name)?;
-        return Ok(None);
-    }
-    let raw_name = entry.path_bytes().into_owned();
+) -> Result<(String, EntryKind), SdistError> {
+    let header = entry.header();
+    let pax = Pax::new(pending.pax.unwrap_or_default(), sdist, &header.path_bytes())?;
+    let raw_name = match (pending.long_name, pax.path) {
+        (Some(long), Some(_)) => {
+            let name = String::from_utf8_lossy(&long).into_owned();
+            return Err(refuse(
+                sdist,
+                &name,
+                "both a GNU long name and a PAX `path`",
+            ));
+        }
+        (Some(name), None) | (None, Some(name)) => name,
+        (None, None) => header.path_bytes().into_owned(),
+    };
     let lossy = String::from_utf8_lossy(&raw_name).into_owned();
     let name = String::from_utf8(raw_name)
         .map_err(|_| refuse(sdist, &lossy, "a name that is not UTF-8"))?;
     let bad = |reason: &str| refuse(sdist, &name, reason);
-    check_pax(entry, sdist, &name)?;
-    let header = entry.header();
+    if pax.sparse {
+        return Err(bad("a sparse file"));
+    }
     if header.as_ustar().is_none() && header.as_bytes()[345..500].iter().any(|b| *b != 0) {
         return Err(bad(
             "header bytes that Python's tarfile would read as a name prefix",
         ));
     }
-    let size = entry.size();
-    let entry_type = header.entry_type();
-    let kind = match entry_type {
+    let size = header
+        .entry_size()
+        .map_err(|_| bad("an unreadable size field"))?;
+    if let Some(pax_size) = pax.size
+        && pax_size != size
+    {
+        return Err(bad(&format!(
+            "its PAX header gives a size of {pax_size} bytes and its ustar header {size}: readers would disagree on where it ends"
+        )));
+    }
+    let link = match (pending.long_link, pax.linkpath) {
+        (Some(_), Some(_)) => return Err(bad("both a GNU long link name and a PAX `linkpath`")),
+        (Some(link), None) | (None, Some(link)) => Some(link),
+        (None, None) => header.link_name_bytes().map(|l| l.into_owned()),
+    };
+    let link = || -> Result<String, SdistError> {
+        let link = link.ok_or_else(|| bad("a link without a target"))?;
+        String::from_utf8(link).map_err(|_| bad("a link target that is not UTF-8"))
+    };
+    let kind = match header.entry_type() {
         // A v7 header: a "regular file" named with a trailing slash is a directory.
         EntryType::Regular if header.as_bytes()[156] == 0 && name.ends_with('/') => EntryKind::Dir,
         EntryType::Regular => {
             let mode = header.mode().map_err(|_| bad("an unreadable mode"))?;
-            return Ok(Some((
-                name,
-                EntryKind::File {
-                    size,
-                    executable: mode & 0o111 != 0,
-                },
-            )));
+            let executable = mode & 0o111 != 0;
+            return Ok((name, EntryKind::File { size, executable }));
         }
         EntryType::Directory => EntryKind::Dir,
-        EntryType::Symlink => EntryKind::Symlink(link_name(entry, sdist, &name)?),
-        EntryType::Link => EntryKind::HardLink(link_name(entry, sdist, &name)?),
+        EntryType::Symlink => EntryKind::Symlink(link()?),
+        EntryType::Link => EntryKind::HardLink(link()?),
         EntryType::Char => return Err(bad("a character device")),
         EntryType::Block => return Err(bad("a block device")),
         EntryType::Fifo => return Err(bad("a FIFO")),
@@ -133,84 +217,96 @@ fn classify<R: Read>(
             "data on an entry that is not a file (Python's tarfile would read it as the next header)",
         ));
     }
-    Ok(Some((name, kind)))
+    Ok((name, kind))
 }
 
-fn link_name<R: Read>(
-    entry: &tar::Entry<'_, R>,
-    sdist: &str,
-    name: &str,
-) -> Result<String, SdistError> {
-    let target = entry
-        .link_name_bytes()
-        .ok_or_else(|| refuse(sdist, name, "a link without a target"))?;
-    String::from_utf8(target.into_owned())
-        .map_err(|_| refuse(sdist, name, "a link target that is not UTF-8"))
+/// What a local PAX header says that matters here.
+struct Pax {
+    path: Option<Vec<u8>>,
+    linkpath: Option<Vec<u8>>,
+    size: Option<u64>,
+    sparse: bool,
 }
 
-/// The local PAX header of `entry`, if any, against the ustar header and the GNU long names;
-/// see the module documentation.
-fn check_pax<R: Read>(
+impl Pax {
+    /// `member` names the member in errors (its ustar name: the PAX one is not known yet).
+    fn new(records: Vec<(String, Vec<u8>)>, sdist: &str, member: &[u8]) -> Result<Pax, SdistError> {
+        let member = String::from_utf8_lossy(member);
+        let bad = |reason: String| refuse(sdist, &member, reason);
+        let mut pax = Pax {
+            path: None,
+            linkpath: None,
+            size: None,
+            sparse: false,
+        };
+        let mut seen = HashSet::new();
+        for (key, value) in records {
+            pax.sparse |= key.starts_with("GNU.sparse");
+            if matches!(key.as_str(), "path" | "linkpath" | "size") && !seen.insert(key.clone()) {
+                return Err(bad(format!("a PAX header that gives `{key}` twice")));
+            }
+            match key.as_str() {
+                "path" => pax.path = Some(value),
+                "linkpath" => pax.linkpath = Some(value),
+                "size" => {
+                    let size = std::str::from_utf8(&value)
+                        .ok()
+                        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or_else(|| {
+                            bad("a PAX `size` that is not a decimal number".to_string())
+                        })?;
+                    pax.size = Some(size);
+                }
+                _ => {}
+            }
+        }
+        Ok(pax)
+    }
+}
+
+/// The data of an extension header, read through [`MAX_EXTENSION_HEADER`].
+fn extension_data<R: Read>(
     entry: &mut tar::Entry<'_, R>,
     sdist: &str,
     name: &str,
-) -> Result<(), SdistError> {
-    let bad = |reason: String| refuse(sdist, name, reason);
-    let header_size = entry
-        .header()
-        .entry_size()
-        .map_err(|_| bad("an unreadable size field".to_string()))?;
-    let records = pax_records(entry.pax_extensions(), sdist, name)?;
-    let mut seen = HashSet::new();
-    for (key, value) in &records {
-        if key.starts_with("GNU.sparse") {
-            return Err(bad("a sparse file".to_string()));
-        }
-        if !matches!(key.as_str(), "path" | "linkpath" | "size") {
-            continue;
-        }
-        if !seen.insert(key.as_str()) {
-            return Err(bad(format!("a PAX header that gives `{key}` twice")));
-        }
-        match key.as_str() {
-            "size" => {
-                let size = std::str::from_utf8(value)
-                    .ok()
-                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .ok_or_else(|| bad("a PAX `size` that is not a decimal number".to_string()))?;
-                if header_size != 0 && header_size != size {
-                    return Err(bad(format!(
-                        "its PAX header gives a size of {size} bytes and its ustar header {header_size}: readers would disagree on where it ends"
-                    )));
-                }
-            }
-            "path" if entry.path_bytes().as_ref() != value.as_slice() => {
-                return Err(bad("both a GNU long name and a PAX `path`".to_string()));
-            }
-            "linkpath" if entry.link_name_bytes().as_deref() != Some(value.as_slice()) => {
-                return Err(bad(
-                    "both a GNU long link name and a PAX `linkpath`".to_string()
-                ));
-            }
-            _ => {}
-        }
+) -> Result<Vec<u8>, SdistError> {
+    if entry.size() > MAX_EXTENSION_HEADER {
+        return Err(refuse(sdist, name, "an extension header over 1 MiB"));
     }
-    Ok(())
+    let mut data = Vec::new();
+    entry
+        .take(MAX_EXTENSION_HEADER)
+        .read_to_end(&mut data)
+        .map_err(|source| SdistError::Read {
+            sdist: sdist.to_string(),
+            source,
+        })?;
+    Ok(data)
+}
+
+/// A GNU long name: the data up to its terminating NULs, none inside.
+fn long_name<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    sdist: &str,
+    name: &str,
+) -> Result<Vec<u8>, SdistError> {
+    let mut data = extension_data(entry, sdist, name)?;
+    while data.last() == Some(&0) {
+        data.pop();
+    }
+    if data.contains(&0) {
+        let shown = String::from_utf8_lossy(&data).into_owned();
+        return Err(refuse(sdist, &shown, "a GNU long name with a NUL inside"));
+    }
+    Ok(data)
 }
 
 /// The records of a PAX header as `(key, value)`; a record that does not parse is refused.
-fn pax_records(
-    extensions: std::io::Result<Option<tar::PaxExtensions<'_>>>,
-    sdist: &str,
-    name: &str,
-) -> Result<Vec<(String, Vec<u8>)>, SdistError> {
+fn pax_records(data: &[u8], sdist: &str, name: &str) -> Result<Vec<(String, Vec<u8>)>, SdistError> {
     let malformed = || refuse(sdist, name, "a malformed PAX header");
-    let Some(extensions) = extensions.map_err(|_| malformed())? else {
-        return Ok(Vec::new());
-    };
     let mut records = Vec::new();
-    for extension in extensions {
+    for extension in tar::PaxExtensions::new(data) {
         let extension = extension.map_err(|_| malformed())?;
         let key = extension.key().map_err(|_| malformed())?;
         records.push((key.to_string(), extension.value_bytes().to_vec()));
@@ -224,32 +320,14 @@ fn check_global<R: Read>(
     sdist: &str,
     name: &str,
 ) -> Result<(), SdistError> {
-    let bad = |reason: &str| refuse(sdist, name, reason);
-    if entry.size() > MAX_GLOBAL_HEADER {
-        return Err(bad("a global PAX header over 1 MiB"));
-    }
-    let mut bytes = Vec::new();
-    entry
-        .read_to_end(&mut bytes)
-        .map_err(|source| SdistError::Read {
-            sdist: sdist.to_string(),
-            source,
-        })?;
-    // With its own data read, what `pax_extensions` still finds is a local header that came
-    // before this one (which the two readers would apply differently).
-    let local = pax_records(entry.pax_extensions(), sdist, name)?;
-    if !local.is_empty() {
-        return Err(bad("a global PAX header with a local one before it"));
-    }
-    for extension in tar::PaxExtensions::new(&bytes) {
-        let key = extension
-            .ok()
-            .and_then(|e| e.key().ok())
-            .ok_or_else(|| bad("a malformed global PAX header"))?;
-        if matches!(key, "path" | "linkpath" | "size") || key.starts_with("GNU.sparse") {
-            return Err(bad(&format!(
-                "a global PAX header that sets `{key}` for the members after it"
-            )));
+    let data = extension_data(entry, sdist, name)?;
+    for (key, _) in pax_records(&data, sdist, name)? {
+        if matches!(key.as_str(), "path" | "linkpath" | "size") || key.starts_with("GNU.sparse") {
+            return Err(refuse(
+                sdist,
+                name,
+                format!("a global PAX header that sets `{key}` for the members after it"),
+            ));
         }
     }
     Ok(())

@@ -96,6 +96,14 @@ impl<'a> Tree<'a> {
         self.sdist
     }
 
+    /// The size of the file at `parts`, if one was admitted there.
+    pub fn file_size(&self, parts: &[String]) -> Option<u64> {
+        match self.nodes.get(&parts.join("/")) {
+            Some(Node::File { size, .. }) => Some(*size),
+            _ => None,
+        }
+    }
+
     /// The top-level directory, once a member named it.
     pub fn top(&self) -> Option<&str> {
         self.top.as_deref()
@@ -119,7 +127,10 @@ impl<'a> Tree<'a> {
                 ),
             ));
         }
-        if kind == EntryKind::Dir && name.split('/').all(|p| p.is_empty() || p == ".") {
+        if kind == EntryKind::Dir
+            && name.starts_with('.')
+            && name.split('/').all(|p| p.is_empty() || p == ".")
+        {
             return Ok(None);
         }
         if kind != EntryKind::Dir && name.ends_with('/') {
