@@ -52,6 +52,10 @@ pub enum ErrorKind {
     #[error(transparent)]
     Fetch(#[from] FetchError),
     #[error(transparent)]
+    Build(#[from] crate::build::BuildError),
+    #[error(transparent)]
+    Sdist(#[from] crate::sdist::SdistError),
+    #[error(transparent)]
     Install(#[from] InstallError),
     #[error(transparent)]
     Uninstall(#[from] UninstallError),
@@ -191,6 +195,9 @@ impl Error {
             K::Install(e) => e.hint(),
             K::Apply(e) => e.install_error().and_then(InstallError::hint),
             K::Fetch(e) => fetch_hint(e),
+            K::Build(_) => Some(
+                "the build backend's output is above; set the package's build variables under [build.package.<name>] env, or declare `[build] no-build-package` to skip versions published only as source".to_string(),
+            ),
             _ => None,
         }
     }
@@ -237,6 +244,10 @@ fn index_hint(e: &IndexError) -> Option<String> {
         ),
         IndexError::BrokenOff { .. } => Some(
             "the server or a proxy closed the connection early; try again, or use a mirror"
+                .to_string(),
+        ),
+        IndexError::SdistMetadata { .. } => Some(
+            "declare its metadata under [[build.dependency-metadata]] (name, version, requires-dist) so nothing is built, or skip versions published only as source with `[build] no-build-package`"
                 .to_string(),
         ),
         _ => None,

@@ -35,6 +35,13 @@ impl Printer {
         }
     }
 
+    /// `warning: <line>` on stderr, unless quiet.
+    pub fn warning(&self, line: impl Display) {
+        if !self.quiet {
+            eprintln!("warning: {line}");
+        }
+    }
+
     /// A line on stderr whatever the verbosity: the answer of a check (`lock --check`).
     pub fn always(&self, line: impl Display) {
         eprintln!("{line}");
@@ -130,6 +137,10 @@ impl LockProgress for LockReporter {
                 self.printer.status(format_args!("  {line}"));
             }
         });
+    }
+
+    fn warning(&self, message: &str) {
+        self.spinner.suspend(|| self.printer.warning(message));
     }
 
     fn split(&self, reasons: &[String]) {

@@ -17,7 +17,7 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 
 use pep440_rs::Version;
-use pep508_rs::Requirement;
+use pep508_rs::{PackageName, Requirement};
 use sha2::{Digest as _, Sha256};
 
 use super::{BuildContext, BuildError};
@@ -227,7 +227,46 @@ pub async fn isolated_env<S: PackageSource>(
     salt: &str,
     label: &str,
 ) -> Result<BuildEnv, BuildError> {
-    let desired = resolve_wheels(ctx, requirements, label).await?;
+    let desired = resolve_wheels(ctx, requirements, &[], label).await?;
+    let wheels = fetch_wheels(ctx, desired, label).await?;
+    materialize_blocking(ctx, wheels, salt, label).await
+}
+
+/// A Foundation build environment: `foundation` (a key's locked wheels, fetched already) and
+/// `requires` resolved with every Foundation package pinned to its locked version, so the
+/// build compiles against exactly the torch the venv holds.
+pub async fn foundation_env<S: PackageSource>(
+    ctx: &BuildContext<'_, S>,
+    foundation: Vec<EnvWheel>,
+    requires: &[Requirement],
+    salt: &str,
+    label: &str,
+) -> Result<BuildEnv, BuildError> {
+    let pins: Vec<Requirement> = foundation
+        .iter()
+        .filter_map(|w| {
+            let text = format!("{}=={}", w.desired.name, w.desired.version);
+            Requirement::from_str(&text).ok()
+        })
+        .collect();
+    let provided: std::collections::HashSet<&PackageName> =
+        foundation.iter().map(|w| &w.desired.name).collect();
+    let extra: Vec<Desired> = resolve_wheels(ctx, requires, &pins, label)
+        .await?
+        .into_iter()
+        .filter(|d| !provided.contains(&d.name))
+        .collect();
+    let mut wheels = foundation;
+    wheels.extend(fetch_wheels(ctx, extra, label).await?);
+    materialize_blocking(ctx, wheels, salt, label).await
+}
+
+/// Fetch (or take from the cache) the wheels of `desired`.
+async fn fetch_wheels<S: PackageSource>(
+    ctx: &BuildContext<'_, S>,
+    desired: Vec<Desired>,
+    label: &str,
+) -> Result<Vec<EnvWheel>, BuildError> {
     let cache = WheelCache::new(ctx.cache_dir);
     let fetches = desired.into_iter().map(|desired| {
         let cache = &cache;
@@ -247,7 +286,16 @@ pub async fn isolated_env<S: PackageSource>(
             Ok::<_, BuildError>(EnvWheel { desired, unpacked })
         }
     });
-    let wheels = futures::future::try_join_all(fetches).await?;
+    futures::future::try_join_all(fetches).await
+}
+
+/// [`materialize`] on the blocking pool.
+async fn materialize_blocking<S: PackageSource>(
+    ctx: &BuildContext<'_, S>,
+    wheels: Vec<EnvWheel>,
+    salt: &str,
+    label: &str,
+) -> Result<BuildEnv, BuildError> {
     let (cache_dir, interpreter) = (ctx.cache_dir.to_path_buf(), ctx.interpreter.clone());
     let (salt, owned_label) = (salt.to_string(), label.to_string());
     tokio::task::spawn_blocking(move || {
@@ -265,6 +313,7 @@ pub async fn isolated_env<S: PackageSource>(
 async fn resolve_wheels<S: PackageSource>(
     ctx: &BuildContext<'_, S>,
     requirements: &[Requirement],
+    constraints: &[Requirement],
     label: &str,
 ) -> Result<Vec<Desired>, BuildError> {
     if requirements.is_empty() {
@@ -284,13 +333,24 @@ async fn resolve_wheels<S: PackageSource>(
                 origin: origin.clone(),
             })
             .collect(),
-        constraints: Vec::new(),
+        constraints: constraints
+            .iter()
+            .map(|r| RootRequirement {
+                requirement: r.clone(),
+                origin: Origin {
+                    kind: "pin".to_string(),
+                    ..origin.clone()
+                },
+            })
+            .collect(),
         target: host_target(ctx.interpreter, label)?,
         prereleases: PrereleaseMode::default(),
         preferences: HashMap::new(),
         upgrade: Default::default(),
         upgrade_all: false,
         no_binary: Default::default(),
+        // Build requirements come as wheels: building them would recurse.
+        build: crate::resolve::BuildPolicy::no_build(),
         report_width: None,
     };
     let resolution = crate::resolve::resolve(Arc::clone(&ctx.source), request)
@@ -327,6 +387,7 @@ async fn resolve_wheels<S: PackageSource>(
             },
             name: package.name,
             version: package.version,
+            build: None,
             layer: "build".to_string(),
             direct: package.direct,
         });

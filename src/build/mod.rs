@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use pep508_rs::Requirement;
 
-pub use env::{BuildEnv, EnvWheel, isolated_env, materialize};
+pub use env::{BuildEnv, EnvWheel, foundation_env, isolated_env, materialize};
 pub use hooks::{Hook, HookOutput, HookRequest, HookResult, run_hook};
 
 use crate::http::HttpClient;

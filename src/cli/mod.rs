@@ -112,6 +112,8 @@ mod tests {
         ("--hash", "pip"),
         ("--force-reinstall", "pip"),
         ("--only-binary", "pip"),
+        ("--no-binary", "pip"),
+        ("--upload-pack", "git"),
         ("--no-index", "pip"),
         ("--exit-code", "git"),
         ("--show-toplevel", "git"),

@@ -204,6 +204,11 @@ impl SyncProgress for SyncReporter<'_> {
             bar.finish_and_clear();
         }
     }
+
+    fn building(&self, what: &str) {
+        self.printer
+            .status(format_args!("building {what} from its source distribution"));
+    }
 }
 
 /// The plan, one line a change.
@@ -244,6 +249,7 @@ fn reason_text(reason: &Reason) -> String {
             installer.as_deref().unwrap_or("another tool")
         ),
         Reason::Broken(why) => format!(" (reinstalled: {why})"),
+        Reason::Rebuild => " (rebuilt: what it was built against changed)".to_string(),
     }
 }
 
@@ -305,6 +311,7 @@ fn dry_run_json(plan: &SyncPlan, venv: &str, create: bool, key: Option<&str>) ->
                     Reason::Artifact(_) => "other-artifact".to_string(),
                     Reason::Unrecorded { .. } => "unrecorded".to_string(),
                     Reason::Broken(why) => format!("broken: {why}"),
+                    Reason::Rebuild => "rebuild".to_string(),
                 },
             })
             .collect(),

@@ -248,6 +248,9 @@ pub struct Provenance {
     pub url: String,
     /// `archive_info.hashes.sha256`, lower-case hex.
     pub sha256: Option<String>,
+    /// For a wheel sanctuary built from an sdist (the sdist is the archive above): the digest
+    /// of what the build depended on besides the sdist (`sanctuary_build`).
+    pub build: Option<String>,
 }
 
 /// The file name of [`Provenance`] in a dist-info directory.
@@ -259,6 +262,7 @@ pub fn parse_provenance(text: &str) -> Result<Provenance, ParseError> {
     struct Raw {
         url: String,
         archive_info: Option<RawArchive>,
+        sanctuary_build: Option<String>,
     }
     #[derive(Deserialize)]
     struct RawArchive {
@@ -271,15 +275,20 @@ pub fn parse_provenance(text: &str) -> Result<Provenance, ParseError> {
         sha256: raw
             .archive_info
             .and_then(|a| a.hashes.get("sha256").map(|h| h.to_ascii_lowercase())),
+        build: raw.sanctuary_build,
     })
 }
 
-/// `provenance_url.json` for an artifact, one line, keys in a fixed order.
-pub fn render_provenance(url: &str, sha256: &str) -> String {
-    let body = serde_json::json!({
+/// `provenance_url.json` for an artifact, one line, keys in a fixed order; `build` for a
+/// wheel built from the sdist `url` (see [`Provenance::build`]).
+pub fn render_provenance(url: &str, sha256: &str, build: Option<&str>) -> String {
+    let mut body = serde_json::json!({
         "url": url,
         "archive_info": { "hashes": { "sha256": sha256 } },
     });
+    if let Some(build) = build {
+        body["sanctuary_build"] = serde_json::Value::from(build);
+    }
     format!("{body}\n")
 }
 

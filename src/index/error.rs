@@ -78,6 +78,9 @@ pub enum IndexError {
     BadPage { url: Url, reason: String },
     #[error("invalid metadata in {file}: {reason}")]
     BadMetadata { file: String, reason: String },
+    /// An sdist's metadata is not static and its build backend could not give it.
+    #[error("cannot compute the metadata of {file}: {reason}")]
+    SdistMetadata { file: String, reason: String },
     #[error(
         "hash mismatch for {}: expected sha256 {expected}, got {actual}",
         redacted(.url)

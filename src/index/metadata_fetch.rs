@@ -29,8 +29,12 @@ impl IndexSet {
             check_metadata_matches(&meta, file)?;
             return Ok(Arc::new(meta));
         }
-        let bytes = self.fetch_metadata_bytes(&package.index.name, file).await?;
-        let meta = metadata::parse_metadata(&bytes, &file.filename)?;
+        let meta = if file.parsed.as_wheel().is_none() {
+            self.sdist_metadata(package, file).await?
+        } else {
+            let bytes = self.fetch_metadata_bytes(&package.index.name, file).await?;
+            metadata::parse_metadata(&bytes, &file.filename)?
+        };
         check_metadata_matches(&meta, file)?;
         if let Err(err) = self.cache.write_metadata(key, &meta) {
             tracing::warn!(%err, "could not write to the cache");

@@ -28,6 +28,8 @@ mod metadata_fetch;
 mod page;
 mod projects;
 pub mod range;
+pub mod sdist_fetch;
+pub mod sdist_metadata;
 pub mod simple;
 
 pub use error::IndexError;
@@ -272,6 +274,8 @@ pub struct IndexSet {
     background: Background,
     /// Pages found changed by a background revalidation, by cache key, until asked for again.
     revalidated: Mutex<HashMap<String, Option<Versions>>>,
+    /// Runs build backends for sdists without static metadata; none: such sdists are an error.
+    builder: Option<Arc<dyn sdist_metadata::SdistBuilder>>,
 }
 
 type Memo<K, V> = Mutex<HashMap<K, Arc<OnceCell<V>>>>;
@@ -328,6 +332,7 @@ impl IndexSet {
             speculate: true,
             background: Background::default(),
             revalidated: Mutex::default(),
+            builder: None,
         })
     }
 
@@ -344,6 +349,11 @@ impl IndexSet {
     pub fn with_retries(mut self, retries: u32, backoff: std::time::Duration) -> Self {
         self.client = self.client.with_retries(retries, backoff);
         self
+    }
+
+    /// The HTTP client of this set (its credentials included).
+    pub fn client(&self) -> &http::HttpClient {
+        &self.client
     }
 
     /// The configured indexes, in order.

@@ -22,12 +22,35 @@ use crate::environment::{Environment, InstalledDistribution};
 pub struct Desired {
     pub name: PackageName,
     pub version: Version,
-    /// The wheel chosen for this interpreter.
+    /// The wheel chosen for this interpreter, or the sdist to build (see `build`).
     pub artifact: Artifact,
+    /// How `artifact` becomes a wheel when it is an sdist.
+    pub build: Option<BuildRecipe>,
     /// `foundation (cu130)` or `application`, for the report.
     pub layer: String,
     /// Named by the layer's own requirements (pip's `REQUESTED`).
     pub direct: bool,
+}
+
+/// How a locked sdist is built into the wheel that is installed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildRecipe {
+    /// Built with no isolation in an environment holding the key's Foundation (and
+    /// `requires`), so that it compiles against the installed torch.
+    pub foundation: bool,
+    /// Build requirements added to the build environment (`[build.package.<name>]`).
+    pub requires: Vec<pep508_rs::Requirement>,
+    /// Environment variables of the build.
+    pub env: BTreeMap<String, String>,
+    /// The dependencies the lockfile records for the package: the built wheel's metadata
+    /// must agree.
+    pub dependencies: Vec<PackageName>,
+    /// The extras the lockfile asked for (their dependencies count too).
+    pub extras: Vec<String>,
+    /// What the installed wheel depends on besides the sdist (the Foundation's pins for a
+    /// Foundation build, the declared variables), as a digest: when it changes, the wheel is
+    /// rebuilt and reinstalled. Recorded in `provenance_url.json`.
+    pub id: String,
 }
 
 /// Why a distribution is (re)installed.
@@ -43,6 +66,9 @@ pub enum Reason {
     Unrecorded { installer: Option<String> },
     /// Installed more than once, or without a `RECORD`, or from a direct URL.
     Broken(String),
+    /// Built from the locked sdist against something that changed since (the Foundation, the
+    /// declared build variables).
+    Rebuild,
 }
 
 /// A distribution to install, and the installed copies it replaces.
@@ -123,8 +149,15 @@ fn reason(want: &Desired, copies: &[InstalledDistribution]) -> Option<Reason> {
     if dist.version != want.version {
         return Some(Reason::Version(dist.version.clone()));
     }
-    match dist.provenance.as_ref().and_then(|p| p.sha256.as_deref()) {
-        Some(sha) if sha.eq_ignore_ascii_case(&want.artifact.sha256) => None,
+    let provenance = dist.provenance.as_ref();
+    match provenance.and_then(|p| p.sha256.as_deref()) {
+        Some(sha) if sha.eq_ignore_ascii_case(&want.artifact.sha256) => {
+            let built = provenance.and_then(|p| p.build.as_deref());
+            match &want.build {
+                Some(recipe) if built != Some(recipe.id.as_str()) => Some(Reason::Rebuild),
+                _ => None,
+            }
+        }
         Some(sha) => Some(Reason::Artifact(sha.to_string())),
         None => Some(Reason::Unrecorded {
             installer: dist.installer.clone(),
@@ -153,6 +186,7 @@ mod tests {
                 sha256: sha.to_string(),
                 index: "pypi".to_string(),
             },
+            build: None,
             layer: "application".to_string(),
             direct: false,
         }
@@ -168,6 +202,7 @@ mod tests {
             provenance: sha.map(|s| Provenance {
                 url: String::new(),
                 sha256: Some(s.to_string()),
+                build: None,
             }),
             record: Vec::new(),
             has_record: true,

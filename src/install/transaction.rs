@@ -72,7 +72,12 @@ pub fn dist_info_extras(desired: &Desired) -> Vec<(String, Vec<u8>)> {
     use crate::environment::parse::{PROVENANCE_FILE, render_provenance};
     let mut extras = vec![(
         PROVENANCE_FILE.to_string(),
-        render_provenance(desired.artifact.url.as_str(), &desired.artifact.sha256).into_bytes(),
+        render_provenance(
+            desired.artifact.url.as_str(),
+            &desired.artifact.sha256,
+            desired.build.as_ref().map(|b| b.id.as_str()),
+        )
+        .into_bytes(),
     )];
     if desired.direct {
         extras.push(("REQUESTED".to_string(), Vec::new()));

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::http::redact::{strip_credentials_text, without_credentials};
 use crate::index::DistFile;
 use crate::manifest::{Channel, FoundationSpec, IndexFormat, Manifest, ManifestRequirement};
-use crate::pylock::{InputSummary, LockedPackage, LockedWheel, Lockfile};
+use crate::pylock::{InputSummary, LockedPackage, LockedSdist, LockedWheel, Lockfile};
 use crate::resolve::{
     BuildPolicy, Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement,
 };
@@ -128,6 +128,7 @@ pub(crate) fn foundation_inputs(
                 Channel::Stable => "stable",
             }
         )],
+        build: manifest.build.lock_inputs(),
     }
 }
 
@@ -157,6 +158,7 @@ pub(crate) fn application_inputs(
             .iter()
             .map(|(key, _, hash)| format!("{key}={hash}"))
             .collect(),
+        build: manifest.build.lock_inputs(),
     }
 }
 
@@ -348,6 +350,7 @@ pub(crate) async fn locked_packages<S: LockSource>(
             continue;
         }
         let mut wheels = Vec::new();
+        let mut sdist = None;
         for f in by_package.remove(&p.name).unwrap_or_default() {
             let Some(sha256) = f.sha256.clone() else {
                 bail!(
@@ -356,13 +359,24 @@ pub(crate) async fn locked_packages<S: LockSource>(
                     f.url
                 );
             };
-            wheels.push(LockedWheel {
-                name: f.filename.clone(),
-                url: without_credentials(&f.url).to_string(),
-                size: f.size,
-                upload_time: f.upload_time.clone(),
-                sha256,
-            });
+            let (name, url) = (f.filename.clone(), without_credentials(&f.url).to_string());
+            if f.parsed.as_wheel().is_some() {
+                wheels.push(LockedWheel {
+                    name,
+                    url,
+                    size: f.size,
+                    upload_time: f.upload_time.clone(),
+                    sha256,
+                });
+            } else {
+                sdist = Some(LockedSdist {
+                    name,
+                    url,
+                    size: f.size,
+                    upload_time: f.upload_time.clone(),
+                    sha256,
+                });
+            }
         }
         packages.push(LockedPackage {
             name: p.name.clone(),
@@ -370,7 +384,7 @@ pub(crate) async fn locked_packages<S: LockSource>(
             index: p.index.url.to_string(),
             requires_python: p.requires_python.as_ref().map(ToString::to_string),
             dependencies: p.dependencies.iter().cloned().collect(),
-            sdist: None,
+            sdist,
             wheels,
             source: None,
             direct: p.direct,

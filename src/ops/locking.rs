@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use pep508_rs::PackageName;
 
+use super::building::MetadataBuilder;
 use super::indexes::{shared_indexes, trusted_indexes};
 use super::layers::{
     application_inputs, application_pins, application_request, chain, differences,
@@ -84,6 +85,11 @@ pub trait LockProgress: Sync {
     /// The Application differs between keys, for these reasons (one line a package).
     fn split(&self, reasons: &[String]) {
         let _ = reasons;
+    }
+    /// Something the user should know about the lock (a newer version skipped because
+    /// building is off).
+    fn warning(&self, message: &str) {
+        tracing::warn!("{message}");
     }
 }
 
@@ -247,11 +253,20 @@ pub fn lock_manifest(
 ) -> Result<Written> {
     let plan = LockPlan::new(manifest, &request.keys)?;
     let trusted = trusted_indexes(manifest, &network.index_overrides)?;
-    let set = Arc::new(IndexSet::new(
-        shared_indexes(manifest, &network.index_overrides, &plan.keys())?,
-        HashMap::new(),
-        network.index.clone(),
-    )?);
+    let indexes = shared_indexes(manifest, &network.index_overrides, &plan.keys())?;
+    let mut set = IndexSet::new(indexes.clone(), HashMap::new(), network.index.clone())?;
+    if !manifest.build.no_build {
+        // Build requirements are resolved on a set of their own, which builds nothing.
+        let build_set = Arc::new(IndexSet::new(
+            indexes,
+            HashMap::new(),
+            network.index.clone(),
+        )?);
+        let client = build_set.client().clone();
+        let builder = MetadataBuilder::new(manifest, build_set, client, &network.index);
+        set = set.with_builder(Arc::new(builder));
+    }
+    let set = Arc::new(set);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -309,8 +324,16 @@ async fn lock_foundations<S: LockSource>(
         }
         progress.resolving(&format!("the Foundation for {key}"));
         let existing = read_existing(&path);
-        let packages =
-            lock_foundation(manifest, spec, source, key, existing.as_ref(), request).await?;
+        let packages = lock_foundation(
+            manifest,
+            spec,
+            source,
+            key,
+            existing.as_ref(),
+            request,
+            progress,
+        )
+        .await?;
         let lockfile = Lockfile {
             environment: environment_marker(manifest),
             requires_python: requires_python(manifest),
@@ -343,10 +366,12 @@ async fn lock_foundation<S: LockSource>(
     key: &str,
     existing: Option<&Lockfile>,
     request: &LockRequest,
+    progress: &dyn LockProgress,
 ) -> Result<Vec<LockedPackage>> {
     let resolve_request = foundation_request(manifest, spec, key, existing, request);
     let view = Arc::new(source.view(foundation_pins_for_key(manifest, spec, key)?)?);
     let resolution = resolve::resolve(view, resolve_request).await?;
+    warn_skipped(&resolution, progress);
     check_cuda_families(key, &resolution)?;
     locked_packages(source, &resolution, &BTreeSet::new()).await
 }
@@ -374,6 +399,7 @@ async fn lock_application<S: LockSource>(
         let view = Arc::new(source.view(application_pins(manifest, None))?);
         let resolve_request = application_request(manifest, request, &preferences, &[]);
         let resolution = resolve::resolve(view, resolve_request).await?;
+        warn_skipped(&resolution, progress);
         let packages = locked_packages(source, &resolution, &BTreeSet::new()).await?;
         per_key.push((None, packages));
         return Ok(per_key);
@@ -383,6 +409,7 @@ async fn lock_application<S: LockSource>(
         let pins = foundation_pins(key, foundation)?;
         let resolve_request = application_request(manifest, request, &preferences, &pins);
         let resolution = resolve::resolve(view, resolve_request).await?;
+        warn_skipped(&resolution, progress);
         // Later keys prefer what the first key chose, so the layers agree where they can.
         for p in resolution.packages.values() {
             preferences
@@ -445,6 +472,18 @@ fn write_application(
     }
     writer.remove(&shared_path);
     Ok(())
+}
+
+/// Say which packages a newer, sdist-only version would have replaced had building been on.
+fn warn_skipped(resolution: &Resolution, progress: &dyn LockProgress) {
+    for (name, skipped) in &resolution.skipped_sdists {
+        if let Some(p) = resolution.packages.get(name) {
+            progress.warning(&format!(
+                "{name}: locked {} because building is off; {name} {skipped} is published only as a source distribution (or has no wheel for this target)",
+                p.version
+            ));
+        }
+    }
 }
 
 /// Refuse a Foundation that mixes CUDA families, or pulls CUDA libraries into a `cpu` key,

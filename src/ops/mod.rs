@@ -12,6 +12,7 @@
 //! - [`syncing`]: the key, the desired environment, and a sync through `install`.
 //! - [`examine`]: an environment against the lockfiles, with the comparison `sync` plans with.
 
+pub mod building;
 pub mod examine;
 pub mod indexes;
 pub mod layers;

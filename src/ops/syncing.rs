@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use pep508_rs::PackageName;
 
+use super::building::{WheelBuilds, build_wheels};
 use super::indexes::{index_urls, trusted_indexes};
 use super::lockfiles::{Loaded, Selection, Staleness};
 use super::locking::LockPlan;
@@ -24,14 +25,15 @@ use crate::error::{Context as _, Error, Result};
 use crate::hardware::{self, KeySettings, Selection as KeySelection};
 use crate::http::HttpClient;
 use crate::http::auth::Auth;
+use crate::index::IndexSet;
 use crate::install::fetch::{Artifact, Fetched, Progress, WheelCache, fetch};
 use crate::install::journal::{self, Journal};
-use crate::install::plan::{Desired, SyncPlan};
+use crate::install::plan::{BuildRecipe, Desired, SyncPlan};
 use crate::install::transaction::{self, dist_info_extras, reinstall_damaged};
 use crate::install::venv::{self as venvs, EnvironmentLock, Interpreter};
 use crate::install::{InstallOptions, LinkMode, UnpackedWheel, Venv};
 use crate::manifest::Manifest;
-use crate::pylock::{LockedPackage, LockedWheel};
+use crate::pylock::{LockedPackage, LockedSdist, LockedWheel};
 use crate::settings::NetworkSettings;
 use crate::wheel::WheelFilename;
 
@@ -105,11 +107,20 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
             );
         }
         for package in &loaded.lock.packages {
-            let wheel = best_wheel(manifest, &loaded.rel, package)?;
-            let url = url::Url::parse(&wheel.url).with_context(|| {
+            let (artifact, build) = match best_wheel(manifest, &loaded.rel, package)? {
+                Chosen::Wheel(wheel) => {
+                    ((&wheel.name, &wheel.url, wheel.size, &wheel.sha256), None)
+                }
+                Chosen::Sdist(sdist) => (
+                    (&sdist.name, &sdist.url, sdist.size, &sdist.sha256),
+                    Some(recipe(manifest, selection, package)),
+                ),
+            };
+            let (filename, url, size, sha256) = artifact;
+            let url = url::Url::parse(url).with_context(|| {
                 format!(
-                    "{}: {} {}: invalid URL `{}`",
-                    loaded.rel, package.name, package.version, wheel.url
+                    "{}: {} {}: invalid URL `{url}`",
+                    loaded.rel, package.name, package.version
                 )
             })?;
             let want = Desired {
@@ -117,12 +128,13 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
                 version: package.version.clone(),
                 artifact: Artifact {
                     package: format!("{} {}", package.name, package.version),
-                    filename: wheel.name.clone(),
+                    filename: filename.clone(),
                     url,
-                    size: wheel.size,
-                    sha256: wheel.sha256.to_ascii_lowercase(),
+                    size,
+                    sha256: sha256.to_ascii_lowercase(),
                     index: package.index.clone(),
                 },
+                build,
                 layer: layer.clone(),
                 direct: package.direct,
             };
@@ -145,14 +157,66 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
     Ok(out.into_values().collect())
 }
 
-/// The wheel of `package` that fits the target best; an error naming the package when there
-/// is none, or when the package is to be built from an sdist, a directory or a repository,
-/// which `sync` cannot do yet.
+/// What a locked package is installed from.
+enum Chosen<'a> {
+    Wheel(&'a LockedWheel),
+    /// Built into a wheel first.
+    Sdist(&'a LockedSdist),
+}
+
+/// How the locked sdist of `package` is built: `[build.package.<name>]`, and the digest of
+/// what the wheel depends on besides the sdist (for a Foundation build, the key's Foundation
+/// pins and artifacts).
+fn recipe(manifest: &Manifest, selection: &Selection, package: &LockedPackage) -> BuildRecipe {
+    use sha2::{Digest as _, Sha256};
+    let spec = manifest
+        .build
+        .packages
+        .get(&package.name)
+        .cloned()
+        .unwrap_or_default();
+    let mut id = Sha256::new();
+    let mut line = |text: &str| {
+        id.update(text.as_bytes());
+        id.update([0]);
+    };
+    line("recipe 1");
+    for (var, value) in &spec.env {
+        line(&format!("env {var}={value}"));
+    }
+    for r in &spec.requires {
+        line(&format!("requires {r}"));
+    }
+    if spec.foundation {
+        line(&format!("key {}", selection.key.as_deref().unwrap_or("")));
+        for p in selection.foundation.iter().flat_map(|l| &l.lock.packages) {
+            let artifacts: Vec<&str> = p.wheels.iter().map(|w| w.sha256.as_str()).collect();
+            line(&format!(
+                "foundation {}=={} {}",
+                p.name,
+                p.version,
+                artifacts.join(",")
+            ));
+        }
+    }
+    BuildRecipe {
+        foundation: spec.foundation,
+        requires: spec.requires,
+        env: spec.env,
+        dependencies: package.dependencies.clone(),
+        extras: package.extras.clone(),
+        id: hex::encode(id.finalize()),
+    }
+}
+
+/// The wheel of `package` that fits the target best, else its sdist; an error naming the
+/// package when there is neither, or when the package is to be built from a directory or a
+/// repository, which `sync` cannot do yet.
 fn best_wheel<'a>(
     manifest: &Manifest,
     rel: &str,
     package: &'a LockedPackage,
-) -> Result<&'a LockedWheel> {
+) -> Result<Chosen<'a>> {
     if let Some(source) = &package.source {
         bail!(
             "{rel}: `{} {}` is locked from a {source}; installing a package from a directory or a repository is not supported yet",
@@ -170,16 +234,10 @@ fn best_wheel<'a>(
         .max_by_key(|(p, _)| *p)
         .map(|(_, w)| w);
     if let Some(wheel) = best {
-        return Ok(wheel);
+        return Ok(Chosen::Wheel(wheel));
     }
     if let Some(sdist) = &package.sdist {
-        bail!(
-            "{rel}: `{} {}` is locked from a source distribution ({}) and no locked wheel fits {}; building it is not supported yet",
-            package.name,
-            package.version,
-            sdist.name,
-            manifest.target
-        );
+        return Ok(Chosen::Sdist(sdist));
     }
     bail!(
         "{rel}: {} {} has no wheel for {} (locked wheels: {})",
@@ -273,6 +331,10 @@ pub trait SyncProgress: Sync {
     }
     /// The downloads ended.
     fn downloaded(&self) {}
+    /// `what` (`name version`) is built from its source distribution.
+    fn building(&self, what: &str) {
+        let _ = what;
+    }
 }
 
 /// How a sync installs.
@@ -321,6 +383,20 @@ pub fn sync(
         let plan = SyncPlan::new(desired, &empty_environment(root), options.exact);
         let fetch_started = Instant::now();
         downloaded = fetch_all(network, &plan, &auth, &mut unpacked, progress)?;
+        let builds = Builds {
+            manifest,
+            network,
+            key,
+            desired,
+            auth: &auth,
+        };
+        build_all(
+            &builds,
+            &plan,
+            || Ok(interpreter.clone()),
+            &mut unpacked,
+            progress,
+        )?;
         fetch_time = fetch_started.elapsed();
         progress.creating(root, &interpreter);
         venvs::create(root, &interpreter, &manifest.name)?
@@ -375,6 +451,15 @@ pub fn sync(
     // Every wheel checked and unpacked before the environment changes.
     let fetch_started = Instant::now();
     let more = fetch_all(network, &report.plan, &auth, &mut unpacked, progress)?;
+    let builds = Builds {
+        manifest,
+        network,
+        key,
+        desired,
+        auth: &auth,
+    };
+    let base = || Ok(venvs::Interpreter::query(&venv.python)?);
+    build_all(&builds, &report.plan, base, &mut unpacked, progress)?;
     report.fetch_time += fetch_started.elapsed();
     report.downloaded = (downloaded.0 + more.0, downloaded.1 + more.1);
 
@@ -436,7 +521,8 @@ fn fetch_all(
     progress: &dyn SyncProgress,
 ) -> Result<(usize, u64)> {
     let mut artifacts: BTreeMap<String, Artifact> = BTreeMap::new();
-    for i in &plan.install {
+    // Sdists are built by `build_all`.
+    for i in plan.install.iter().filter(|i| i.desired.build.is_none()) {
         if !out.contains_key(&i.desired.artifact.sha256) {
             artifacts
                 .entry(i.desired.artifact.sha256.clone())
@@ -503,6 +589,70 @@ fn fetch_all(
     result
 }
 
+/// What building the plan's sdists needs from the sync.
+struct Builds<'a> {
+    manifest: &'a Manifest,
+    network: &'a NetworkSettings,
+    key: Option<&'a str>,
+    /// Everything the lockfiles ask for (the Foundation among it).
+    desired: &'a [Desired],
+    auth: &'a Auth,
+}
+
+/// Build every sdist the plan installs that `out` does not hold yet into a wheel and unpack
+/// it into `out` (by the sdist's sha256); `interpreter` is the venv's base interpreter,
+/// asked for only when something must be built.
+fn build_all(
+    builds: &Builds<'_>,
+    plan: &SyncPlan,
+    interpreter: impl FnOnce() -> Result<Interpreter>,
+    out: &mut HashMap<String, UnpackedWheel>,
+    progress: &dyn SyncProgress,
+) -> Result<()> {
+    let wanted: Vec<&Desired> = plan
+        .install
+        .iter()
+        .map(|i| &i.desired)
+        .filter(|d| d.build.is_some() && !out.contains_key(&d.artifact.sha256))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let interpreter = interpreter()?;
+    let network = builds.network;
+    let indexes = index_urls(builds.manifest, &network.index_overrides, builds.key)?;
+    let set = Arc::new(IndexSet::new(
+        indexes,
+        HashMap::new(),
+        network.index.clone(),
+    )?);
+    let client = HttpClient::with_timeouts(network.index.concurrency, network.index.http)?
+        .with_auth(builds.auth.clone());
+    let foundation: Vec<Desired> = builds
+        .desired
+        .iter()
+        .filter(|d| d.layer.starts_with("foundation"))
+        .cloned()
+        .collect();
+    let wheel_builds = WheelBuilds {
+        manifest: builds.manifest,
+        set,
+        client: &client,
+        cache_dir: &network.index.cache_dir,
+        offline: network.index.offline,
+        interpreter: &interpreter,
+        foundation: &foundation,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let on_build = |what: &str| progress.building(what);
+    let (built, _) = runtime.block_on(build_wheels(&wheel_builds, &wanted, &on_build))?;
+    out.extend(built);
+    Ok(())
+}
+
 /// `python -m compileall` over site-packages.
 fn compile(venv: &Venv) -> Result<()> {
     let status = std::process::Command::new(&venv.python)
@@ -567,30 +717,27 @@ mod tests {
         }
     }
 
-    /// Until sync can build, a package it would have to build is an error naming it, never
-    /// skipped; a fitting wheel beside an sdist is still used.
+    /// A fitting wheel is installed even beside an sdist; an sdist-only package is built.
     #[test]
-    fn packages_to_build_are_refused_by_name_until_sync_can_build() {
+    fn a_wheel_is_preferred_and_an_sdist_only_package_is_built() {
         let m = manifest();
         let wheel = "demo-1.0-py3-none-any.whl";
         let both = package(&[wheel], true, None);
-        assert_eq!(best_wheel(&m, "f.toml", &both).unwrap().name, wheel);
-
+        assert!(matches!(best_wheel(&m, "f.toml", &both), Ok(Chosen::Wheel(w)) if w.name == wheel));
         let sdist_only = package(&[], true, None);
-        let err = best_wheel(&m, "f.toml", &sdist_only)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`demo 1.0` is locked from a source distribution (demo-1.0.tar.gz)")
-                && err.contains("not supported yet"),
-            "{err}"
-        );
+        assert!(matches!(
+            best_wheel(&m, "f.toml", &sdist_only),
+            Ok(Chosen::Sdist(s)) if s.name == "demo-1.0.tar.gz"
+        ));
         let dir = LocalSource::Directory {
             path: "../libs/demo".to_string(),
             editable: false,
         };
         let local = package(&[], false, Some(dir));
-        let err = best_wheel(&m, "f.toml", &local).unwrap_err().to_string();
+        let Err(err) = best_wheel(&m, "f.toml", &local) else {
+            panic!("a directory package is not installable yet");
+        };
+        let err = err.to_string();
         assert!(
             err.contains("`demo 1.0` is locked from a directory ../libs/demo")
                 && err.contains("not supported yet"),

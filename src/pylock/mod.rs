@@ -191,6 +191,9 @@ pub struct InputSummary {
     /// `<key>=<inputs hash>` of each Foundation; for a Foundation, `channel=<channel>`.
     /// Written only when not empty.
     pub foundation: Vec<String>,
+    /// What `[build]` changes in a resolution (`no-build`, `no-build-package=x`, declared
+    /// metadata). Written only when not empty.
+    pub build: Vec<String>,
 }
 
 impl InputSummary {
@@ -220,6 +223,9 @@ impl InputSummary {
         if !self.foundation.is_empty() {
             field("foundation", &self.foundation);
         }
+        if !self.build.is_empty() {
+            field("build", &self.build);
+        }
         hex::encode(h.finalize())
     }
 
@@ -241,6 +247,7 @@ impl InputSummary {
         list("constraint", &old.constraints, &self.constraints);
         list("index", &old.indexes, &self.indexes);
         list("source", &old.sources, &self.sources);
+        list("build setting", &old.build, &self.build);
         for n in self
             .foundation
             .iter()
@@ -346,6 +353,9 @@ impl Lockfile {
         let _ = writeln!(out, "prereleases = {}", quote(&i.prereleases));
         if !i.foundation.is_empty() {
             let _ = writeln!(out, "foundation = {}", string_array(&i.foundation));
+        }
+        if !i.build.is_empty() {
+            let _ = writeln!(out, "build = {}", string_array(&i.build));
         }
         out
     }

@@ -61,6 +61,7 @@ impl Lockfile {
                     sources: inputs.sources,
                     prereleases: inputs.prereleases,
                     foundation: inputs.foundation,
+                    build: inputs.build,
                 },
             },
         })
@@ -524,4 +525,6 @@ struct RawInputs {
     prereleases: String,
     #[serde(default)]
     foundation: Vec<String>,
+    #[serde(default)]
+    build: Vec<String>,
 }

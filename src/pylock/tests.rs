@@ -16,6 +16,7 @@ fn sample() -> Lockfile {
         sources: vec![],
         prereleases: "if-necessary-or-explicit".into(),
         foundation: vec![],
+        build: vec![],
     };
     let inputs_hash = inputs.hash("application", None, "3.12", "linux-x86_64-manylinux_2_28");
     Lockfile {

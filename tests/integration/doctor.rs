@@ -347,7 +347,7 @@ fn same_version_from_another_artifact_fails() {
     let write = |url: &str, sha256: &str| {
         std::fs::write(
             &provenance,
-            sanctuary::environment::parse::render_provenance(url, sha256),
+            sanctuary::environment::parse::render_provenance(url, sha256, None),
         )
         .unwrap()
     };
@@ -474,6 +474,7 @@ fn doctor_and_sync_agree_on_an_artifact_sync_would_not_choose() {
         sanctuary::environment::parse::render_provenance(
             "https://files.example/filelock-3.20.0-py30-none-any.whl",
             &other,
+            None,
         ),
     )
     .unwrap();

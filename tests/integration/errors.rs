@@ -23,12 +23,23 @@ fn conflict_index() -> TestIndex {
 }
 
 fn lock_error(index: &TestIndex, requirements: &[&str], constraints: &[&str]) -> String {
+    lock_error_with(index, requirements, constraints, "")
+}
+
+/// [`lock_error`] with `extra` appended to the manifest.
+fn lock_error_with(
+    index: &TestIndex,
+    requirements: &[&str],
+    constraints: &[&str],
+    extra: &str,
+) -> String {
     let project = Project::with_requirements(
         &index.index_url(),
         "linux-x86_64",
         requirements,
         constraints,
     );
+    project.write_manifest(&format!("{}{extra}", project.manifest()));
     project.lock_err(&[]).replace(index.url(), "http://[index]")
 }
 
@@ -44,7 +55,10 @@ fn conflicts_are_explained_with_their_origins_and_hints() {
             "constraint",
             lock_error(&index, &["peft"], &["torch==2.3.1"]),
         ),
-        ("sdist only", lock_error(&index, &["old"], &[])),
+        (
+            "sdist only, building off",
+            lock_error_with(&index, &["old"], &[], "\n[build]\nno-build = true\n"),
+        ),
         ("requires-python", lock_error(&index, &["newpy"], &[])),
         (
             "missing",

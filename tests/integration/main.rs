@@ -16,6 +16,7 @@ mod indexes;
 mod lock;
 mod network;
 mod rules;
+mod sdists;
 mod sync;
 mod sync_wheels;
 mod tree;
