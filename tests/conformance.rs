@@ -1,27 +1,33 @@
 //! Resolver conformance against the packse scenarios (astral-sh/packse), read from
 //! `$CARGO_MANIFEST_DIR/../shared/conformance/packse/scenarios` (never copied into the
-//! project). Each scenario is resolved for its target and compared with `[expected]`:
-//! satisfiability and every expected version. Scenarios that need a capability sanctuary does
-//! not have (universal resolution, building from source) are listed with the reason.
+//! project). Each scenario is resolved for its target, with building allowed except where
+//! its `resolver_options` say `no_build` (and wheels refused where they say `no_binary`), and
+//! compared with `[expected]`: satisfiability, every expected version, and that no no-build
+//! package comes from its sdist nor a no-binary one from a wheel. Scenarios that need a
+//! capability sanctuary does not have (universal resolution) are listed with the reason.
 //!
 //! Each scenario is served by the project's local package index server (`tests/support`:
 //! generated wheels and sdists, HTML/JSON pages, PEP 658, range requests) and resolved through
-//! the real index client (`IndexSet`) with a fresh cache, so the whole path is exercised.
+//! the real index client (`IndexSet`) with a fresh cache, so the whole path is exercised. The
+//! sdists carry static metadata (`PKG-INFO` 2.2, no `Dynamic`), as packse's do, so an
+//! sdist-only version resolves without a build backend, which the harness does not install.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use sanctuary::index::{IndexKind, IndexSet, IndexSettings, IndexUrl};
+use sanctuary::index::{DistFile, IndexKind, IndexSet, IndexSettings, IndexUrl};
 use sanctuary::resolve::{
-    Origin, PrereleaseMode, ResolveError, ResolveRequest, RootRequirement, resolve,
+    BuildPolicy, Origin, PrereleaseMode, Resolution, ResolveError, ResolveRequest, RootRequirement,
+    resolve,
 };
 use sanctuary::target::Target;
-use sanctuary::{PackageName, Requirement, Version, VersionSpecifiers};
+use sanctuary::{PackageName, Requirement, Version};
 
 mod support;
 
 use support::TestIndex;
-use support::scenario::{Scenario, VersionSpec, packse_dir, scenario_files};
+use support::scenario::{Scenario, SdistPkgInfo, packse_dir, scenario_files};
 
 /// `x86_64-manylinux2014` -> `linux-x86_64-manylinux_2_17`.
 fn platform_name(python_platform: &str) -> String {
@@ -58,95 +64,21 @@ fn target(scenario: &Scenario) -> Target {
         .unwrap_or_else(|e| panic!("scenario {}: {e}", scenario.name))
 }
 
-/// Whether `name==version` has a wheel the target can use (tags and requires-python).
-fn has_usable_wheel(data: &VersionSpec, name: &str, version: &str, target: &Target) -> bool {
-    if !data.wheel {
-        return false;
-    }
-    // A lower bound that excludes the target makes the wheel unusable; upper bounds alone do
-    // not, since an exact pin admits them (see `Policy::python_allows`).
-    if let Some(spec) = &data.requires_python
-        && let Ok(spec) = VersionSpecifiers::from_str(spec)
-        && spec.iter().any(|s| {
-            !s.contains(&target.python)
-                && !matches!(
-                    s.operator(),
-                    pep440_rs::Operator::LessThan | pep440_rs::Operator::LessThanEqual
-                )
-        })
-    {
-        return false;
-    }
-    let tags = if data.wheel_tags.is_empty() {
-        vec!["py3-none-any".to_string()]
-    } else {
-        data.wheel_tags.clone()
-    };
-    tags.iter().any(|tag| {
-        format!("{}-{version}-{tag}.whl", name.replace('-', "_"))
-            .parse()
-            .is_ok_and(|wheel| target.wheel_priority(&wheel).is_some())
-    })
+/// Why the scenario is skipped, if it is.
+fn skip_reason(scenario: &Scenario) -> Option<&'static str> {
+    scenario.resolver_options.universal.then_some(
+        "universal resolution (`resolver_options.universal`): sanctuary resolves for one target",
+    )
 }
 
-/// Why the scenario is skipped, if it is.
-fn skip_reason(scenario: &Scenario, target: &Target) -> Option<String> {
-    if scenario.resolver_options.universal {
-        return Some("universal resolution".to_string());
-    }
-    if !scenario.resolver_options.no_binary.is_empty() {
-        return Some("needs building from source (no_binary)".to_string());
-    }
-    if !scenario.expected.satisfiable {
-        return None;
-    }
-    for (name, version) in &scenario.expected.packages {
-        let data = scenario
-            .packages
-            .get(name)
-            .and_then(|p| p.versions.get(version));
-        if let Some(data) = data
-            && !has_usable_wheel(data, name, version, target)
-            && data.sdist
-        {
-            return Some(format!(
-                "needs building from source (expected {name}=={version} has only an sdist for {target})"
-            ));
-        }
-    }
-    if scenario.expected.packages.is_empty() {
-        // Satisfiable with no versions listed: if a required package can only come from an
-        // sdist, the expected resolution builds it.
-        for requirement in &scenario.root.requires {
-            let Ok(requirement) = Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement)
-            else {
-                continue;
-            };
-            let Some(package) = scenario.packages.get(requirement.name.as_ref()) else {
-                continue;
-            };
-            let specifiers = match &requirement.version_or_url {
-                Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s.clone(),
-                _ => VersionSpecifiers::empty(),
-            };
-            let matching: Vec<_> = package
-                .versions
-                .iter()
-                .filter(|(v, _)| Version::from_str(v).is_ok_and(|v| specifiers.contains(&v)))
-                .collect();
-            let any_wheel = matching
-                .iter()
-                .any(|(v, d)| has_usable_wheel(d, requirement.name.as_ref(), v, target));
-            let any_sdist = matching.iter().any(|(_, d)| d.sdist);
-            if !any_wheel && any_sdist {
-                return Some(format!(
-                    "needs building from source (no version of `{}` has a usable wheel, only sdists)",
-                    requirement.name
-                ));
-            }
-        }
-    }
-    None
+/// The package names of a `no_binary` / `no_build` option.
+fn package_names(scenario: &Scenario, names: &[String]) -> HashSet<PackageName> {
+    names
+        .iter()
+        .map(|n| {
+            PackageName::from_str(n).unwrap_or_else(|e| panic!("scenario {}: {e}", scenario.name))
+        })
+        .collect()
 }
 
 fn request(scenario: &Scenario, target: Target) -> ResolveRequest {
@@ -178,15 +110,25 @@ fn request(scenario: &Scenario, target: Target) -> ResolveRequest {
         preferences: Default::default(),
         upgrade: Default::default(),
         upgrade_all: false,
-        no_binary: Default::default(),
-        build: sanctuary::resolve::BuildPolicy::no_build(),
+        no_binary: package_names(scenario, &scenario.resolver_options.no_binary),
+        build: BuildPolicy {
+            no_build_package: package_names(scenario, &scenario.resolver_options.no_build),
+            ..BuildPolicy::default()
+        },
         report_width: None,
     }
 }
 
-/// `None` when the scenario passes, else what differed.
-fn check(runtime: &tokio::runtime::Runtime, scenario: &Scenario, target: Target) -> Option<String> {
-    let index = TestIndex::start(scenario.clone());
+/// What differed from `[expected]` (`Err`), or, when the scenario passes, the packages the
+/// resolution takes from an sdist (to be built).
+fn check(
+    runtime: &tokio::runtime::Runtime,
+    scenario: &Scenario,
+    target: Target,
+) -> Result<Vec<String>, String> {
+    let index = TestIndex::start(scenario.clone().with_server(|s| {
+        s.sdist_pkg_info = SdistPkgInfo::Static;
+    }));
     let cache = tempfile::tempdir().expect("temporary cache dir");
     let url = url::Url::parse(&index.index_url()).expect("server URL");
     let result = runtime.block_on(async {
@@ -215,8 +157,8 @@ fn check(runtime: &tokio::runtime::Runtime, scenario: &Scenario, target: Target)
         (true, Ok(resolution)) => {
             let mut diffs = Vec::new();
             for (name, expected) in &scenario.expected.packages {
-                let name = PackageName::from_str(name).ok()?;
-                let expected = Version::from_str(expected).ok()?;
+                let name = PackageName::from_str(name).map_err(|e| e.to_string())?;
+                let expected = Version::from_str(expected).map_err(|e| e.to_string())?;
                 match resolution.packages.get(&name) {
                     Some(p) if p.version == expected => {}
                     Some(p) => {
@@ -225,14 +167,23 @@ fn check(runtime: &tokio::runtime::Runtime, scenario: &Scenario, target: Target)
                     None => diffs.push(format!("{name}: expected {expected}, not in resolution")),
                 }
             }
-            (!diffs.is_empty()).then(|| diffs.join("; "))
+            diffs.extend(build_option_diffs(scenario, &resolution));
+            if !diffs.is_empty() {
+                return Err(diffs.join("; "));
+            }
+            Ok(resolution
+                .packages
+                .values()
+                .filter(|p| p.files.iter().any(is_sdist))
+                .map(|p| format!("{}=={}", p.name, p.version))
+                .collect())
         }
-        (true, Err(ResolveError::NoSolution { report })) => Some(format!(
+        (true, Err(ResolveError::NoSolution { report })) => Err(format!(
             "expected a resolution, got no solution: {}",
             report.replace('\n', " / ")
         )),
-        (true, Err(e)) => Some(format!("expected a resolution, got error: {e}")),
-        (false, Ok(resolution)) => Some(format!(
+        (true, Err(e)) => Err(format!("expected a resolution, got error: {e}")),
+        (false, Ok(resolution)) => Err(format!(
             "expected no solution, got {}",
             resolution
                 .packages
@@ -241,9 +192,35 @@ fn check(runtime: &tokio::runtime::Runtime, scenario: &Scenario, target: Target)
                 .collect::<Vec<_>>()
                 .join(" ")
         )),
-        (false, Err(ResolveError::NoSolution { .. })) => None,
-        (false, Err(e)) => Some(format!("expected no solution, got error: {e}")),
+        (false, Err(ResolveError::NoSolution { .. })) => Ok(Vec::new()),
+        (false, Err(e)) => Err(format!("expected no solution, got error: {e}")),
     }
+}
+
+fn is_sdist(file: &DistFile) -> bool {
+    file.parsed.as_wheel().is_none()
+}
+
+/// Where the resolution ignores `no_binary` (a wheel chosen) or `no_build` (an sdist chosen).
+fn build_option_diffs(scenario: &Scenario, resolution: &Resolution) -> Vec<String> {
+    let options = &scenario.resolver_options;
+    let no_binary = package_names(scenario, &options.no_binary);
+    let no_build = package_names(scenario, &options.no_build);
+    let mut diffs = Vec::new();
+    for package in resolution.packages.values() {
+        let (name, version) = (&package.name, &package.version);
+        if no_binary.contains(name) && !package.files.iter().all(is_sdist) {
+            diffs.push(format!(
+                "{name}=={version} is no-binary, but a wheel was chosen"
+            ));
+        }
+        if no_build.contains(name) && package.files.iter().any(is_sdist) {
+            diffs.push(format!(
+                "{name}=={version} is no-build, but its sdist was chosen"
+            ));
+        }
+    }
+    diffs
 }
 
 /// Like `println!`, but written to stderr directly, past the test harness's output capture, so
@@ -268,7 +245,7 @@ fn packse_scenarios() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let (mut passed, mut failed, mut skipped, mut from_source) = (0, 0, 0, 0);
     for path in scenario_files(&dir) {
         let text = std::fs::read_to_string(&path).expect("readable scenario");
         let scenario = match Scenario::from_toml(&text) {
@@ -280,19 +257,31 @@ fn packse_scenarios() {
             }
         };
         let target = target(&scenario);
-        if let Some(reason) = skip_reason(&scenario, &target) {
+        if let Some(reason) = skip_reason(&scenario) {
             report!("SKIP {}: {reason}", scenario.name);
             skipped += 1;
             continue;
         }
         match check(&runtime, &scenario, target) {
-            None => passed += 1,
-            Some(diff) => {
+            Ok(sdists) => {
+                passed += 1;
+                if !sdists.is_empty() {
+                    report!(
+                        "PASS {} (from source: {})",
+                        scenario.name,
+                        sdists.join(", ")
+                    );
+                    from_source += 1;
+                }
+            }
+            Err(diff) => {
                 report!("FAIL {}: {diff}", scenario.name);
                 failed += 1;
             }
         }
     }
-    report!("{passed} passed, {failed} failed, {skipped} skipped");
+    report!(
+        "{passed} passed ({from_source} of them from source), {failed} failed, {skipped} skipped"
+    );
     assert_eq!(failed, 0, "{failed} packse scenarios failed");
 }

@@ -270,7 +270,8 @@ impl Mirror {
             let project = normalize(name);
             let mut dists = Vec::new();
             for (version, spec) in &package.versions {
-                for dist in wheelgen::dists_for(name, version, spec) {
+                for dist in wheelgen::dists_for(name, version, spec, scenario.server.sdist_pkg_info)
+                {
                     dists.push((dist, spec.requires_python.clone()));
                 }
             }

@@ -30,6 +30,7 @@ pub mod tarball;
 pub mod wheelgen;
 
 pub use scenario::{
-    BuildSpec, Fault, Format, MetadataMode, Scenario, ServerOptions, VersionSpec, Yanked,
+    BuildSpec, Fault, Format, MetadataMode, Scenario, SdistPkgInfo, ServerOptions, VersionSpec,
+    Yanked,
 };
 pub use server::{RequestRecord, ServedFile, TestIndex};

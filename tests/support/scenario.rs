@@ -367,7 +367,7 @@ pub enum Format {
 }
 
 /// Our `[server]` table. Defaults: both formats, PEP 658 on, ranges on, upload times on,
-/// no caching headers, no faults.
+/// legacy (2.1) `PKG-INFO` in plain sdists, no caching headers, no faults.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ServerOptions {
@@ -384,10 +384,25 @@ pub struct ServerOptions {
     pub last_modified: bool,
     /// Include `upload-time` in JSON pages.
     pub upload_time: bool,
+    /// The `PKG-INFO` of every plain sdist (a version without a `build` table).
+    pub sdist_pkg_info: SdistPkgInfo,
     /// Require HTTP Basic authentication with these credentials on every request
     /// (401 with `WWW-Authenticate` otherwise).
     pub basic_auth: Option<BasicAuth>,
     pub faults: Vec<Fault>,
+}
+
+/// The `PKG-INFO` a plain sdist carries (its content is the version's metadata either way).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SdistPkgInfo {
+    /// Metadata-Version 2.1: not trusted by PEP 643, so a frontend must ask the build backend
+    /// for the dependencies. The default: the sdists (and their hashes) most tests see.
+    #[default]
+    Legacy,
+    /// Metadata-Version 2.2 with no `Dynamic` field: static (PEP 643), readable without a
+    /// build, as packse's own sdists are.
+    Static,
 }
 
 /// The user and password a server requires.
@@ -407,6 +422,7 @@ impl Default for ServerOptions {
             etag: false,
             last_modified: false,
             upload_time: true,
+            sdist_pkg_info: SdistPkgInfo::default(),
             basic_auth: None,
             faults: Vec::new(),
         }

@@ -12,7 +12,7 @@ use super::scenario::{BuildSpec, MetadataMode, VersionSpec, requirement_name};
 use super::tarball::TarWriter;
 use super::wheelgen::{
     Dist, MetadataFields, core_metadata, entry_points_txt, expand_tags, file_name_part, init_py,
-    metadata, normalize_version, sdist_stem,
+    metadata, normalize_version, sdist_stem, static_metadata,
 };
 
 /// The backend's module name (`build-backend` in `pyproject.toml`).
@@ -101,12 +101,7 @@ fn sources(name: &str, version: &str, spec: &VersionSpec) -> BTreeMap<String, St
 /// `PKG-INFO` as the mode says (see [`MetadataMode`]).
 pub fn pkg_info(name: &str, version: &str, spec: &VersionSpec, build: &BuildSpec) -> String {
     let fields = match build.metadata {
-        MetadataMode::Static => MetadataFields {
-            metadata_version: "2.2",
-            requires_python: true,
-            requires: Some(&spec.requires),
-            dynamic: &[],
-        },
+        MetadataMode::Static => return static_metadata(name, version, spec),
         MetadataMode::Dynamic => MetadataFields {
             metadata_version: "2.2",
             requires_python: true,

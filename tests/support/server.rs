@@ -433,7 +433,8 @@ impl State {
                     .upload_time
                     .clone()
                     .unwrap_or_else(|| default_upload_time(i));
-                for dist in wheelgen::dists_for(name, version, spec) {
+                for dist in wheelgen::dists_for(name, version, spec, scenario.server.sdist_pkg_info)
+                {
                     let metadata_sha256 = dist.metadata.as_deref().map(sha256_hex);
                     let file = Arc::new(ServedFile {
                         dist,

@@ -1,10 +1,10 @@
 //! Generates the distributions a scenario publishes: real, installable wheels (package
 //! `__init__.py`, extra files, optional padding, then the `.dist-info` entries `METADATA`,
 //! `WHEEL`, `entry_points.txt`, optional `licenses/PADDING` and `RECORD` last) and small sdists
-//! (`.tar.gz` holding `PKG-INFO`, written by `tarball`; a version with a `build` table gets
-//! the buildable sdist of `sdistgen` instead), and the core metadata both share. Output is
-//! deterministic: fixed 1980-01-01 zip timestamps, mtime 0 in tar and gzip, entries in a fixed
-//! order.
+//! (`.tar.gz` holding `PKG-INFO`, legacy 2.1 or static 2.2 as the server's `sdist_pkg_info`
+//! says, written by `tarball`; a version with a `build` table gets the buildable sdist of
+//! `sdistgen` instead), and the core metadata both share. Output is deterministic: fixed
+//! 1980-01-01 zip timestamps, mtime 0 in tar and gzip, entries in a fixed order.
 
 use std::io::{Cursor, Write};
 use std::str::FromStr;
@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-use super::scenario::{VersionSpec, normalize};
+use super::scenario::{SdistPkgInfo, VersionSpec, normalize};
 use super::sdistgen;
 use super::tarball::TarWriter;
 
@@ -62,8 +62,13 @@ pub fn file_name_part(name: &str) -> String {
 }
 
 /// Every file one version publishes: its wheels (one per tag, default `py3-none-any`), then
-/// its sdist (the crafted `sdist_override` when set).
-pub fn dists_for(name: &str, version: &str, spec: &VersionSpec) -> Vec<Dist> {
+/// its sdist (the crafted `sdist_override` when set; a plain one carries `pkg_info`).
+pub fn dists_for(
+    name: &str,
+    version: &str,
+    spec: &VersionSpec,
+    pkg_info: SdistPkgInfo,
+) -> Vec<Dist> {
     let mut out = Vec::new();
     if spec.wheel {
         let default_tags = ["py3-none-any".to_string()];
@@ -79,7 +84,7 @@ pub fn dists_for(name: &str, version: &str, spec: &VersionSpec) -> Vec<Dist> {
     if let Some(crafted) = &spec.sdist_override {
         out.push(crafted.clone());
     } else if spec.sdist {
-        out.push(sdist(name, version, spec));
+        out.push(sdist(name, version, spec, pkg_info));
     }
     out
 }
@@ -93,6 +98,22 @@ pub fn metadata(name: &str, version: &str, spec: &VersionSpec) -> String {
         spec,
         &MetadataFields {
             metadata_version: "2.1",
+            requires_python: true,
+            requires: Some(&spec.requires),
+            dynamic: &[],
+        },
+    )
+}
+
+/// The version's core metadata as Metadata-Version 2.2 with no `Dynamic` field: static under
+/// PEP 643, so a frontend may take an sdist's `PKG-INFO` as the built wheel's metadata.
+pub fn static_metadata(name: &str, version: &str, spec: &VersionSpec) -> String {
+    core_metadata(
+        name,
+        version,
+        spec,
+        &MetadataFields {
+            metadata_version: "2.2",
             requires_python: true,
             requires: Some(&spec.requires),
             dynamic: &[],
@@ -289,14 +310,19 @@ pub fn wheel(name: &str, version: &str, spec: &VersionSpec, tag: &str) -> Dist {
     Dist::new(filename, bytes, Some(meta))
 }
 
-/// Builds the sdist: `<dist>-<ver>.tar.gz` with `<dist>-<ver>/PKG-INFO`, or, for a version
-/// with a `build` table, the buildable source tree of [`sdistgen::build_sdist`].
-pub fn sdist(name: &str, version: &str, spec: &VersionSpec) -> Dist {
+/// Builds the sdist: `<dist>-<ver>.tar.gz` with `<dist>-<ver>/PKG-INFO` as `pkg_info` says,
+/// or, for a version with a `build` table, the buildable source tree of
+/// [`sdistgen::build_sdist`].
+pub fn sdist(name: &str, version: &str, spec: &VersionSpec, pkg_info: SdistPkgInfo) -> Dist {
     if spec.build.is_some() {
         return sdistgen::build_sdist(name, version, spec);
     }
     let stem = sdist_stem(name, version);
-    let pkg_info = metadata(name, version, spec).into_bytes();
+    let pkg_info = match pkg_info {
+        SdistPkgInfo::Legacy => metadata(name, version, spec),
+        SdistPkgInfo::Static => static_metadata(name, version, spec),
+    }
+    .into_bytes();
     let mut tar = TarWriter::new();
     tar.file(&format!("{stem}/PKG-INFO"), &pkg_info);
     Dist::new(format!("{stem}.tar.gz"), tar.finish_gz(), None)
