@@ -289,6 +289,22 @@ impl<S: PackageSource> BuildContext<'_, S> {
         expect_wheel(built.result, tree.label)
     }
 
+    /// Build an editable wheel (PEP 660 `build_editable`) of `tree` into `out_dir` and
+    /// return its path.
+    pub async fn build_editable(
+        &self,
+        tree: SourceTree<'_>,
+        choice: &EnvChoice,
+        vars: &[(String, String)],
+        out_dir: &Path,
+    ) -> Result<PathBuf, BuildError> {
+        let env = self.environment(tree, choice, vars).await?;
+        let built = self
+            .hook(tree, &env, vars, Hook::BuildEditable, out_dir)
+            .await?;
+        expect_wheel(built.result, tree.label)
+    }
+
     /// The environment the wheel hooks run in: the given one, or an isolated one of
     /// `build-system.requires` extended by what `get_requires_for_build_wheel` adds.
     pub async fn environment(

@@ -24,6 +24,7 @@ pub fn lock(settings: &LockSettings) -> Result<ExitCode> {
         upgrade: settings.upgrade.clone(),
         keys: settings.keys.clone(),
         report_width: settings.global.report_width,
+        local: Vec::new(),
     };
     let written = locking::lock_manifest(
         &manifest,

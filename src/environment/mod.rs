@@ -227,7 +227,11 @@ fn read_dist_info(dir: &Path, records: bool) -> Result<InstalledDistribution, St
         None => None,
     };
     // A provenance file that cannot be read only means the artifact is unknown.
-    let provenance = read(parse::PROVENANCE_FILE)?.and_then(|t| parse::parse_provenance(&t).ok());
+    let provenance = match read(parse::PROVENANCE_FILE)? {
+        Some(text) => Some(text),
+        None => read(parse::LOCAL_FILE)?,
+    }
+    .and_then(|t| parse::parse_provenance(&t).ok());
     Ok(InstalledDistribution {
         name,
         version,

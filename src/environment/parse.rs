@@ -256,6 +256,11 @@ pub struct Provenance {
 /// The file name of [`Provenance`] in a dist-info directory.
 pub const PROVENANCE_FILE: &str = "provenance_url.json";
 
+/// Where sanctuary records a local project's install (the [`Provenance`] shape: the
+/// project's identity and build), since PEP 710 forbids `provenance_url.json` beside
+/// `direct_url.json`.
+pub const LOCAL_FILE: &str = "sanctuary_local.json";
+
 /// Parse `provenance_url.json`.
 pub fn parse_provenance(text: &str) -> Result<Provenance, ParseError> {
     #[derive(Deserialize)]

@@ -276,6 +276,9 @@ pub struct IndexSet {
     revalidated: Mutex<HashMap<String, Option<Versions>>>,
     /// Runs build backends for sdists without static metadata; none: such sdists are an error.
     builder: Option<Arc<dyn sdist_metadata::SdistBuilder>>,
+    /// Local projects (directories, git checkouts), answered before any index: one version
+    /// each, whose metadata the caller declares to the resolver.
+    local: HashMap<PackageName, Arc<PackageFiles>>,
 }
 
 type Memo<K, V> = Mutex<HashMap<K, Arc<OnceCell<V>>>>;
@@ -333,6 +336,7 @@ impl IndexSet {
             background: Background::default(),
             revalidated: Mutex::default(),
             builder: None,
+            local: HashMap::new(),
         })
     }
 
@@ -349,6 +353,50 @@ impl IndexSet {
     pub fn with_retries(mut self, retries: u32, backoff: std::time::Duration) -> Self {
         self.client = self.client.with_retries(retries, backoff);
         self
+    }
+
+    /// Answer `name` with the local project at `tree` (version `version`) before any index.
+    pub fn with_local(
+        mut self,
+        name: &PackageName,
+        version: &Version,
+        tree: &std::path::Path,
+    ) -> Result<Self, IndexError> {
+        let url = Url::from_directory_path(tree).map_err(|()| {
+            IndexError::Other(format!("{} is not an absolute directory", tree.display()))
+        })?;
+        let filename = format!("{}-{version}.tar.gz", name.as_dist_info_name());
+        let parsed = DistFilename::parse(&filename, name)
+            .map_err(|e| IndexError::Other(format!("local project `{name}` {version}: {e}")))?;
+        let file = DistFile {
+            filename,
+            parsed,
+            url: url.clone(),
+            sha256: None,
+            size: None,
+            upload_time: None,
+            requires_python: None,
+            yanked: None,
+            core_metadata: CoreMetadataRef::Absent,
+        };
+        let index = Arc::new(IndexUrl {
+            name: format!("local project `{name}`"),
+            url,
+            explicit: true,
+            kind: IndexKind::Flat,
+            credentials: None,
+        });
+        let mut versions = Versions::new();
+        versions.insert(version.clone(), VersionFiles::new(vec![file]));
+        self.local.insert(
+            name.clone(),
+            Arc::new(PackageFiles {
+                name: name.clone(),
+                index,
+                versions,
+            }),
+        );
+        Ok(self)
     }
 
     /// The HTTP client of this set (its credentials included).

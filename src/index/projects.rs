@@ -49,6 +49,9 @@ impl IndexSet {
         name: &PackageName,
         pin: Option<usize>,
     ) -> Result<Option<Arc<PackageFiles>>, IndexError> {
+        if let Some(local) = self.local.get(name) {
+            return Ok(Some(Arc::clone(local)));
+        }
         let cell = memo_cell(&self.projects, &(name.clone(), pin));
         cell.get_or_try_init(|| self.find_project(name, pin))
             .await

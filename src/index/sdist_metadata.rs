@@ -72,7 +72,8 @@ impl IndexSet {
         let Some(builder) = &self.builder else {
             return Err(IndexError::SdistMetadata {
                 file: file.filename.clone(),
-                reason: "its metadata is not static, and building is off".to_string(),
+                reason: "its metadata is not static, and no build backend can be run here"
+                    .to_string(),
             });
         };
         builder.metadata(package, file, &sdist).await

@@ -51,6 +51,56 @@ pub struct BuildRecipe {
     /// Foundation build, the declared variables), as a digest: when it changes, the wheel is
     /// rebuilt and reinstalled. Recorded in `provenance_url.json`.
     pub id: String,
+    /// A local project (a directory or a git commit) built in place of an sdist.
+    pub local: Option<LocalBuild>,
+}
+
+/// Where a local project's source tree is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocalBuild {
+    /// A directory (absolute), installed editable (PEP 660) or built into a wheel.
+    Directory {
+        tree: std::path::PathBuf,
+        editable: bool,
+    },
+    /// A commit of a git repository, and the project's directory in it.
+    Git {
+        url: String,
+        requested_revision: Option<String>,
+        commit: String,
+        subdirectory: Option<String>,
+    },
+}
+
+impl LocalBuild {
+    /// `direct_url.json` (PEP 610) of an install from here.
+    pub fn direct_url(&self) -> String {
+        let body = match self {
+            LocalBuild::Directory { tree, editable } => {
+                let url = url::Url::from_directory_path(tree)
+                    .map(|u| u.as_str().trim_end_matches('/').to_string())
+                    .unwrap_or_else(|()| tree.display().to_string());
+                serde_json::json!({ "url": url, "dir_info": { "editable": editable } })
+            }
+            LocalBuild::Git {
+                url,
+                requested_revision,
+                commit,
+                subdirectory,
+            } => {
+                let mut vcs = serde_json::json!({ "vcs": "git", "commit_id": commit });
+                if let Some(rev) = requested_revision {
+                    vcs["requested_revision"] = serde_json::Value::from(rev.as_str());
+                }
+                let mut body = serde_json::json!({ "url": url, "vcs_info": vcs });
+                if let Some(sub) = subdirectory {
+                    body["subdirectory"] = serde_json::Value::from(sub.as_str());
+                }
+                body
+            }
+        };
+        format!("{body}\n")
+    }
 }
 
 /// Why a distribution is (re)installed.
@@ -140,10 +190,13 @@ fn reason(want: &Desired, copies: &[InstalledDistribution]) -> Option<Reason> {
     if !dist.has_record {
         return Some(Reason::Broken("no RECORD".to_string()));
     }
-    if dist.direct_url.is_some() {
-        return Some(Reason::Broken(
-            "installed from a direct URL or a path".to_string(),
-        ));
+    let local = want.build.as_ref().is_some_and(|b| b.local.is_some());
+    if dist.direct_url.is_some() != local {
+        return Some(Reason::Broken(if local {
+            "not installed from the local project".to_string()
+        } else {
+            "installed from a direct URL or a path".to_string()
+        }));
     }
     // `2.9.0+cu128` and `2.9.0+cu130` compare unequal: the local label is part of it.
     if dist.version != want.version {

@@ -69,16 +69,25 @@ impl ApplyError {
 /// What sanctuary writes into every dist-info it installs: the artifact
 /// (`provenance_url.json`) and, for the layers' own requirements, `REQUESTED`.
 pub fn dist_info_extras(desired: &Desired) -> Vec<(String, Vec<u8>)> {
-    use crate::environment::parse::{PROVENANCE_FILE, render_provenance};
-    let mut extras = vec![(
-        PROVENANCE_FILE.to_string(),
-        render_provenance(
-            desired.artifact.url.as_str(),
-            &desired.artifact.sha256,
-            desired.build.as_ref().map(|b| b.id.as_str()),
-        )
-        .into_bytes(),
-    )];
+    use crate::environment::parse::{LOCAL_FILE, PROVENANCE_FILE, render_provenance};
+    let provenance = render_provenance(
+        desired.artifact.url.as_str(),
+        &desired.artifact.sha256,
+        desired.build.as_ref().map(|b| b.id.as_str()),
+    )
+    .into_bytes();
+    let mut extras = match desired.build.as_ref().and_then(|b| b.local.as_ref()) {
+        // PEP 710 forbids `provenance_url.json` beside `direct_url.json`: what sanctuary
+        // needs to recognise the install goes to a file of its own.
+        Some(local) => vec![
+            (
+                "direct_url.json".to_string(),
+                local.direct_url().into_bytes(),
+            ),
+            (LOCAL_FILE.to_string(), provenance),
+        ],
+        None => vec![(PROVENANCE_FILE.to_string(), provenance)],
+    };
     if desired.direct {
         extras.push(("REQUESTED".to_string(), Vec::new()));
     }

@@ -36,7 +36,7 @@ use crate::index::sdist_metadata::{BoxFuture, SdistBuilder};
 use crate::index::{CoreMetadata, DistFile, IndexError, IndexSet, PackageFiles};
 use crate::install::UnpackedWheel;
 use crate::install::fetch::{Artifact, WheelCache, fetch};
-use crate::install::plan::{BuildRecipe, Desired};
+use crate::install::plan::{BuildRecipe, Desired, LocalBuild};
 use crate::install::venv::Interpreter;
 use crate::manifest::Manifest;
 use crate::target::Target;
@@ -105,12 +105,39 @@ impl MetadataBuilder {
             file: file.filename.clone(),
             reason,
         };
-        let interpreter = self.interpreter().map_err(failed)?;
-        tracing::info!("{label}: running its build backend for its metadata");
         let scratch = scratch_in(&self.cache_dir).map_err(|e| failed(e.to_string()))?;
         let (tree, system) = unpack_tree(&sdist.path, &file.filename, scratch.path())
             .await
             .map_err(|e| failed(e.to_string()))?;
+        self.run_metadata_hook(&package.name, &label, &tree, &system)
+            .await
+            .map_err(failed)
+    }
+
+    /// The metadata of the local project `name` at `tree`, from its build backend.
+    pub async fn tree_metadata(
+        &self,
+        name: &PackageName,
+        tree: &Path,
+        system: &crate::sdist::BuildSystem,
+    ) -> Result<CoreMetadata> {
+        let label = format!("{name} (local project)");
+        self.run_metadata_hook(name, &label, tree, system)
+            .await
+            .map_err(Error::msg)
+    }
+
+    /// `prepare_metadata_for_build_wheel` of the tree at `tree`, in an isolated environment;
+    /// errors as one message.
+    async fn run_metadata_hook(
+        &self,
+        name: &PackageName,
+        label: &str,
+        tree: &Path,
+        system: &crate::sdist::BuildSystem,
+    ) -> std::result::Result<CoreMetadata, String> {
+        let interpreter = self.interpreter()?;
+        tracing::info!("{label}: running its build backend for its metadata");
         let context = BuildContext {
             source: Arc::clone(&self.set),
             client: &self.client,
@@ -120,17 +147,16 @@ impl MetadataBuilder {
             timeout: self.timeout,
             salt: String::new(),
         };
-        let vars = self.vars.get(&package.name).cloned().unwrap_or_default();
+        let vars = self.vars.get(name).cloned().unwrap_or_default();
         let source = SourceTree {
-            path: &tree,
-            system: &system,
-            label: &label,
+            path: tree,
+            system,
+            label,
         };
-        let meta = context
+        context
             .build_metadata(source, &EnvChoice::Isolated, &vars)
             .await
-            .map_err(|e| failed(report(&e)))?;
-        Ok(meta)
+            .map_err(|e| report(&e))
     }
 }
 
@@ -355,28 +381,34 @@ async fn build_one(
 ) -> Result<PathBuf> {
     let shown = format!("{} {}", want.name, want.version);
     let root = CacheRoot::new(builds.cache_dir);
-    let sdist = fetch_sdist(
-        builds.client,
-        &root,
-        SdistRequest {
-            index: &want.artifact.index,
-            url: &want.artifact.url,
-            filename: &want.artifact.filename,
-            sha256: Some(&want.artifact.sha256),
-            offline: builds.offline,
-        },
-    )
-    .await?;
     let scratch = scratch_in(builds.cache_dir)?;
-    let (tree, system) = unpack_tree(
-        &sdist.path,
-        &want.artifact.filename,
-        &scratch.path().join("src"),
-    )
-    .await?;
+    let (tree, system, label) = match &recipe.local {
+        None => {
+            let sdist = fetch_sdist(
+                builds.client,
+                &root,
+                SdistRequest {
+                    index: &want.artifact.index,
+                    url: &want.artifact.url,
+                    filename: &want.artifact.filename,
+                    sha256: Some(&want.artifact.sha256),
+                    offline: builds.offline,
+                },
+            )
+            .await?;
+            let dest = scratch.path().join("src");
+            let (tree, system) = unpack_tree(&sdist.path, &want.artifact.filename, &dest).await?;
+            (tree, system, format!("{shown} (sdist)"))
+        }
+        Some(local) => {
+            let tree = local_tree(&root, local, builds.offline).await?;
+            let pyproject = read_capped(&tree.join("pyproject.toml"))?;
+            let system = crate::sdist::build_system(pyproject.as_deref())?;
+            (tree, system, format!("{shown} (local project)"))
+        }
+    };
     let out_dir = scratch.path().join("dist");
     std::fs::create_dir_all(&out_dir)?;
-    let label = format!("{shown} (sdist)");
     let source = SourceTree {
         path: &tree,
         system: &system,
@@ -387,9 +419,18 @@ async fn build_one(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let built = context(builds)
-        .build_wheel(source, choice, &vars, &out_dir)
-        .await?;
+    let editable = matches!(
+        recipe.local,
+        Some(LocalBuild::Directory { editable: true, .. })
+    );
+    let context = context(builds);
+    let built = if editable {
+        context
+            .build_editable(source, choice, &vars, &out_dir)
+            .await?
+    } else {
+        context.build_wheel(source, choice, &vars, &out_dir).await?
+    };
     // Kept only once it is whole: the directory is renamed into place.
     let staged = scratch.path().join("keep");
     std::fs::create_dir_all(&staged)?;
@@ -408,6 +449,30 @@ async fn build_one(
         }
     }
     Ok(dest.join(name))
+}
+
+/// The source tree of a local project: the directory, or the checkout of the commit.
+async fn local_tree(root: &CacheRoot, local: &LocalBuild, offline: bool) -> Result<PathBuf> {
+    match local {
+        LocalBuild::Directory { tree, .. } => Ok(tree.clone()),
+        LocalBuild::Git {
+            url,
+            commit,
+            subdirectory,
+            ..
+        } => {
+            let (root, url, commit) = (root.clone(), url.clone(), commit.clone());
+            let checkout = tokio::task::spawn_blocking(move || {
+                super::git::checkout(&root, &url, &commit, offline)
+            })
+            .await
+            .map_err(|e| Error::msg(format!("git stopped: {e}")))??;
+            Ok(match subdirectory {
+                Some(sub) => checkout.join(sub),
+                None => checkout,
+            })
+        }
+    }
 }
 
 /// The wheel the cache holds under `key`, if any.

@@ -11,6 +11,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use pep508_rs::{PackageName, Requirement};
 
 use super::indexes::index_for_key;
+use super::local::LocalProject;
 use super::lockfiles::foundation_lockfile;
 use super::locking::{LockRequest, LockSource};
 use crate::bail;
@@ -228,7 +229,19 @@ pub(crate) fn build_policy(manifest: &Manifest) -> BuildPolicy {
         no_build: manifest.build.no_build,
         no_build_package: manifest.build.no_build_package.iter().cloned().collect(),
         declared_metadata: manifest.build.dependency_metadata.clone(),
+        local: HashSet::new(),
     }
+}
+
+/// The Application's build policy: `[build]`, and its local projects always built, with
+/// the metadata read from them.
+fn application_build_policy(manifest: &Manifest, request: &LockRequest) -> BuildPolicy {
+    let mut policy = build_policy(manifest);
+    for project in &request.local {
+        policy.local.insert(project.name.clone());
+        policy.declared_metadata.push(project.declared());
+    }
+    policy
 }
 
 /// The resolver request of the Foundation of `key`.
@@ -317,7 +330,7 @@ pub(crate) fn application_request(
         upgrade: request.upgrade.clone(),
         upgrade_all: request.upgrade_all,
         no_binary: HashSet::new(),
-        build: build_policy(manifest),
+        build: application_build_policy(manifest, request),
         report_width: request.report_width,
     }
 }
@@ -328,11 +341,13 @@ pub(crate) async fn locked_packages<S: LockSource>(
     source: &S,
     resolution: &Resolution,
     provided: &BTreeSet<PackageName>,
+    local: &[LocalProject],
 ) -> Result<Vec<LockedPackage>> {
+    let is_local = |name: &PackageName| local.iter().any(|l| &l.name == name);
     let files: Vec<(PackageName, DistFile)> = resolution
         .packages
         .values()
-        .filter(|p| !provided.contains(&p.name))
+        .filter(|p| !provided.contains(&p.name) && !is_local(&p.name))
         .flat_map(|p| p.files.iter().map(|f| (p.name.clone(), f.clone())))
         .collect();
     let completed: Vec<(PackageName, DistFile)> = stream::iter(files)
@@ -347,6 +362,21 @@ pub(crate) async fn locked_packages<S: LockSource>(
     let mut packages = Vec::new();
     for p in resolution.packages.values() {
         if provided.contains(&p.name) {
+            continue;
+        }
+        if let Some(project) = local.iter().find(|l| l.name == p.name) {
+            packages.push(LockedPackage {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                index: String::new(),
+                requires_python: p.requires_python.as_ref().map(ToString::to_string),
+                dependencies: p.dependencies.iter().cloned().collect(),
+                sdist: None,
+                wheels: Vec::new(),
+                source: Some(project.locked_source()?),
+                direct: p.direct,
+                extras: p.extras.iter().map(ToString::to_string).collect(),
+            });
             continue;
         }
         let mut wheels = Vec::new();

@@ -20,6 +20,7 @@ use super::layers::{
     environment_marker, foundation_inputs, foundation_pins, foundation_pins_for_key,
     foundation_request, locked_packages, requires_python,
 };
+use super::local::{self, LocalProject};
 use super::lockfiles::{
     APPLICATION_LOCKFILE, LockfileWriter, Staleness, Written, application_files,
     application_key_lockfile, foundation_lockfile, lockfile_dir, read_existing, staleness,
@@ -44,6 +45,8 @@ pub struct LockRequest {
     pub keys: Vec<String>,
     /// Width to wrap conflict reports at (the report's default when `None`).
     pub report_width: Option<usize>,
+    /// The Application's local projects, located and described ([`lock_manifest`] fills it).
+    pub local: Vec<LocalProject>,
 }
 
 /// Where locking gets packages: one source for every layer and key, seen with the pins of
@@ -255,23 +258,42 @@ pub fn lock_manifest(
     let trusted = trusted_indexes(manifest, &network.index_overrides)?;
     let indexes = shared_indexes(manifest, &network.index_overrides, &plan.keys())?;
     let mut set = IndexSet::new(indexes.clone(), HashMap::new(), network.index.clone())?;
+    // Build requirements are resolved on a set of their own, which builds nothing.
+    let build_set = Arc::new(IndexSet::new(
+        indexes,
+        HashMap::new(),
+        network.index.clone(),
+    )?);
+    let client = build_set.client().clone();
+    let builder = Arc::new(MetadataBuilder::new(
+        manifest,
+        build_set,
+        client,
+        &network.index,
+    ));
     if !manifest.build.no_build {
-        // Build requirements are resolved on a set of their own, which builds nothing.
-        let build_set = Arc::new(IndexSet::new(
-            indexes,
-            HashMap::new(),
-            network.index.clone(),
-        )?);
-        let client = build_set.client().clone();
-        let builder = MetadataBuilder::new(manifest, build_set, client, &network.index);
-        set = set.with_builder(Arc::new(builder));
+        set = set.with_builder(builder.clone());
     }
-    let set = Arc::new(set);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(lock(manifest, &plan, request, &set, trusted, progress))
+    let index = &network.index;
+    let local = runtime.block_on(local::prepare(
+        manifest,
+        &index.cache_dir,
+        index.offline,
+        Some(&builder),
+    ))?;
+    for project in &local {
+        set = set.with_local(&project.name, &project.metadata.version, &project.tree)?;
+    }
+    let request = LockRequest {
+        local,
+        ..request.clone()
+    };
+    let set = Arc::new(set);
+    runtime.block_on(lock(manifest, &plan, &request, &set, trusted, progress))
 }
 
 /// Lock `manifest` from `source` following `plan`, and write the lockfiles (all or none).
@@ -373,7 +395,7 @@ async fn lock_foundation<S: LockSource>(
     let resolution = resolve::resolve(view, resolve_request).await?;
     warn_skipped(&resolution, progress);
     check_cuda_families(key, &resolution)?;
-    locked_packages(source, &resolution, &BTreeSet::new()).await
+    locked_packages(source, &resolution, &BTreeSet::new(), &request.local).await
 }
 
 /// The Application, against each key's Foundation (or alone): its packages per key.
@@ -400,7 +422,8 @@ async fn lock_application<S: LockSource>(
         let resolve_request = application_request(manifest, request, &preferences, &[]);
         let resolution = resolve::resolve(view, resolve_request).await?;
         warn_skipped(&resolution, progress);
-        let packages = locked_packages(source, &resolution, &BTreeSet::new()).await?;
+        let packages =
+            locked_packages(source, &resolution, &BTreeSet::new(), &request.local).await?;
         per_key.push((None, packages));
         return Ok(per_key);
     }
@@ -418,7 +441,7 @@ async fn lock_application<S: LockSource>(
         }
         let provided: BTreeSet<PackageName> =
             foundation.packages.iter().map(|p| p.name.clone()).collect();
-        let packages = locked_packages(source, &resolution, &provided).await?;
+        let packages = locked_packages(source, &resolution, &provided, &request.local).await?;
         per_key.push((Some(key.clone()), packages));
     }
     Ok(per_key)

@@ -14,8 +14,10 @@
 
 pub mod building;
 pub mod examine;
+pub mod git;
 pub mod indexes;
 pub mod layers;
+pub mod local;
 pub mod lockfiles;
 pub mod locking;
 pub mod syncing;

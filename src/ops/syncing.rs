@@ -17,6 +17,7 @@ use pep508_rs::PackageName;
 
 use super::building::{WheelBuilds, build_wheels};
 use super::indexes::{index_urls, trusted_indexes};
+use super::local;
 use super::lockfiles::{Loaded, Selection, Staleness};
 use super::locking::LockPlan;
 use crate::bail;
@@ -28,12 +29,12 @@ use crate::http::auth::Auth;
 use crate::index::IndexSet;
 use crate::install::fetch::{Artifact, Fetched, Progress, WheelCache, fetch};
 use crate::install::journal::{self, Journal};
-use crate::install::plan::{BuildRecipe, Desired, SyncPlan};
+use crate::install::plan::{BuildRecipe, Desired, LocalBuild, SyncPlan};
 use crate::install::transaction::{self, dist_info_extras, reinstall_damaged};
 use crate::install::venv::{self as venvs, EnvironmentLock, Interpreter};
 use crate::install::{InstallOptions, LinkMode, UnpackedWheel, Venv};
 use crate::manifest::Manifest;
-use crate::pylock::{LockedPackage, LockedSdist, LockedWheel};
+use crate::pylock::{LocalSource as LockedSource, LockedPackage, LockedSdist, LockedWheel};
 use crate::settings::NetworkSettings;
 use crate::wheel::WheelFilename;
 
@@ -115,6 +116,11 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
                     (&sdist.name, &sdist.url, sdist.size, &sdist.sha256),
                     Some(recipe(manifest, selection, package)),
                 ),
+                Chosen::Local(source) => {
+                    let want = local_desired(manifest, selection, &loaded.rel, package, source)?;
+                    insert(&mut out, &loaded.rel, want, &layer, package.direct)?;
+                    continue;
+                }
             };
             let (filename, url, size, sha256) = artifact;
             let url = url::Url::parse(url).with_context(|| {
@@ -138,23 +144,121 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
                 layer: layer.clone(),
                 direct: package.direct,
             };
-            match out.get(&package.name) {
-                Some(first) if first.version != want.version => bail!(
-                    "{} locks {} {}, but the {} locks {}: the layers disagree",
-                    loaded.rel,
-                    package.name,
-                    package.version,
-                    first.layer,
-                    first.version
-                ),
-                Some(_) => {}
-                None => {
-                    out.insert(package.name.clone(), want);
-                }
-            }
+            insert(&mut out, &loaded.rel, want, &layer, package.direct)?;
         }
     }
     Ok(out.into_values().collect())
+}
+
+/// Add `want` to `out`, unless an earlier layer has it (at the same version).
+fn insert(
+    out: &mut BTreeMap<PackageName, Desired>,
+    rel: &str,
+    mut want: Desired,
+    layer: &str,
+    direct: bool,
+) -> Result<()> {
+    want.layer = layer.to_string();
+    want.direct = direct;
+    match out.get(&want.name) {
+        Some(first) if first.version != want.version => bail!(
+            "{rel} locks {} {}, but the {} locks {}: the layers disagree",
+            want.name,
+            want.version,
+            first.layer,
+            first.version
+        ),
+        Some(_) => {}
+        None => {
+            out.insert(want.name.clone(), want);
+        }
+    }
+    Ok(())
+}
+
+/// A local project of the lockfile as the venv gets it: it must be one the manifest asks
+/// for (a lockfile from a pull request may not point sync at another directory or
+/// repository), and its identity is its location (and commit), so that a change of either
+/// reinstalls it.
+fn local_desired(
+    manifest: &Manifest,
+    selection: &Selection,
+    rel: &str,
+    package: &LockedPackage,
+    source: &LockedSource,
+) -> Result<Desired> {
+    use sha2::{Digest as _, Sha256};
+    let asked = manifest
+        .application
+        .requirements
+        .iter()
+        .find(|r| r.requirement.name == package.name && r.local.is_some())
+        .and_then(|r| local::LocalProject::source_of(r.local.as_ref()?).ok());
+    // The manifest names a revision; the lockfile adds the commit it resolved to.
+    let mut located = source.clone();
+    if let LockedSource::Vcs { commit_id, .. } = &mut located {
+        commit_id.clear();
+    }
+    if asked.as_ref() != Some(&located) {
+        bail!(
+            "{rel}: `{} {}` is locked from {source}, which the manifest does not ask for; run `sanctuary lock`",
+            package.name,
+            package.version
+        );
+    }
+    let (local, url, id) = match source {
+        LockedSource::Directory { path, editable } => {
+            let dir = local::directory_of(manifest, path);
+            let tree = std::fs::canonicalize(&dir).with_context(|| {
+                format!("the local project `{}` ({})", package.name, dir.display())
+            })?;
+            let url = url::Url::from_directory_path(&tree)
+                .map_err(|()| Error::msg(format!("{} is not absolute", tree.display())))?;
+            let id = local::tree_fingerprint(&tree, *editable)?;
+            let local = LocalBuild::Directory {
+                tree,
+                editable: *editable,
+            };
+            (local, url, id)
+        }
+        LockedSource::Vcs {
+            url,
+            requested_revision,
+            commit_id,
+            subdirectory,
+            ..
+        } => {
+            let parsed = url::Url::parse(url).with_context(|| format!("{rel}: invalid git URL"))?;
+            let local = LocalBuild::Git {
+                url: url.clone(),
+                requested_revision: requested_revision.clone(),
+                commit: commit_id.clone(),
+                subdirectory: subdirectory.clone(),
+            };
+            (local, parsed, "git".to_string())
+        }
+    };
+    let identity = hex::encode(Sha256::digest(
+        format!("local 1\0{source}\0{url}\0{}", package.version).as_bytes(),
+    ));
+    let mut build = recipe(manifest, selection, package);
+    build.id = hex::encode(Sha256::digest(format!("{}\0{id}", build.id).as_bytes()));
+    build.local = Some(local);
+    Ok(Desired {
+        name: package.name.clone(),
+        version: package.version.clone(),
+        artifact: Artifact {
+            package: format!("{} {}", package.name, package.version),
+            filename: format!("{} (local project)", package.name),
+            url,
+            size: None,
+            sha256: identity,
+            index: String::new(),
+        },
+        build: Some(build),
+        layer: String::new(),
+        direct: package.direct,
+    })
 }
 
 /// What a locked package is installed from.
@@ -162,6 +266,8 @@ enum Chosen<'a> {
     Wheel(&'a LockedWheel),
     /// Built into a wheel first.
     Sdist(&'a LockedSdist),
+    /// A directory or a git commit, built.
+    Local(&'a LockedSource),
 }
 
 /// How the locked sdist of `package` is built: `[build.package.<name>]`, and the digest of
@@ -206,23 +312,19 @@ fn recipe(manifest: &Manifest, selection: &Selection, package: &LockedPackage) -
         dependencies: package.dependencies.clone(),
         extras: package.extras.clone(),
         id: hex::encode(id.finalize()),
+        local: None,
     }
 }
 
 /// The wheel of `package` that fits the target best, else its sdist; an error naming the
-/// package when there is neither, or when the package is to be built from a directory or a
-/// repository, which `sync` cannot do yet.
+/// package when there is neither. A local project (a directory, a git commit) is built.
 fn best_wheel<'a>(
     manifest: &Manifest,
     rel: &str,
     package: &'a LockedPackage,
 ) -> Result<Chosen<'a>> {
     if let Some(source) = &package.source {
-        bail!(
-            "{rel}: `{} {}` is locked from a {source}; installing a package from a directory or a repository is not supported yet",
-            package.name,
-            package.version
-        );
+        return Ok(Chosen::Local(source));
     }
     let best = package
         .wheels
@@ -733,15 +835,7 @@ mod tests {
             path: "../libs/demo".to_string(),
             editable: false,
         };
-        let local = package(&[], false, Some(dir));
-        let Err(err) = best_wheel(&m, "f.toml", &local) else {
-            panic!("a directory package is not installable yet");
-        };
-        let err = err.to_string();
-        assert!(
-            err.contains("`demo 1.0` is locked from a directory ../libs/demo")
-                && err.contains("not supported yet"),
-            "{err}"
-        );
+        let local = package(&[], false, Some(dir.clone()));
+        assert!(matches!(best_wheel(&m, "f.toml", &local), Ok(Chosen::Local(s)) if *s == dir));
     }
 }

@@ -103,6 +103,8 @@ pub struct BuildPolicy {
     /// Build none of these.
     pub no_build_package: HashSet<PackageName>,
     pub declared_metadata: Vec<crate::manifest::DependencyMetadata>,
+    /// Local projects: always built, whatever `no_build` says (they are the user's own).
+    pub local: HashSet<PackageName>,
 }
 
 impl BuildPolicy {
@@ -116,7 +118,7 @@ impl BuildPolicy {
 
     /// Whether `name` may be built from source.
     pub fn allows(&self, name: &PackageName) -> bool {
-        !self.no_build && !self.no_build_package.contains(name)
+        self.local.contains(name) || (!self.no_build && !self.no_build_package.contains(name))
     }
 
     /// The metadata the user declared for `name==version`, if any (the last declaration

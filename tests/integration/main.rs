@@ -13,6 +13,7 @@ mod first_minutes;
 mod forge;
 mod foundation;
 mod indexes;
+mod local_projects;
 mod lock;
 mod network;
 mod rules;

@@ -1,0 +1,305 @@
+//! Local projects of the Application (`name @ ./path`, `name @ git+URL@rev`): where their
+//! source tree is (a directory relative to the manifest, or a git checkout of the commit the
+//! revision names), their metadata (a static PEP 621 `[project]` table, else the build
+//! backend's `prepare_metadata_for_build_wheel` in an isolated build environment), and how
+//! they enter the lockfile (`[packages.directory]` relative to the lockfile, or
+//! `[packages.vcs]` with the commit).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+
+use pep440_rs::Version;
+use pep508_rs::PackageName;
+
+use super::building::MetadataBuilder;
+use crate::cache::CacheRoot;
+use crate::error::{Context as _, Error, Result};
+use crate::http::redact::without_credentials;
+use crate::index::CoreMetadata;
+use crate::manifest::{DependencyMetadata, LocalSource, Manifest};
+use crate::pylock::{LocalSource as LockedSource, VcsKind};
+
+/// A local project, located and described.
+#[derive(Clone, Debug)]
+pub struct LocalProject {
+    pub name: PackageName,
+    pub source: LocalSource,
+    /// The project's source tree on this machine.
+    pub tree: PathBuf,
+    /// The commit a git requirement resolved to.
+    pub commit: Option<String>,
+    pub metadata: CoreMetadata,
+}
+
+impl LocalProject {
+    /// The metadata as the resolver takes it in place of an index's.
+    pub fn declared(&self) -> DependencyMetadata {
+        DependencyMetadata {
+            name: self.name.clone(),
+            version: Some(self.metadata.version.clone()),
+            requires_dist: self.metadata.requires_dist.clone(),
+            requires_python: self.metadata.requires_python.clone(),
+            provides_extra: self.metadata.provides_extra.clone(),
+        }
+    }
+
+    /// Its `[packages.directory]` / `[packages.vcs]` entry.
+    pub fn locked_source(&self) -> Result<LockedSource> {
+        let mut locked = Self::source_of(&self.source)?;
+        if let LockedSource::Vcs { commit_id, .. } = &mut locked {
+            commit_id.clone_from(&self.commit.clone().unwrap_or_default());
+        }
+        Ok(locked)
+    }
+
+    /// The lockfile entry `source` (as the manifest writes it) becomes; a git entry's commit
+    /// is left empty.
+    pub fn source_of(source: &LocalSource) -> Result<LockedSource> {
+        Ok(match source {
+            LocalSource::Directory { path, editable } => LockedSource::Directory {
+                path: relative_to_lockfiles(path)?,
+                editable: *editable,
+            },
+            LocalSource::Git {
+                url,
+                rev,
+                subdirectory,
+            } => LockedSource::Vcs {
+                kind: VcsKind::Git,
+                url: plain_git_url(url)?,
+                requested_revision: rev.clone(),
+                commit_id: String::new(),
+                subdirectory: subdirectory.clone(),
+            },
+        })
+    }
+}
+
+/// A git URL as the lockfile records it: without credentials.
+pub fn plain_git_url(url: &str) -> Result<String> {
+    let parsed = url::Url::parse(url).with_context(|| format!("invalid git URL `{url}`"))?;
+    // `git@host` over ssh names the account, not a secret.
+    if parsed.scheme() == "ssh" && parsed.password().is_none() {
+        return Ok(url.to_string());
+    }
+    Ok(without_credentials(&parsed).to_string())
+}
+
+/// `path` (relative to the manifest, as written) relative to `lockfiles/`, in its shortest
+/// form.
+fn relative_to_lockfiles(path: &str) -> Result<String> {
+    if path.starts_with('/') {
+        crate::bail!(
+            "the local project `{path}` is an absolute path; write it relative to the manifest (`./libs/x`) so the lockfile works in every checkout"
+        );
+    }
+    let mut parts: Vec<&str> = vec![".."];
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// The directory a lockfile's `[packages.directory]` path (relative to `lockfiles/`) names.
+pub fn directory_of(manifest: &Manifest, locked: &str) -> PathBuf {
+    manifest.dir().join("lockfiles").join(locked)
+}
+
+/// The local projects `manifest` asks for, each located and described; `builder` runs a
+/// backend when a project's metadata is not static.
+pub async fn prepare(
+    manifest: &Manifest,
+    cache_dir: &Path,
+    offline: bool,
+    builder: Option<&MetadataBuilder>,
+) -> Result<Vec<LocalProject>> {
+    let mut out = Vec::new();
+    let cache = CacheRoot::new(cache_dir);
+    for requirement in &manifest.application.requirements {
+        let Some(source) = &requirement.local else {
+            continue;
+        };
+        let name = requirement.requirement.name.clone();
+        let (tree, commit) = match source {
+            LocalSource::Directory { path, .. } => (manifest.dir().join(path), None),
+            LocalSource::Git {
+                url,
+                rev,
+                subdirectory,
+            } => {
+                let (url, rev) = (url.clone(), rev.clone());
+                let cache_ = cache.clone();
+                let (commit, checkout) = tokio::task::spawn_blocking(move || {
+                    let commit = super::git::resolve(&cache_, &url, rev.as_deref(), offline)?;
+                    let checkout = super::git::checkout(&cache_, &url, &commit, offline)?;
+                    Ok::<_, Error>((commit, checkout))
+                })
+                .await
+                .map_err(|e| Error::msg(format!("git stopped: {e}")))??;
+                let tree = match subdirectory {
+                    Some(sub) => checkout.join(sub),
+                    None => checkout,
+                };
+                (tree, Some(commit))
+            }
+        };
+        if !tree.join("pyproject.toml").is_file() && !tree.join("setup.py").is_file() {
+            crate::bail!(
+                "the local project `{name}` ({source}) has no pyproject.toml or setup.py at {}",
+                tree.display()
+            );
+        }
+        let metadata = metadata(&name, &tree, builder).await.with_context(|| {
+            format!("cannot read the metadata of the local project `{name}` ({source})")
+        })?;
+        if metadata.name != name {
+            crate::bail!(
+                "the requirement `{}` names `{name}`, but the project at {} is `{}`",
+                requirement.text,
+                tree.display(),
+                metadata.name
+            );
+        }
+        out.push(LocalProject {
+            name,
+            source: source.clone(),
+            tree,
+            commit,
+            metadata,
+        });
+    }
+    Ok(out)
+}
+
+/// The metadata of the project at `tree`: static, else from its build backend.
+async fn metadata(
+    name: &PackageName,
+    tree: &Path,
+    builder: Option<&MetadataBuilder>,
+) -> Result<CoreMetadata> {
+    let pyproject = std::fs::read_to_string(tree.join("pyproject.toml")).ok();
+    if let Some(text) = &pyproject
+        && let Some(version) = static_version(text)
+        && let Some(meta) = crate::sdist::from_pyproject(text, name, &version)?
+    {
+        return Ok(meta);
+    }
+    let Some(builder) = builder else {
+        crate::bail!("its metadata is not static, and building is off");
+    };
+    let system = crate::sdist::build_system(pyproject.as_deref())?;
+    builder.tree_metadata(name, tree, &system).await
+}
+
+/// `[project] version` when it is written (not `dynamic`).
+fn static_version(pyproject: &str) -> Option<Version> {
+    let table: toml::Table = toml::from_str(pyproject).ok()?;
+    let version = table.get("project")?.get("version")?.as_str()?;
+    Version::from_str(version).ok()
+}
+
+/// Files and directories left out of a project's fingerprint: version control, caches and
+/// what builds write.
+const UNFINGERPRINTED: &[&str] = &[
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    "__pycache__",
+    "build",
+    "dist",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "node_modules",
+    "target",
+];
+
+/// The most files a fingerprint looks at; a larger tree is fingerprinted by its first ones
+/// (in sorted order), which keeps a no-op sync fast.
+const MAX_FINGERPRINT_FILES: usize = 50_000;
+
+/// What an install of the directory `tree` depends on: for an editable install its build
+/// files (`pyproject.toml`, `setup.py`, `setup.cfg`: the code itself is read live), else
+/// every source file's path, size and modification time.
+pub fn tree_fingerprint(tree: &Path, editable: bool) -> Result<String> {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    if editable {
+        for file in ["pyproject.toml", "setup.py", "setup.cfg"] {
+            h.update(file.as_bytes());
+            if let Ok(bytes) = std::fs::read(tree.join(file)) {
+                h.update(Sha256::digest(&bytes));
+            }
+            h.update([0]);
+        }
+        return Ok(hex::encode(h.finalize()));
+    }
+    let mut stack = vec![tree.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .flatten()
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries.into_iter().rev() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if UNFINGERPRINTED.contains(&name.as_ref()) || name.ends_with(".egg-info") {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            let path = entry.path();
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            seen += 1;
+            if seen > MAX_FINGERPRINT_FILES {
+                return Ok(hex::encode(h.finalize()));
+            }
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            let rel = path.strip_prefix(tree).unwrap_or(&path);
+            h.update(format!("{}\0{}\0{modified}\n", rel.display(), meta.len()).as_bytes());
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_made_relative_to_the_lockfiles_directory() {
+        assert_eq!(relative_to_lockfiles(".").unwrap(), "..");
+        assert_eq!(relative_to_lockfiles("./libs/x").unwrap(), "../libs/x");
+        assert_eq!(relative_to_lockfiles("../mono/x/").unwrap(), "../../mono/x");
+        assert!(relative_to_lockfiles("/srv/x").is_err());
+    }
+
+    #[test]
+    fn git_urls_lose_their_credentials_but_ssh_keeps_its_user() {
+        assert_eq!(
+            plain_git_url("https://bob:secret@example.com/r.git").unwrap(),
+            "https://example.com/r.git"
+        );
+        assert_eq!(
+            plain_git_url("ssh://git@example.com/r.git").unwrap(),
+            "ssh://git@example.com/r.git"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! Local projects end to end: a directory relative to the manifest installed editable (the
+//! `pip install -e .` of the environment) and as a built wheel, and a git requirement from a
+//! local repository locked to a commit; a lockfile that points sync at a directory the
+//! manifest does not name is refused.
+
+use crate::sdists::{Env, v};
+use crate::support::Scenario;
+use crate::support::project;
+use crate::support::scenario::{BuildSpec, MetadataMode};
+
+fn index() -> Scenario {
+    Scenario::new("pypi").version("lib", "1.0.0", v())
+}
+
+/// The project `mine` 0.1.0 (depending on `lib`) written at `dir`.
+fn write_mine(dir: &std::path::Path, mode: MetadataMode) {
+    let spec = v()
+        .requires(["lib>=1"])
+        .build(BuildSpec::new().metadata(mode));
+    project::write_project(dir, "mine", "0.1.0", &spec).unwrap();
+}
+
+#[test]
+fn an_editable_directory_project_is_installed_and_reads_its_sources_live() {
+    let env = Env::new(index(), &["mine @ ./libs/mine"], "");
+    env.manifest(&["mine @ ./libs/mine"], "");
+    let dir = env.project.path().join("libs/mine");
+    write_mine(&dir, MetadataMode::Pyproject);
+    // Editable.
+    let text = env
+        .project
+        .manifest()
+        .replace("[application]\n", "[application]\neditable = [\"mine\"]\n");
+    env.project.write_manifest(&text);
+    env.ok(&["lock"]);
+    let lock = env.project.lockfile_text().unwrap();
+    assert!(lock.contains("[packages.directory]"), "{lock}");
+    assert!(lock.contains("path = \"../libs/mine\""), "{lock}");
+    assert!(lock.contains("editable = true"), "{lock}");
+    assert!(
+        env.hooks().is_empty(),
+        "static pyproject: {:?}",
+        env.hooks()
+    );
+
+    env.ok(&["sync"]);
+    assert!(
+        env.hooks()
+            .iter()
+            .any(|h| h.starts_with("build_editable mine")),
+        "{:?}",
+        env.hooks()
+    );
+    let file = env.import("import mine; print(mine.__file__)");
+    assert!(
+        file.starts_with(&dir.canonicalize().unwrap().display().to_string()),
+        "{file}"
+    );
+    // A change to the sources is seen without a sync.
+    std::fs::write(dir.join("mine/extra.py"), "VALUE = 42\n").unwrap();
+    assert_eq!(
+        env.import("import mine.extra; print(mine.extra.VALUE)"),
+        "42"
+    );
+    // direct_url.json says editable, as PEP 610 asks.
+    let direct = env.import(
+        "import importlib.metadata as m; print(m.distribution('mine').read_text('direct_url.json'))",
+    );
+    assert!(direct.contains("\"editable\":true"), "{direct}");
+
+    // Nothing changed: the second sync builds nothing.
+    env.clear_hooks();
+    env.ok(&["sync"]);
+    assert!(env.hooks().is_empty(), "{:?}", env.hooks());
+}
+
+#[test]
+fn a_directory_project_is_built_and_rebuilt_when_its_sources_change() {
+    let env = Env::new(index(), &["mine @ ./libs/mine"], "");
+    let dir = env.project.path().join("libs/mine");
+    write_mine(&dir, MetadataMode::Legacy);
+    env.ok(&["lock"]);
+    // Not static: the metadata hook ran for it.
+    assert!(
+        env.hooks()
+            .iter()
+            .any(|h| h.starts_with("prepare_metadata_for_build_wheel mine")),
+        "{:?}",
+        env.hooks()
+    );
+    env.clear_hooks();
+    env.ok(&["sync"]);
+    assert!(
+        env.hooks().iter().any(|h| h == "build_wheel mine 0.1.0"),
+        "{:?}",
+        env.hooks()
+    );
+    assert_eq!(env.import("import mine._built, lib; print('ok')"), "ok");
+
+    env.clear_hooks();
+    env.ok(&["sync"]);
+    assert!(
+        env.hooks().is_empty(),
+        "unchanged sources rebuilt: {:?}",
+        env.hooks()
+    );
+
+    // The backend packs the files it lists: change one of them.
+    let init = dir.join("mine/__init__.py");
+    let mut text = std::fs::read_to_string(&init).unwrap();
+    text.push_str("VALUE = 7\n");
+    std::fs::write(&init, text).unwrap();
+    env.ok(&["sync"]);
+    assert!(
+        env.hooks().iter().any(|h| h == "build_wheel mine 0.1.0"),
+        "{:?}",
+        env.hooks()
+    );
+    assert_eq!(env.import("import mine; print(mine.VALUE)"), "7");
+}
+
+#[test]
+fn a_git_requirement_is_locked_to_a_commit_and_installed_from_it() {
+    let repo = tempfile::tempdir().unwrap();
+    write_mine(repo.path(), MetadataMode::Pyproject);
+    let first = project::git_commit_all(repo.path(), "first");
+    project::git_tag(repo.path(), "v0.1");
+    let url = format!("git+file://{}@v0.1", repo.path().display());
+    let requirement = format!("mine @ {url}");
+    let env = Env::new(index(), &[requirement.as_str()], "");
+    env.ok(&["lock"]);
+    let lock = env.project.lockfile_text().unwrap();
+    assert!(lock.contains("[packages.vcs]"), "{lock}");
+    assert!(lock.contains(&format!("commit-id = \"{first}\"")), "{lock}");
+    assert!(lock.contains("requested-revision = \"v0.1\""), "{lock}");
+
+    // A later commit does not move the lock.
+    let init = repo.path().join("mine/__init__.py");
+    let mut text = std::fs::read_to_string(&init).unwrap();
+    text.push_str("VALUE = 2\n");
+    std::fs::write(&init, text).unwrap();
+    project::git_commit_all(repo.path(), "second");
+    env.ok(&["sync"]);
+    assert_eq!(env.import("import mine._built, lib; print('ok')"), "ok");
+    let value = env.import("import mine; print(getattr(mine, 'VALUE', None))");
+    assert_eq!(value, "None");
+    let direct = env.import(
+        "import importlib.metadata as m; print(m.distribution('mine').read_text('direct_url.json'))",
+    );
+    assert!(direct.contains(&first), "{direct}");
+    env.clear_hooks();
+    env.ok(&["sync"]);
+    assert!(env.hooks().is_empty(), "{:?}", env.hooks());
+}
+
+#[test]
+fn a_lockfile_naming_a_directory_the_manifest_does_not_is_refused() {
+    let env = Env::new(index(), &["mine @ ./libs/mine"], "");
+    let dir = env.project.path().join("libs/mine");
+    write_mine(&dir, MetadataMode::Pyproject);
+    let elsewhere = env.project.path().join("elsewhere");
+    write_mine(&elsewhere, MetadataMode::Pyproject);
+    env.ok(&["lock"]);
+    let path = env.project.lockfile_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("../libs/mine", "../elsewhere")).unwrap();
+    let err = env.err(&["sync", "--frozen"]);
+    assert!(err.contains("mine"), "{err}");
+    assert!(err.contains("does not ask for"), "{err}");
+    assert!(!env.project.path().join(".venv").exists());
+}
