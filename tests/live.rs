@@ -1,8 +1,12 @@
 //! Live tests against the real PyPI, run by hand: `cargo test --features live --test live`.
 //!
 //! They lock `examples/standard` and install the lockfile with `uv pip install -r`, which reads
-//! PEP 751 files: proof that our lockfiles are usable by another tool.
+//! PEP 751 files: proof that our lockfiles are usable by another tool. Source distributions
+//! are in `live/sdists.rs`.
 #![cfg(feature = "live")]
+
+#[path = "live/sdists.rs"]
+mod sdists;
 
 use std::path::Path;
 use std::process::Command;
