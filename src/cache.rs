@@ -23,12 +23,16 @@
 //!     built/<build key>/<wheel>
 //!                              wheels built from an sdist, by the sdist's sha256, the
 //!                              interpreter's ABI and platform and the build environment
-//!     build-envs/<key>/        isolated build environments (venvs) by their resolved set
-//!                              and interpreter; `.complete` is written last
+//!     build-envs/<key>/        build environments (venvs) by the wheels they hold and the
+//!                              interpreter; `.complete` is written last
+//!     git/db/<digest of URL>/  bare git repositories of git requirements
+//!     git/checkouts/<commit>/  one checkout per locked commit
 //! ```
 //!
 //! The stores themselves own their entries: [`crate::index::cache`] the pages, metadata and
-//! facts, [`crate::install::fetch`] the unpacked wheels and downloads. Every write is a
+//! facts, [`crate::install::fetch`] the unpacked wheels and downloads,
+//! [`crate::index::sdist_fetch`] the sdists, [`crate::ops::building`] the built wheels,
+//! [`crate::build::env`] the build environments and [`crate::ops::git`] the repositories. Every write is a
 //! temporary file or directory renamed into place, so processes can share the cache; an
 //! entry that does not read back is a miss, never an error.
 
@@ -96,9 +100,14 @@ impl CacheRoot {
         self.root.join("built")
     }
 
-    /// Build environments, by the resolved set and interpreter they hold.
+    /// Build environments, by the wheels and interpreter they hold.
     pub fn build_envs(&self) -> PathBuf {
         self.root.join("build-envs")
+    }
+
+    /// Git repositories (`db/`) and checkouts (`checkouts/`).
+    pub fn git(&self) -> PathBuf {
+        self.root.join("git")
     }
 }
 
@@ -119,6 +128,7 @@ mod tests {
             cache.sdists(),
             cache.built(),
             cache.build_envs(),
+            cache.git(),
         ];
         for bucket in &buckets {
             assert_eq!(bucket.parent(), Some(cache.root()), "{}", bucket.display());

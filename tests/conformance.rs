@@ -150,7 +150,9 @@ fn check(
                 netrc: None,
             },
         )
-        .expect("index set");
+        .expect("index set")
+        // Static sdist metadata only: no build backend runs in the conformance suite.
+        .with_builder(Arc::new(sanctuary::ops::building::StaticMetadata));
         resolve(Arc::new(source), request(scenario, target)).await
     });
     match (scenario.expected.satisfiable, result) {

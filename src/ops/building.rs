@@ -44,7 +44,74 @@ use crate::target::Target;
 /// The largest `pyproject.toml` read from an unpacked sdist.
 const MAX_PYPROJECT_BYTES: u64 = 4 << 20;
 
-/// Computes the metadata of sdists without static metadata at lock time.
+/// The static metadata of the sdist at `path` (a `PKG-INFO` of Metadata-Version 2.2+ whose
+/// dependencies are not `Dynamic`, else a static `[project]` table), if it has some.
+pub fn static_metadata(
+    path: &Path,
+    filename: &str,
+    name: &PackageName,
+    version: &pep440_rs::Version,
+) -> std::result::Result<Option<CoreMetadata>, IndexError> {
+    let bad = |e: crate::sdist::SdistError| IndexError::BadMetadata {
+        file: filename.to_string(),
+        reason: e.to_string(),
+    };
+    let limits = crate::sdist::Limits::default();
+    let files = crate::sdist::read_static_files(path, filename, &limits).map_err(bad)?;
+    if let Some(pkg_info) = &files.pkg_info
+        && let Some(meta) = crate::sdist::from_pkg_info(pkg_info, name, version).map_err(bad)?
+    {
+        return Ok(Some(meta));
+    }
+    if let Some(pyproject) = &files.pyproject {
+        let text = std::str::from_utf8(pyproject).map_err(|_| IndexError::BadMetadata {
+            file: filename.to_string(),
+            reason: "pyproject.toml is not UTF-8".to_string(),
+        })?;
+        return crate::sdist::from_pyproject(text, name, version).map_err(bad);
+    }
+    Ok(None)
+}
+
+/// [`static_metadata`] on the blocking pool.
+async fn read_static(
+    package: &PackageFiles,
+    file: &DistFile,
+    sdist: &crate::index::sdist_fetch::SdistFile,
+) -> std::result::Result<Option<CoreMetadata>, IndexError> {
+    let path = sdist.path.clone();
+    let filename = file.filename.clone();
+    let name = package.name.clone();
+    let version = file.parsed.version().clone();
+    tokio::task::spawn_blocking(move || static_metadata(&path, &filename, &name, &version))
+        .await
+        .map_err(|e| IndexError::Other(format!("reading {}: {e}", file.filename)))?
+}
+
+/// Reads sdists' static metadata and never runs a build backend: for callers that resolve
+/// with building off, and for tests.
+pub struct StaticMetadata;
+
+impl SdistBuilder for StaticMetadata {
+    fn metadata<'a>(
+        &'a self,
+        package: &'a PackageFiles,
+        file: &'a DistFile,
+        sdist: &'a crate::index::sdist_fetch::SdistFile,
+    ) -> BoxFuture<'a, std::result::Result<CoreMetadata, IndexError>> {
+        Box::pin(async move {
+            read_static(package, file, sdist)
+                .await?
+                .ok_or_else(|| IndexError::SdistMetadata {
+                    file: file.filename.clone(),
+                    reason: "its metadata is not static, and building is off".to_string(),
+                })
+        })
+    }
+}
+
+/// Reads sdists' metadata at lock time: static where it can, else by running the build
+/// backend (unless building is off).
 pub struct MetadataBuilder {
     /// The indexes build requirements come from (a set without a builder: build requirements
     /// are wheels).
@@ -58,6 +125,8 @@ pub struct MetadataBuilder {
     interpreter: OnceLock<std::result::Result<Interpreter, String>>,
     /// Declared build variables by package.
     vars: HashMap<PackageName, Vec<(String, String)>>,
+    /// `[build] no-build`: never run a backend for an sdist.
+    no_build: bool,
 }
 
 impl MetadataBuilder {
@@ -77,6 +146,7 @@ impl MetadataBuilder {
             python: manifest.python.clone(),
             interpreter: OnceLock::new(),
             vars: declared_vars(manifest),
+            no_build: manifest.build.no_build,
         }
     }
 
@@ -100,11 +170,20 @@ impl MetadataBuilder {
         file: &DistFile,
         sdist: &crate::index::sdist_fetch::SdistFile,
     ) -> std::result::Result<CoreMetadata, IndexError> {
+        if let Some(meta) = read_static(package, file, sdist).await? {
+            tracing::debug!("{}: static metadata", file.filename);
+            return Ok(meta);
+        }
         let label = format!("{} {} (sdist)", package.name, file.parsed.version());
         let failed = |reason: String| IndexError::SdistMetadata {
             file: file.filename.clone(),
             reason,
         };
+        if self.no_build {
+            return Err(failed(
+                "its metadata is not static, and building is off".to_string(),
+            ));
+        }
         let scratch = scratch_in(&self.cache_dir).map_err(|e| failed(e.to_string()))?;
         let (tree, system) = unpack_tree(&sdist.path, &file.filename, scratch.path())
             .await

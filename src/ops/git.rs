@@ -19,8 +19,8 @@ const GIT_TIMEOUT: Duration = Duration::from_secs(900);
 fn database(cache: &CacheRoot, url: &str, offline: bool) -> Result<PathBuf> {
     use sha2::{Digest as _, Sha256};
     let dir = cache
-        .root()
-        .join("git/db")
+        .git()
+        .join("db")
         .join(&hex::encode(Sha256::digest(url.as_bytes()))[..32]);
     if !dir.join("HEAD").is_file() {
         if offline {
@@ -87,7 +87,7 @@ pub fn checkout(cache: &CacheRoot, url: &str, commit: &str, offline: bool) -> Re
     if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
         crate::bail!("invalid git commit `{commit}` for {url}");
     }
-    let checkouts = cache.root().join("git/checkouts");
+    let checkouts = cache.git().join("checkouts");
     let dest = checkouts.join(commit);
     if dest.join(".git").exists() {
         return Ok(dest);

@@ -271,9 +271,7 @@ pub fn lock_manifest(
         client,
         &network.index,
     ));
-    if !manifest.build.no_build {
-        set = set.with_builder(builder.clone());
-    }
+    set = set.with_builder(builder.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
