@@ -154,6 +154,25 @@ fn old_and_new() -> (Files, Files) {
         vec![torch("cu128", "3"), pkg("filelock", "3.16.1", &[], false)],
     );
 
+    let (app_old, app_new) = applications();
+    let old = vec![
+        ("pylock.foundation-cu130.toml".to_string(), cu130_old),
+        ("pylock.foundation-cpu.toml".to_string(), cpu_old),
+        ("pylock.foundation-cu126.toml".to_string(), cu126_old),
+        ("pylock.application.toml".to_string(), app_old),
+    ];
+    let new = vec![
+        ("pylock.foundation-cu130.toml".to_string(), cu130_new),
+        ("pylock.foundation-cpu.toml".to_string(), cpu_new),
+        ("pylock.foundation-cu128.toml".to_string(), cu128_new),
+        ("pylock.application.toml".to_string(), app_new),
+    ];
+    (old, new)
+}
+
+/// The Application before and after: upgrades, a removal, an addition, an sdist added to a
+/// package, a wheel moved to another host and a git package whose commit moved.
+fn applications() -> (Lockfile, Lockfile) {
     // The same requests, now with its sdist locked too.
     let mut requests_sdist = pkg("requests", "2.32.3", &["certifi"], true);
     requests_sdist.sdist = Some(LockedSdist {
@@ -212,19 +231,7 @@ fn old_and_new() -> (Files, Files) {
             gitlib("0.4.0", "89abcdef01"),
         ],
     );
-    let old = vec![
-        ("pylock.foundation-cu130.toml".to_string(), cu130_old),
-        ("pylock.foundation-cpu.toml".to_string(), cpu_old),
-        ("pylock.foundation-cu126.toml".to_string(), cu126_old),
-        ("pylock.application.toml".to_string(), app_old),
-    ];
-    let new = vec![
-        ("pylock.foundation-cu130.toml".to_string(), cu130_new),
-        ("pylock.foundation-cpu.toml".to_string(), cpu_new),
-        ("pylock.foundation-cu128.toml".to_string(), cu128_new),
-        ("pylock.application.toml".to_string(), app_new),
-    ];
-    (old, new)
+    (app_old, app_new)
 }
 
 fn write_all(dir: &Path, files: &Files) {

@@ -226,10 +226,24 @@ fn command(
     if let Some(prefix) = &req.path_prefix {
         command.env("PATH", path_with(prefix, req)?);
     }
+    // A backend is code from the package's authors: the index credentials sanctuary was
+    // given are not its business.
+    for (name, _) in std::env::vars_os() {
+        if is_credential_variable(&name) {
+            command.env_remove(name);
+        }
+    }
     command.envs(req.env.iter().map(|(k, v)| (k, v)));
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     Ok(command)
+}
+
+/// Whether `name` holds index credentials (`SANCTUARY_INDEX_<NAME>_USERNAME` / `_PASSWORD`,
+/// or the index URLs, which may carry user info).
+fn is_credential_variable(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .is_some_and(|n| n.to_ascii_uppercase().starts_with("SANCTUARY_INDEX"))
 }
 
 /// `PATH` with `prefix` first.

@@ -282,11 +282,8 @@ impl<S: PackageSource> BuildContext<'_, S> {
         vars: &[(String, String)],
         out_dir: &Path,
     ) -> Result<PathBuf, BuildError> {
-        let env = self.environment(tree, choice, vars).await?;
-        let built = self
-            .hook(tree, &env, vars, Hook::BuildWheel, out_dir)
-            .await?;
-        expect_wheel(built.result, tree.label)
+        self.build(tree, choice, vars, Hook::BuildWheel, out_dir)
+            .await
     }
 
     /// Build an editable wheel (PEP 660 `build_editable`) of `tree` into `out_dir` and
@@ -298,10 +295,21 @@ impl<S: PackageSource> BuildContext<'_, S> {
         vars: &[(String, String)],
         out_dir: &Path,
     ) -> Result<PathBuf, BuildError> {
+        self.build(tree, choice, vars, Hook::BuildEditable, out_dir)
+            .await
+    }
+
+    /// Run the wheel-building `hook` for `tree` in its environment; the wheel's path.
+    async fn build(
+        &self,
+        tree: SourceTree<'_>,
+        choice: &EnvChoice,
+        vars: &[(String, String)],
+        hook: Hook,
+        out_dir: &Path,
+    ) -> Result<PathBuf, BuildError> {
         let env = self.environment(tree, choice, vars).await?;
-        let built = self
-            .hook(tree, &env, vars, Hook::BuildEditable, out_dir)
-            .await?;
+        let built = self.hook(tree, &env, vars, hook, out_dir).await?;
         expect_wheel(built.result, tree.label)
     }
 

@@ -474,6 +474,14 @@ pub fn sync(
     progress: &dyn SyncProgress,
 ) -> Result<SyncReport> {
     let auth = download_auth(manifest, network, key)?;
+    let builds = Builds {
+        manifest,
+        network,
+        key,
+        desired,
+        auth: &auth,
+    };
+
     let mut unpacked: HashMap<String, UnpackedWheel> = HashMap::new();
     let mut downloaded = (0usize, 0u64);
     let mut fetch_time = Duration::ZERO;
@@ -485,13 +493,6 @@ pub fn sync(
         let plan = SyncPlan::new(desired, &empty_environment(root), options.exact);
         let fetch_started = Instant::now();
         downloaded = fetch_all(network, &plan, &auth, &mut unpacked, progress)?;
-        let builds = Builds {
-            manifest,
-            network,
-            key,
-            desired,
-            auth: &auth,
-        };
         build_all(
             &builds,
             &plan,
@@ -553,13 +554,6 @@ pub fn sync(
     // Every wheel checked and unpacked before the environment changes.
     let fetch_started = Instant::now();
     let more = fetch_all(network, &report.plan, &auth, &mut unpacked, progress)?;
-    let builds = Builds {
-        manifest,
-        network,
-        key,
-        desired,
-        auth: &auth,
-    };
     let base = || Ok(venvs::Interpreter::query(&venv.python)?);
     build_all(&builds, &report.plan, base, &mut unpacked, progress)?;
     report.fetch_time += fetch_started.elapsed();

@@ -397,3 +397,72 @@ fn foundation_builds_see_the_installed_torch_and_rebuild_when_it_moves() {
     assert!(env.torch_seen_by("plain").is_empty(), "{out}");
     assert!(out.contains("fattn"), "{out}");
 }
+
+#[test]
+fn build_requirements_come_from_the_index_into_an_isolated_environment() {
+    let scenario = Scenario::new("pypi")
+        .version("bdep", "1.0.0", v().sdist(false))
+        .version(
+            "app",
+            "2.0.0",
+            v().sdist_only(
+                BuildSpec::new()
+                    .metadata(MetadataMode::Dynamic)
+                    .build_requires(["bdep"]),
+            ),
+        );
+    let env = Env::new(scenario, &["app"], "");
+    env.ok(&["lock"]);
+    env.ok(&["sync"]);
+    // The backend imports its build requirement in every hook but `get_requires`: it was
+    // installed in the build environment, and not in the venv.
+    let built = env
+        .hook_records()
+        .into_iter()
+        .find(|r| r["hook"] == "build_wheel")
+        .expect("a build ran");
+    assert_eq!(built["outcome"], "ok", "{built}");
+    let prefix = built["prefix"].as_str().unwrap_or_default().to_string();
+    assert!(prefix.contains("build-envs"), "{built}");
+    let in_venv = env.import("import importlib.util as u; print(u.find_spec('bdep') is None)");
+    assert_eq!(in_venv, "True");
+}
+
+#[test]
+fn a_hostile_sdist_is_refused_at_sync_before_anything_changes() {
+    // Declared metadata: the lock never opens the sdist, so the sync is the first to.
+    let declared = "[[build.dependency-metadata]]\nname = \"app\"\nrequires-dist = []\n";
+    type Make = fn(&str, &str) -> crate::support::wheelgen::Dist;
+    let cases: [(&str, Make); 3] = [
+        ("escaping path", hostile::escaping_path_sdist),
+        ("symlink out", hostile::symlink_out_sdist),
+        ("size lie", hostile::pax_size_lie_sdist),
+    ];
+    for (what, make) in cases {
+        let spec = v()
+            .sdist_only(BuildSpec::new())
+            .sdist_override(make("app", "2.0.0"));
+        let scenario = Scenario::new("pypi").version("app", "2.0.0", spec);
+        let env = Env::new(scenario, &["app"], declared);
+        env.ok(&["lock"]);
+        let err = env.err(&["sync"]);
+        assert!(err.contains("app-2.0.0.tar.gz"), "{what}: {err}");
+        assert!(env.hooks().is_empty(), "{what}: a hook ran");
+        assert!(!env.project.path().join(".venv").exists(), "{what}");
+    }
+}
+
+#[test]
+fn build_backends_do_not_see_index_credentials() {
+    let mut env = Env::new(scenario(MetadataMode::Dynamic), &["app"], "");
+    env.project.env("SANCTUARY_INDEX_PYPI_USERNAME", "bob");
+    env.project.env("SANCTUARY_INDEX_PYPI_PASSWORD", "hunter2");
+    env.ok(&["lock"]);
+    let records = env.hook_records();
+    assert!(!records.is_empty());
+    for record in records {
+        let text = record.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("SANCTUARY_INDEX_PYPI"), "{text}");
+    }
+}
