@@ -20,6 +20,9 @@
 //! `build-system.requires`, which its sha256 already fixes, so a new setuptools release does
 //! not rebuild; a change of torch does.
 
+// The `SdistBuilder` interface answers in `IndexError`s (the index's own error type, large
+// because it carries the URL at fault); see `src/index/mod.rs`.
+#![allow(clippy::result_large_err)]
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
