@@ -449,6 +449,23 @@ impl Policy {
     }
 }
 
+/// The file whose metadata stands for `version`: its best usable file, except that a
+/// version to be built from its sdist takes the metadata of one of its wheels for other
+/// targets when it has one. A release's files share their metadata (uv relies on it too), and
+/// this spares running a build backend; `sync` checks the wheel it builds against what was
+/// locked, so a release whose files disagree is caught there.
+fn metadata_file(files: &PackageFiles, version: &Version, usable: &[DistFile]) -> Option<DistFile> {
+    let best = usable.first()?;
+    if best.parsed.as_wheel().is_some() {
+        return Some(best.clone());
+    }
+    let wheel = files
+        .versions
+        .get(version)
+        .and_then(|dist| dist.iter().find(|f| f.parsed.as_wheel().is_some()));
+    Some(wheel.unwrap_or(best).clone())
+}
+
 /// The sdist to build among `files`: a PEP 625 `.tar.gz` before a legacy `.zip`, then index
 /// order.
 fn best_sdist(files: &[DistFile]) -> Option<&DistFile> {
@@ -543,11 +560,11 @@ impl<S: PackageSource> Provider<S> {
                 return;
             };
             if let Some((version, usable)) = policy.candidate(&name, &files, &range)
-                && let Some(best) = usable.first()
+                && let Some(best) = metadata_file(&files, &version, &usable)
                 && policy.build.declared(&name, &version).is_none()
             {
                 trace!(%name, %version, "prefetching metadata");
-                let _ = fetcher.metadata(&files, best).await;
+                let _ = fetcher.metadata(&files, &best).await;
             }
         });
     }
@@ -700,7 +717,7 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
             .candidate(name, &files, range)
             .map(|(v, usable)| {
                 // Start the metadata fetch now; `get_dependencies` follows right away.
-                if let Some(best) = usable.first().cloned()
+                if let Some(best) = metadata_file(&files, &v, &usable)
                     && self.policy.build.declared(name, &v).is_none()
                 {
                     let fetcher = self.fetcher.clone();
@@ -757,11 +774,13 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
         };
         let metadata = match self.policy.build.declared(name, version) {
             Some(declared) => Arc::new(declared),
-            None => self
-                .fetcher
-                .handle
-                .block_on(self.fetcher.metadata(&files, best))
-                .map_err(ProviderError::Index)?,
+            None => {
+                let file = metadata_file(&files, version, &usable).unwrap_or_else(|| best.clone());
+                self.fetcher
+                    .handle
+                    .block_on(self.fetcher.metadata(&files, &file))
+                    .map_err(ProviderError::Index)?
+            }
         };
         // The lockfile lists every usable file of the chosen version with its size; the range
         // requests that read the metadata gave the best file's, ask for the others' now

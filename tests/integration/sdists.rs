@@ -466,3 +466,33 @@ fn build_backends_do_not_see_index_credentials() {
         assert!(!text.contains("SANCTUARY_INDEX_PYPI"), "{text}");
     }
 }
+
+#[test]
+fn a_version_built_from_source_takes_its_metadata_from_a_wheel_for_another_target() {
+    // app 2.0.0 has a Windows wheel and an sdist whose metadata only a hook gives: the lock
+    // reads the Windows wheel's metadata (a release's files share it) and runs no backend.
+    let scenario = Scenario::new("pypi").version("lib", "1.0.0", v()).version(
+        "app",
+        "2.0.0",
+        v().requires(["lib>=1"])
+            .tags(["py3-none-win_amd64"])
+            .build(BuildSpec::new().metadata(MetadataMode::Dynamic)),
+    );
+    let env = Env::new(scenario, &["app"], "");
+    env.ok(&["lock"]);
+    assert!(env.hooks().is_empty(), "{:?}", env.hooks());
+    let lock = env.project.lockfile();
+    let app = lock
+        .packages
+        .iter()
+        .find(|p| p.name.as_ref() == "app")
+        .expect("app locked");
+    assert!(app.sdist.is_some() && app.wheels.is_empty(), "{app:?}");
+    assert_eq!(app.dependencies.len(), 1);
+    env.ok(&["sync"]);
+    assert!(
+        env.hooks().iter().any(|h| h == "build_wheel app 2.0.0"),
+        "{:?}",
+        env.hooks()
+    );
+}
