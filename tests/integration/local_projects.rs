@@ -68,10 +68,12 @@ fn an_editable_directory_project_is_installed_and_reads_its_sources_live() {
     );
     assert!(direct.contains("\"editable\":true"), "{direct}");
 
-    // Nothing changed: the second sync builds nothing.
+    // Nothing changed: the second sync builds nothing, and doctor finds it in place.
     env.clear_hooks();
     env.ok(&["sync"]);
     assert!(env.hooks().is_empty(), "{:?}", env.hooks());
+    let out = env.project.run(&["doctor"]);
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
 }
 
 #[test]

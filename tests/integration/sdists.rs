@@ -156,6 +156,9 @@ fn static_pkg_info_locks_without_running_a_hook_and_sync_builds_once() {
     // And a second sync of the same venv does nothing at all.
     let out = env.ok(&["sync"]);
     assert!(env.hooks().is_empty(), "{out}");
+    // doctor judges the built package as sync does: in place.
+    let out = env.project.run(&["doctor"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
