@@ -21,6 +21,7 @@ pub mod ops;
 pub mod printer;
 pub mod process;
 pub mod pylock;
+pub mod requirement;
 pub mod resolve;
 pub mod sdist;
 pub mod settings;

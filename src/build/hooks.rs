@@ -14,7 +14,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::str::FromStr as _;
 use std::time::Duration;
 
 use pep508_rs::Requirement;
@@ -292,7 +291,7 @@ fn interpret(
             let requires = strings
                 .iter()
                 .map(|s| {
-                    Requirement::from_str(s).map_err(|e| BuildError::BadRequirement {
+                    crate::requirement::parse(s).map_err(|e| BuildError::BadRequirement {
                         label: req.label.to_string(),
                         backend: req.system.backend.clone(),
                         requirement: s.clone(),

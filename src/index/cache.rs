@@ -17,7 +17,7 @@ use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pep440_rs::{Version, VersionSpecifiers};
-use pep508_rs::{ExtraName, PackageName, Requirement};
+use pep508_rs::{ExtraName, PackageName};
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
@@ -391,7 +391,7 @@ impl CachedMetadata {
             requires_dist: self
                 .requires_dist
                 .iter()
-                .map(|r| Requirement::from_str(r).ok())
+                .map(|r| crate::requirement::parse(r).ok())
                 .collect::<Option<_>>()?,
             requires_python: match &self.requires_python {
                 Some(s) => Some(VersionSpecifiers::from_str(s).ok()?),

@@ -9,7 +9,7 @@
 use std::str::FromStr;
 
 use pep440_rs::{Version, VersionSpecifiers};
-use pep508_rs::{ExtraName, PackageName, Requirement};
+use pep508_rs::{ExtraName, PackageName};
 
 use super::{CoreMetadata, IndexError};
 
@@ -39,7 +39,7 @@ pub fn parse_metadata(bytes: &[u8], file: &str) -> Result<CoreMetadata, IndexErr
                     .map_err(|e| bad(format!("line {line_no}: invalid Version `{value}`: {e}")))?;
                 version = Some(parsed);
             }
-            "requires-dist" => match Requirement::from_str(value.trim()) {
+            "requires-dist" => match crate::requirement::parse(value.trim()) {
                 Ok(req) => requires_dist.push(req),
                 Err(err) => {
                     tracing::warn!(file, line = line_no, value, %err, "skipping an invalid Requires-Dist");

@@ -6,8 +6,6 @@
 //! Pure: the text is split into the PEP 508 part the resolver sees (`name[extras] ; marker`)
 //! and the [`LocalSource`] it comes from.
 
-use std::str::FromStr;
-
 use pep508_rs::Requirement;
 
 /// Where a local project comes from.
@@ -85,7 +83,7 @@ pub fn split_local(text: &str) -> Result<Option<(Requirement, LocalSource)>, Str
         Some(marker) => format!("{} ; {marker}", head.trim()),
         None => head.trim().to_string(),
     };
-    let requirement = Requirement::from_str(&pep508).map_err(|e| {
+    let requirement = crate::requirement::parse(&pep508).map_err(|e| {
         format!(
             "invalid requirement `{text}`: {}",
             e.to_string().lines().next().unwrap_or_default()

@@ -725,7 +725,7 @@ fn parse_requirement(text: &str, item: &Spanned<String>) -> Result<ManifestRequi
             local: Some(local),
         });
     }
-    let requirement = Requirement::from_str(raw).map_err(|e| {
+    let requirement = crate::requirement::parse(raw).map_err(|e| {
         format!(
             "invalid requirement `{raw}`: {}",
             first_line(&e.to_string())

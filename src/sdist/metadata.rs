@@ -72,7 +72,7 @@ pub fn from_pkg_info(
     // `parse_metadata` skips invalid values (old wheels have them); static metadata that
     // dropped one would hide a dependency, so each is read again here, strictly.
     for value in field_values(bytes, "Requires-Dist") {
-        Requirement::from_str(value.trim())
+        crate::requirement::parse(value.trim())
             .map(|_: Requirement| ())
             .map_err(|e| bad(format!("invalid Requires-Dist `{value}`: {e}")))?;
     }
@@ -180,7 +180,7 @@ pub fn from_pyproject(
         .map_err(&bad)?
         .unwrap_or_default()
     {
-        requires_dist.push(Requirement::from_str(&requirement).map_err(|e| {
+        requires_dist.push(crate::requirement::parse(&requirement).map_err(|e| {
             bad(format!(
                 "invalid requirement `{requirement}` in `project.dependencies`: {e}"
             ))
@@ -220,7 +220,7 @@ fn optional_dependencies(
         }
         let field = format!("project.optional-dependencies.{key}");
         for requirement in strings(value, &field)? {
-            let mut parsed = Requirement::from_str(&requirement)
+            let mut parsed = crate::requirement::parse(&requirement)
                 .map_err(|e| format!("invalid requirement `{requirement}` in `{field}`: {e}"))?;
             parsed
                 .marker
@@ -288,7 +288,7 @@ pub fn build_system(pyproject: Option<&str>) -> Result<BuildSystem, SdistError> 
         .map_err(&bad)?
         .into_iter()
         .map(|requirement| {
-            Requirement::from_str(&requirement).map_err(|e| {
+            crate::requirement::parse(&requirement).map_err(|e| {
                 bad(format!(
                     "invalid requirement `{requirement}` in `build-system.requires`: {e}"
                 ))
