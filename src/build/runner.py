@@ -12,13 +12,38 @@ the file RESULT as JSON:
     {"unavailable": "..."}   the backend cannot be imported (the traceback is printed too)
 
 An exception raised by the hook is printed with its traceback, and the runner exits 1.
+
+sanctuary starts the runner as the leader of a process group of its own (so that a timeout
+kills the compilers a backend starts too); the terminal's Ctrl-C then reaches sanctuary but
+not the group. So the runner watches its parent: when sanctuary is gone, it kills its group,
+and no build goes on in the background.
 """
 
 import importlib
 import json
 import os
 import sys
+import threading
+import time
 import traceback
+
+
+def watch_parent():
+    """Kill this process group when the process that started the runner is gone."""
+    if not hasattr(os, "killpg") or os.getpgrp() != os.getpid():
+        return
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(0.25)
+            if os.getppid() != parent:
+                try:
+                    os.killpg(0, 9)
+                finally:
+                    os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def write_result(path, result):
@@ -52,6 +77,7 @@ def call(hook, function, output_dir):
 
 
 def main(result_path, spec, hook, output_dir, *backend_path):
+    watch_parent()
     os.dup2(sys.stdout.fileno(), sys.stderr.fileno())
     sys.stdout.reconfigure(line_buffering=True)
     try:

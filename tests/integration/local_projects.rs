@@ -171,3 +171,69 @@ fn a_lockfile_naming_a_directory_the_manifest_does_not_is_refused() {
     assert!(err.contains("does not ask for"), "{err}");
     assert!(!env.project.path().join(".venv").exists());
 }
+
+/// Whether process `pid` is gone (or a zombie nobody reaped yet).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn a_killed_sanctuary_leaves_no_build_running() {
+    let env = Env::new(index(), &["slow @ ./slow"], "");
+    let dir = env.project.path().join("slow");
+    std::fs::create_dir_all(dir.join("_backend")).unwrap();
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[project]\nname = \"slow\"\ndynamic = [\"version\", \"dependencies\"]\n\n\
+         [build-system]\nrequires = []\nbuild-backend = \"slowbackend\"\nbackend-path = [\"_backend\"]\n",
+    )
+    .unwrap();
+    let pids = env.project.path().join("pids");
+    std::fs::write(
+        dir.join("_backend/slowbackend.py"),
+        format!(
+            "import os, subprocess, time\n\
+             def prepare_metadata_for_build_wheel(d, c=None):\n\
+             \x20   child = subprocess.Popen(['sleep', '300'])\n\
+             \x20   with open({pids:?}, 'w') as f:\n\
+             \x20       f.write(f'{{os.getpid()}} {{child.pid}}')\n\
+             \x20   time.sleep(300)\n",
+            pids = pids.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut lock = env.project.command(&["lock"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let text = loop {
+        if let Ok(text) = std::fs::read_to_string(&pids)
+            && text.contains(' ')
+        {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backend never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let started: Vec<u32> = text.split(' ').map(|p| p.parse().unwrap()).collect();
+    lock.kill().unwrap();
+    lock.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !started.iter().all(|p| gone(*p)) {
+        if std::time::Instant::now() >= deadline {
+            for pid in &started {
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status();
+            }
+            panic!("the backend {started:?} outlived sanctuary");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
