@@ -36,7 +36,7 @@ const DEFAULT_TARGETS: Targets = Targets {
 };
 /// Sets whose issue states other targets than [`DEFAULT_TARGETS`]. `sdists`: a cold lock runs
 /// build backends for the metadata of sdist-only packages, work that uv does too and that no
-/// index format spares, hence at most uv's time; the metadata is cached by the sdist's sha256
+/// metadata file of the index spares, hence at most uv's time; the metadata is cached by the sdist's sha256
 /// (immutable), so warm keeps the usual target.
 const SET_TARGETS: [(&str, Targets); 1] = [(
     "sdists",
