@@ -17,16 +17,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
 use common::{
-    Outcome, PYTHON, ReqSet, STDERR_TAIL_LINES, ToolInfo, env_choices, env_flag, env_number,
-    measure, opt, ratio, tail,
+    Outcome, PYTHON, ReqSet, STDERR_TAIL_LINES, ToolInfo, discard, empty_trash, env_choices,
+    env_flag, env_number, measure, opt, order_of, ratio, settle, tail, trash_of,
 };
 
 /// The sets run when neither `BENCH_SETS` nor a positional argument names any.
@@ -115,16 +114,6 @@ impl Config {
     }
 }
 
-/// The tools in the order of repetition `rep`: as configured on even ones, reversed on odd
-/// ones, so that neither tool always runs first (or right after the other's disk traffic).
-fn order_of(rep: usize, count: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..count).collect();
-    if rep % 2 == 1 {
-        order.reverse();
-    }
-    order
-}
-
 /// A command without the `PIP_*`, `UV_*` and `SANCTUARY_*` variables of the calling
 /// environment (this machine sets `PIP_FIND_LINKS`, for one), nor an active venv's: each
 /// tool sees only what the bench sets for it.
@@ -142,32 +131,6 @@ fn clean_command(bin: &Path) -> Command {
         }
     }
     cmd
-}
-
-/// Moves `path` (a venv or cache a run left) into `trash`, to be deleted once the set is done:
-/// no inode is freed while tools are being timed. On ext4 without a journal (this machine's
-/// `/tmp`) creating files right after thousands were deleted costs much more kernel time (the
-/// allocator skips inodes freed recently), so a deletion just before a run would slow the
-/// tool that happens to run next.
-fn discard(path: &Path, trash: &Path) -> Result<()> {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    if !path.exists() {
-        return Ok(());
-    }
-    fs::create_dir_all(trash)?;
-    let dest = trash.join(NEXT.fetch_add(1, Ordering::Relaxed).to_string());
-    fs::rename(path, &dest)
-        .with_context(|| format!("moving {} to {}", path.display(), dest.display()))
-}
-
-/// Writes dirty pages back (`sync`) before a timed run, so that no run pays for the
-/// write-back of the one before it (a cold run writes some 400 MiB of cache).
-fn settle() {
-    let _ = Command::new("sync")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,10 +425,6 @@ struct Installed {
 
 type Cell = common::Cell<Installed>;
 
-fn trash_of(root: &Path, set: &ReqSet) -> PathBuf {
-    root.join(&set.name).join("trash")
-}
-
 /// Syncs `ws.venv` once with `cache`; on success records the sample and what is installed.
 fn run_once(
     cell: &mut Cell,
@@ -735,11 +694,7 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
         cells.extend(mode_cells);
     }
     // The set is done: what it discarded can go now, outside any timed run.
-    let trash = trash_of(root, set);
-    if trash.exists() {
-        fs::remove_dir_all(&trash).with_context(|| format!("removing {}", trash.display()))?;
-        settle();
-    }
+    empty_trash(&trash_of(root, set))?;
     Ok(SetResult {
         cells,
         check,
@@ -943,8 +898,6 @@ fn self_check() -> Result<()> {
         Some(("torch".to_string(), "2.8.0+cpu".to_string()))
     );
     assert_eq!(parse_dist_info("torch"), None);
-    assert_eq!(order_of(0, 2), [0, 1]);
-    assert_eq!(order_of(1, 2), [1, 0]);
 
     // A fake venv: what is installed is read from its dist-info directories.
     let dir = tempfile::tempdir()?;
@@ -969,15 +922,6 @@ fn self_check() -> Result<()> {
         differences("a", &want, "b", &other),
         ["click 8.1.8: only in b", "flask: a has 3.1.0, b has 3.0.0"]
     );
-
-    // Discarding moves a directory into the trash; a missing one is no error.
-    let old = dir.path().join("old-venv");
-    fs::create_dir_all(old.join("bin"))?;
-    let trash = dir.path().join("trash");
-    discard(&old, &trash)?;
-    discard(&old, &trash)?;
-    assert!(!old.exists());
-    assert_eq!(fs::read_dir(&trash)?.count(), 1);
 
     // The children never see the caller's PIP_*/UV_* settings.
     let cmd = clean_command(Path::new("true"));

@@ -13,6 +13,7 @@ use std::fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
@@ -400,6 +401,60 @@ mod sys {
     }
 }
 
+/// The tools in the order of repetition `rep`: as configured on even ones, reversed on odd
+/// ones, so that no tool always runs first (or right after another's disk traffic).
+pub fn order_of(rep: usize, count: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..count).collect();
+    if rep % 2 == 1 {
+        order.reverse();
+    }
+    order
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scratch directories between timed runs
+// ---------------------------------------------------------------------------------------------
+
+/// `WORK/<set>/trash/`: where [`discard`] puts what a set's runs left.
+pub fn trash_of(root: &Path, set: &ReqSet) -> PathBuf {
+    root.join(&set.name).join("trash")
+}
+
+/// Moves `path` (a venv or cache a run left) into `trash`, to be deleted by [`empty_trash`]
+/// once the set is done: no inode is freed while tools are being timed. On ext4 without a
+/// journal (this machine's `/tmp`) creating files right after thousands were deleted costs much
+/// more kernel time (the allocator skips inodes freed recently), so a deletion just before a
+/// run would slow the tool that happens to run next. A missing `path` is no error.
+pub fn discard(path: &Path, trash: &Path) -> Result<()> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    if !path.exists() {
+        return Ok(());
+    }
+    fs::create_dir_all(trash)?;
+    let dest = trash.join(NEXT.fetch_add(1, Ordering::Relaxed).to_string());
+    fs::rename(path, &dest)
+        .with_context(|| format!("moving {} to {}", path.display(), dest.display()))
+}
+
+/// Deletes what [`discard`] put in `trash`, outside any timed run, and [`settle`]s.
+pub fn empty_trash(trash: &Path) -> Result<()> {
+    if trash.exists() {
+        fs::remove_dir_all(trash).with_context(|| format!("removing {}", trash.display()))?;
+        settle();
+    }
+    Ok(())
+}
+
+/// Writes dirty pages back (`sync`) before a timed run, so that no run pays for the
+/// write-back of the one before it (a cold sync writes some 400 MiB of cache).
+pub fn settle() {
+    let _ = Command::new("sync")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Sample {
     pub wall_s: f64,
@@ -781,8 +836,23 @@ pub fn self_check(order: &[&str]) -> Result<()> {
         [Pick::A, Pick::B]
     );
 
-    // A failing command is an outcome, not an error of the harness.
+    assert_eq!(order_of(0, 2), [0, 1]);
+    assert_eq!(order_of(1, 3), [2, 1, 0]);
+
     let dir = tempfile::tempdir()?;
+    // Discarding moves a directory into the trash; a missing one is no error; emptying the
+    // trash removes it.
+    let old = dir.path().join("old-venv");
+    fs::create_dir_all(old.join("bin"))?;
+    let trash = dir.path().join("trash");
+    discard(&old, &trash)?;
+    discard(&old, &trash)?;
+    assert!(!old.exists());
+    assert_eq!(fs::read_dir(&trash)?.count(), 1);
+    empty_trash(&trash)?;
+    assert!(!trash.exists());
+
+    // A failing command is an outcome, not an error of the harness.
     let mut cmd = Command::new("sh");
     cmd.args(["-c", "echo boom >&2; exit 101"]);
     match measure(cmd, dir.path(), Duration::from_secs(10))? {
