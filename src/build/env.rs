@@ -228,8 +228,33 @@ pub async fn isolated_env<S: PackageSource>(
     label: &str,
 ) -> Result<BuildEnv, BuildError> {
     let desired = resolve_wheels(ctx, requirements, &[], label).await?;
+    // Builds that want the same environment at once (every setuptools sdist of a lock) wait
+    // for the first to make it, instead of each fetching and unpacking its wheels.
+    let key = env_key(ctx.interpreter, &desired, salt);
+    let gate = env_gate(&key);
+    let _made = gate.lock().await;
+    let bucket = CacheRoot::new(ctx.cache_dir).build_envs();
+    let root = std::path::absolute(bucket.join(&key)).unwrap_or_else(|_| bucket.join(&key));
+    if root.join(COMPLETE).is_file() {
+        tracing::debug!("{label}: reusing the build environment {}", root.display());
+        return Ok(BuildEnv::venv(&root));
+    }
     let wheels = fetch_wheels(ctx, desired, label).await?;
     materialize_blocking(ctx, wheels, salt, label).await
+}
+
+/// The in-process gate of the build environment `key` (other processes wait on its lock
+/// file in [`materialize`]).
+fn env_gate(key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    static GATES: std::sync::OnceLock<
+        std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::OnceLock::new();
+    let gates = GATES.get_or_init(Default::default);
+    // A poisoned map only means a thread panicked while inserting; the map is intact.
+    let mut gates = gates
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    gates.entry(key.to_string()).or_default().clone()
 }
 
 /// A Foundation build environment: `foundation` (a key's locked wheels, fetched already) and
