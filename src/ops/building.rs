@@ -130,6 +130,8 @@ pub struct MetadataBuilder {
     vars: HashMap<PackageName, Vec<(String, String)>>,
     /// `[build] no-build`: never run a backend for an sdist.
     no_build: bool,
+    /// Declared build requirements by package (`[build.package.<name>] requires`).
+    requires: HashMap<PackageName, Vec<pep508_rs::Requirement>>,
 }
 
 impl MetadataBuilder {
@@ -150,6 +152,12 @@ impl MetadataBuilder {
             interpreter: OnceLock::new(),
             vars: declared_vars(manifest),
             no_build: manifest.build.no_build,
+            requires: manifest
+                .build
+                .packages
+                .iter()
+                .map(|(name, spec)| (name.clone(), spec.requires.clone()))
+                .collect(),
         }
     }
 
@@ -230,9 +238,13 @@ impl MetadataBuilder {
             salt: String::new(),
         };
         let vars = self.vars.get(name).cloned().unwrap_or_default();
+        let mut system = system.clone();
+        system
+            .requires
+            .extend(self.requires.get(name).into_iter().flatten().cloned());
         let source = SourceTree {
             path: tree,
-            system,
+            system: &system,
             label,
         };
         context
@@ -491,6 +503,12 @@ async fn build_one(
     };
     let out_dir = scratch.path().join("dist");
     std::fs::create_dir_all(&out_dir)?;
+    // An isolated build gets the declared requirements beside the project's own (a
+    // Foundation build has them in its environment already).
+    let mut system = system;
+    if !recipe.foundation {
+        system.requires.extend(recipe.requires.iter().cloned());
+    }
     let source = SourceTree {
         path: &tree,
         system: &system,

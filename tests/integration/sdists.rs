@@ -499,3 +499,31 @@ fn a_version_built_from_source_takes_its_metadata_from_a_wheel_for_another_targe
         env.hooks()
     );
 }
+
+#[test]
+fn declared_build_requirements_join_an_isolated_build() {
+    // The project imports `bdep` when it builds but does not list it: the manifest does.
+    let scenario = Scenario::new("pypi")
+        .version("bdep", "1.0.0", v().sdist(false))
+        .version(
+            "app",
+            "2.0.0",
+            v().sdist_only(
+                BuildSpec::new()
+                    .metadata(MetadataMode::Dynamic)
+                    .requires_import(["bdep"], true),
+            ),
+        );
+    let env = Env::new(scenario.clone(), &["app"], "");
+    env.ok(&["lock"]);
+    let err = env.err(&["sync"]);
+    assert!(err.contains("bdep"), "{err}");
+    let env = Env::new(
+        scenario,
+        &["app"],
+        "[build.package.app]\nrequires = [\"bdep\"]\n",
+    );
+    env.ok(&["lock"]);
+    env.ok(&["sync"]);
+    assert_eq!(env.import("import app._built; print('ok')"), "ok");
+}
