@@ -12,6 +12,8 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "sync/venvs.rs"]
+mod venvs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::env;
@@ -27,6 +29,7 @@ use common::{
     Outcome, PYTHON, ReqSet, STDERR_TAIL_LINES, ToolInfo, discard, empty_trash, env_choices,
     env_flag, env_number, measure, opt, order_of, ratio, settle, tail, trash_of,
 };
+use venvs::{VenvCheck, check_venvs, differences, installed, normalize, parse_dist_info};
 
 /// The sets run when neither `BENCH_SETS` nor a positional argument names any.
 const DEFAULT_SETS: [&str; 2] = ["small", "standard"];
@@ -136,61 +139,6 @@ fn clean_command(bin: &Path) -> Command {
 // ---------------------------------------------------------------------------------------------
 // What is installed
 // ---------------------------------------------------------------------------------------------
-
-/// A distribution name as PEP 503 normalises it (the library's `PackageName`; a name that
-/// does not parse is kept as written, and then shows in the comparison).
-fn normalize(name: &str) -> String {
-    name.parse::<pep508_rs::PackageName>()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| name.to_string())
-}
-
-/// `name-version.dist-info` → (normalised name, version), by the library's own parser.
-fn parse_dist_info(dir_name: &str) -> Option<(String, String)> {
-    sanctuary::environment::parse::parse_dist_info_name(dir_name)
-        .map(|(name, version)| (normalize(&name), version))
-}
-
-/// The distributions in a venv: name → version, from its `*.dist-info` directories.
-fn installed(venv: &Path) -> Result<BTreeMap<String, String>> {
-    let lib = venv.join("lib");
-    let mut out = BTreeMap::new();
-    for entry in fs::read_dir(&lib).with_context(|| format!("reading {}", lib.display()))? {
-        let site = entry?.path().join("site-packages");
-        if !site.is_dir() {
-            continue;
-        }
-        for dist in fs::read_dir(&site)? {
-            let dist = dist?;
-            if let Some((name, version)) = dist.file_name().to_str().and_then(parse_dist_info) {
-                out.insert(name, version);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The differences between two name → version maps, one line each.
-fn differences(
-    left_name: &str,
-    left: &BTreeMap<String, String>,
-    right_name: &str,
-    right: &BTreeMap<String, String>,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    let names: BTreeSet<&String> = left.keys().chain(right.keys()).collect();
-    for name in names {
-        match (left.get(name), right.get(name)) {
-            (Some(a), Some(b)) if a != b => {
-                out.push(format!("{name}: {left_name} has {a}, {right_name} has {b}"));
-            }
-            (Some(a), None) => out.push(format!("{name} {a}: only in {left_name}")),
-            (None, Some(b)) => out.push(format!("{name} {b}: only in {right_name}")),
-            _ => {}
-        }
-    }
-    out
-}
 
 // ---------------------------------------------------------------------------------------------
 // Preparing a set: one lockfile and its export, shared by both tools
@@ -472,78 +420,6 @@ fn run_once(
     }
 }
 
-/// Whether the venvs hold what the lockfile pins, and the same as each other.
-#[derive(Debug, Serialize)]
-struct VenvCheck {
-    set: String,
-    /// The run after which the venvs were read.
-    after: String,
-    locked: usize,
-    installed: BTreeMap<&'static str, usize>,
-    /// Every venv holds exactly the lockfile's distributions and versions.
-    same: bool,
-    differences: Vec<String>,
-}
-
-fn check_venvs(
-    set: &str,
-    after: String,
-    prepared: &Prepared,
-    venvs: &[(Tool, &Path)],
-) -> VenvCheck {
-    let mut check = VenvCheck {
-        set: set.to_string(),
-        after,
-        locked: prepared.locked.len(),
-        installed: BTreeMap::new(),
-        same: true,
-        differences: Vec::new(),
-    };
-    let mut read: Vec<(Tool, BTreeMap<String, String>)> = Vec::new();
-    for &(tool, venv) in venvs {
-        match installed(venv) {
-            Ok(dists) => {
-                check.installed.insert(tool.name(), dists.len());
-                check.differences.extend(differences(
-                    "the lockfile",
-                    &prepared.locked,
-                    &format!("{}'s venv", tool.name()),
-                    &dists,
-                ));
-                read.push((tool, dists));
-            }
-            Err(err) => check
-                .differences
-                .push(format!("{}'s venv: {err:#}", tool.name())),
-        }
-    }
-    if let [(a, left), (b, right)] = read.as_slice() {
-        check.differences.extend(differences(
-            &format!("{}'s venv", a.name()),
-            left,
-            &format!("{}'s venv", b.name()),
-            right,
-        ));
-    }
-    check.same = check.differences.is_empty();
-    if check.same {
-        eprintln!(
-            "    check: the venvs of {} hold the same {} distributions and versions as the lockfile",
-            common::join(read.iter().map(|(t, _)| t.name())),
-            check.locked
-        );
-    } else {
-        eprintln!(
-            "    CHECK FAILED: the venvs differ ({} difference(s)):",
-            check.differences.len()
-        );
-        for line in &check.differences {
-            eprintln!("      {line}");
-        }
-    }
-    check
-}
-
 /// Everything of one set, or why the set could not run.
 struct SetResult {
     cells: Vec<Cell>,
@@ -589,46 +465,21 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
             continue;
         };
 
-        // Warm and noop runs need a filled cache, noop runs a synced venv: one uncounted
-        // run makes them where the modes before did not.
         if mode != Mode::Cold {
-            for ((tool, ws), cell) in workspaces.iter().zip(&mut mode_cells) {
-                let (Ok(ws), None) = (ws, &cell.error) else {
-                    continue;
-                };
-                let have_cache = warm_cache.contains_key(tool);
-                if have_cache && (mode == Mode::Warm || synced.contains(tool)) {
-                    continue;
-                }
-                eprintln!(
-                    "[{} {}] priming {}'s {} (not counted)",
-                    set.name,
-                    mode.name(),
-                    tool.name(),
-                    if have_cache { "venv" } else { "cache" }
-                );
-                let cache = warm_cache
-                    .get(tool)
-                    .cloned()
-                    .unwrap_or_else(|| ws.dir.join("cache-warm"));
-                let mut prime = Cell::new(&set.name, mode.name(), tool.name());
-                let primed = match ws.fresh_venv(python) {
-                    Ok(()) => run_once(&mut prime, ws, prepared, &cache, config.timeout)?,
-                    Err(why) => {
-                        prime.error = Some(why);
-                        false
-                    }
-                };
-                if primed {
-                    warm_cache.insert(*tool, cache);
-                    synced.insert(*tool);
-                } else {
-                    cell.fail(
-                        format!("priming run: {}", prime.error.unwrap_or_default()),
-                        prime.stderr_tail.unwrap_or_default(),
-                    );
-                }
-            }
+            let state = Primed {
+                warm_cache: &mut warm_cache,
+                synced: &mut synced,
+            };
+            prime(
+                config,
+                set,
+                mode,
+                &workspaces,
+                &mut mode_cells,
+                state,
+                prepared,
+                python,
+            )?;
         }
 
         for rep in 0..config.runs {
@@ -666,26 +517,8 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
                 }
             }
 
-            // Once per set, after the first warm repetition (or the first repetition of the
-            // first mode, when warm is not run): do the venvs hold the same thing?
-            let check_now = rep == 0
-                && check.is_none()
-                && (mode == Mode::Warm
-                    || (!config.modes.contains(&Mode::Warm) && mode == config.modes[0]));
-            if check_now {
-                let venvs: Vec<(Tool, &Path)> = workspaces
-                    .iter()
-                    .filter(|(tool, _)| synced.contains(tool))
-                    .filter_map(|(tool, ws)| Some((*tool, ws.as_ref().ok()?.venv.as_path())))
-                    .collect();
-                if !venvs.is_empty() {
-                    check = Some(check_venvs(
-                        &set.name,
-                        format!("{} run 1", mode.name()),
-                        prepared,
-                        &venvs,
-                    ));
-                }
+            if rep == 0 && check.is_none() {
+                check = check_first(config, set, mode, &workspaces, &synced, prepared);
             }
         }
         for cell in &mut mode_cells {
@@ -700,6 +533,97 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
         check,
         prepare: prepare_info,
     })
+}
+
+/// Once per set, after the first warm repetition (or the first repetition of the first mode,
+/// when warm is not run): do the venvs hold the same thing?
+fn check_first(
+    config: &Config,
+    set: &ReqSet,
+    mode: Mode,
+    workspaces: &[(Tool, Result<Workspace, String>)],
+    synced: &BTreeSet<Tool>,
+    prepared: &Prepared,
+) -> Option<VenvCheck> {
+    let due =
+        mode == Mode::Warm || (!config.modes.contains(&Mode::Warm) && mode == config.modes[0]);
+    if !due {
+        return None;
+    }
+    let venvs: Vec<(Tool, &Path)> = workspaces
+        .iter()
+        .filter(|(tool, _)| synced.contains(tool))
+        .filter_map(|(tool, ws)| Some((*tool, ws.as_ref().ok()?.venv.as_path())))
+        .collect();
+    (!venvs.is_empty()).then(|| {
+        check_venvs(
+            &set.name,
+            format!("{} run 1", mode.name()),
+            prepared,
+            &venvs,
+        )
+    })
+}
+
+/// What the runs of a set leave for the next: each tool's filled cache, and the tools whose
+/// venv is synced.
+struct Primed<'a> {
+    warm_cache: &'a mut BTreeMap<Tool, PathBuf>,
+    synced: &'a mut BTreeSet<Tool>,
+}
+
+/// Warm and noop runs need a filled cache, noop runs a synced venv: one uncounted run per tool
+/// makes them where the modes before did not.
+#[allow(clippy::too_many_arguments)]
+fn prime(
+    config: &Config,
+    set: &ReqSet,
+    mode: Mode,
+    workspaces: &[(Tool, Result<Workspace, String>)],
+    mode_cells: &mut [Cell],
+    state: Primed<'_>,
+    prepared: &Prepared,
+    python: &Path,
+) -> Result<()> {
+    for ((tool, ws), cell) in workspaces.iter().zip(mode_cells.iter_mut()) {
+        let (Ok(ws), None) = (ws, &cell.error) else {
+            continue;
+        };
+        let have_cache = state.warm_cache.contains_key(tool);
+        if have_cache && (mode == Mode::Warm || state.synced.contains(tool)) {
+            continue;
+        }
+        eprintln!(
+            "[{} {}] priming {}'s {} (not counted)",
+            set.name,
+            mode.name(),
+            tool.name(),
+            if have_cache { "venv" } else { "cache" }
+        );
+        let cache = state
+            .warm_cache
+            .get(tool)
+            .cloned()
+            .unwrap_or_else(|| ws.dir.join("cache-warm"));
+        let mut prime = Cell::new(&set.name, mode.name(), tool.name());
+        let primed = match ws.fresh_venv(python) {
+            Ok(()) => run_once(&mut prime, ws, prepared, &cache, config.timeout)?,
+            Err(why) => {
+                prime.error = Some(why);
+                false
+            }
+        };
+        if primed {
+            state.warm_cache.insert(*tool, cache);
+            state.synced.insert(*tool);
+        } else {
+            cell.fail(
+                format!("priming run: {}", prime.error.unwrap_or_default()),
+                prime.stderr_tail.unwrap_or_default(),
+            );
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -527,3 +527,32 @@ fn declared_build_requirements_join_an_isolated_build() {
     env.ok(&["sync"]);
     assert_eq!(env.import("import app._built; print('ok')"), "ok");
 }
+
+#[test]
+fn build_settings_that_change_a_resolution_make_the_lock_stale() {
+    let env = Env::new(scenario(MetadataMode::Static), &["app"], "");
+    env.ok(&["lock"]);
+    assert!(env.project.run(&["lock", "--check"]).status.success());
+    // Build variables change no resolution: still fresh.
+    env.manifest(
+        &["app"],
+        "[build.package.app]\nenv = { MAX_JOBS = \"2\" }\n",
+    );
+    assert!(env.project.run(&["lock", "--check"]).status.success());
+    // Switching building off does.
+    env.manifest(&["app"], "[build]\nno-build-package = [\"app\"]\n");
+    let stale = env.project.run(&["lock", "--check"]);
+    assert_eq!(stale.status.code(), Some(1));
+    let message = stderr(&stale);
+    assert!(
+        message.contains("build setting `no-build-package=app` added"),
+        "{message}"
+    );
+    // As does declaring metadata.
+    env.manifest(
+        &["app"],
+        "[[build.dependency-metadata]]\nname = \"app\"\nrequires-dist = []\n",
+    );
+    let stale = env.project.run(&["lock", "--check"]);
+    assert_eq!(stale.status.code(), Some(1), "{}", stderr(&stale));
+}

@@ -1,9 +1,12 @@
 //! `sanctuary sync` against wheels that try to take over the environment: another
 //! project's dist-info, the venv's own files, other distributions' files, RECORDs listing
-//! the venv, and archives read differently by other zip readers.
+//! the venv, and archives read differently by other zip readers; wheel URLs moved to another
+//! host; failed fetches and refused installs that must leave nothing behind.
 
 use std::path::Path;
 
+use crate::common::stderr;
+use crate::support::TestIndex;
 use crate::sync::{
     APP2, app, env, env_with, run_python, scenario, snapshot, synced_then_upgrading,
 };
@@ -203,4 +206,101 @@ fn concatenated_zips_are_refused_by_sync() {
     assert!(err.contains(APP2), "{err}");
     assert!(err.contains("before the first entry"), "{err}");
     assert_eq!(snapshot(&env.venv()), before);
+}
+
+/// Regression: a wheel URL moved to another host, with a matching hash, installed silently;
+/// only `diff` noticed. `sync` (plain, `--locked`, `--frozen`) refuses it, naming the URL, and
+/// `lock --check` reports the lockfile as inconsistent.
+#[test]
+fn a_wheel_url_on_another_host_is_refused_by_sync_and_lock_check() {
+    let env = synced_then_upgrading();
+    // The same bytes, served by another origin (127.0.0.1 on another port).
+    let elsewhere = TestIndex::start(scenario());
+    let moved = elsewhere.file_url(APP2);
+    env.edit_wheel(APP2, |l| {
+        l.starts_with("url = ")
+            .then(|| format!("url = \"{moved}\""))
+    });
+    let before = snapshot(&env.venv());
+    for args in [&["--locked"][..], &["--frozen"], &[]] {
+        let err = env.sync_err(args);
+        assert!(
+            err.contains(&moved) && err.contains("app 2.0.0") && err.contains("file-origins"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(snapshot(&env.venv()), before);
+    assert!(
+        elsewhere.requests_to("/files/").is_empty(),
+        "nothing was fetched from the other host"
+    );
+    let out = env.project.run(&["lock", "--check"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("inconsistent") && err.contains(&moved),
+        "{err}"
+    );
+
+    // A package that records an undeclared index is refused the same way.
+    let env = synced_then_upgrading();
+    let index = env.index.index_url();
+    let text = std::fs::read_to_string(env.lockfile_path()).unwrap();
+    std::fs::write(
+        env.lockfile_path(),
+        text.replace(&index, &elsewhere.index_url()),
+    )
+    .unwrap();
+    let err = env.sync_err(&["--frozen"]);
+    assert!(
+        err.contains(&format!(
+            "its index `{}` is not one the manifest declares",
+            elsewhere.index_url()
+        )),
+        "{err}"
+    );
+}
+
+/// Regression: a sync whose fetch failed left a new, empty venv behind (and `--offline` with
+/// an empty cache did the same); the venv is created only once every wheel is in hand.
+#[test]
+fn a_failed_fetch_leaves_no_new_venv() {
+    let env = env(&["app==1.0.0"]);
+    env.project.lock_ok(&["-q"]);
+    let err = env.sync_err(&["--offline"]);
+    assert!(err.contains("--offline"), "{err}");
+    assert!(!env.venv().exists(), "no venv was created");
+
+    // A download that fails (the server answers 404 for the wheel) does the same.
+    env.edit_wheel("app-1.0.0-py3-none-any.whl", |l| {
+        l.starts_with("url = ")
+            .then(|| format!("url = \"{}/files/gone.whl\"", env.index.url()))
+    });
+    let err = env.sync_err(&["--frozen"]);
+    assert!(err.contains("gone.whl"), "{err}");
+    assert!(!env.venv().exists(), "no venv was created");
+    let leftovers: Vec<_> = std::fs::read_dir(env.project.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("venv"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Regression: an install refused before anything changed left a journal behind (and had
+/// already uninstalled the old version). Every install is checked before the journal.
+#[test]
+fn a_refused_install_leaves_the_environment_and_no_journal() {
+    let env = synced_then_upgrading();
+    // `.venv/share` (where app's `.data/data` files go) now leads out of the venv.
+    let outside = tempfile::tempdir().unwrap();
+    let share = env.venv().join("share");
+    std::fs::rename(&share, outside.path().join("share")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("share"), &share).unwrap();
+    let before = snapshot(&env.venv());
+    let err = env.sync_err(&[]);
+    assert!(err.contains("symlink leading out of the venv"), "{err}");
+    assert_eq!(snapshot(&env.venv()), before, "nothing changed");
+    assert!(!env.venv().join(".sanctuary-journal.json").exists());
 }
