@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::http::redact::{strip_credentials_text, without_credentials};
 use crate::index::DistFile;
 use crate::manifest::{Channel, FoundationSpec, IndexFormat, Manifest, ManifestRequirement};
-use crate::pylock::{InputSummary, LockedPackage, LockedSdist, LockedWheel, Lockfile};
+use crate::pylock::{InputSummary, LockedArtifact, LockedPackage, Lockfile};
 use crate::resolve::{
     BuildPolicy, Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement,
 };
@@ -389,23 +389,17 @@ pub(crate) async fn locked_packages<S: LockSource>(
                     f.url
                 );
             };
-            let (name, url) = (f.filename.clone(), without_credentials(&f.url).to_string());
+            let artifact = LockedArtifact {
+                name: f.filename.clone(),
+                url: without_credentials(&f.url).to_string(),
+                size: f.size,
+                upload_time: f.upload_time.clone(),
+                sha256,
+            };
             if f.parsed.as_wheel().is_some() {
-                wheels.push(LockedWheel {
-                    name,
-                    url,
-                    size: f.size,
-                    upload_time: f.upload_time.clone(),
-                    sha256,
-                });
+                wheels.push(artifact);
             } else {
-                sdist = Some(LockedSdist {
-                    name,
-                    url,
-                    size: f.size,
-                    upload_time: f.upload_time.clone(),
-                    sha256,
-                });
+                sdist = Some(artifact);
             }
         }
         packages.push(LockedPackage {

@@ -34,7 +34,9 @@ use crate::install::transaction::{self, dist_info_extras, reinstall_damaged};
 use crate::install::venv::{self as venvs, EnvironmentLock, Interpreter};
 use crate::install::{InstallOptions, LinkMode, UnpackedWheel, Venv};
 use crate::manifest::Manifest;
-use crate::pylock::{LocalSource as LockedSource, LockedPackage, LockedSdist, LockedWheel};
+use crate::pylock::{
+    LocalSource as LockedSource, LockedArtifact, LockedPackage, LockedSdist, LockedWheel,
+};
 use crate::settings::NetworkSettings;
 use crate::wheel::WheelFilename;
 
@@ -109,20 +111,21 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
         }
         for package in &loaded.lock.packages {
             let (artifact, build) = match best_wheel(manifest, &loaded.rel, package)? {
-                Chosen::Wheel(wheel) => {
-                    ((&wheel.name, &wheel.url, wheel.size, &wheel.sha256), None)
-                }
-                Chosen::Sdist(sdist) => (
-                    (&sdist.name, &sdist.url, sdist.size, &sdist.sha256),
-                    Some(recipe(manifest, selection, package)),
-                ),
+                Chosen::Wheel(wheel) => (wheel, None),
+                Chosen::Sdist(sdist) => (sdist, Some(recipe(manifest, selection, package))),
                 Chosen::Local(source) => {
                     let want = local_desired(manifest, selection, &loaded.rel, package, source)?;
                     insert(&mut out, &loaded.rel, want, &layer, package.direct)?;
                     continue;
                 }
             };
-            let (filename, url, size, sha256) = artifact;
+            let LockedArtifact {
+                name: filename,
+                url,
+                size,
+                sha256,
+                ..
+            } = artifact;
             let url = url::Url::parse(url).with_context(|| {
                 format!(
                     "{}: {} {}: invalid URL `{url}`",
@@ -136,7 +139,7 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
                     package: format!("{} {}", package.name, package.version),
                     filename: filename.clone(),
                     url,
-                    size,
+                    size: *size,
                     sha256: sha256.to_ascii_lowercase(),
                     index: package.index.clone(),
                 },

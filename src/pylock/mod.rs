@@ -65,21 +65,11 @@ pub struct LockedPackage {
     pub extras: Vec<String>,
 }
 
-/// One `[[packages.wheels]]` entry.
+/// One file of a package's version: a `[[packages.wheels]]` entry or the `[packages.sdist]`
+/// table (PEP 751 gives both the same fields).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LockedWheel {
-    pub name: String,
-    pub url: String,
-    pub size: Option<u64>,
-    /// RFC 3339, e.g. `2024-05-01T12:30:00Z`.
-    pub upload_time: Option<String>,
-    pub sha256: String,
-}
-
-/// The `[packages.sdist]` table: the source distribution of the package's version.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LockedSdist {
-    /// The file name, e.g. `demo-1.0.tar.gz`.
+pub struct LockedArtifact {
+    /// The file name, e.g. `demo-1.0-py3-none-any.whl` or `demo-1.0.tar.gz`.
     pub name: String,
     pub url: String,
     pub size: Option<u64>,
@@ -88,6 +78,12 @@ pub struct LockedSdist {
     /// 64 lower-case hex digits.
     pub sha256: String,
 }
+
+/// One `[[packages.wheels]]` entry.
+pub type LockedWheel = LockedArtifact;
+
+/// The `[packages.sdist]` table: the source distribution of the package's version.
+pub type LockedSdist = LockedArtifact;
 
 /// Where a package that no index serves comes from: `[packages.directory]` or
 /// `[packages.vcs]`. Such a package comes from a path or git requirement of the manifest;
