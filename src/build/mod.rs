@@ -237,7 +237,9 @@ impl<S: PackageSource> BuildContext<'_, S> {
         choice: &EnvChoice,
         vars: &[(String, String)],
     ) -> Result<CoreMetadata, BuildError> {
-        let env = self.environment(tree, choice, vars).await?;
+        let env = self
+            .environment(tree, choice, vars, Hook::GetRequiresForBuildWheel)
+            .await?;
         let scratch = scratch_dir(tree.label)?;
         let prepared = self
             .hook(
@@ -308,18 +310,25 @@ impl<S: PackageSource> BuildContext<'_, S> {
         hook: Hook,
         out_dir: &Path,
     ) -> Result<PathBuf, BuildError> {
-        let env = self.environment(tree, choice, vars).await?;
+        // PEP 660: an editable build asks for its own requirements (hatchling's `editables`).
+        let requires = match hook {
+            Hook::BuildEditable => Hook::GetRequiresForBuildEditable,
+            _ => Hook::GetRequiresForBuildWheel,
+        };
+        let env = self.environment(tree, choice, vars, requires).await?;
         let built = self.hook(tree, &env, vars, hook, out_dir).await?;
         expect_wheel(built.result, tree.label)
     }
 
     /// The environment the wheel hooks run in: the given one, or an isolated one of
-    /// `build-system.requires` extended by what `get_requires_for_build_wheel` adds.
+    /// `build-system.requires` extended by what `requires_hook` (`get_requires_for_build_wheel`
+    /// or `_editable`) adds.
     pub async fn environment(
         &self,
         tree: SourceTree<'_>,
         choice: &EnvChoice,
         vars: &[(String, String)],
+        requires_hook: Hook,
     ) -> Result<BuildEnv, BuildError> {
         let base = match choice {
             EnvChoice::Given(env) => env.clone(),
@@ -329,13 +338,7 @@ impl<S: PackageSource> BuildContext<'_, S> {
         };
         let scratch = scratch_dir(tree.label)?;
         let asked = self
-            .hook(
-                tree,
-                &base,
-                vars,
-                Hook::GetRequiresForBuildWheel,
-                scratch.path(),
-            )
+            .hook(tree, &base, vars, requires_hook, scratch.path())
             .await?;
         let HookResult::Requires(extra) = asked.result else {
             return Ok(base);

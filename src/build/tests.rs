@@ -693,3 +693,41 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
         .unwrap();
     assert_eq!(names(&metadata), ["value7"]);
 }
+
+/// Regression: an editable build ran `get_requires_for_build_wheel`, so hatchling's
+/// `editables` (asked for only by `get_requires_for_build_editable`) was never installed.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_editable_build_gets_what_get_requires_for_build_editable_asks_for() {
+    let wheels = tempfile::tempdir().unwrap();
+    let wheel = demo_wheel(wheels.path());
+    let fixture = Fixture::new(LocalWheels::new().with("demo", "1.0", wheel, true));
+    let editable = r#"
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def get_requires_for_build_editable(config_settings=None):
+    return ["demo"]
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    import demo
+    return _build_wheel(wheel_directory)
+"#;
+    let tree = tree(&[
+        COMMON,
+        &BUILD_WHEEL.replace("def build_wheel(", "def _build_wheel("),
+        editable,
+    ]);
+    let system = system(&[], &["."]);
+    let out = tempfile::tempdir().unwrap();
+    let built = fixture
+        .context()
+        .build_editable(
+            source_tree(tree.path(), &system),
+            &EnvChoice::Isolated,
+            &[],
+            out.path(),
+        )
+        .await
+        .unwrap();
+    assert!(built.is_file());
+}

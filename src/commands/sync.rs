@@ -145,6 +145,14 @@ fn ensure_fresh(
     if settings.freshness == Freshness::Locked {
         return Err(StaleLockfiles { stale }.into());
     }
+    if settings.dry_run {
+        // A dry run changes nothing, lockfiles included: it plans from them as they are.
+        printer.warning("the lockfiles are out of date; this plan installs them as they are (run `sanctuary lock` to update them):");
+        for line in stale.iter().flat_map(|s| s.lines()) {
+            printer.status(format_args!("  {line}"));
+        }
+        return Ok(());
+    }
     printer.status("the lockfiles are out of date; locking first:");
     for line in stale.iter().flat_map(|s| s.lines()) {
         printer.status(format_args!("  {line}"));
@@ -206,8 +214,7 @@ impl SyncProgress for SyncReporter<'_> {
     }
 
     fn building(&self, what: &str) {
-        self.printer
-            .status(format_args!("building {what} from its source distribution"));
+        self.printer.status(format_args!("building {what}"));
     }
 }
 

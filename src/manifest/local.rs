@@ -76,6 +76,15 @@ pub fn split_local(text: &str) -> Result<Option<(Requirement, LocalSource)>, Str
         || location.starts_with('/')
     {
         directory(location, text)?
+    } else if let Some(rest) = location.strip_prefix("file:") {
+        return Err(format!(
+            "`{text}`: write a local project as a path relative to the manifest (`./{}`) or an absolute `file:///` URL",
+            rest.trim_start_matches("./")
+        ));
+    } else if !location.contains("://") && location.contains('/') {
+        return Err(format!(
+            "`{text}`: a local project's path starts with `./`, `../` or `/` (`./{location}`)"
+        ));
     } else {
         return Ok(None);
     };
@@ -230,6 +239,8 @@ mod tests {
             "x @ git+https://host/repo#subdirectory=../up",
             "x @ git+https://host/repo@",
             "x @ file://relative/x",
+            "x @ file:./libs/x",
+            "x @ libs/x",
         ] {
             assert!(split_local(bad).is_err(), "{bad}");
         }

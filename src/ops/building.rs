@@ -387,7 +387,10 @@ pub async fn build_wheels(
         let (wheel, fresh) = match cached_wheel(builds.cache_dir, &key)? {
             Some(wheel) => (wheel, false),
             None => {
-                on_build(&shown);
+                on_build(&match recipe.local {
+                    Some(_) => format!("{shown} (local project)"),
+                    None => format!("{shown} from its source distribution"),
+                });
                 let choice = if recipe.foundation {
                     if foundation_env.is_none() {
                         foundation_env = Some(make_foundation_env(builds, recipe, &shown).await?);
@@ -658,7 +661,7 @@ fn check_built(target: &Target, want: &Desired, recipe: &BuildRecipe, wheel: &Pa
             }
         };
         return Err(Error::msg(format!(
-            "the wheel built from {shown} depends on {}, but the lockfile records {} for it: its metadata disagrees with what was locked",
+            "the wheel built from {shown} depends on {}, but the lockfile records {} for it: its metadata disagrees with what was locked (if its sources changed since, run `sanctuary lock`)",
             list(&built),
             list(&locked)
         )));

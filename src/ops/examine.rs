@@ -452,6 +452,7 @@ fn compare(
             (Some(want), Some(d)) => match reasons.get(name) {
                 Some(Reason::Version(_)) => other_version(want, d, key, findings),
                 Some(Reason::Artifact(_)) => other_artifact(want, d, key, findings),
+                Some(Reason::Rebuild) => outdated_build(want, findings),
                 _ => {
                     files = d.verify(&env.site_packages);
                     verified(want, d, &files, findings)
@@ -607,6 +608,22 @@ fn other_artifact(
             layer_name(want, key)
         ),
         hint: Some("install the locked artifact: `sanctuary sync`".to_string()),
+    });
+    PackageStatus::OtherArtifact
+}
+
+/// A package built from source against what has changed since (its sources, the Foundation,
+/// the declared build settings): `sync` rebuilds it.
+fn outdated_build(want: &Desired, findings: &mut Vec<Finding>) -> PackageStatus {
+    let (name, version) = (&want.name, &want.version);
+    findings.push(Finding {
+        severity: Severity::Error,
+        kind: FindingKind::OtherArtifact,
+        package: Some(name.to_string()),
+        message: format!(
+            "`{name}` {version} was built from source against what has changed since (its sources, the Foundation or its build settings)"
+        ),
+        hint: Some("rebuild it: `sanctuary sync`".to_string()),
     });
     PackageStatus::OtherArtifact
 }

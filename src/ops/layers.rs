@@ -133,6 +133,17 @@ pub(crate) fn foundation_inputs(
     }
 }
 
+/// `[build]`'s inputs, and which local projects are editable (`editable=name`).
+fn application_build_inputs(manifest: &Manifest) -> Vec<String> {
+    let mut inputs = manifest.build.lock_inputs();
+    for r in &manifest.application.requirements {
+        if let Some(crate::manifest::LocalSource::Directory { editable: true, .. }) = &r.local {
+            inputs.push(format!("editable={}", r.requirement.name));
+        }
+    }
+    inputs
+}
+
 /// The canonical inputs of the Application layer: its own, plus the inputs hash of every
 /// key's Foundation (a Foundation change makes the Application stale too).
 pub(crate) fn application_inputs(
@@ -159,7 +170,7 @@ pub(crate) fn application_inputs(
             .iter()
             .map(|(key, _, hash)| format!("{key}={hash}"))
             .collect(),
-        build: manifest.build.lock_inputs(),
+        build: application_build_inputs(manifest),
     }
 }
 

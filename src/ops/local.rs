@@ -118,6 +118,7 @@ pub async fn prepare(
     cache_dir: &Path,
     offline: bool,
     builder: Option<&MetadataBuilder>,
+    locked: &[LockedSource],
 ) -> Result<Vec<LocalProject>> {
     let mut out = Vec::new();
     let cache = CacheRoot::new(cache_dir);
@@ -127,7 +128,18 @@ pub async fn prepare(
         };
         let name = requirement.requirement.name.clone();
         let (tree, commit) = match source {
-            LocalSource::Directory { path, .. } => (manifest.dir().join(path), None),
+            LocalSource::Directory { path, .. } => {
+                let dir = manifest.dir().join(path);
+                // Absolute, whatever `--manifest` was given as: the index names it by URL.
+                let dir = std::path::absolute(&dir).unwrap_or(dir);
+                if !dir.is_dir() {
+                    crate::bail!(
+                        "the local project `{name}` ({source}): {} is not a directory",
+                        dir.display()
+                    );
+                }
+                (dir, None)
+            }
             LocalSource::Git {
                 url,
                 rev,
@@ -135,8 +147,14 @@ pub async fn prepare(
             } => {
                 let (url, rev) = (url.clone(), rev.clone());
                 let cache_ = cache.clone();
+                // A revision already locked stays on its commit: a branch moves only with
+                // `--upgrade` (or `--upgrade-package`), as versions do.
+                let kept = kept_commit(source, locked);
                 let (commit, checkout) = tokio::task::spawn_blocking(move || {
-                    let commit = super::git::resolve(&cache_, &url, rev.as_deref(), offline)?;
+                    let commit = match kept {
+                        Some(commit) => commit,
+                        None => super::git::resolve(&cache_, &url, rev.as_deref(), offline)?,
+                    };
                     let checkout = super::git::checkout(&cache_, &url, &commit, offline)?;
                     Ok::<_, Error>((commit, checkout))
                 })
@@ -177,6 +195,30 @@ pub async fn prepare(
     Ok(out)
 }
 
+/// The commit `source` (a git requirement) is locked to in `locked`, when the lockfile has
+/// the same repository, revision and subdirectory.
+fn kept_commit(source: &LocalSource, locked: &[LockedSource]) -> Option<String> {
+    let wanted = LocalProject::source_of(source).ok()?;
+    locked.iter().find_map(|l| match (l, &wanted) {
+        (
+            LockedSource::Vcs {
+                url,
+                requested_revision,
+                subdirectory,
+                commit_id,
+                ..
+            },
+            LockedSource::Vcs {
+                url: u,
+                requested_revision: r,
+                subdirectory: s,
+                ..
+            },
+        ) if url == u && requested_revision == r && subdirectory == s => Some(commit_id.clone()),
+        _ => None,
+    })
+}
+
 /// The metadata of the project at `tree`: static, else from its build backend.
 async fn metadata(
     name: &PackageName,
@@ -205,12 +247,12 @@ fn static_version(pyproject: &str) -> Option<Version> {
 }
 
 /// Files and directories left out of a project's fingerprint: version control, caches and
-/// what builds write.
+/// what builds write. Directories holding a `pyvenv.cfg` (a venv) are left out too, and so are
+/// the ones sanctuary writes beside the manifest (`skip`).
 const UNFINGERPRINTED: &[&str] = &[
     ".git",
     ".hg",
     ".venv",
-    "venv",
     "__pycache__",
     "build",
     "dist",
@@ -223,14 +265,20 @@ const UNFINGERPRINTED: &[&str] = &[
     "target",
 ];
 
-/// The most files a fingerprint looks at; a larger tree is fingerprinted by its first ones
-/// (in sorted order), which keeps a no-op sync fast.
-const MAX_FINGERPRINT_FILES: usize = 50_000;
+/// The most files a fingerprint reads; a larger tree is fingerprinted by its first ones (in
+/// sorted order), which keeps a no-op sync fast.
+const MAX_FINGERPRINT_FILES: usize = 20_000;
+
+/// A file larger than this is fingerprinted by its size and modification time instead of its
+/// contents.
+const MAX_HASHED_FILE: u64 = 16 << 20;
 
 /// What an install of the directory `tree` depends on: for an editable install its build
-/// files (`pyproject.toml`, `setup.py`, `setup.cfg`: the code itself is read live), else
-/// every source file's path, size and modification time.
-pub fn tree_fingerprint(tree: &Path, editable: bool) -> Result<String> {
+/// files (`pyproject.toml`, `setup.py`, `setup.cfg`: the code itself is read live), else every
+/// source file's path and contents — contents, not times, so that a build writing a file with
+/// the same contents (a version file) or a tool touching the tree does not make the next sync
+/// rebuild. `skip` lists directories to leave out (the venv, `lockfiles/`, `reports/`).
+pub fn tree_fingerprint(tree: &Path, editable: bool, skip: &[PathBuf]) -> Result<String> {
     use sha2::{Digest as _, Sha256};
     let mut h = Sha256::new();
     if editable {
@@ -254,26 +302,46 @@ pub fn tree_fingerprint(tree: &Path, editable: bool) -> Result<String> {
         for entry in entries.into_iter().rev() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if UNFINGERPRINTED.contains(&name.as_ref()) || name.ends_with(".egg-info") {
+            let path = entry.path();
+            if UNFINGERPRINTED.contains(&name.as_ref())
+                || name.ends_with(".egg-info")
+                || skip.contains(&path)
+            {
                 continue;
             }
-            let Ok(meta) = entry.metadata() else { continue };
-            let path = entry.path();
+            // Not followed: a link is fingerprinted by where it points.
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
             if meta.is_dir() {
-                stack.push(path);
+                if !path.join("pyvenv.cfg").is_file() {
+                    stack.push(path);
+                }
                 continue;
             }
             seen += 1;
             if seen > MAX_FINGERPRINT_FILES {
                 return Ok(hex::encode(h.finalize()));
             }
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
             let rel = path.strip_prefix(tree).unwrap_or(&path);
-            h.update(format!("{}\0{}\0{modified}\n", rel.display(), meta.len()).as_bytes());
+            h.update(rel.to_string_lossy().as_bytes());
+            h.update([0]);
+            if meta.is_symlink() {
+                let target = std::fs::read_link(&path).unwrap_or_default();
+                h.update(target.to_string_lossy().as_bytes());
+            } else if meta.len() <= MAX_HASHED_FILE
+                && let Ok(bytes) = std::fs::read(&path)
+            {
+                h.update(Sha256::digest(&bytes));
+            } else {
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                h.update(format!("{} {modified}", meta.len()).as_bytes());
+            }
+            h.update([1]);
         }
     }
     Ok(hex::encode(h.finalize()))
@@ -289,6 +357,35 @@ mod tests {
         assert_eq!(relative_to_lockfiles("./libs/x").unwrap(), "../libs/x");
         assert_eq!(relative_to_lockfiles("../mono/x/").unwrap(), "../../mono/x");
         assert!(relative_to_lockfiles("/srv/x").is_err());
+    }
+
+    /// Regression: the fingerprint used modification times, so a tool touching the tree, a
+    /// venv or `reports/` inside it, or a build rewriting a file made every sync rebuild.
+    #[test]
+    fn a_fingerprint_follows_contents_not_times_venvs_or_skipped_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path();
+        std::fs::create_dir_all(tree.join("pkg")).unwrap();
+        std::fs::write(tree.join("pkg/__init__.py"), "A = 1\n").unwrap();
+        let print = || tree_fingerprint(tree, false, &[tree.join("reports")]).unwrap();
+        let first = print();
+        // Rewritten with the same contents: the same.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(tree.join("pkg/__init__.py"), "A = 1\n").unwrap();
+        assert_eq!(print(), first);
+        // A venv, a skipped directory: the same.
+        std::fs::create_dir_all(tree.join("env/lib")).unwrap();
+        std::fs::write(tree.join("env/pyvenv.cfg"), "home = /usr\n").unwrap();
+        std::fs::write(tree.join("env/lib/x.py"), "x\n").unwrap();
+        std::fs::create_dir_all(tree.join("reports")).unwrap();
+        std::fs::write(tree.join("reports/doctor.json"), "{}").unwrap();
+        assert_eq!(print(), first);
+        // New contents, a new file: different.
+        std::fs::write(tree.join("pkg/__init__.py"), "A = 2\n").unwrap();
+        let changed = print();
+        assert_ne!(changed, first);
+        std::fs::write(tree.join("pkg/more.py"), "").unwrap();
+        assert_ne!(print(), changed);
     }
 
     #[test]

@@ -277,11 +277,13 @@ pub fn lock_manifest(
         .build()
         .context("cannot start the async runtime")?;
     let index = &network.index;
+    let locked = locked_sources(&plan, request);
     let local = runtime.block_on(local::prepare(
         manifest,
         &index.cache_dir,
         index.offline,
         Some(&builder),
+        &locked,
     ))?;
     for project in &local {
         set = set.with_local(&project.name, &project.metadata.version, &project.tree)?;
@@ -292,6 +294,21 @@ pub fn lock_manifest(
     };
     let set = Arc::new(set);
     runtime.block_on(lock(manifest, &plan, &request, &set, trusted, progress))
+}
+
+/// The local projects the existing Application lockfiles record, but those `request`
+/// upgrades: their git commits are kept.
+fn locked_sources(plan: &LockPlan, request: &LockRequest) -> Vec<crate::pylock::LocalSource> {
+    if request.upgrade_all {
+        return Vec::new();
+    }
+    application_files(&plan.dir, &plan.keys())
+        .iter()
+        .filter_map(|(_, path)| read_existing(path))
+        .flat_map(|lock| lock.packages)
+        .filter(|p| !request.upgrade.contains(&p.name))
+        .filter_map(|p| p.source)
+        .collect()
 }
 
 /// Lock `manifest` from `source` following `plan`, and write the lockfiles (all or none).

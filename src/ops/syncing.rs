@@ -217,7 +217,17 @@ fn local_desired(
             })?;
             let url = url::Url::from_directory_path(&tree)
                 .map_err(|()| Error::msg(format!("{} is not absolute", tree.display())))?;
-            let id = local::tree_fingerprint(&tree, *editable)?;
+            // What sanctuary itself writes beside the manifest is not the project's source.
+            let dir = manifest.dir();
+            let skip: Vec<PathBuf> = [
+                dir.join(&manifest.venv),
+                dir.join("lockfiles"),
+                dir.join("reports"),
+            ]
+            .iter()
+            .filter_map(|p| std::fs::canonicalize(p).ok())
+            .collect();
+            let id = local::tree_fingerprint(&tree, *editable, &skip)?;
             let local = LocalBuild::Directory {
                 tree,
                 editable: *editable,
@@ -436,7 +446,8 @@ pub trait SyncProgress: Sync {
     }
     /// The downloads ended.
     fn downloaded(&self) {}
-    /// `what` (`name version`) is built from its source distribution.
+    /// `what` is built (`name version from its source distribution`, `name version (local
+    /// project)`).
     fn building(&self, what: &str) {
         let _ = what;
     }

@@ -237,3 +237,109 @@ fn a_killed_sanctuary_leaves_no_build_running() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Regression: with a relative `--manifest` (or none, in the project's directory), a local
+/// project was handed to the index as a relative path and `lock` failed.
+#[test]
+fn a_local_project_locks_with_a_relative_manifest_path() {
+    let env = Env::new(index(), &["mine @ ./libs/mine"], "");
+    write_mine(
+        &env.project.path().join("libs/mine"),
+        MetadataMode::Pyproject,
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sanctuary"))
+        .args(["lock", "--manifest", "sanctuary.toml"])
+        .current_dir(env.project.path())
+        .env("SANCTUARY_CACHE_DIR", &env.project.cache)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    let lock = env.project.lockfile_text().unwrap();
+    assert!(lock.contains("path = \"../libs/mine\""), "{lock}");
+}
+
+/// Regression: making a project editable (or not) left `lock --check` content, and `sync`
+/// then refused the lockfile instead of re-locking.
+#[test]
+fn changing_editable_makes_the_lock_stale_and_sync_relocks() {
+    let env = Env::new(index(), &["mine @ ./libs/mine"], "");
+    write_mine(
+        &env.project.path().join("libs/mine"),
+        MetadataMode::Pyproject,
+    );
+    env.ok(&["sync"]);
+    let text = env
+        .project
+        .manifest()
+        .replace("[application]\n", "[application]\neditable = [\"mine\"]\n");
+    env.project.write_manifest(&text);
+    let stale = env.project.run(&["lock", "--check"]);
+    assert_eq!(
+        stale.status.code(),
+        Some(1),
+        "{}",
+        crate::common::stderr(&stale)
+    );
+    env.ok(&["sync"]);
+    assert!(
+        env.project
+            .lockfile_text()
+            .unwrap()
+            .contains("editable = true")
+    );
+    let direct = env.import(
+        "import importlib.metadata as m; print(m.distribution('mine').read_text('direct_url.json'))",
+    );
+    assert!(direct.contains("\"editable\":true"), "{direct}");
+}
+
+/// Regression: every `lock` moved a git branch to its newest commit; like a version, a locked
+/// commit stays until `--upgrade`.
+#[test]
+fn a_locked_git_branch_stays_on_its_commit_until_upgraded() {
+    let repo = tempfile::tempdir().unwrap();
+    write_mine(repo.path(), MetadataMode::Pyproject);
+    let first = project::git_commit_all(repo.path(), "first");
+    let requirement = format!("mine @ git+file://{}@main", repo.path().display());
+    let env = Env::new(index(), &[requirement.as_str()], "");
+    env.ok(&["lock"]);
+    let second = {
+        std::fs::write(repo.path().join("NEWS"), "more\n").unwrap();
+        project::git_commit_all(repo.path(), "second")
+    };
+    // Another change to the manifest re-locks: the commit stays.
+    env.manifest(&[requirement.as_str(), "lib"], "");
+    env.ok(&["lock"]);
+    let lock = env.project.lockfile_text().unwrap();
+    assert!(lock.contains(&first), "{lock}");
+    env.ok(&["lock", "--upgrade-package", "mine"]);
+    let lock = env.project.lockfile_text().unwrap();
+    assert!(lock.contains(&second), "{lock}");
+}
+
+/// Regression: `doctor` said `ok` for a directory project whose sources changed, while
+/// `sync --dry-run` planned its rebuild.
+#[test]
+fn doctor_and_a_dry_run_agree_on_a_changed_directory_project() {
+    let env = Env::new(index(), &["mine @ ./libs/mine"], "");
+    let dir = env.project.path().join("libs/mine");
+    write_mine(&dir, MetadataMode::Pyproject);
+    env.ok(&["sync"]);
+    let out = env.project.run(&["doctor"]);
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    let init = dir.join("mine/__init__.py");
+    let mut text = std::fs::read_to_string(&init).unwrap();
+    text.push_str("VALUE = 3\n");
+    std::fs::write(&init, text).unwrap();
+    let plan = env.project.run(&["sync", "--dry-run"]);
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(plan.contains("mine"), "{plan}");
+    let out = env.project.run(&["doctor"]);
+    assert!(!out.status.success(), "doctor found nothing to do");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        crate::common::stderr(&out)
+    );
+    assert!(report.contains("built from source"), "{report}");
+}

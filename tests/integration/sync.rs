@@ -427,8 +427,22 @@ fn locked_refuses_stale_lockfiles_frozen_installs_them_and_dry_run_changes_nothi
         lock_before
     );
 
-    // --dry-run locks (the lockfile is an input, not the environment) and prints the plan on
-    // stdout, as data.
+    // --dry-run writes nothing, lockfiles included: with stale lockfiles it says so and plans
+    // from them as they are.
+    let out = env.sync(&["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: the lockfiles are out of date"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("app==2.0.0"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(env.lockfile_path()).unwrap(),
+        lock_before
+    );
+    // Once locked, it prints the plan on stdout, as data.
+    env.project.lock_ok(&["-q"]);
     let out = env.sync(&["--dry-run"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let plan = stdout(&out);
