@@ -260,7 +260,11 @@ pub fn tree_fingerprint(tree: &Path, editable: bool) -> Result<String> {
             let Ok(meta) = entry.metadata() else { continue };
             let path = entry.path();
             if meta.is_dir() {
-                stack.push(path);
+                // A virtual environment inside the project (the one sync installs into,
+                // whatever its name) is not the project's source.
+                if !path.join("pyvenv.cfg").is_file() {
+                    stack.push(path);
+                }
                 continue;
             }
             seen += 1;
@@ -289,6 +293,20 @@ mod tests {
         assert_eq!(relative_to_lockfiles("./libs/x").unwrap(), "../libs/x");
         assert_eq!(relative_to_lockfiles("../mono/x/").unwrap(), "../../mono/x");
         assert!(relative_to_lockfiles("/srv/x").is_err());
+    }
+
+    #[test]
+    fn a_venv_inside_the_project_does_not_change_its_fingerprint() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("pyproject.toml"), "[project]\n").unwrap();
+        let venv = tree.path().join("env-cu130");
+        std::fs::create_dir_all(venv.join("lib")).unwrap();
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let before = tree_fingerprint(tree.path(), false).unwrap();
+        std::fs::write(venv.join("lib/installed.py"), "x = 1\n").unwrap();
+        assert_eq!(tree_fingerprint(tree.path(), false).unwrap(), before);
+        std::fs::write(tree.path().join("module.py"), "x = 1\n").unwrap();
+        assert_ne!(tree_fingerprint(tree.path(), false).unwrap(), before);
     }
 
     #[test]
