@@ -148,7 +148,7 @@ pub fn checkout(cache: &CacheRoot, url: &str, commit: &str, offline: bool) -> Re
     }
 }
 
-/// The variables that point git at a repository (`git rev-parse --local-env-vars`). A git
+/// The variables that point git at a repository (the local ones `git rev-parse` lists). A git
 /// hook exports some of them for the user's repository; sanctuary's commands name their own
 /// repository, so none of them is passed on.
 const REPOSITORY_VARS: &[&str] = &[
