@@ -92,7 +92,7 @@ impl LocalBuild {
                 if let Some(rev) = requested_revision {
                     vcs["requested_revision"] = serde_json::Value::from(rev.as_str());
                 }
-                let mut body = serde_json::json!({ "url": url, "vcs_info": vcs });
+                let mut body = serde_json::json!({ "url": plain_git_url(url), "vcs_info": vcs });
                 if let Some(sub) = subdirectory {
                     body["subdirectory"] = serde_json::Value::from(sub.as_str());
                 }
@@ -100,6 +100,16 @@ impl LocalBuild {
             }
         };
         format!("{body}\n")
+    }
+}
+
+/// A git URL as PEP 610 records it: without credentials (an ssh account name, which is not
+/// a secret, stays).
+fn plain_git_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.scheme() == "ssh" && parsed.password().is_none() => url.to_string(),
+        Ok(parsed) => crate::http::redact::without_credentials(&parsed).to_string(),
+        Err(_) => crate::http::redact::redact_text(url).into_owned(),
     }
 }
 

@@ -379,7 +379,9 @@ pub async fn build_wheels(
     let mut out = HashMap::new();
     let mut report = Built::default();
     let cache = WheelCache::new(builds.cache_dir);
-    let mut foundation_env: Option<crate::build::BuildEnv> = None;
+    // Foundation environments by their declared requirements: each package gets exactly
+    // the Foundation plus its own `requires`.
+    let mut foundation_envs: HashMap<Vec<String>, crate::build::BuildEnv> = HashMap::new();
     for want in desired {
         let Some(recipe) = &want.build else { continue };
         let shown = format!("{} {}", want.name, want.version);
@@ -392,11 +394,17 @@ pub async fn build_wheels(
                     None => format!("{shown} from its source distribution"),
                 });
                 let choice = if recipe.foundation {
-                    if foundation_env.is_none() {
-                        foundation_env = Some(make_foundation_env(builds, recipe, &shown).await?);
-                    }
-                    // Set just above.
-                    EnvChoice::Given(foundation_env.clone().ok_or_else(|| Error::msg("no env"))?)
+                    let requires: Vec<String> =
+                        recipe.requires.iter().map(ToString::to_string).collect();
+                    let env = match foundation_envs.get(&requires) {
+                        Some(env) => env.clone(),
+                        None => {
+                            let env = make_foundation_env(builds, recipe, &shown).await?;
+                            foundation_envs.insert(requires, env.clone());
+                            env
+                        }
+                    };
+                    EnvChoice::Given(env)
                 } else {
                     EnvChoice::Isolated
                 };

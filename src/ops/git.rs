@@ -148,9 +148,33 @@ pub fn checkout(cache: &CacheRoot, url: &str, commit: &str, offline: bool) -> Re
     }
 }
 
+/// The variables that point git at a repository (the local ones `git rev-parse` lists). A git
+/// hook exports some of them for the user's repository; sanctuary's commands name their own
+/// repository, so none of them is passed on.
+const REPOSITORY_VARS: &[&str] = &[
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR",
+];
+
 /// Run `git args` (on the repository `git_dir` when given) in `cwd`; its stdout.
 fn git(git_dir: Option<&Path>, args: &[&str], cwd: &Path) -> Result<String> {
     let mut command = Command::new("git");
+    for var in REPOSITORY_VARS {
+        command.env_remove(var);
+    }
     if let Some(dir) = git_dir {
         command.arg("--git-dir").arg(dir);
     }

@@ -254,16 +254,15 @@ const UNFINGERPRINTED: &[&str] = &[
     ".hg",
     ".venv",
     "__pycache__",
-    "build",
-    "dist",
-    ".tox",
-    ".nox",
     ".mypy_cache",
     ".pytest_cache",
     ".ruff_cache",
-    "node_modules",
-    "target",
 ];
+
+/// Left out at the top of the tree only (a subpackage may be called `build`): what builds and
+/// tools write there.
+const UNFINGERPRINTED_AT_TOP: &[&str] =
+    &["build", "dist", ".tox", ".nox", "node_modules", "target"];
 
 /// The most files a fingerprint reads; a larger tree is fingerprinted by its first ones (in
 /// sorted order), which keeps a no-op sync fast.
@@ -304,6 +303,7 @@ pub fn tree_fingerprint(tree: &Path, editable: bool, skip: &[PathBuf]) -> Result
             let name = name.to_string_lossy();
             let path = entry.path();
             if UNFINGERPRINTED.contains(&name.as_ref())
+                || (dir == tree && UNFINGERPRINTED_AT_TOP.contains(&name.as_ref()))
                 || name.ends_with(".egg-info")
                 || skip.contains(&path)
             {
@@ -314,6 +314,8 @@ pub fn tree_fingerprint(tree: &Path, editable: bool, skip: &[PathBuf]) -> Result
                 continue;
             };
             if meta.is_dir() {
+                // A virtual environment inside the project (the one sync installs into,
+                // whatever its name) is not the project's source.
                 if !path.join("pyvenv.cfg").is_file() {
                     stack.push(path);
                 }
@@ -386,6 +388,20 @@ mod tests {
         assert_ne!(changed, first);
         std::fs::write(tree.join("pkg/more.py"), "").unwrap();
         assert_ne!(print(), changed);
+    }
+
+    #[test]
+    fn a_venv_inside_the_project_does_not_change_its_fingerprint() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("pyproject.toml"), "[project]\n").unwrap();
+        let venv = tree.path().join("env-cu130");
+        std::fs::create_dir_all(venv.join("lib")).unwrap();
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let before = tree_fingerprint(tree.path(), false, &[]).unwrap();
+        std::fs::write(venv.join("lib/installed.py"), "x = 1\n").unwrap();
+        assert_eq!(tree_fingerprint(tree.path(), false, &[]).unwrap(), before);
+        std::fs::write(tree.path().join("module.py"), "x = 1\n").unwrap();
+        assert_ne!(tree_fingerprint(tree.path(), false, &[]).unwrap(), before);
     }
 
     #[test]

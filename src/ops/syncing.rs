@@ -191,12 +191,13 @@ fn local_desired(
     source: &LockedSource,
 ) -> Result<Desired> {
     use sha2::{Digest as _, Sha256};
-    let asked = manifest
+    let written = manifest
         .application
         .requirements
         .iter()
         .find(|r| r.requirement.name == package.name && r.local.is_some())
-        .and_then(|r| local::LocalProject::source_of(r.local.as_ref()?).ok());
+        .and_then(|r| r.local.as_ref());
+    let asked = written.and_then(|w| local::LocalProject::source_of(w).ok());
     // The manifest names a revision; the lockfile adds the commit it resolved to.
     let mut located = source.clone();
     if let LockedSource::Vcs { commit_id, .. } = &mut located {
@@ -242,8 +243,14 @@ fn local_desired(
             ..
         } => {
             let parsed = url::Url::parse(url).with_context(|| format!("{rel}: invalid git URL"))?;
+            // Fetched from the URL as the manifest writes it: the lockfile's has no
+            // credentials (and is the same repository: checked above).
+            let fetch_url = match written {
+                Some(crate::manifest::LocalSource::Git { url, .. }) => url.clone(),
+                _ => url.clone(),
+            };
             let local = LocalBuild::Git {
-                url: url.clone(),
+                url: fetch_url,
                 requested_revision: requested_revision.clone(),
                 commit: commit_id.clone(),
                 subdirectory: subdirectory.clone(),
@@ -825,6 +832,43 @@ mod tests {
             direct: true,
             extras: vec![],
         }
+    }
+
+    /// A git project is fetched with the credentials the manifest's URL carries (the
+    /// lockfile's URL has none), and they are not written into `direct_url.json`.
+    #[test]
+    fn a_git_project_is_fetched_with_the_manifests_credentials() {
+        let text = "[project]\nname = \"t\"\npython = \"3.12\"\nplatform = \"linux-x86_64\"\n\n\
+             [application]\nrequirements = [\"demo @ git+https://tok:secret@git.test/org/demo.git@v1\"]\n";
+        let m = Manifest::parse(text, Path::new("sanctuary.toml")).unwrap();
+        let source = LocalSource::Vcs {
+            kind: crate::pylock::VcsKind::Git,
+            url: "https://git.test/org/demo.git".to_string(),
+            requested_revision: Some("v1".to_string()),
+            commit_id: "c".repeat(40),
+            subdirectory: None,
+        };
+        let selection = Selection {
+            layer: crate::ops::lockfiles::Layer::Application,
+            key: None,
+            foundation: None,
+            application: None,
+            beneath: None,
+            declared: vec![],
+        };
+        let package = package(&[], false, Some(source.clone()));
+        let want = local_desired(&m, &selection, "f.toml", &package, &source).unwrap();
+        let local = want.build.and_then(|b| b.local).unwrap();
+        let LocalBuild::Git { url, .. } = &local else {
+            panic!("{local:?}");
+        };
+        assert_eq!(url, "https://tok:secret@git.test/org/demo.git");
+        let direct = local.direct_url();
+        assert!(
+            !direct.contains("secret") && !direct.contains("tok"),
+            "{direct}"
+        );
+        assert!(direct.contains("https://git.test/org/demo.git"), "{direct}");
     }
 
     /// A fitting wheel is installed even beside an sdist; an sdist-only package is built.

@@ -156,6 +156,44 @@ fn a_git_requirement_is_locked_to_a_commit_and_installed_from_it() {
 }
 
 #[test]
+fn git_requirements_ignore_the_repository_a_git_hook_points_at() {
+    // Run from a git hook, sanctuary inherits `GIT_DIR`, `GIT_WORK_TREE` and
+    // `GIT_INDEX_FILE` naming the user's repository: its git commands must not touch it.
+    let repo = tempfile::tempdir().unwrap();
+    write_mine(repo.path(), MetadataMode::Pyproject);
+    let commit = project::git_commit_all(repo.path(), "first");
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("README"), "host\n").unwrap();
+    project::git_commit_all(host.path(), "host");
+    let requirement = format!("mine @ git+file://{}", repo.path().display());
+    let mut env = Env::new(index(), &[requirement.as_str()], "");
+    let git_dir = host.path().join(".git");
+    env.project.env("GIT_DIR", &git_dir.display().to_string());
+    env.project
+        .env("GIT_WORK_TREE", &host.path().display().to_string());
+    env.project.env(
+        "GIT_INDEX_FILE",
+        &git_dir.join("index").display().to_string(),
+    );
+    env.ok(&["lock"]);
+    let lock = env.project.lockfile_text().unwrap();
+    assert!(
+        lock.contains(&format!("commit-id = \"{commit}\"")),
+        "{lock}"
+    );
+    env.ok(&["sync"]);
+    assert_eq!(env.import("import mine._built; print('ok')"), "ok");
+    assert!(
+        !host.path().join("mine").exists(),
+        "checked out into the host"
+    );
+    let bare = project::git(host.path(), &["config", "--get", "core.bare"]);
+    assert_eq!(bare.trim(), "false");
+    let status = project::git(host.path(), &["status", "--porcelain"]);
+    assert_eq!(status.trim(), "", "the host's index changed");
+}
+
+#[test]
 fn a_lockfile_naming_a_directory_the_manifest_does_not_is_refused() {
     let env = Env::new(index(), &["mine @ ./libs/mine"], "");
     let dir = env.project.path().join("libs/mine");

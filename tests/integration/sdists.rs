@@ -402,6 +402,45 @@ fn foundation_builds_see_the_installed_torch_and_rebuild_when_it_moves() {
 }
 
 #[test]
+fn each_foundation_build_gets_its_own_declared_requirements() {
+    // Two Foundation builds that each import a different declared build requirement.
+    let scenario = crate::support::mirror::pypi_scenario()
+        .version("bdep", "1.0.0", v().sdist(false))
+        .version("cdep", "1.0.0", v().sdist(false))
+        .version(
+            "fattn",
+            "2.8.3",
+            v().sdist_only(BuildSpec::new().requires_import(["bdep"], true)),
+        )
+        .version(
+            "gattn",
+            "1.0.0",
+            v().sdist_only(BuildSpec::new().requires_import(["cdep"], true)),
+        );
+    let mut env = Env::new(scenario, &[], "");
+    env.project.env(
+        "SANCTUARY_INDEX_PYTORCH",
+        &crate::support::mirror::index_url_template("stable"),
+    );
+    env.project.write_manifest(&format!(
+        "[project]\nname = \"s\"\npython = \"3.11\"\nplatform = \"linux-x86_64\"\n\n\
+         [[index]]\nname = \"pypi\"\nurl = \"{}\"\n\n\
+         [[index]]\nname = \"pytorch\"\nurl = \"https://download.pytorch.org/whl/{{key}}\"\nexplicit = true\n\n\
+         [foundation]\nkeys = [\"cpu\"]\nindex = \"pytorch\"\nrequirements = [\"torch==2.9.0\"]\n\n\
+         [application]\nrequirements = [\"fattn\", \"gattn\"]\n\n[sync]\nvenv = \".venv\"\n\n\
+         [build.package.fattn]\nfoundation = true\nrequires = [\"bdep\"]\n\n\
+         [build.package.gattn]\nfoundation = true\nrequires = [\"cdep\"]\n",
+        env.index.index_url()
+    ));
+    env.ok(&["lock"]);
+    env.ok(&["sync", "--key", "cpu"]);
+    assert_eq!(
+        env.import("import fattn._built, gattn._built; print('ok')"),
+        "ok"
+    );
+}
+
+#[test]
 fn build_requirements_come_from_the_index_into_an_isolated_environment() {
     let scenario = Scenario::new("pypi")
         .version("bdep", "1.0.0", v().sdist(false))
