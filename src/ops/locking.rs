@@ -514,6 +514,14 @@ fn write_application(
 
 /// Say which packages a newer, sdist-only version would have replaced had building been on.
 fn warn_skipped(resolution: &Resolution, progress: &dyn LockProgress) {
+    for (name, (newer, dep)) in &resolution.held_back {
+        if let Some(p) = resolution.packages.get(name) {
+            progress.warning(&format!(
+                "{name}: locked {} because building is off; {name} {newer} needs {dep}, which is published only as a source distribution (or has no wheel for this target)",
+                p.version
+            ));
+        }
+    }
     for (name, skipped) in &resolution.skipped_sdists {
         if let Some(p) = resolution.packages.get(name) {
             progress.warning(&format!(

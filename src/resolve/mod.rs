@@ -164,6 +164,10 @@ pub struct Resolution {
     /// With building off: packages for which a newer version would have been chosen had it
     /// not been published only as an sdist, with the newest such version.
     pub skipped_sdists: BTreeMap<PackageName, Version>,
+    /// With building off: packages held back because a newer version of them needs a package
+    /// that is published only as an sdist: the newer version and that dependency
+    /// (`hydra-core` 1.3.8 needs `antlr4-python3-runtime`).
+    pub held_back: BTreeMap<PackageName, (Version, PackageName)>,
 }
 
 /// Why a resolution failed.
@@ -336,11 +340,38 @@ fn solve<S: PackageSource>(
             },
         );
     }
-    for (name, skipped) in policy.skipped_sdists() {
-        if let Some(p) = resolution.packages.get(&name)
-            && skipped > p.version
+    let skipped = policy.skipped_sdists();
+    for (name, version) in &skipped {
+        if let Some(p) = resolution.packages.get(name)
+            && *version > p.version
         {
-            resolution.skipped_sdists.insert(name, skipped);
+            resolution
+                .skipped_sdists
+                .insert(name.clone(), version.clone());
+        }
+    }
+    // A newer version tried and given up because a dependency of it could only be built.
+    for ((pkg, version), tried) in chosen.iter() {
+        let Pkg::Base(name) = pkg else { continue };
+        let Some(resolved) = resolution.packages.get(name) else {
+            continue;
+        };
+        let Some(dep) = tried
+            .dependencies
+            .iter()
+            .find(|d| skipped.contains_key(*d) && !resolution.packages.contains_key(*d))
+        else {
+            continue;
+        };
+        if *version > resolved.version
+            && resolution
+                .held_back
+                .get(name)
+                .is_none_or(|(newest, _)| version > newest)
+        {
+            resolution
+                .held_back
+                .insert(name.clone(), (version.clone(), dep.clone()));
         }
     }
     tracing::info!(packages = resolution.packages.len(), "resolved");

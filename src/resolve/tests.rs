@@ -443,6 +443,23 @@ fn with_building_off_a_skipped_newer_sdist_is_reported() {
     assert!(report.contains("no-build"), "{report}");
 }
 
+/// The hydra-core case: with building off, hydra-core 1.3 needs the sdist-only
+/// antlr4, so 0.11 is taken; the resolution says why.
+#[test]
+fn with_building_off_a_package_held_back_by_an_sdist_only_dependency_is_reported() {
+    let source = MemorySource::new()
+        .with("hydra", "0.11.3", V::new())
+        .with("hydra", "1.3.8", V::new().dep("antlr4==4.9.*"))
+        .with("antlr4", "4.9.3", V::new().wheels(&[]).sdist(true));
+    let resolution = run(source, no_build(&["hydra"])).unwrap();
+    assert_eq!(pins(&resolution), "hydra==0.11.3");
+    let (newer, dep) = &resolution.held_back[&name("hydra")];
+    assert_eq!(
+        (newer.to_string(), dep.to_string()),
+        ("1.3.8".into(), "antlr4".into())
+    );
+}
+
 #[test]
 fn no_binary_takes_the_sdist() {
     let source = || {
