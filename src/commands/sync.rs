@@ -236,17 +236,21 @@ fn plan_lines(plan: &SyncPlan, dry_run: bool) -> Vec<String> {
             " {add} {}=={}{}",
             want.name,
             want.version,
-            reason_text(&i.reason)
+            reason_text(&i.reason, want)
         ));
     }
     lines
 }
 
 /// Why a distribution is (re)installed, for the plan's line (empty when it is missing).
-fn reason_text(reason: &Reason) -> String {
+fn reason_text(reason: &Reason, want: &crate::install::plan::Desired) -> String {
+    let local = want.build.as_ref().is_some_and(|b| b.local.is_some());
     match reason {
         Reason::Missing => String::new(),
         Reason::Version(old) => format!(" (was {old})"),
+        // A local project's identity is its location (and commit).
+        Reason::Artifact(_) if local => " (its directory or commit moved)".to_string(),
+        Reason::Rebuild if local => " (rebuilt: its sources changed)".to_string(),
         Reason::Artifact(sha) => format!(
             " (another artifact was installed: sha256 {}…)",
             &sha[..sha.len().min(12)]

@@ -227,6 +227,15 @@ async fn metadata(
 ) -> Result<CoreMetadata> {
     let pyproject = std::fs::read_to_string(tree.join("pyproject.toml")).ok();
     if let Some(text) = &pyproject
+        && let Some(found) = static_name(text)
+        && &found != name
+    {
+        crate::bail!(
+            "the requirement names `{name}`, but the project at {} is `{found}`",
+            tree.display()
+        );
+    }
+    if let Some(text) = &pyproject
         && let Some(version) = static_version(text)
         && let Some(meta) = crate::sdist::from_pyproject(text, name, &version)?
     {
@@ -237,6 +246,12 @@ async fn metadata(
     };
     let system = crate::sdist::build_system(pyproject.as_deref())?;
     builder.tree_metadata(name, tree, &system).await
+}
+
+/// `[project] name`, when it is a valid name.
+fn static_name(pyproject: &str) -> Option<PackageName> {
+    let table: toml::Table = toml::from_str(pyproject).ok()?;
+    table.get("project")?.get("name")?.as_str()?.parse().ok()
 }
 
 /// `[project] version` when it is written (not `dynamic`).
