@@ -51,11 +51,13 @@ pub async fn fetch_sdist(
         return Ok(SdistFile { path, sha256 });
     }
     if let Some(expected) = request.sha256 {
-        let path = cache.sdists().join(expected).join(name);
+        // Kept under the lower-case digest, whatever case the index writes it in.
+        let expected = expected.to_ascii_lowercase();
+        let path = cache.sdists().join(&expected).join(name);
         if path.is_file() {
             return Ok(SdistFile {
                 path,
-                sha256: expected.to_string(),
+                sha256: expected,
             });
         }
     }

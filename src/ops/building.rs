@@ -506,7 +506,7 @@ async fn build_one(
             (tree, system, format!("{shown} (sdist)"))
         }
         Some(local) => {
-            let tree = local_tree(&root, local, builds.offline).await?;
+            let tree = local_tree(&root, local, builds.offline, scratch.path()).await?;
             let pyproject = read_capped(&tree.join("pyproject.toml"))?;
             let system = crate::sdist::build_system(pyproject.as_deref())?;
             (tree, system, format!("{shown} (local project)"))
@@ -562,8 +562,14 @@ async fn build_one(
     Ok(dest.join(name))
 }
 
-/// The source tree of a local project: the directory, or the checkout of the commit.
-async fn local_tree(root: &CacheRoot, local: &LocalBuild, offline: bool) -> Result<PathBuf> {
+/// The source tree of a local project: the directory, or a private working copy of the
+/// commit in `scratch` (see [`super::git::clone_at`]).
+async fn local_tree(
+    root: &CacheRoot,
+    local: &LocalBuild,
+    offline: bool,
+    scratch: &Path,
+) -> Result<PathBuf> {
     match local {
         LocalBuild::Directory { tree, .. } => Ok(tree.clone()),
         LocalBuild::Git {
@@ -573,14 +579,17 @@ async fn local_tree(root: &CacheRoot, local: &LocalBuild, offline: bool) -> Resu
             ..
         } => {
             let (root, url, commit) = (root.clone(), url.clone(), commit.clone());
-            let checkout = tokio::task::spawn_blocking(move || {
-                super::git::checkout(&root, &url, &commit, offline)
+            let tree = scratch.join("src");
+            let dest = tree.clone();
+            tokio::task::spawn_blocking(move || {
+                let checkout = super::git::checkout(&root, &url, &commit, offline)?;
+                super::git::clone_at(&checkout, &commit, &dest)
             })
             .await
             .map_err(|e| Error::msg(format!("git stopped: {e}")))??;
             Ok(match subdirectory {
-                Some(sub) => checkout.join(sub),
-                None => checkout,
+                Some(sub) => tree.join(sub),
+                None => tree,
             })
         }
     }

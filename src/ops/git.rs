@@ -67,14 +67,25 @@ pub fn resolve(cache: &CacheRoot, url: &str, rev: Option<&str>, offline: bool) -
             rev.to_string(),
         ],
     };
-    for candidate in &candidates {
-        let spec = format!("{candidate}^{{commit}}");
-        if let Ok(out) = git(Some(&db), &["rev-parse", "--verify", "--quiet", &spec], &db) {
+    let find = || {
+        candidates.iter().find_map(|candidate| {
+            let spec = format!("{candidate}^{{commit}}");
+            let out = git(Some(&db), &["rev-parse", "--verify", "--quiet", &spec], &db).ok()?;
             let commit = out.trim().to_ascii_lowercase();
-            if commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Ok(commit);
-            }
-        }
+            is_commit(&commit).then_some(commit)
+        })
+    };
+    if let Some(commit) = find() {
+        return Ok(commit);
+    }
+    // A full commit no branch or tag reaches (a pull request's): asked for by itself.
+    if let Some(rev) = rev
+        && is_commit(rev)
+        && !offline
+        && fetch_commit(&db, url, rev).is_ok()
+        && let Some(commit) = find()
+    {
+        return Ok(commit);
     }
     crate::bail!(
         "the git repository {url} has no revision `{}`",
@@ -105,6 +116,9 @@ pub fn checkout(cache: &CacheRoot, url: &str, commit: &str, offline: bool) -> Re
         db = database(cache, url, offline);
     }
     let db = db?;
+    if !has_commit(&db) && !offline {
+        let _ = fetch_commit(&db, url, commit);
+    }
     if !has_commit(&db) {
         crate::bail!("the git repository {url} has no commit {commit}");
     }
@@ -113,32 +127,7 @@ pub fn checkout(cache: &CacheRoot, url: &str, commit: &str, offline: bool) -> Re
         .prefix(".checkout-")
         .tempdir_in(&checkouts)?;
     let work = tmp.path().join("tree");
-    let db_text = db.to_string_lossy().into_owned();
-    let work_text = work.to_string_lossy().into_owned();
-    git(
-        None,
-        &[
-            "clone",
-            "--quiet",
-            "--shared",
-            "--no-checkout",
-            "--",
-            &db_text,
-            &work_text,
-        ],
-        tmp.path(),
-    )?;
-    git(
-        Some(&work.join(".git")),
-        &[
-            "-c",
-            "advice.detachedHead=false",
-            "checkout",
-            "--quiet",
-            commit,
-        ],
-        &work,
-    )?;
+    clone_at(&db, commit, &work)?;
     match std::fs::rename(&work, &dest) {
         Ok(()) => Ok(dest),
         Err(_) if dest.join(".git").exists() => Ok(dest),
@@ -168,6 +157,47 @@ const REPOSITORY_VARS: &[&str] = &[
     "GIT_SHALLOW_FILE",
     "GIT_COMMON_DIR",
 ];
+
+/// A private working copy of `commit` at `dest` (not existing yet), sharing the objects of
+/// the repository `repo` (the cache's, or a checkout): what a build runs in, so that two builds
+/// of one commit never share a directory, a build's leftovers never reach the next, and tools
+/// that read the history (setuptools-scm) find it.
+pub fn clone_at(repo: &Path, commit: &str, dest: &Path) -> Result<()> {
+    let (repo_text, dest_text) = (
+        repo.to_string_lossy().into_owned(),
+        dest.to_string_lossy().into_owned(),
+    );
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    let clone = [
+        "clone",
+        "--quiet",
+        "--shared",
+        "--no-checkout",
+        "--",
+        &repo_text,
+        &dest_text,
+    ];
+    git(None, &clone, parent)?;
+    let checkout = [
+        "-c",
+        "advice.detachedHead=false",
+        "checkout",
+        "--quiet",
+        commit,
+    ];
+    git(Some(&dest.join(".git")), &checkout, dest).map(|_| ())
+}
+
+/// Whether `text` is a full commit id (40 hex digits).
+fn is_commit(text: &str) -> bool {
+    text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Fetch the one commit `commit` of `url` into `db` (servers that allow it serve commits no
+/// ref reaches).
+fn fetch_commit(db: &Path, url: &str, commit: &str) -> Result<()> {
+    git(Some(db), &["fetch", "--quiet", "--", url, commit], db).map(|_| ())
+}
 
 /// Run `git args` (on the repository `git_dir` when given) in `cwd`; its stdout.
 fn git(git_dir: Option<&Path>, args: &[&str], cwd: &Path) -> Result<String> {

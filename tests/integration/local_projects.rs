@@ -381,3 +381,26 @@ fn doctor_and_a_dry_run_agree_on_a_changed_directory_project() {
     );
     assert!(report.contains("built from source"), "{report}");
 }
+
+/// A full commit no branch or tag reaches (a pull request's head) is fetched by itself.
+#[test]
+fn a_git_commit_no_ref_reaches_is_fetched_by_its_id() {
+    let repo = tempfile::tempdir().unwrap();
+    write_mine(repo.path(), MetadataMode::Pyproject);
+    project::git_commit_all(repo.path(), "first");
+    project::git(repo.path(), &["checkout", "--quiet", "-b", "pr"]);
+    std::fs::write(repo.path().join("NEWS"), "pr\n").unwrap();
+    let pr = project::git_commit_all(repo.path(), "pr");
+    project::git(repo.path(), &["checkout", "--quiet", "main"]);
+    project::git(repo.path(), &["branch", "--quiet", "-D", "pr"]);
+    project::git(
+        repo.path(),
+        &["config", "uploadpack.allowAnySHA1InWant", "true"],
+    );
+    let requirement = format!("mine @ git+file://{}@{pr}", repo.path().display());
+    let env = Env::new(index(), &[requirement.as_str()], "");
+    env.ok(&["lock"]);
+    assert!(env.project.lockfile_text().unwrap().contains(&pr));
+    env.ok(&["sync"]);
+    assert_eq!(env.import("import mine._built; print('ok')"), "ok");
+}
