@@ -91,9 +91,18 @@ pub fn host() -> Result<Platform, TargetError> {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TargetError {
     #[error(
-        "unknown platform `{0}`: expected linux-x86_64, linux-aarch64 (optionally with a glibc floor such as linux-x86_64-manylinux_2_34), linux-x86_64-musllinux_1_2, macos-arm64, macos-x86_64 or windows-x86_64"
+        "unknown platform `{0}`: expected linux-x86_64, linux-aarch64 (optionally with a glibc floor such as linux-x86_64-manylinux_2_34), linux-x86_64-musllinux_1_2, macos-arm64, macos-x86_64 (optionally with a macOS floor such as macos-arm64-14; 13.0 when none) or windows-x86_64"
     )]
     UnknownPlatform(String),
+    #[error(
+        "platform `{platform}` names a macOS older than any wheel for its architecture: the oldest is {}.{}",
+        oldest.0,
+        oldest.1
+    )]
+    MacOsTooOld {
+        platform: String,
+        oldest: (u16, u16),
+    },
     #[error(
         "invalid Python version `{0}`: expected a CPython 3 version, MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 3.12"
     )]
@@ -301,16 +310,19 @@ fn parse_platform(name: &str) -> Result<Platform, TargetError> {
             }
         },
         "macos" => {
-            let default = match arch {
-                Arch::Aarch64 => (11, 0),
-                Arch::X86_64 => (10, 12),
-            };
             let min = match extra {
-                None => default,
+                None => DEFAULT_MACOS,
+                // `13`, `13.0`, `13_0`, `14.4`.
                 Some(v) => {
-                    let min = parse_pair(v).ok_or_else(unknown)?;
-                    if min < default {
-                        return Err(unknown());
+                    let min = match v.parse::<u16>() {
+                        Ok(major) => (major, 0),
+                        Err(_) => parse_pair(v).ok_or_else(unknown)?,
+                    };
+                    if min < oldest_macos(arch) {
+                        return Err(TargetError::MacOsTooOld {
+                            platform: name.to_string(),
+                            oldest: oldest_macos(arch),
+                        });
                     }
                     min
                 }
@@ -319,6 +331,23 @@ fn parse_platform(name: &str) -> Result<Platform, TargetError> {
         }
         "windows" if extra.is_none() && arch == Arch::X86_64 => Ok(Platform::Windows { arch }),
         _ => Err(unknown()),
+    }
+}
+
+/// The macOS a `macos-*` platform means when it names none: 13.0 (Ventura), as uv assumes.
+/// macOS 11 and 12 no longer get security updates, Apple Silicon Macs in use run 13 or later,
+/// and a lower floor hides the wheels many projects now publish only for 13+ (scikit-learn,
+/// newer onnxruntime, pyarrow), so locks would fail or fall back to old versions. A team on
+/// older Macs names its floor: `macos-arm64-12`, `macos-x86_64-10.15`.
+pub const DEFAULT_MACOS: (u16, u16) = (13, 0);
+
+/// The oldest floor a `macos-*` platform accepts: the first macOS for the architecture with
+/// wheels tagged for it (11.0 on Apple Silicon; 10.9 on Intel, the oldest `macosx_10_*` tag
+/// projects still publish).
+fn oldest_macos(arch: Arch) -> (u16, u16) {
+    match arch {
+        Arch::Aarch64 => (11, 0),
+        Arch::X86_64 => (10, 9),
     }
 }
 
@@ -589,8 +618,12 @@ mod tests {
             ("linux-x86_64-manylinux_2_34", "linux-x86_64-manylinux_2_34"),
             ("linux-x86_64-manylinux2014", "linux-x86_64-manylinux_2_17"),
             ("linux-x86_64-musllinux_1_2", "linux-x86_64-musllinux_1_2"),
-            ("macos-arm64", "macos-arm64-11.0"),
-            ("macos-x86_64", "macos-x86_64-10.12"),
+            ("macos-arm64", "macos-arm64-13.0"),
+            ("macos-x86_64", "macos-x86_64-13.0"),
+            ("macos-arm64-14", "macos-arm64-14.0"),
+            ("macos-arm64-12.0", "macos-arm64-12.0"),
+            ("macos-x86_64-10_15", "macos-x86_64-10.15"),
+            ("macos-arm64-11", "macos-arm64-11.0"),
             ("windows-x86_64", "windows-x86_64"),
         ];
         for (input, canonical) in cases {
@@ -731,10 +764,21 @@ mod tests {
     }
 
     #[test]
+    fn a_macos_floor_below_the_first_wheels_is_refused_by_name() {
+        let err = Target::new("3.12", Some("macos-arm64-10.15")).unwrap_err();
+        assert!(err.to_string().contains("oldest is 11.0"), "{err}");
+        assert!(Target::new("3.12", Some("macos-x86_64-10.9")).is_ok());
+    }
+
+    #[test]
     fn macos_versions() {
+        // The default floor is 13.0, as uv assumes.
         let arm = Target::new("3.12", Some("macos-arm64")).unwrap();
         assert!(prio(&arm, "cp312-cp312-macosx_11_0_arm64").is_some());
+        assert!(prio(&arm, "cp312-cp312-macosx_13_0_arm64").is_some());
         assert!(prio(&arm, "cp312-cp312-macosx_14_0_arm64").is_none());
+        let arm11 = Target::new("3.12", Some("macos-arm64-11")).unwrap();
+        assert!(prio(&arm11, "cp312-cp312-macosx_13_0_arm64").is_none());
         assert!(prio(&arm, "cp312-cp312-macosx_10_9_universal2").is_some());
         assert!(prio(&arm, "cp312-cp312-macosx_10_9_x86_64").is_none());
         assert!(
@@ -746,7 +790,11 @@ mod tests {
             prio(&arm14, "cp312-cp312-macosx_14_0_arm64")
                 > prio(&arm14, "cp312-cp312-macosx_11_0_arm64")
         );
-        let intel = Target::new("3.12", Some("macos-x86_64")).unwrap();
+        let intel13 = Target::new("3.12", Some("macos-x86_64")).unwrap();
+        assert!(prio(&intel13, "cp312-cp312-macosx_13_0_x86_64").is_some());
+        assert!(prio(&intel13, "cp312-cp312-macosx_10_13_x86_64").is_some());
+        assert!(prio(&intel13, "cp312-cp312-macosx_14_0_x86_64").is_none());
+        let intel = Target::new("3.12", Some("macos-x86_64-10.12")).unwrap();
         for ok in [
             "cp312-cp312-macosx_10_12_x86_64",
             "cp312-cp312-macosx_10_9_x86_64",

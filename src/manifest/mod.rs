@@ -56,7 +56,8 @@ pub struct Project {
     pub python: Spanned<String>,
     /// Target platform: `linux-x86_64`, `linux-aarch64` (glibc 2.28; a floor may be named as in
     /// `linux-x86_64-manylinux_2_34`), `linux-x86_64-musllinux_1_2`, `macos-arm64`,
-    /// `macos-x86_64`, `windows-x86_64`. Default: the host.
+    /// `macos-x86_64` (macOS 13.0, as uv assumes; a floor may be named as in `macos-arm64-14`
+    /// or `macos-x86_64-10.15`), `windows-x86_64`. Default: the host.
     #[schemars(with = "Option<String>")]
     pub platform: Option<Spanned<String>>,
 }
