@@ -340,6 +340,20 @@ fn solve<S: PackageSource>(
             },
         );
     }
+    note_skipped_sdists(&mut resolution, &policy, &chosen);
+    tracing::info!(packages = resolution.packages.len(), "resolved");
+    Ok(resolution)
+}
+
+/// With building off: which packages of `resolution` a newer, sdist-only version of them
+/// would have replaced, and which were held back because a newer version of them needs an
+/// sdist-only package (`chosen`: what each version tried depends on).
+fn note_skipped_sdists(
+    resolution: &mut Resolution,
+    policy: &provider::Policy,
+    chosen: &HashMap<(provider::Pkg, Version), provider::Chosen>,
+) {
+    use provider::Pkg;
     let skipped = policy.skipped_sdists();
     for (name, version) in &skipped {
         if let Some(p) = resolution.packages.get(name)
@@ -374,8 +388,6 @@ fn solve<S: PackageSource>(
                 .insert(name.clone(), (version.clone(), dep.clone()));
         }
     }
-    tracing::info!(packages = resolution.packages.len(), "resolved");
-    Ok(resolution)
 }
 
 /// The plain-words report of a failed resolution.
