@@ -366,19 +366,11 @@ impl IndexSet {
             IndexError::Other(format!("{} is not an absolute directory", tree.display()))
         })?;
         let filename = format!("{}-{version}.tar.gz", name.as_dist_info_name());
-        let parsed = DistFilename::parse(&filename, name)
-            .map_err(|e| IndexError::Other(format!("local project `{name}` {version}: {e}")))?;
-        let file = DistFile {
-            filename,
-            parsed,
-            url: url.clone(),
-            sha256: None,
-            size: None,
-            upload_time: None,
-            requires_python: None,
-            yanked: None,
-            core_metadata: CoreMetadataRef::Absent,
-        };
+        let file = simple::make_file(&filename, url.clone(), name).ok_or_else(|| {
+            IndexError::Other(format!(
+                "local project `{name}` {version}: invalid name `{filename}`"
+            ))
+        })?;
         let index = Arc::new(IndexUrl {
             name: format!("local project `{name}`"),
             url,

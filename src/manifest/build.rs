@@ -109,14 +109,6 @@ impl BuildSpec {
         !self.no_build && !self.no_build_package.contains(name)
     }
 
-    /// The packages built against the Foundation.
-    pub fn foundation_builds(&self) -> impl Iterator<Item = &PackageName> {
-        self.packages
-            .iter()
-            .filter(|(_, p)| p.foundation)
-            .map(|(n, _)| n)
-    }
-
     /// The canonical lines of what changes a resolution (`lock` inputs): the build switches
     /// and the declared metadata; timeouts and build variables do not change what is locked.
     pub fn lock_inputs(&self) -> Vec<String> {

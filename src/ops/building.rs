@@ -23,7 +23,7 @@
 // The `SdistBuilder` interface answers in `IndexError`s (the index's own error type, large
 // because it carries the URL at fault); see `src/index/mod.rs`.
 #![allow(clippy::result_large_err)]
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -41,11 +41,8 @@ use crate::install::UnpackedWheel;
 use crate::install::fetch::{Artifact, WheelCache, fetch};
 use crate::install::plan::{BuildRecipe, Desired, LocalBuild};
 use crate::install::venv::Interpreter;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, PackageBuildSpec};
 use crate::target::Target;
-
-/// The largest `pyproject.toml` read from an unpacked sdist.
-const MAX_PYPROJECT_BYTES: u64 = 4 << 20;
 
 /// The static metadata of the sdist at `path` (a `PKG-INFO` of Metadata-Version 2.2+ whose
 /// dependencies are not `Dynamic`, else a static `[project]` table), if it has some.
@@ -126,12 +123,10 @@ pub struct MetadataBuilder {
     /// The manifest's Python, found on first use.
     python: String,
     interpreter: OnceLock<std::result::Result<Interpreter, String>>,
-    /// Declared build variables by package.
-    vars: HashMap<PackageName, Vec<(String, String)>>,
+    /// `[build.package.<name>]`: declared build variables and requirements.
+    packages: BTreeMap<PackageName, PackageBuildSpec>,
     /// `[build] no-build`: never run a backend for an sdist.
     no_build: bool,
-    /// Declared build requirements by package (`[build.package.<name>] requires`).
-    requires: HashMap<PackageName, Vec<pep508_rs::Requirement>>,
 }
 
 impl MetadataBuilder {
@@ -150,14 +145,8 @@ impl MetadataBuilder {
             timeout: Duration::from_secs(manifest.build.timeout_secs),
             python: manifest.python.clone(),
             interpreter: OnceLock::new(),
-            vars: declared_vars(manifest),
+            packages: manifest.build.packages.clone(),
             no_build: manifest.build.no_build,
-            requires: manifest
-                .build
-                .packages
-                .iter()
-                .map(|(name, spec)| (name.clone(), spec.requires.clone()))
-                .collect(),
         }
     }
 
@@ -237,11 +226,10 @@ impl MetadataBuilder {
             timeout: self.timeout,
             salt: String::new(),
         };
-        let vars = self.vars.get(name).cloned().unwrap_or_default();
+        let declared = self.packages.get(name).cloned().unwrap_or_default();
+        let vars: Vec<(String, String)> = declared.env.into_iter().collect();
         let mut system = system.clone();
-        system
-            .requires
-            .extend(self.requires.get(name).into_iter().flatten().cloned());
+        system.requires.extend(declared.requires);
         let source = SourceTree {
             path: tree,
             system: &system,
@@ -280,23 +268,6 @@ fn report(err: &BuildError) -> String {
     text
 }
 
-/// The declared `[build.package.<name>] env` of every package, as the backend gets them.
-fn declared_vars(manifest: &Manifest) -> HashMap<PackageName, Vec<(String, String)>> {
-    manifest
-        .build
-        .packages
-        .iter()
-        .map(|(name, spec)| {
-            let vars = spec
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            (name.clone(), vars)
-        })
-        .collect()
-}
-
 /// A private directory under the cache for one build's source tree (on the cache's file
 /// system, next to what it produces).
 fn scratch_in(cache_dir: &Path) -> std::io::Result<tempfile::TempDir> {
@@ -320,7 +291,7 @@ async fn unpack_tree(
     tokio::task::spawn_blocking(move || {
         let tree =
             crate::sdist::unpack(&archive, &filename, &dest, &crate::sdist::Limits::default())?;
-        let pyproject = read_capped(&tree.join("pyproject.toml"))
+        let pyproject = read_pyproject(&tree)
             .with_context(|| format!("cannot read pyproject.toml of {filename}"))?;
         let system = crate::sdist::build_system(pyproject.as_deref())?;
         Ok((tree, system))
@@ -329,10 +300,12 @@ async fn unpack_tree(
     .map_err(|e| Error::msg(format!("unpacking stopped: {e}")))?
 }
 
-/// The file at `path` as UTF-8 text, `None` when there is none; at most 4 MiB.
-fn read_capped(path: &Path) -> std::io::Result<Option<String>> {
+/// The `pyproject.toml` of the source tree `tree` as UTF-8 text, `None` when there is none;
+/// at most [`crate::sdist::MAX_PYPROJECT_BYTES`], as the sdist reader caps it.
+pub(crate) fn read_pyproject(tree: &Path) -> std::io::Result<Option<String>> {
+    use crate::sdist::MAX_PYPROJECT_BYTES;
     use std::io::Read as _;
-    let file = match std::fs::File::open(path) {
+    let file = match std::fs::File::open(tree.join("pyproject.toml")) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
@@ -341,7 +314,10 @@ fn read_capped(path: &Path) -> std::io::Result<Option<String>> {
     file.take(MAX_PYPROJECT_BYTES + 1)
         .read_to_string(&mut text)?;
     if text.len() as u64 > MAX_PYPROJECT_BYTES {
-        return Err(std::io::Error::other("larger than 4 MiB"));
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB",
+            MAX_PYPROJECT_BYTES >> 20
+        )));
     }
     Ok(Some(text))
 }
@@ -507,7 +483,7 @@ async fn build_one(
         }
         Some(local) => {
             let tree = local_tree(&root, local, builds.offline, scratch.path()).await?;
-            let pyproject = read_capped(&tree.join("pyproject.toml"))?;
+            let pyproject = read_pyproject(&tree)?;
             let system = crate::sdist::build_system(pyproject.as_deref())?;
             (tree, system, format!("{shown} (local project)"))
         }

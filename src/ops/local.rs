@@ -225,21 +225,23 @@ async fn metadata(
     tree: &Path,
     builder: Option<&MetadataBuilder>,
 ) -> Result<CoreMetadata> {
-    let pyproject = std::fs::read_to_string(tree.join("pyproject.toml")).ok();
-    if let Some(text) = &pyproject
-        && let Some(found) = static_name(text)
-        && &found != name
-    {
-        crate::bail!(
-            "the requirement names `{name}`, but the project at {} is `{found}`",
-            tree.display()
-        );
-    }
-    if let Some(text) = &pyproject
-        && let Some(version) = static_version(text)
-        && let Some(meta) = crate::sdist::from_pyproject(text, name, &version)?
-    {
-        return Ok(meta);
+    let pyproject = super::building::read_pyproject(tree)
+        .with_context(|| format!("cannot read {}", tree.join("pyproject.toml").display()))?;
+    if let Some(text) = &pyproject {
+        let (found, version) = static_identity(text);
+        if let Some(found) = found
+            && &found != name
+        {
+            crate::bail!(
+                "the requirement names `{name}`, but the project at {} is `{found}`",
+                tree.display()
+            );
+        }
+        if let Some(version) = version
+            && let Some(meta) = crate::sdist::from_pyproject(text, name, &version)?
+        {
+            return Ok(meta);
+        }
     }
     let Some(builder) = builder else {
         crate::bail!("its metadata is not static, and building is off");
@@ -248,17 +250,16 @@ async fn metadata(
     builder.tree_metadata(name, tree, &system).await
 }
 
-/// `[project] name`, when it is a valid name.
-fn static_name(pyproject: &str) -> Option<PackageName> {
-    let table: toml::Table = toml::from_str(pyproject).ok()?;
-    table.get("project")?.get("name")?.as_str()?.parse().ok()
-}
-
-/// `[project] version` when it is written (not `dynamic`).
-fn static_version(pyproject: &str) -> Option<Version> {
-    let table: toml::Table = toml::from_str(pyproject).ok()?;
-    let version = table.get("project")?.get("version")?.as_str()?;
-    Version::from_str(version).ok()
+/// `[project] name` and `version`, each when it is written (not `dynamic`) and valid.
+fn static_identity(pyproject: &str) -> (Option<PackageName>, Option<Version>) {
+    let Ok(table) = toml::from_str::<toml::Table>(pyproject) else {
+        return (None, None);
+    };
+    let field = |key: &str| table.get("project")?.get(key)?.as_str();
+    (
+        field("name").and_then(|n| n.parse().ok()),
+        field("version").and_then(|v| Version::from_str(v).ok()),
+    )
 }
 
 /// Files and directories left out of a project's fingerprint: version control, caches and
