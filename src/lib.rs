@@ -26,6 +26,7 @@ pub mod resolve;
 pub mod sdist;
 pub mod settings;
 pub mod target;
+pub mod universe;
 pub mod wheel;
 
 pub use pep440_rs::{Version, VersionSpecifiers};

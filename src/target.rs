@@ -104,9 +104,15 @@ pub enum TargetError {
         oldest: (u16, u16),
     },
     #[error(
-        "invalid Python version `{0}`: expected a CPython 3 version, MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 3.12"
+        "invalid Python version `{0}`: expected a CPython 3 version, MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 3.12, or a range of minors such as >=3.11,<3.14"
     )]
     BadPython(String),
+    #[error("invalid Python range `{range}`: {reason}")]
+    BadPythonRange { range: String, reason: String },
+    #[error(
+        "platforms `{first}` and `{second}` cannot be told apart by markers (same sys_platform and platform_machine): a lock holds one environment for both; keep the one with the lower floor"
+    )]
+    Indistinct { first: String, second: String },
 }
 
 /// The default glibc of `linux-<arch>` targets (uv's default Linux targets use the same).
@@ -246,7 +252,7 @@ impl Target {
     }
 }
 
-fn parse_python(python: &str) -> Result<Version, TargetError> {
+pub(crate) fn parse_python(python: &str) -> Result<Version, TargetError> {
     let bad = || TargetError::BadPython(python.to_string());
     let parts: Vec<&str> = python.trim().split('.').collect();
     if !(2..=3).contains(&parts.len()) {
@@ -282,7 +288,8 @@ fn parse_pair(s: &str) -> Option<(u16, u16)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-fn parse_platform(name: &str) -> Result<Platform, TargetError> {
+/// A platform as a manifest names it (`linux-x86_64`, `macos-arm64-14`, ...).
+pub fn parse_platform(name: &str) -> Result<Platform, TargetError> {
     let unknown = || TargetError::UnknownPlatform(name.to_string());
     let lower = name.trim().to_ascii_lowercase();
     let mut parts = lower.splitn(3, '-');

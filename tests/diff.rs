@@ -31,6 +31,7 @@ fn pkg(name: &str, version: &str, deps: &[&str], direct: bool) -> LockedPackage 
     LockedPackage {
         name: PackageName::from_str(name).unwrap(),
         version: Version::from_str(version).unwrap(),
+        marker: None,
         index: "https://pypi.example.test/simple".to_string(),
         requires_python: None,
         dependencies: deps
@@ -50,7 +51,9 @@ fn pkg(name: &str, version: &str, deps: &[&str], direct: bool) -> LockedPackage 
 
 fn lock(layer: &str, key: Option<&str>, packages: Vec<LockedPackage>) -> Lockfile {
     Lockfile {
-        environment: "python_full_version == '3.12.0' and sys_platform == 'linux'".to_string(),
+        environments: vec![
+            "python_full_version == '3.12.0' and sys_platform == 'linux'".to_string(),
+        ],
         requires_python: "==3.12.*".to_string(),
         packages,
         tool: ToolTable {

@@ -212,6 +212,7 @@ mod tests {
         LockedPackage {
             name: name.parse().unwrap(),
             version: "1.0".parse().unwrap(),
+            marker: None,
             index: "https://pypi.org/simple".to_string(),
             requires_python: None,
             dependencies: vec![],

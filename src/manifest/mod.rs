@@ -16,9 +16,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::target::Target;
+use crate::universe::Universe;
 
 pub mod build;
 pub mod local;
+mod platforms;
 
 pub use build::{BuildSpec, DependencyMetadata, PackageBuildSpec};
 pub use local::LocalSource;
@@ -51,8 +53,13 @@ pub struct ManifestFile {
 pub struct Project {
     /// Name of the environment.
     pub name: String,
-    /// The Python version the locks target (not the running interpreter), e.g. `3.12`.
-    #[schemars(with = "String", regex(pattern = r"^3\.[0-9]{1,2}(\.[0-9]{1,3})?$"))]
+    /// The Python the locks target (not the running interpreter): one version, e.g. `3.12`,
+    /// or a range of CPython minors bounded at both ends, e.g. `>=3.11,<3.14` (3.11, 3.12 and
+    /// 3.13: the lock then covers each of them).
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^(3\.[0-9]{1,2}(\.[0-9]{1,3})?|[<>=!~][<>=!~0-9., *]*)$")
+    )]
     pub python: Spanned<String>,
     /// Target platform: `linux-x86_64`, `linux-aarch64` (glibc 2.28; a floor may be named as in
     /// `linux-x86_64-manylinux_2_34`), `linux-x86_64-musllinux_1_2`, `macos-arm64`,
@@ -60,6 +67,11 @@ pub struct Project {
     /// or `macos-x86_64-10.15`), `windows-x86_64`. Default: the host.
     #[schemars(with = "Option<String>")]
     pub platform: Option<Spanned<String>>,
+    /// Several target platforms, spelled as `platform` is: the lock covers each of them (for
+    /// every Python of `python`), e.g. `["linux-x86_64", "macos-arm64", "windows-x86_64"]`.
+    /// Not together with `platform`.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub platforms: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[[index]]`
@@ -288,9 +300,14 @@ pub struct Manifest {
     pub name: String,
     /// The Python version as written (`3.12`).
     pub python: String,
-    /// The platform as written, if any.
+    /// The platform as written, if any (`platforms` joined with `, ` when several are
+    /// declared).
     pub platform: Option<String>,
+    /// The first declared environment (the only one unless `platforms` or a Python range
+    /// declares more).
     pub target: Target,
+    /// Every declared environment: each platform for each Python minor.
+    pub universe: Universe,
     /// Declared indexes in order; PyPI alone when none are declared.
     pub indexes: Vec<IndexSpec>,
     pub foundation: Option<FoundationSpec>,
@@ -318,14 +335,8 @@ impl Manifest {
         })?;
 
         let python_text = file.project.python.get_ref().clone();
-        let platform = file.project.platform.as_ref().map(|p| p.get_ref().clone());
-        let target = Target::new(&python_text, platform.as_deref()).map_err(|e| {
-            let span = match (&file.project.platform, &e) {
-                (Some(p), crate::target::TargetError::UnknownPlatform(_)) => p.span(),
-                _ => file.project.python.span(),
-            };
-            check.at(Some(span), e.to_string())
-        })?;
+        let (platform, universe) = check.universe(&file.project)?;
+        let target = universe.targets()[0].clone();
         let indexes = check.indexes(&file.index)?;
         check.index_names = indexes.iter().map(|i| i.name.clone()).collect();
         let foundation = file
@@ -346,6 +357,7 @@ impl Manifest {
             python: python_text,
             platform,
             target,
+            universe,
             indexes,
             foundation,
             application,

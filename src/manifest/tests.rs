@@ -166,6 +166,30 @@ fn errors_point_at_line_and_column() {
             ),
         ),
         (
+            "platform_and_platforms",
+            "[project]\nname = \"x\"\npython = \"3.12\"\nplatform = \"linux-x86_64\"\nplatforms = [\"macos-arm64\"]\n".to_string(),
+        ),
+        (
+            "empty_platforms",
+            "[project]\nname = \"x\"\npython = \"3.12\"\nplatforms = []\n".to_string(),
+        ),
+        (
+            "bad_platform_in_list",
+            "[project]\nname = \"x\"\npython = \"3.12\"\nplatforms = [\"linux-x86_64\", \"beos-x86\"]\n".to_string(),
+        ),
+        (
+            "indistinct_platforms",
+            "[project]\nname = \"x\"\npython = \"3.12\"\nplatforms = [\"linux-x86_64\", \"linux-x86_64-manylinux_2_34\"]\n".to_string(),
+        ),
+        (
+            "open_python_range",
+            "[project]\nname = \"x\"\npython = \">=3.11\"\nplatform = \"linux-x86_64\"\n".to_string(),
+        ),
+        (
+            "empty_python_range",
+            "[project]\nname = \"x\"\npython = \">=3.13,<3.12\"\nplatform = \"linux-x86_64\"\n".to_string(),
+        ),
+        (
             "unknown_index_in_foundation_sources",
             format!(
                 "{head}[foundation]\nkeys = [\"cpu\"]\nsources = {{ tensorflow = \"pipy\" }}\n"

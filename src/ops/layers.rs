@@ -379,6 +379,7 @@ pub(crate) async fn locked_packages<S: LockSource>(
             packages.push(LockedPackage {
                 name: p.name.clone(),
                 version: p.version.clone(),
+                marker: None,
                 index: String::new(),
                 requires_python: p.requires_python.as_ref().map(ToString::to_string),
                 dependencies: p.dependencies.iter().cloned().collect(),
@@ -416,6 +417,7 @@ pub(crate) async fn locked_packages<S: LockSource>(
         packages.push(LockedPackage {
             name: p.name.clone(),
             version: p.version.clone(),
+            marker: None,
             index: p.index.url.to_string(),
             requires_python: p.requires_python.as_ref().map(ToString::to_string),
             dependencies: p.dependencies.iter().cloned().collect(),

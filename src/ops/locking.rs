@@ -372,7 +372,7 @@ async fn lock_foundations<S: LockSource>(
         )
         .await?;
         let lockfile = Lockfile {
-            environment: environment_marker(manifest),
+            environments: vec![environment_marker(manifest)],
             requires_python: requires_python(manifest),
             packages,
             tool: ToolTable {
@@ -472,7 +472,7 @@ fn write_application(
     progress: &dyn LockProgress,
 ) -> Result<()> {
     let make = |key: Option<&str>, packages: Vec<LockedPackage>| Lockfile {
-        environment: environment_marker(manifest),
+        environments: vec![environment_marker(manifest)],
         requires_python: requires_python(manifest),
         packages,
         tool: ToolTable {

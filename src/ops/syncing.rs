@@ -802,6 +802,7 @@ mod tests {
         LockedPackage {
             name: "demo".parse().unwrap(),
             version: "1.0".parse().unwrap(),
+            marker: None,
             index: String::new(),
             requires_python: None,
             dependencies: vec![],

@@ -200,6 +200,7 @@ mod tests {
         lock.packages.push(LockedPackage {
             name: "demo".parse().unwrap(),
             version: "1.0".parse().unwrap(),
+            marker: None,
             index: index.to_string(),
             requires_python: None,
             dependencies: vec![],
@@ -349,6 +350,7 @@ mod tests {
         let local = |name: &str, source: LocalSource| LockedPackage {
             name: name.parse().unwrap(),
             version: "0.1".parse().unwrap(),
+            marker: None,
             index: String::new(),
             requires_python: None,
             dependencies: vec![],

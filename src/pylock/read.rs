@@ -42,9 +42,10 @@ impl Lockfile {
             .into_iter()
             .map(checked_package)
             .collect::<Result<Vec<_>, _>>()?;
+        check_forks(&packages)?;
         let inputs = tool.inputs;
         Ok(Lockfile {
-            environment: raw.environments.into_iter().next().unwrap_or_default(),
+            environments: checked_environments(raw.environments)?,
             requires_python: raw.requires_python.unwrap_or_default(),
             packages,
             tool: ToolTable {
@@ -66,6 +67,49 @@ impl Lockfile {
             },
         })
     }
+}
+
+/// A PEP 508 marker, parsed and written back in pep508_rs's canonical form; the marker as
+/// written when it parses (so a lockfile reads and renders byte for byte).
+fn checked_marker(marker: &str) -> Result<String, String> {
+    if marker.len() > MAX_MARKER {
+        return Err(format!("longer than {MAX_MARKER} bytes"));
+    }
+    pep508_rs::MarkerTree::from_str(marker)
+        .map_err(|e| format!("invalid marker `{marker}`: {e}"))?;
+    Ok(marker.to_string())
+}
+
+/// Longer markers than any lock writes for a few dozen environments are refused unread.
+const MAX_MARKER: usize = 4096;
+
+/// The lock's `environments`, each a PEP 508 marker.
+fn checked_environments(environments: Vec<String>) -> Result<Vec<String>, LockError> {
+    for e in &environments {
+        checked_marker(e).map_err(|m| LockError::Parse(format!("environments: {m}")))?;
+    }
+    Ok(environments)
+}
+
+/// A package may appear more than once only in versions for different environments: every
+/// entry of a repeated name needs a marker (overlaps between markers are the installer's to
+/// find, for the host it installs on: [`Lockfile::for_environment`]).
+fn check_forks(packages: &[LockedPackage]) -> Result<(), LockError> {
+    let mut seen: std::collections::HashMap<&PackageName, usize> = Default::default();
+    for p in packages {
+        *seen.entry(&p.name).or_default() += 1;
+    }
+    for p in packages {
+        if seen[&p.name] > 1 && p.marker.is_none() {
+            return Err(LockError::Field {
+                package: p.name.to_string(),
+                version: p.version.to_string(),
+                field: "marker".to_string(),
+                message: "the package is locked more than once, and this entry has no marker saying for which environments".to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Builds the [`LockError::Field`] of one package.
@@ -151,10 +195,15 @@ fn checked_package(p: RawPackage) -> Result<LockedPackage, LockError> {
             "no wheels, sdist, directory or vcs: nothing to install",
         ));
     }
+    let marker = match p.marker {
+        Some(m) => Some(checked_marker(&m).map_err(|e| fault.at("marker", e))?),
+        None => None,
+    };
     let extra = p.tool.and_then(|t| t.sanctuary).unwrap_or_default();
     Ok(LockedPackage {
         name,
         version,
+        marker,
         index,
         requires_python: p.requires_python,
         dependencies,
@@ -423,6 +472,7 @@ struct RawLock {
 struct RawPackage {
     name: String,
     version: String,
+    marker: Option<String>,
     requires_python: Option<String>,
     index: Option<String>,
     #[serde(default)]

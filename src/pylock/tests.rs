@@ -20,12 +20,13 @@ fn sample() -> Lockfile {
     };
     let inputs_hash = inputs.hash("application", None, "3.12", "linux-x86_64-manylinux_2_28");
     Lockfile {
-        environment: "python_full_version == '3.12.0' and sys_platform == 'linux'".into(),
+        environments: vec!["python_full_version == '3.12.0' and sys_platform == 'linux'".into()],
         requires_python: "==3.12.*".into(),
         packages: vec![
             LockedPackage {
                 name: name("pydantic"),
                 version: Version::from_str("2.9.2").unwrap(),
+                marker: None,
                 index: "https://pypi.org/simple".into(),
                 requires_python: Some(">=3.8".into()),
                 dependencies: vec![name("annotated-types"), name("pydantic-core")],
@@ -44,6 +45,7 @@ fn sample() -> Lockfile {
             LockedPackage {
                 name: name("annotated-types"),
                 version: Version::from_str("0.7.0").unwrap(),
+                marker: None,
                 index: "https://pypi.org/simple".into(),
                 requires_python: None,
                 dependencies: vec![],
@@ -216,6 +218,7 @@ fn sources_sample() -> Lockfile {
     let package = |n: &str, v: &str| LockedPackage {
         name: name(n),
         version: Version::from_str(v).unwrap(),
+        marker: None,
         index: String::new(),
         requires_python: None,
         dependencies: vec![],
@@ -655,6 +658,7 @@ fn package_of(n: &str, version: &str, url: &str, size: Option<u64>, kind: Kind) 
     LockedPackage {
         name: name(n),
         version: Version::from_str(version).unwrap(),
+        marker: None,
         index: if source.is_some() {
             String::new()
         } else {

@@ -22,6 +22,7 @@ fn pkg(name: &str, version: &str, deps: &[&str], direct: bool) -> LockedPackage 
     LockedPackage {
         name: pep508_rs::PackageName::from_str(name).unwrap(),
         version: v(version),
+        marker: None,
         index: "https://example.test/simple".to_string(),
         requires_python: None,
         dependencies: deps
