@@ -95,6 +95,9 @@ pub enum ErrorKind {
     WithCode { code: u8, source: Error },
     #[error(transparent)]
     Apply(#[from] crate::install::transaction::ApplyError),
+    /// A layer cannot be resolved for one environment of a universal lock.
+    #[error(transparent)]
+    Universal(#[from] crate::ops::universal::UnresolvableEnvironment),
 }
 
 impl<E: Into<ErrorKind>> From<E> for Error {
@@ -195,6 +198,7 @@ impl Error {
             K::Install(e) => e.hint(),
             K::Apply(e) => e.install_error().and_then(InstallError::hint),
             K::Fetch(e) => fetch_hint(e),
+            K::Universal(e) => Some(e.hint()),
             K::Build(_) => Some(
                 "the build backend's output is above; set the package's build variables under [build.package.<name>] env, or declare `[build] no-build-package` to skip versions published only as source".to_string(),
             ),

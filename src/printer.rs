@@ -143,6 +143,17 @@ impl LockProgress for LockReporter {
         self.spinner.suspend(|| self.printer.warning(message));
     }
 
+    fn forks(&self, what: &str, lines: &[String]) {
+        self.spinner.suspend(|| {
+            self.printer.status(format_args!(
+                "Locked in more than one version across the environments of {what}:"
+            ));
+            for line in lines {
+                self.printer.status(format_args!("  {line}"));
+            }
+        });
+    }
+
     fn split(&self, reasons: &[String]) {
         self.printer
             .status("The Application differs between hardware keys, so it is locked per key:");

@@ -100,6 +100,18 @@ impl Universe {
         Universe::new(platforms, pythons).ok()
     }
 
+    /// The declared platforms' canonical names joined by `, ` (`linux-x86_64-manylinux_2_28`
+    /// for one): what `[tool.sanctuary] platform` records.
+    pub fn platform_names(&self) -> String {
+        let n = self.minors.len();
+        self.targets
+            .iter()
+            .step_by(n.max(1))
+            .map(Target::platform_name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The `environments` of a lockfile: one marker per environment.
     pub fn environment_markers(&self) -> Vec<String> {
         self.targets.iter().map(environment_marker).collect()

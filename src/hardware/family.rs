@@ -9,6 +9,7 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 
 use super::KeyFamily;
+use crate::target::{Arch, Platform};
 
 /// Packages without a `-cuNN` suffix whose version follows the CUDA release (CUDA 13 dropped
 /// the suffixes). The math libraries are left out on purpose: CUDA 13 ships cuFFT 12.0,
@@ -46,6 +47,32 @@ pub fn key_family(key: &str) -> Option<Option<u64>> {
         KeyFamily::Cuda(cuda) => Some(Some(u64::from(cuda.major))),
         KeyFamily::Cpu => Some(None),
         KeyFamily::Other => None,
+    }
+}
+
+/// Whether the PyTorch builds of `key` run on `platform`: CUDA builds on Linux (glibc,
+/// x86_64 and aarch64) and Windows x86_64, as PyTorch publishes them; ROCm and XPU builds on
+/// Linux x86_64 (and XPU on Windows x86_64); `cpu` and any other key everywhere.
+pub fn serves(key: &str, platform: &Platform) -> bool {
+    let linux = matches!(platform, Platform::Linux { .. });
+    let windows = matches!(platform, Platform::Windows { .. });
+    let x86 = platform.arch() == Arch::X86_64;
+    match KeyFamily::of(key) {
+        KeyFamily::Cuda(_) => linux || windows,
+        KeyFamily::Cpu => true,
+        KeyFamily::Other if key.starts_with("rocm") => linux && x86,
+        KeyFamily::Other if key.starts_with("xpu") => (linux || windows) && x86,
+        KeyFamily::Other => true,
+    }
+}
+
+/// The platforms a key's builds run on, in words, for messages.
+pub fn served_words(key: &str) -> &'static str {
+    match KeyFamily::of(key) {
+        KeyFamily::Cuda(_) => "Linux (x86_64, aarch64) and Windows x86_64",
+        KeyFamily::Other if key.starts_with("rocm") => "Linux x86_64",
+        KeyFamily::Other if key.starts_with("xpu") => "Linux x86_64 and Windows x86_64",
+        _ => "every platform",
     }
 }
 

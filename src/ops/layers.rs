@@ -14,6 +14,7 @@ use super::indexes::index_for_key;
 use super::local::LocalProject;
 use super::lockfiles::foundation_lockfile;
 use super::locking::{LockRequest, LockSource};
+use super::universal::MergedPackage;
 use crate::bail;
 use crate::error::{Error, Result};
 use crate::http::redact::{strip_credentials_text, without_credentials};
@@ -23,6 +24,7 @@ use crate::pylock::{InputSummary, LockedArtifact, LockedPackage, Lockfile};
 use crate::resolve::{
     BuildPolicy, Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement,
 };
+use crate::universe::Universe;
 
 pub(crate) fn texts(reqs: &[ManifestRequirement]) -> Vec<String> {
     reqs.iter().map(|r| r.text.trim().to_string()).collect()
@@ -346,54 +348,53 @@ pub(crate) fn application_request(
     }
 }
 
-/// The lockfile entries of a resolution, leaving out `provided` (the Foundation's packages),
-/// with the artifact facts the simple pages did not give filled in.
+/// The lockfile entries of a merged resolution over `universe` (each with the marker of the
+/// environments it serves), with the artifact facts the simple pages did not give filled in.
 pub(crate) async fn locked_packages<S: LockSource>(
     source: &S,
-    resolution: &Resolution,
-    provided: &BTreeSet<PackageName>,
+    universe: &Universe,
+    merged: &[MergedPackage],
     local: &[LocalProject],
 ) -> Result<Vec<LockedPackage>> {
     let is_local = |name: &PackageName| local.iter().any(|l| &l.name == name);
-    let files: Vec<(PackageName, DistFile)> = resolution
-        .packages
-        .values()
-        .filter(|p| !provided.contains(&p.name) && !is_local(&p.name))
-        .flat_map(|p| p.files.iter().map(|f| (p.name.clone(), f.clone())))
+    let files: Vec<(usize, DistFile)> = merged
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !is_local(&m.package.name))
+        .flat_map(|(i, m)| m.package.files.iter().map(move |f| (i, f.clone())))
         .collect();
-    let completed: Vec<(PackageName, DistFile)> = stream::iter(files)
-        .map(|(name, file)| async move { source.complete(&file).await.map(|f| (name, f)) })
+    let completed: Vec<(usize, DistFile)> = stream::iter(files)
+        .map(|(i, file)| async move { source.complete(&file).await.map(|f| (i, f)) })
         .buffered(64)
         .try_collect()
         .await?;
-    let mut by_package: BTreeMap<PackageName, Vec<DistFile>> = BTreeMap::new();
-    for (name, file) in completed {
-        by_package.entry(name).or_default().push(file);
+    let mut by_entry: BTreeMap<usize, Vec<DistFile>> = BTreeMap::new();
+    for (i, file) in completed {
+        by_entry.entry(i).or_default().push(file);
     }
     let mut packages = Vec::new();
-    for p in resolution.packages.values() {
-        if provided.contains(&p.name) {
-            continue;
-        }
+    for (i, m) in merged.iter().enumerate() {
+        let p = &m.package;
+        let mut entry = LockedPackage {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            marker: universe.marker_of(&m.environments),
+            index: String::new(),
+            requires_python: p.requires_python.as_ref().map(ToString::to_string),
+            dependencies: p.dependencies.iter().cloned().collect(),
+            sdist: None,
+            wheels: Vec::new(),
+            source: None,
+            direct: p.direct,
+            extras: p.extras.iter().map(ToString::to_string).collect(),
+        };
         if let Some(project) = local.iter().find(|l| l.name == p.name) {
-            packages.push(LockedPackage {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                marker: None,
-                index: String::new(),
-                requires_python: p.requires_python.as_ref().map(ToString::to_string),
-                dependencies: p.dependencies.iter().cloned().collect(),
-                sdist: None,
-                wheels: Vec::new(),
-                source: Some(project.locked_source()?),
-                direct: p.direct,
-                extras: p.extras.iter().map(ToString::to_string).collect(),
-            });
+            entry.source = Some(project.locked_source()?);
+            packages.push(entry);
             continue;
         }
-        let mut wheels = Vec::new();
-        let mut sdist = None;
-        for f in by_package.remove(&p.name).unwrap_or_default() {
+        entry.index = p.index.url.to_string();
+        for f in by_entry.remove(&i).unwrap_or_default() {
             let Some(sha256) = f.sha256.clone() else {
                 bail!(
                     "the index gave no sha256 for {} ({}); sanctuary only writes hashed lockfiles",
@@ -409,24 +410,12 @@ pub(crate) async fn locked_packages<S: LockSource>(
                 sha256,
             };
             if f.parsed.as_wheel().is_some() {
-                wheels.push(artifact);
+                entry.wheels.push(artifact);
             } else {
-                sdist = Some(artifact);
+                entry.sdist = Some(artifact);
             }
         }
-        packages.push(LockedPackage {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            marker: None,
-            index: p.index.url.to_string(),
-            requires_python: p.requires_python.as_ref().map(ToString::to_string),
-            dependencies: p.dependencies.iter().cloned().collect(),
-            sdist,
-            wheels,
-            source: None,
-            direct: p.direct,
-            extras: p.extras.iter().map(ToString::to_string).collect(),
-        });
+        packages.push(entry);
     }
     Ok(packages)
 }
@@ -499,18 +488,4 @@ pub(crate) fn differences(per_key: &[(Option<String>, Vec<LockedPackage>)]) -> V
             format!("{name}: {}{missing}", parts.join("; "))
         })
         .collect()
-}
-
-pub(crate) fn environment_marker(manifest: &Manifest) -> String {
-    let markers = manifest.target.markers();
-    format!(
-        "python_version == '{}' and sys_platform == '{}' and platform_machine == '{}'",
-        markers.python_version().string,
-        markers.sys_platform(),
-        markers.platform_machine()
-    )
-}
-
-pub(crate) fn requires_python(manifest: &Manifest) -> String {
-    format!("=={}.*", manifest.target.markers().python_version().string)
 }

@@ -337,7 +337,7 @@ pub fn staleness(
             old.tool.python, manifest.python
         ));
     }
-    let platform = manifest.target.platform_name();
+    let platform = manifest.universe.platform_names();
     if old.tool.platform != platform {
         reasons.push(format!(
             "platform changed from `{}` to `{platform}`",

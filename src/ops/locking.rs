@@ -6,7 +6,7 @@
 //! The packages come from a [`LockSource`] (the index set, or in-memory data in tests), and
 //! what happens is told to a [`LockProgress`]: this module prints nothing.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,22 +17,25 @@ use super::building::MetadataBuilder;
 use super::indexes::{shared_indexes, trusted_indexes};
 use super::layers::{
     application_inputs, application_pins, application_request, chain, differences,
-    environment_marker, foundation_inputs, foundation_pins, foundation_pins_for_key,
-    foundation_request, locked_packages, requires_python,
+    foundation_inputs, foundation_pins, foundation_pins_for_key, foundation_request,
+    locked_packages,
 };
 use super::local::{self, LocalProject};
 use super::lockfiles::{
     APPLICATION_LOCKFILE, LockfileWriter, Staleness, Written, application_files,
     application_key_lockfile, foundation_lockfile, lockfile_dir, read_existing, staleness,
 };
+use super::universal;
+use crate::bail;
 use crate::error::{Context as _, Error, Result};
 use crate::hardware::family;
 use crate::index::{DistFile, IndexSet, IndexView, PackageSource};
 use crate::manifest::{FoundationSpec, Manifest};
 use crate::pylock::origin::{OriginError, TrustedIndexes};
 use crate::pylock::{FORMAT_VERSION, InputSummary, LockedPackage, Lockfile, ToolTable};
-use crate::resolve::{self, Resolution};
+use crate::resolve::{Resolution, ResolveRequest};
 use crate::settings::NetworkSettings;
+use crate::universe::Universe;
 
 /// What a lock run may change: the versions to release and the keys to lock.
 #[derive(Clone, Debug, Default)]
@@ -89,6 +92,11 @@ pub trait LockProgress: Sync {
     fn split(&self, reasons: &[String]) {
         let _ = reasons;
     }
+    /// `what` (a layer) holds packages in more than one version across the environments of
+    /// a universal lock: one line a package, saying why.
+    fn forks(&self, what: &str, lines: &[String]) {
+        let _ = (what, lines);
+    }
     /// Something the user should know about the lock (a newer version skipped because
     /// building is off).
     fn warning(&self, message: &str) {
@@ -125,7 +133,7 @@ pub enum FileCheck {
 impl LockPlan {
     /// The plan for `manifest`, locking the Foundation of `keys` (every key when empty).
     pub fn new(manifest: &Manifest, keys: &[String]) -> Result<LockPlan> {
-        let platform = manifest.target.platform_name();
+        let platform = manifest.universe.platform_names();
         let mut foundations = Vec::new();
         if let Some(f) = &manifest.foundation {
             for key in &f.keys {
@@ -177,7 +185,7 @@ impl LockPlan {
             "application",
             key,
             &manifest.python,
-            &manifest.target.platform_name(),
+            &manifest.universe.platform_names(),
         )
     }
 
@@ -329,9 +337,25 @@ pub async fn lock<S: LockSource>(
         Ok::<_, Error>(per_key)
     }
     .await;
+    let per_key = match result {
+        Ok(per_key) => per_key,
+        Err(e) => {
+            progress.done();
+            return Err(e);
+        }
+    };
+    let written = write_application(
+        manifest,
+        plan,
+        per_key,
+        source,
+        &request.local,
+        &mut writer,
+        progress,
+    )
+    .await;
     progress.done();
-    let per_key = result?;
-    write_application(manifest, plan, per_key, &mut writer, progress)?;
+    written?;
     writer.commit()
 }
 
@@ -361,26 +385,28 @@ async fn lock_foundations<S: LockSource>(
         }
         progress.resolving(&format!("the Foundation for {key}"));
         let existing = read_existing(&path);
+        let universe = key_universe(manifest, key)?;
         let packages = lock_foundation(
             manifest,
             spec,
             source,
             key,
+            &universe,
             existing.as_ref(),
             request,
             progress,
         )
         .await?;
         let lockfile = Lockfile {
-            environments: vec![environment_marker(manifest)],
-            requires_python: requires_python(manifest),
+            environments: universe.environment_markers(),
+            requires_python: universe.requires_python(),
             packages,
             tool: ToolTable {
                 format: FORMAT_VERSION,
                 layer: "foundation".to_string(),
                 key: Some(key.clone()),
                 python: manifest.python.clone(),
-                platform: manifest.target.platform_name(),
+                platform: manifest.universe.platform_names(),
                 inputs_hash: hash.clone(),
                 inputs: inputs.clone(),
             },
@@ -395,25 +421,93 @@ async fn lock_foundations<S: LockSource>(
     Ok(foundations)
 }
 
-/// The packages of the Foundation of `key`.
+/// The environments of the manifest that `key`'s builds run on (every one for `cpu`); an
+/// error when none is declared.
+fn key_universe(manifest: &Manifest, key: &str) -> Result<Universe> {
+    manifest
+        .universe
+        .restricted(|p| family::serves(key, p))
+        .ok_or_else(|| {
+            Error::msg(format!(
+                "key `{key}` runs on none of the declared platforms ({}): its builds run on {}\nhint: drop the key from [foundation] keys, or add a platform it runs on to [project] platforms",
+                manifest.universe.platform_names(),
+                family::served_words(key)
+            ))
+        })
+}
+
+/// The packages of the Foundation of `key`, over the environments it runs on.
+#[allow(clippy::too_many_arguments)]
 async fn lock_foundation<S: LockSource>(
     manifest: &Manifest,
     spec: &FoundationSpec,
     source: &S,
     key: &str,
+    universe: &Universe,
     existing: Option<&Lockfile>,
     request: &LockRequest,
     progress: &dyn LockProgress,
 ) -> Result<Vec<LockedPackage>> {
-    let resolve_request = foundation_request(manifest, spec, key, existing, request);
+    let base = foundation_request(manifest, spec, key, existing, request);
+    let requests: Vec<ResolveRequest> = universe
+        .targets()
+        .iter()
+        .map(|t| ResolveRequest {
+            target: t.clone(),
+            ..base.clone()
+        })
+        .collect();
     let view = Arc::new(source.view(foundation_pins_for_key(manifest, spec, key)?)?);
-    let resolution = resolve::resolve(view, resolve_request).await?;
-    warn_skipped(&resolution, progress);
-    check_cuda_families(key, &resolution)?;
-    locked_packages(source, &resolution, &BTreeSet::new(), &request.local).await
+    let what = format!("the Foundation for {key}");
+    let resolutions =
+        universal::resolve_universe(Arc::clone(&view), universe, &what, requests.clone()).await?;
+    for resolution in &resolutions {
+        warn_skipped(resolution, progress);
+        check_cuda_families(key, resolution)?;
+    }
+    let each: Vec<(usize, &Resolution, &BTreeSet<PackageName>)> = resolutions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i, r, &NOTHING))
+        .collect();
+    let merged = universal::merge(&each);
+    report_forks(&view, universe, &merged, &requests, &what, progress).await;
+    locked_packages(source, universe, &merged, &request.local).await
 }
 
-/// The Application, against each key's Foundation (or alone): its packages per key.
+/// No package left out.
+static NOTHING: BTreeSet<PackageName> = BTreeSet::new();
+
+/// Tell `progress` which packages `merged` holds in several versions, and why.
+async fn report_forks<V: PackageSource>(
+    view: &Arc<V>,
+    universe: &Universe,
+    merged: &[universal::MergedPackage],
+    requests: &[ResolveRequest],
+    what: &str,
+    progress: &dyn LockProgress,
+) {
+    if !universe.is_universal() {
+        return;
+    }
+    let lines = universal::explain_splits(Arc::clone(view), universe, merged, requests).await;
+    if !lines.is_empty() {
+        progress.forks(what, &lines);
+    }
+}
+
+/// The Application of one key (or of none): the key's environments and their resolutions,
+/// and the Foundation's packages, which the Application file leaves out.
+struct KeyApplication {
+    key: Option<String>,
+    universe: Universe,
+    resolutions: Vec<Resolution>,
+    requests: Vec<ResolveRequest>,
+    provided: BTreeSet<PackageName>,
+}
+
+/// The Application, against each key's Foundation (or alone), over the environments each key
+/// runs on.
 async fn lock_application<S: LockSource>(
     manifest: &Manifest,
     plan: &LockPlan,
@@ -421,7 +515,7 @@ async fn lock_application<S: LockSource>(
     source: &S,
     foundations: &[(String, Lockfile)],
     progress: &dyn LockProgress,
-) -> Result<Vec<(Option<String>, Vec<LockedPackage>)>> {
+) -> Result<Vec<KeyApplication>> {
     progress.resolving("the application layer");
     let mut preferences: HashMap<PackageName, pep440_rs::Version> = HashMap::new();
     if !request.upgrade_all {
@@ -434,65 +528,168 @@ async fn lock_application<S: LockSource>(
     let mut per_key = Vec::new();
     if manifest.foundation.is_none() {
         let view = Arc::new(source.view(application_pins(manifest, None))?);
-        let resolve_request = application_request(manifest, request, &preferences, &[]);
-        let resolution = resolve::resolve(view, resolve_request).await?;
-        warn_skipped(&resolution, progress);
-        let packages =
-            locked_packages(source, &resolution, &BTreeSet::new(), &request.local).await?;
-        per_key.push((None, packages));
+        let base = application_request(manifest, request, &preferences, &[]);
+        let requests: Vec<ResolveRequest> = manifest
+            .universe
+            .targets()
+            .iter()
+            .map(|t| ResolveRequest {
+                target: t.clone(),
+                ..base.clone()
+            })
+            .collect();
+        let resolutions = universal::resolve_universe(
+            view,
+            &manifest.universe,
+            "the application layer",
+            requests.clone(),
+        )
+        .await?;
+        resolutions.iter().for_each(|r| warn_skipped(r, progress));
+        per_key.push(KeyApplication {
+            key: None,
+            universe: manifest.universe.clone(),
+            resolutions,
+            requests,
+            provided: BTreeSet::new(),
+        });
         return Ok(per_key);
     }
     for (key, foundation) in foundations {
+        let universe = key_universe(manifest, key)?;
         let view = Arc::new(source.view(application_pins(manifest, Some(key)))?);
-        let pins = foundation_pins(key, foundation)?;
-        let resolve_request = application_request(manifest, request, &preferences, &pins);
-        let resolution = resolve::resolve(view, resolve_request).await?;
-        warn_skipped(&resolution, progress);
+        let mut requests = Vec::new();
+        for target in universe.targets() {
+            let pins = foundation_pins(key, &foundation.for_environment(target.markers()))?;
+            requests.push(ResolveRequest {
+                target: target.clone(),
+                ..application_request(manifest, request, &preferences, &pins)
+            });
+        }
+        let what = format!("the application layer for {key}");
+        let resolutions =
+            universal::resolve_universe(view, &universe, &what, requests.clone()).await?;
+        resolutions.iter().for_each(|r| warn_skipped(r, progress));
         // Later keys prefer what the first key chose, so the layers agree where they can.
-        for p in resolution.packages.values() {
+        for p in resolutions.iter().flat_map(|r| r.packages.values()) {
             preferences
                 .entry(p.name.clone())
                 .or_insert_with(|| p.version.clone());
         }
-        let provided: BTreeSet<PackageName> =
-            foundation.packages.iter().map(|p| p.name.clone()).collect();
-        let packages = locked_packages(source, &resolution, &provided, &request.local).await?;
-        per_key.push((Some(key.clone()), packages));
+        per_key.push(KeyApplication {
+            key: Some(key.clone()),
+            universe,
+            resolutions,
+            requests,
+            provided: foundation.packages.iter().map(|p| p.name.clone()).collect(),
+        });
     }
+    check_served(manifest, &per_key)?;
     Ok(per_key)
 }
 
-/// Stage the Application: one shared file when every key agrees, else one per key (and say
-/// why).
-fn write_application(
+/// Every declared environment needs a key whose builds run there: else it has no
+/// Application at all.
+fn check_served(manifest: &Manifest, per_key: &[KeyApplication]) -> Result<()> {
+    for target in manifest.universe.targets() {
+        if !per_key
+            .iter()
+            .any(|k| k.universe.targets().contains(target))
+        {
+            let keys: Vec<&str> = per_key.iter().filter_map(|k| k.key.as_deref()).collect();
+            bail!(
+                "no declared key runs on {} ({target}): the keys are {}\nhint: add `cpu` to [foundation] keys, or drop the platform from [project] platforms",
+                crate::universe::short_name(&target.platform),
+                keys.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Stage the Application: one shared file when, in every environment, every key that runs
+/// there resolved it alike; else one per key over the key's environments (and say why).
+async fn write_application<S: LockSource>(
     manifest: &Manifest,
     plan: &LockPlan,
-    per_key: Vec<(Option<String>, Vec<LockedPackage>)>,
+    per_key: Vec<KeyApplication>,
+    source: &S,
+    local: &[LocalProject],
     writer: &mut LockfileWriter,
     progress: &dyn LockProgress,
 ) -> Result<()> {
-    let make = |key: Option<&str>, packages: Vec<LockedPackage>| Lockfile {
-        environments: vec![environment_marker(manifest)],
-        requires_python: requires_python(manifest),
+    let make = |key: Option<&str>, universe: &Universe, packages: Vec<LockedPackage>| Lockfile {
+        environments: universe.environment_markers(),
+        requires_python: universe.requires_python(),
         packages,
         tool: ToolTable {
             format: FORMAT_VERSION,
             layer: "application".to_string(),
             key: key.map(str::to_string),
             python: manifest.python.clone(),
-            platform: manifest.target.platform_name(),
+            platform: manifest.universe.platform_names(),
             inputs_hash: plan.application_hash(manifest, key),
             inputs: plan.application.clone(),
         },
     };
+    let global = &manifest.universe;
+    // For each declared environment, the (key, environment of the key) pairs that serve it.
+    let serving: Vec<Vec<(usize, usize)>> = global
+        .targets()
+        .iter()
+        .map(|t| {
+            per_key
+                .iter()
+                .enumerate()
+                .filter_map(|(k, ka)| {
+                    ka.universe
+                        .targets()
+                        .iter()
+                        .position(|u| u == t)
+                        .map(|j| (k, j))
+                })
+                .collect()
+        })
+        .collect();
+    let own = |k: usize, j: usize| -> BTreeMap<&PackageName, &pep440_rs::Version> {
+        per_key[k].resolutions[j]
+            .packages
+            .values()
+            .filter(|p| !per_key[k].provided.contains(&p.name))
+            .map(|p| (&p.name, &p.version))
+            .collect()
+    };
+    let agree = serving.iter().all(|s| {
+        s.windows(2)
+            .all(|w| own(w[0].0, w[0].1) == own(w[1].0, w[1].1))
+    });
     let shared_path = plan.dir.join(APPLICATION_LOCKFILE);
-    if per_key.windows(2).all(|w| w[0].1 == w[1].1) {
-        let packages = per_key
-            .into_iter()
-            .next()
-            .map(|(_, p)| p)
-            .unwrap_or_default();
-        let lockfile = make(None, packages);
+    if agree {
+        let chosen: Vec<(usize, usize)> =
+            serving.iter().filter_map(|s| s.first().copied()).collect();
+        let each: Vec<(usize, &Resolution, &BTreeSet<PackageName>)> = chosen
+            .iter()
+            .enumerate()
+            .map(|(g, &(k, j))| (g, &per_key[k].resolutions[j], &per_key[k].provided))
+            .collect();
+        let requests: Vec<ResolveRequest> = chosen
+            .iter()
+            .map(|&(k, j)| per_key[k].requests[j].clone())
+            .collect();
+        let merged = universal::merge(&each);
+        let key = per_key.first().and_then(|k| k.key.as_deref());
+        let view = Arc::new(source.view(application_pins(manifest, key))?);
+        report_forks(
+            &view,
+            global,
+            &merged,
+            &requests,
+            "the application layer",
+            progress,
+        )
+        .await;
+        let packages = locked_packages(source, global, &merged, local).await?;
+        let lockfile = make(None, global, packages);
         progress.resolved(&lockfile, read_existing(&shared_path).as_ref());
         writer.write(&shared_path, &lockfile)?;
         for key in plan.keys() {
@@ -500,11 +697,29 @@ fn write_application(
         }
         return Ok(());
     }
-    progress.split(&differences(&per_key));
-    for (key, packages) in per_key {
+    let mut files = Vec::new();
+    for ka in &per_key {
+        let each: Vec<(usize, &Resolution, &BTreeSet<PackageName>)> = ka
+            .resolutions
+            .iter()
+            .enumerate()
+            .map(|(j, r)| (j, r, &ka.provided))
+            .collect();
+        let merged = universal::merge(&each);
+        let view = Arc::new(source.view(application_pins(manifest, ka.key.as_deref()))?);
+        let what = format!(
+            "the application layer for {}",
+            ka.key.as_deref().unwrap_or("")
+        );
+        report_forks(&view, &ka.universe, &merged, &ka.requests, &what, progress).await;
+        let packages = locked_packages(source, &ka.universe, &merged, local).await?;
+        files.push((ka.key.clone(), packages));
+    }
+    progress.split(&differences(&files));
+    for ((key, packages), ka) in files.into_iter().zip(&per_key) {
         let key = key.unwrap_or_default();
         let path = plan.dir.join(application_key_lockfile(&key));
-        let lockfile = make(Some(&key), packages);
+        let lockfile = make(Some(&key), &ka.universe, packages);
         progress.resolved(&lockfile, read_existing(&path).as_ref());
         writer.write(&path, &lockfile)?;
     }

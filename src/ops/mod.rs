@@ -21,3 +21,4 @@ pub mod local;
 pub mod lockfiles;
 pub mod locking;
 pub mod syncing;
+pub mod universal;

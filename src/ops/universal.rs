@@ -1,0 +1,332 @@
+//! Locking one layer over every environment of a [`Universe`] (platforms x Python minors):
+//! one resolution per environment, versions shared across environments unless something
+//! forces a split, and the resolutions merged into lockfile entries with markers.
+//!
+//! Each environment gets a complete resolution of its own for its target (its marker
+//! environment and wheel tags), so every package it selects has a usable wheel (or an sdist
+//! to build) there: checked by the resolver, not hoped. Sharing is by preferences, which the
+//! resolver honours where it can: after the first round, every environment prefers the
+//! version the others chose (the existing lock's where it had one, else the newest chosen),
+//! and the environments that disagree are resolved again until nothing moves. What still
+//! differs is a real split (a `Requires-Python`, a platform without wheels, a marker on a
+//! requirement), and [`explain_splits`] says which in one line a package.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use pep440_rs::Version;
+use pep508_rs::{PackageName, Requirement};
+
+use crate::error::{Error, Result};
+use crate::index::PackageSource;
+use crate::resolve::{
+    self, Origin, Resolution, ResolveError, ResolveRequest, ResolvedPackage, RootRequirement,
+};
+use crate::target::Target;
+use crate::universe::{Subset, Universe, short_name};
+
+/// Rounds of sharing after the first resolution; each only re-resolves the environments
+/// that disagree, and in practice one suffices.
+const SHARING_ROUNDS: usize = 3;
+
+/// One layer could not be resolved for one environment of the universe.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot lock {layer} for {environment}{others}:\n{report}")]
+pub struct UnresolvableEnvironment {
+    /// `the application layer`, `the Foundation for cu130`.
+    pub layer: String,
+    /// `Python 3.11 on macos-arm64-13.0`.
+    pub environment: String,
+    /// `macos-arm64`: the platform as `platforms` may list it.
+    pub platform: String,
+    /// `` (every other environment resolves)`` when only some fail.
+    pub others: String,
+    pub report: String,
+}
+
+impl UnresolvableEnvironment {
+    pub fn hint(&self) -> String {
+        format!(
+            "if {} is not needed, drop it from [project] platforms (or narrow `python`); else add a marker to the requirement that cannot be met there (e.g. `; sys_platform != 'darwin'`), or raise the platform's floor (e.g. `macos-arm64-14`, `linux-x86_64-manylinux_2_34`)",
+            self.platform
+        )
+    }
+}
+
+/// Resolve `requests` (one per environment of `universe`, in its order) on `view`, sharing
+/// versions across environments where the resolver can.
+pub async fn resolve_universe<V: PackageSource>(
+    view: Arc<V>,
+    universe: &Universe,
+    layer: &str,
+    requests: Vec<ResolveRequest>,
+) -> Result<Vec<Resolution>> {
+    let first = futures::future::join_all(
+        requests
+            .iter()
+            .map(|r| resolve::resolve(Arc::clone(&view), r.clone())),
+    )
+    .await;
+    let failed: Vec<usize> = (0..first.len()).filter(|&i| first[i].is_err()).collect();
+    let mut resolutions = Vec::new();
+    for (i, result) in first.into_iter().enumerate() {
+        match result {
+            Ok(r) => resolutions.push(r),
+            Err(e) => return Err(environment_error(universe, layer, i, failed.len(), e)),
+        }
+    }
+    if !universe.is_universal() {
+        return Ok(resolutions);
+    }
+    for _ in 0..SHARING_ROUNDS {
+        let shared = shared_preferences(&resolutions, &requests);
+        let disagree: Vec<usize> = (0..resolutions.len())
+            .filter(|&i| {
+                resolutions[i]
+                    .packages
+                    .values()
+                    .any(|p| shared.get(&p.name).is_some_and(|v| *v != p.version))
+            })
+            .collect();
+        if disagree.is_empty() {
+            break;
+        }
+        let again = futures::future::join_all(disagree.iter().map(|&i| {
+            let mut request = requests[i].clone();
+            request.preferences = shared.clone();
+            request.upgrade_all = false;
+            request.upgrade.clear();
+            resolve::resolve(Arc::clone(&view), request)
+        }))
+        .await;
+        let mut moved = false;
+        for (&i, result) in disagree.iter().zip(again) {
+            let resolution = result.map_err(|e| environment_error(universe, layer, i, 1, e))?;
+            if versions(&resolution) != versions(&resolutions[i]) {
+                moved = true;
+            }
+            resolutions[i] = resolution;
+        }
+        if !moved {
+            break;
+        }
+    }
+    Ok(resolutions)
+}
+
+fn environment_error(
+    universe: &Universe,
+    layer: &str,
+    i: usize,
+    failed: usize,
+    e: ResolveError,
+) -> Error {
+    let target = &universe.targets()[i];
+    match e {
+        ResolveError::NoSolution { report } if universe.is_universal() => UnresolvableEnvironment {
+            layer: layer.to_string(),
+            environment: target.to_string(),
+            platform: short_name(&target.platform),
+            others: if failed < universe.targets().len() {
+                " (the other environments resolve)".to_string()
+            } else {
+                String::new()
+            },
+            report,
+        }
+        .into(),
+        e => e.into(),
+    }
+}
+
+fn versions(r: &Resolution) -> BTreeMap<&PackageName, &Version> {
+    r.packages.values().map(|p| (&p.name, &p.version)).collect()
+}
+
+/// The version every environment is asked to prefer, per package: the existing lock's
+/// (a request's preference that was not released), else the newest any environment chose.
+fn shared_preferences(
+    resolutions: &[Resolution],
+    requests: &[ResolveRequest],
+) -> HashMap<PackageName, Version> {
+    let mut chosen: BTreeMap<&PackageName, BTreeSet<&Version>> = BTreeMap::new();
+    for r in resolutions {
+        for p in r.packages.values() {
+            chosen.entry(&p.name).or_default().insert(&p.version);
+        }
+    }
+    let request = &requests[0];
+    let mut shared = HashMap::new();
+    for (name, versions) in chosen {
+        let locked = (!request.upgrade_all && !request.upgrade.contains(name))
+            .then(|| request.preferences.get(name))
+            .flatten()
+            .filter(|v| versions.contains(v));
+        let version = locked.or_else(|| versions.last().copied());
+        if let Some(v) = version {
+            shared.insert(name.clone(), v.clone());
+        }
+    }
+    shared
+}
+
+/// One entry of a merged universal resolution: a package's version, with the files, the
+/// dependencies and the extras it has in any environment that selects it, and which those
+/// environments are.
+pub struct MergedPackage {
+    pub package: ResolvedPackage,
+    pub environments: Subset,
+}
+
+/// Merge per-environment resolutions (`(environment index, resolution, names to leave out)`)
+/// into one entry per package version. Deterministic: by name, then version.
+pub fn merge(resolutions: &[(usize, &Resolution, &BTreeSet<PackageName>)]) -> Vec<MergedPackage> {
+    let mut merged: BTreeMap<(PackageName, Version), MergedPackage> = BTreeMap::new();
+    for (env, resolution, skip) in resolutions {
+        for p in resolution.packages.values() {
+            if skip.contains(&p.name) {
+                continue;
+            }
+            let entry = merged
+                .entry((p.name.clone(), p.version.clone()))
+                .or_insert_with(|| MergedPackage {
+                    package: ResolvedPackage {
+                        files: Vec::new(),
+                        dependencies: BTreeSet::new(),
+                        extras: BTreeSet::new(),
+                        direct: false,
+                        ..p.clone()
+                    },
+                    environments: Subset::new(),
+                });
+            entry.environments.insert(*env);
+            let q = &mut entry.package;
+            for f in &p.files {
+                if !q.files.iter().any(|g| g.filename == f.filename) {
+                    q.files.push(f.clone());
+                }
+            }
+            q.dependencies.extend(p.dependencies.iter().cloned());
+            q.extras.extend(p.extras.iter().cloned());
+            q.direct |= p.direct;
+        }
+    }
+    // Files stay in the order first seen: the first environment's best first, then what the
+    // others add, so a single environment's lock lists its wheels as the resolver ranked them.
+    merged.into_values().collect()
+}
+
+/// One line per package locked in more than one version: which version serves which
+/// environments, and why the others could not take the newest
+/// (`numpy: 2.4.6 for python < 3.12, 2.5.5 otherwise: numpy 2.5.5 requires python >=3.12`).
+pub(crate) async fn explain_splits<V: PackageSource>(
+    view: Arc<V>,
+    universe: &Universe,
+    merged: &[MergedPackage],
+    requests: &[ResolveRequest],
+) -> Vec<String> {
+    let mut by_name: BTreeMap<&PackageName, Vec<&MergedPackage>> = BTreeMap::new();
+    for m in merged {
+        by_name.entry(&m.package.name).or_default().push(m);
+    }
+    let mut lines = Vec::new();
+    for (name, mut versions) in by_name {
+        if versions.len() < 2 {
+            continue;
+        }
+        versions.sort_by(|a, b| b.package.version.cmp(&a.package.version));
+        let newest = &versions[0].package.version;
+        let mut parts = Vec::new();
+        let mut reasons = Vec::new();
+        for older in &versions[1..] {
+            parts.push(format!(
+                "{} for {}",
+                older.package.version,
+                universe.describe(&older.environments)
+            ));
+            let Some(&env) = older.environments.iter().next() else {
+                continue;
+            };
+            let reason = why_not(
+                &view,
+                &universe.targets()[env],
+                name,
+                newest,
+                &requests[env],
+            )
+            .await;
+            if !reasons.contains(&reason) {
+                reasons.push(reason);
+            }
+        }
+        lines.push(format!(
+            "{name}: {}, {newest} otherwise: {}",
+            parts.join(", "),
+            reasons.join("; ")
+        ));
+    }
+    lines
+}
+
+/// Why `target` could not take `name==version`: its `Requires-Python`, no file for the
+/// platform, or else the first line of the conflict the pin runs into there.
+async fn why_not<V: PackageSource>(
+    view: &Arc<V>,
+    target: &Target,
+    name: &PackageName,
+    version: &Version,
+    request: &ResolveRequest,
+) -> String {
+    if let Ok(Some(files)) = view.files(name).await
+        && let Some(files) = files.versions.get(version)
+    {
+        let python = &target.python;
+        let excluded = |f: &crate::index::DistFile| {
+            f.requires_python
+                .as_ref()
+                .filter(|s| !s.contains(python))
+                .map(ToString::to_string)
+        };
+        if let Some(spec) = files.first().and_then(excluded)
+            && files.iter().all(|f| excluded(f).is_some())
+        {
+            return format!("{name} {version} requires python {spec}");
+        }
+        let wheels: Vec<_> = files.iter().filter_map(|f| f.parsed.as_wheel()).collect();
+        let usable = wheels.iter().any(|w| target.wheel_priority(w).is_some());
+        let sdist = files.iter().any(|f| f.parsed.as_wheel().is_none());
+        if !usable && !sdist {
+            return format!(
+                "{name} {version} has no wheel for {} with Python {}",
+                target.platform_name(),
+                target.python_shown()
+            );
+        }
+        if !usable && !request.build.allows(name) {
+            return format!(
+                "{name} {version} has no wheel for {} and building it is off",
+                target.platform_name()
+            );
+        }
+    }
+    let mut pinned = request.clone();
+    if let Ok(requirement) = Requirement::from_str(&format!("{name}=={version}")) {
+        pinned.requirements.push(RootRequirement {
+            requirement,
+            origin: Origin {
+                layer: "the split's check".to_string(),
+                kind: "pin".to_string(),
+                file: None,
+                line: None,
+            },
+        });
+    }
+    match resolve::resolve(Arc::clone(view), pinned).await {
+        Err(ResolveError::NoSolution { report }) => {
+            let first = report.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            format!("on {target}, {}", first.trim())
+        }
+        _ => format!("the resolver kept {name} below {version} on {target}"),
+    }
+}
