@@ -7,6 +7,8 @@
 
 #[path = "live/sdists.rs"]
 mod sdists;
+#[path = "live/universal.rs"]
+mod universal;
 
 use std::path::Path;
 use std::process::Command;
