@@ -38,13 +38,24 @@ const DEFAULT_TARGETS: Targets = Targets {
 /// build backends for the metadata of sdist-only packages, work that uv does too and that no
 /// metadata file of the index spares, hence at most uv's time; the metadata is cached by the sdist's sha256
 /// (immutable), so warm keeps the usual target.
-const SET_TARGETS: [(&str, Targets); 1] = [(
-    "sdists",
-    Targets {
-        cold: 1.0,
-        warm: 0.2,
-    },
-)];
+/// `standard-universal`: the universal-lockfile issue's targets for a lock over 3 platforms
+/// x 3 Pythons against `uv pip compile --universal`.
+const SET_TARGETS: [(&str, Targets); 2] = [
+    (
+        "sdists",
+        Targets {
+            cold: 1.0,
+            warm: 0.2,
+        },
+    ),
+    (
+        "standard-universal",
+        Targets {
+            cold: 1.0,
+            warm: 0.2,
+        },
+    ),
+];
 /// The platform uv resolves for (sanctuary's is in the manifest, `common::SANCTUARY_PLATFORM`).
 /// pip-compile cannot be told: it resolves for the interpreter it runs on, which must be a
 /// Python `common::PYTHON` (its version is recorded).
@@ -178,6 +189,8 @@ fn locate(tool: Tool) -> Result<PathBuf, String> {
 /// (one fresh directory per cold run, one kept for warm runs), and the logs of the last run.
 struct Workspace {
     tool: Tool,
+    /// The set is locked universally.
+    universal: bool,
     bin: PathBuf,
     dir: PathBuf,
     project: PathBuf,
@@ -197,6 +210,7 @@ impl Workspace {
         }
         Ok(Workspace {
             tool,
+            universal: set.universal,
             bin,
             dir,
             project,
@@ -243,9 +257,15 @@ impl Workspace {
             }
             Tool::Uv => {
                 cmd.args(["pip", "compile", "--no-config", "--generate-hashes"])
-                    .args(["--python-version", PYTHON])
-                    .args(["--python-platform", UV_PLATFORM])
-                    .args(["--quiet", "requirements.in", "-o", "out.txt"])
+                    .args(["--python-version", PYTHON]);
+                // A universal set: uv's universal resolution (every platform, Python 3.11 and
+                // up), which is what a uv user runs for a team on several systems.
+                if self.universal {
+                    cmd.arg("--universal");
+                } else {
+                    cmd.args(["--python-platform", UV_PLATFORM]);
+                }
+                cmd.args(["--quiet", "requirements.in", "-o", "out.txt"])
                     .env("UV_CACHE_DIR", cache);
             }
             Tool::PipCompile => {
@@ -340,6 +360,10 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<Vec<Cell>> {
     let mut workspaces: Vec<(Tool, Result<Workspace, String>)> = Vec::new();
     for &tool in &config.tools {
         let ws = match &config.bins[&tool] {
+            // pip-compile resolves for the interpreter it runs on: it has no universal mode.
+            Ok(_) if set.universal && tool == Tool::PipCompile => {
+                Err("pip-compile has no universal resolution".to_string())
+            }
             Ok(bin) => Ok(Workspace::create(root, set, tool, bin.clone())?),
             Err(why) => Err(why.clone()),
         };

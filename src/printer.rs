@@ -128,10 +128,16 @@ impl LockProgress for LockReporter {
             Some(key) => format!("{} layer, key {key}", lockfile.tool.layer),
             None => format!("{} layer", lockfile.tool.layer),
         };
+        let names: std::collections::BTreeSet<_> =
+            lockfile.packages.iter().map(|p| &p.name).collect();
+        let over = match lockfile.environments.len() {
+            0 | 1 => String::new(),
+            n => format!(" for {n} environments"),
+        };
         self.spinner.suspend(|| {
             self.printer.status(format_args!(
-                "Resolved {} packages ({what})",
-                lockfile.packages.len()
+                "Resolved {} packages ({what}){over}",
+                names.len()
             ));
             for line in crate::pylock::diff::summary_lines(existing, lockfile) {
                 self.printer.status(format_args!("  {line}"));

@@ -116,7 +116,16 @@ pub fn env_choices<T: Copy + PartialEq>(
 pub struct ReqSet {
     pub name: String,
     pub requirements: Vec<String>,
+    /// Locked universally (a `#! universal` line in the set file): sanctuary over
+    /// [`UNIVERSAL_PLATFORMS`] for Python [`UNIVERSAL_PYTHON`], uv with `--universal`.
+    pub universal: bool,
 }
+
+/// The platforms of a universal set's manifest: what a team on Linux, macOS and Windows
+/// declares.
+pub const UNIVERSAL_PLATFORMS: &str = r#"["linux-x86_64", "macos-arm64", "windows-x86_64"]"#;
+/// The Pythons of a universal set's manifest: 3.11, 3.12 and 3.13.
+pub const UNIVERSAL_PYTHON: &str = ">=3.11,<3.14";
 
 /// Names of `dir/*.txt`, those in `order` first in that order, then the rest by name.
 pub fn available_sets(dir: &Path, order: &[&str]) -> Result<Vec<String>> {
@@ -155,6 +164,7 @@ pub fn load_set(dir: &Path, name: &str) -> Result<ReqSet> {
     Ok(ReqSet {
         name: name.to_string(),
         requirements,
+        universal: text.lines().any(|l| l.trim() == "#! universal"),
     })
 }
 
@@ -194,8 +204,13 @@ pub fn manifest(set: &ReqSet, extra: &str) -> String {
         .iter()
         .map(|r| format!("    {},\n", toml::Value::String(r.clone())))
         .collect();
+    let target = if set.universal {
+        format!("python = \"{UNIVERSAL_PYTHON}\"\nplatforms = {UNIVERSAL_PLATFORMS}\n")
+    } else {
+        format!("python = \"{PYTHON}\"\nplatform = \"{SANCTUARY_PLATFORM}\"\n")
+    };
     format!(
-        "[project]\nname = \"bench-{name}\"\npython = \"{PYTHON}\"\nplatform = \"{SANCTUARY_PLATFORM}\"\n\n\
+        "[project]\nname = \"bench-{name}\"\n{target}\n\
          [application]\nrequirements = [\n{reqs}]\n{extra}",
         name = set.name,
         reqs = reqs.concat(),

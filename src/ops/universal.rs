@@ -81,14 +81,23 @@ pub async fn resolve_universe<V: PackageSource>(
     }
     for _ in 0..SHARING_ROUNDS {
         let shared = shared_preferences(&resolutions, &requests);
-        let disagree: Vec<usize> = (0..resolutions.len())
-            .filter(|&i| {
-                resolutions[i]
-                    .packages
-                    .values()
-                    .any(|p| shared.get(&p.name).is_some_and(|v| *v != p.version))
-            })
-            .collect();
+        let mut disagree = Vec::new();
+        for (i, resolution) in resolutions.iter().enumerate() {
+            for p in resolution.packages.values() {
+                let Some(v) = shared.get(&p.name).filter(|v| **v != p.version) else {
+                    continue;
+                };
+                // A version this environment cannot take at all (its Requires-Python, no
+                // file for the platform) is no reason to resolve it again.
+                if static_reason(&view, &universe.targets()[i], &p.name, v, &requests[i])
+                    .await
+                    .is_none()
+                {
+                    disagree.push(i);
+                    break;
+                }
+            }
+        }
         if disagree.is_empty() {
             break;
         }
@@ -269,6 +278,50 @@ pub(crate) async fn explain_splits<V: PackageSource>(
     lines
 }
 
+/// Why `target` cannot take `name==version` whatever else is chosen: its `Requires-Python`
+/// excludes the target's Python, or no file of it can be installed there.
+async fn static_reason<V: PackageSource>(
+    view: &Arc<V>,
+    target: &Target,
+    name: &PackageName,
+    version: &Version,
+    request: &ResolveRequest,
+) -> Option<String> {
+    let files = view.files(name).await.ok()??;
+    let files = files.versions.get(version)?;
+    let python = &target.python;
+    let excluded = |f: &crate::index::DistFile| {
+        f.requires_python
+            .as_ref()
+            .filter(|s| !s.contains(python))
+            .map(ToString::to_string)
+    };
+    if let Some(spec) = files.first().and_then(excluded)
+        && files.iter().all(|f| excluded(f).is_some())
+    {
+        return Some(format!("{name} {version} requires python {spec}"));
+    }
+    let usable = files
+        .iter()
+        .filter_map(|f| f.parsed.as_wheel())
+        .any(|w| target.wheel_priority(w).is_some());
+    let sdist = files.iter().any(|f| f.parsed.as_wheel().is_none());
+    if !usable && !sdist {
+        return Some(format!(
+            "{name} {version} has no wheel for {} with Python {}",
+            target.platform_name(),
+            target.python_shown()
+        ));
+    }
+    if !usable && !request.build.allows(name) {
+        return Some(format!(
+            "{name} {version} has no wheel for {} and building it is off",
+            target.platform_name()
+        ));
+    }
+    None
+}
+
 /// Why `target` could not take `name==version`: its `Requires-Python`, no file for the
 /// platform, or else the first line of the conflict the pin runs into there.
 async fn why_not<V: PackageSource>(
@@ -278,37 +331,8 @@ async fn why_not<V: PackageSource>(
     version: &Version,
     request: &ResolveRequest,
 ) -> String {
-    if let Ok(Some(files)) = view.files(name).await
-        && let Some(files) = files.versions.get(version)
-    {
-        let python = &target.python;
-        let excluded = |f: &crate::index::DistFile| {
-            f.requires_python
-                .as_ref()
-                .filter(|s| !s.contains(python))
-                .map(ToString::to_string)
-        };
-        if let Some(spec) = files.first().and_then(excluded)
-            && files.iter().all(|f| excluded(f).is_some())
-        {
-            return format!("{name} {version} requires python {spec}");
-        }
-        let wheels: Vec<_> = files.iter().filter_map(|f| f.parsed.as_wheel()).collect();
-        let usable = wheels.iter().any(|w| target.wheel_priority(w).is_some());
-        let sdist = files.iter().any(|f| f.parsed.as_wheel().is_none());
-        if !usable && !sdist {
-            return format!(
-                "{name} {version} has no wheel for {} with Python {}",
-                target.platform_name(),
-                target.python_shown()
-            );
-        }
-        if !usable && !request.build.allows(name) {
-            return format!(
-                "{name} {version} has no wheel for {} and building it is off",
-                target.platform_name()
-            );
-        }
+    if let Some(reason) = static_reason(view, target, name, version, request).await {
+        return reason;
     }
     let mut pinned = request.clone();
     if let Ok(requirement) = Requirement::from_str(&format!("{name}=={version}")) {
