@@ -24,6 +24,7 @@ use crate::pylock::{InputSummary, LockedArtifact, LockedPackage, Lockfile};
 use crate::resolve::{
     BuildPolicy, Origin, PrereleaseMode, Resolution, ResolveRequest, RootRequirement,
 };
+use crate::target::Target;
 use crate::universe::Universe;
 
 pub(crate) fn texts(reqs: &[ManifestRequirement]) -> Vec<String> {
@@ -234,6 +235,30 @@ pub(crate) fn preferences_from(
     existing
         .map(|l| l.versions().into_iter().collect())
         .unwrap_or_default()
+}
+
+/// The versions `target` prefers when re-locking: each existing lockfile's entries for that
+/// environment first (a forked package keeps the version it had there), then any locked
+/// version of a package the environment had none of (a platform just added takes the
+/// versions the others have).
+pub(crate) fn preferences_for(
+    existing: &[Lockfile],
+    target: &Target,
+) -> HashMap<PackageName, pep440_rs::Version> {
+    let mut out = HashMap::new();
+    for lock in existing {
+        if lock.covers(target.markers()) {
+            for (name, version) in lock.for_environment(target.markers()).versions() {
+                out.entry(name).or_insert(version);
+            }
+        }
+    }
+    for lock in existing {
+        for (name, version) in lock.versions() {
+            out.entry(name).or_insert(version);
+        }
+    }
+    out
 }
 
 /// What the resolver may build, from `[build]`.

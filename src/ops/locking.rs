@@ -18,7 +18,7 @@ use super::indexes::{shared_indexes, trusted_indexes};
 use super::layers::{
     application_inputs, application_pins, application_request, chain, differences,
     foundation_inputs, foundation_pins, foundation_pins_for_key, foundation_request,
-    locked_packages,
+    locked_packages, preferences_for,
 };
 use super::local::{self, LocalProject};
 use super::lockfiles::{
@@ -454,6 +454,10 @@ async fn lock_foundation<S: LockSource>(
         .iter()
         .map(|t| ResolveRequest {
             target: t.clone(),
+            preferences: match (existing, request.upgrade_all) {
+                (Some(lock), false) => preferences_for(std::slice::from_ref(lock), t),
+                _ => HashMap::new(),
+            },
             ..base.clone()
         })
         .collect();
@@ -517,71 +521,68 @@ async fn lock_application<S: LockSource>(
     progress: &dyn LockProgress,
 ) -> Result<Vec<KeyApplication>> {
     progress.resolving("the application layer");
-    let mut preferences: HashMap<PackageName, pep440_rs::Version> = HashMap::new();
-    if !request.upgrade_all {
-        for (_, path) in application_files(&plan.dir, &plan.keys()) {
-            for (name, version) in read_existing(&path).iter().flat_map(Lockfile::versions) {
-                preferences.entry(name).or_insert(version);
-            }
-        }
-    }
-    let mut per_key = Vec::new();
-    if manifest.foundation.is_none() {
-        let view = Arc::new(source.view(application_pins(manifest, None))?);
-        let base = application_request(manifest, request, &preferences, &[]);
-        let requests: Vec<ResolveRequest> = manifest
-            .universe
-            .targets()
+    let existing: Vec<Lockfile> = if request.upgrade_all {
+        Vec::new()
+    } else {
+        application_files(&plan.dir, &plan.keys())
             .iter()
-            .map(|t| ResolveRequest {
-                target: t.clone(),
-                ..base.clone()
-            })
-            .collect();
-        let resolutions = universal::resolve_universe(
-            view,
-            &manifest.universe,
-            "the application layer",
-            requests.clone(),
-        )
-        .await?;
-        resolutions.iter().for_each(|r| warn_skipped(r, progress));
-        per_key.push(KeyApplication {
-            key: None,
-            universe: manifest.universe.clone(),
-            resolutions,
-            requests,
-            provided: BTreeSet::new(),
-        });
-        return Ok(per_key);
-    }
-    for (key, foundation) in foundations {
-        let universe = key_universe(manifest, key)?;
-        let view = Arc::new(source.view(application_pins(manifest, Some(key)))?);
+            .filter_map(|(_, path)| read_existing(path))
+            .collect()
+    };
+    // Later keys prefer what the first key chose, so the layers agree where they can.
+    let mut chosen: HashMap<PackageName, pep440_rs::Version> = HashMap::new();
+    let keys: Vec<(Option<&str>, Option<&Lockfile>)> = if manifest.foundation.is_none() {
+        vec![(None, None)]
+    } else {
+        foundations
+            .iter()
+            .map(|(k, f)| (Some(k.as_str()), Some(f)))
+            .collect()
+    };
+    let mut per_key = Vec::new();
+    for (key, foundation) in keys {
+        let universe = match key {
+            Some(key) => key_universe(manifest, key)?,
+            None => manifest.universe.clone(),
+        };
+        let view = Arc::new(source.view(application_pins(manifest, key))?);
         let mut requests = Vec::new();
         for target in universe.targets() {
-            let pins = foundation_pins(key, &foundation.for_environment(target.markers()))?;
+            let pins = match (key, foundation) {
+                (Some(key), Some(f)) => foundation_pins(key, &f.for_environment(target.markers()))?,
+                _ => Vec::new(),
+            };
+            let mut preferences = preferences_for(&existing, target);
+            for (name, version) in &chosen {
+                preferences
+                    .entry(name.clone())
+                    .or_insert_with(|| version.clone());
+            }
             requests.push(ResolveRequest {
                 target: target.clone(),
                 ..application_request(manifest, request, &preferences, &pins)
             });
         }
-        let what = format!("the application layer for {key}");
+        let what = match key {
+            Some(key) => format!("the application layer for {key}"),
+            None => "the application layer".to_string(),
+        };
         let resolutions =
             universal::resolve_universe(view, &universe, &what, requests.clone()).await?;
         resolutions.iter().for_each(|r| warn_skipped(r, progress));
-        // Later keys prefer what the first key chose, so the layers agree where they can.
         for p in resolutions.iter().flat_map(|r| r.packages.values()) {
-            preferences
+            chosen
                 .entry(p.name.clone())
                 .or_insert_with(|| p.version.clone());
         }
         per_key.push(KeyApplication {
-            key: Some(key.clone()),
+            key: key.map(str::to_string),
             universe,
             resolutions,
             requests,
-            provided: foundation.packages.iter().map(|p| p.name.clone()).collect(),
+            provided: foundation
+                .map(|f| f.packages.iter().map(|p| p.name.clone()).collect())
+                .unwrap_or_default(),
         });
     }
     check_served(manifest, &per_key)?;

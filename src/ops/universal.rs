@@ -142,7 +142,11 @@ fn environment_error(
             } else {
                 String::new()
             },
-            report,
+            // The report's own first line names the environment again.
+            report: match report.split_once('\n') {
+                Some((first, rest)) if first.starts_with("no resolution for ") => rest.to_string(),
+                _ => report,
+            },
         }
         .into(),
         e => e.into(),
@@ -165,14 +169,17 @@ fn shared_preferences(
             chosen.entry(&p.name).or_default().insert(&p.version);
         }
     }
-    let request = &requests[0];
     let mut shared = HashMap::new();
     for (name, versions) in chosen {
-        let locked = (!request.upgrade_all && !request.upgrade.contains(name))
-            .then(|| request.preferences.get(name))
-            .flatten()
-            .filter(|v| versions.contains(v));
-        let version = locked.or_else(|| versions.last().copied());
+        // The newest version some environment was asked to keep (an existing lock's) and
+        // chose, else the newest chosen.
+        let kept = requests
+            .iter()
+            .filter(|r| !r.upgrade_all && !r.upgrade.contains(name))
+            .filter_map(|r| r.preferences.get(name))
+            .filter(|v| versions.contains(v))
+            .max();
+        let version = kept.or_else(|| versions.last().copied());
         if let Some(v) = version {
             shared.insert(name.clone(), v.clone());
         }
