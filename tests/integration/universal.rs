@@ -205,6 +205,52 @@ fn sync_installs_exactly_the_linux_entries_for_the_venvs_python() {
     assert_eq!(plan["unchanged"], serde_json::json!(["app", "lib"]));
 }
 
+/// An interpreter of Python `minor` that runs: `python3.X` on PATH, else a pyenv install.
+fn interpreter(minor: &str) -> Option<PathBuf> {
+    let runs = |p: &std::path::Path| {
+        Command::new(p)
+            .args(["-c", "pass"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let on_path = PathBuf::from(format!("python{minor}"));
+    if runs(&on_path) {
+        return Some(on_path);
+    }
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{minor}."))
+        })
+        .map(|e| e.path().join(format!("bin/python{minor}")))
+        .filter(|p| runs(p))
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// A venv of the other declared minor gets the other fork of `lib`.
+#[test]
+fn a_venv_of_python_3_12_gets_the_other_fork() {
+    let Some(python) = interpreter("3.12") else {
+        eprintln!("skipping: no Python 3.12 here");
+        return;
+    };
+    let env = env();
+    env.run_ok(&["sync", "--frozen", "--python", python.to_str().unwrap()]);
+    assert_eq!(env.venv_minor(), "3.12");
+    assert_eq!(env.installed(), ["app==1.0.0", "lib==2.0.0"]);
+    let out = env.run_ok(&["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["ok"], true, "{report}");
+}
+
 /// Without `--python`, a new venv gets the newest declared minor found on PATH; the lock is
 /// read for that minor.
 #[test]
