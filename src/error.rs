@@ -44,6 +44,8 @@ pub enum ErrorKind {
     #[error(transparent)]
     Lockfiles(#[from] SelectError),
     #[error(transparent)]
+    Choice(#[from] crate::ops::environments::ChoiceError),
+    #[error(transparent)]
     Stale(#[from] StaleLockfiles),
     #[error(transparent)]
     KeySettings(#[from] KeySettingsError),
@@ -189,6 +191,7 @@ impl Error {
             K::Resolve(ResolveError::Index(e)) => index_hint(e),
             K::Origin(e) => Some(e.hint()),
             K::Lockfiles(e) => e.hint(),
+            K::Choice(e) => e.hint(),
             K::Stale(_) => Some(
                 "run `sanctuary lock` and commit the lockfiles, or sync without --locked to lock first"
                     .to_string(),

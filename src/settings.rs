@@ -118,6 +118,8 @@ pub struct ExportSettings {
     pub format: ExportFormat,
     /// Write here instead of stdout.
     pub output: Option<PathBuf>,
+    /// The declared environment to export (`--platform`, `--python`).
+    pub environment: EnvironmentRequest,
 }
 
 /// `sanctuary tree`.
@@ -129,6 +131,16 @@ pub struct TreeSettings {
     /// Show what pulls this package in.
     pub invert: Option<String>,
     pub depth: Option<usize>,
+    /// The declared environment to show (`--platform`, `--python`).
+    pub environment: EnvironmentRequest,
+}
+
+/// One environment of the manifest's, asked for by `export` and `tree`; each part defaults
+/// to the host's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnvironmentRequest {
+    pub platform: Option<String>,
+    pub python: Option<String>,
 }
 
 /// The output formats of `sanctuary diff`.

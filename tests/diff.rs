@@ -535,3 +535,98 @@ fn published_schema_matches_the_code() {
          SANCTUARY_UPDATE_SCHEMA=1 cargo test --test diff"
     );
 }
+
+/// Universal lockfiles: `lib` forked by Python minor, `macdep` for macOS only. The new side
+/// upgrades one fork, moves `macdep`'s marker and adds an environment.
+fn universal_pair() -> (Lockfile, Lockfile) {
+    let env = |py: &str, sys: &str, machine: &str| {
+        format!(
+            "python_version == '{py}' and sys_platform == '{sys}' and platform_machine == '{machine}'"
+        )
+    };
+    let forked = |name: &str, version: &str, marker: &str| LockedPackage {
+        marker: Some(marker.to_string()),
+        ..pkg(name, version, &[], false)
+    };
+    let mut old = lock(
+        "application",
+        None,
+        vec![
+            pkg("app", "1.0.0", &["lib", "macdep"], true),
+            forked("lib", "1.0.0", "python_version < '3.12'"),
+            forked("lib", "2.0.0", "python_version >= '3.12'"),
+            forked("macdep", "1.0.0", "sys_platform == 'darwin'"),
+        ],
+    );
+    old.environments = vec![
+        env("3.11", "linux", "x86_64"),
+        env("3.12", "linux", "x86_64"),
+        env("3.11", "darwin", "arm64"),
+        env("3.12", "darwin", "arm64"),
+    ];
+    let mut new = old.clone();
+    new.environments.push(env("3.13", "linux", "x86_64"));
+    new.packages[2] = forked("lib", "2.1.0", "python_version >= '3.12'");
+    new.packages[3] = forked(
+        "macdep",
+        "1.0.0",
+        "sys_platform == 'darwin' and python_version >= '3.12'",
+    );
+    (old, new)
+}
+
+#[test]
+fn a_universal_locks_marker_and_environment_changes_show_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = universal_pair();
+    std::fs::write(dir.path().join("old.toml"), old.render()).unwrap();
+    std::fs::write(dir.path().join("new.toml"), new.render()).unwrap();
+    insta::assert_snapshot!(diff_ok(dir.path(), &["old.toml", "new.toml"]), @r"
+    application layer: old.toml -> new.toml
+      + environment python_version == '3.13' and sys_platform == 'linux' and platform_machine == 'x86_64'
+      ~ lib 2.0.0 -> 2.1.0 [python_version >= '3.12']  minor upgrade (via app)
+      ~ macdep 1.0.0: marker sys_platform == 'darwin' -> sys_platform == 'darwin' and python_version >= '3.12' (via app)
+
+    2 package changes in 1 lockfile: 1 upgraded, 1 with their marker changed, environments changed in 1 lockfile
+    ");
+    insta::assert_snapshot!(
+        diff_ok(dir.path(), &["old.toml", "new.toml", "--format", "markdown"]),
+        @r"
+    ## Lockfile changes
+
+    2 package changes in 1 lockfile: 1 upgraded, 1 with their marker changed, environments changed in 1 lockfile.
+
+    ### application layer (`old.toml -> new.toml`)
+
+    Environments added: `python_version == '3.13' and sys_platform == 'linux' and platform_machine == 'x86_64'`.
+
+    | package | change | old | new | kind | via |
+    |---|---|---|---|---|---|
+    | lib [python_version >= '3.12'] | minor upgrade | 2.0.0 | 2.1.0 | transitive | app |
+    | macdep | marker sys_platform == 'darwin' -> sys_platform == 'darwin' and python_version >= '3.12' | 1.0.0 | 1.0.0 | transitive | app |
+    "
+    );
+    let json = diff_ok(dir.path(), &["old.toml", "new.toml", "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&sanctuary::pylock::diff::report_json_schema()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let file = &value["files"][0];
+    assert_eq!(file["environments"]["added"].as_array().unwrap().len(), 1);
+    let changes = file["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{json}");
+    assert_eq!(changes[0]["change"], "upgraded");
+    assert_eq!(changes[0]["marker"], "python_version >= '3.12'");
+    assert_eq!(changes[1]["change"], "marker-changed");
+    assert_eq!(
+        changes[1]["marker_change"]["old"],
+        "sys_platform == 'darwin'"
+    );
+    assert_eq!(value["summary"]["marker_changed"], 1);
+    assert_eq!(value["summary"]["environments_changed"], 1);
+}

@@ -137,6 +137,14 @@ pub struct ExportArgs {
     /// Write to this file instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// With a manifest declaring several environments: the platform whose pins to export
+    /// (one of `[project] platforms`, e.g. macos-arm64) [default: this machine's].
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// With a manifest declaring several environments: the Python minor whose pins to export
+    /// (one `python` declares, e.g. 3.12) [default: the Python of the manifest's venv].
+    #[arg(long, value_name = "VERSION")]
+    pub python: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +161,14 @@ pub struct TreeArgs {
     /// Draw this many levels below the top (0: the top only).
     #[arg(long, value_name = "N")]
     pub depth: Option<usize>,
+    /// With a manifest declaring several environments: the platform whose pins to show
+    /// (one of `[project] platforms`, e.g. macos-arm64) [default: this machine's].
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// With a manifest declaring several environments: the Python minor whose pins to show
+    /// (one `python` declares, e.g. 3.12) [default: the Python of the manifest's venv].
+    #[arg(long, value_name = "VERSION")]
+    pub python: Option<String>,
 }
 
 /// `sanctuary diff OLD NEW` or `sanctuary diff --git [REV]`.

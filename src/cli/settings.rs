@@ -18,9 +18,9 @@ use crate::index::IndexSettings;
 use crate::install::LinkMode;
 use crate::ops::lockfiles::Layer;
 use crate::settings::{
-    DetectSettings, DiffFormat, DiffSettings, DiffSource, DoctorSettings, ExportFormat,
-    ExportSettings, Freshness, GlobalSettings, InitSettings, LockSettings, NetworkSettings,
-    SyncSettings, TreeSettings,
+    DetectSettings, DiffFormat, DiffSettings, DiffSource, DoctorSettings, EnvironmentRequest,
+    ExportFormat, ExportSettings, Freshness, GlobalSettings, InitSettings, LockSettings,
+    NetworkSettings, SyncSettings, TreeSettings,
 };
 
 /// A command with its checked settings.
@@ -156,6 +156,10 @@ pub fn check(global: &GlobalArgs, command: Command) -> Result<Checked> {
                 ExportFormatArg::RequirementsTxt => ExportFormat::RequirementsTxt,
             },
             output: args.output,
+            environment: EnvironmentRequest {
+                platform: args.platform,
+                python: args.python,
+            },
         }),
         Command::Tree(args) => Checked::Tree(TreeSettings {
             global: g(),
@@ -163,6 +167,10 @@ pub fn check(global: &GlobalArgs, command: Command) -> Result<Checked> {
             key: args.key,
             invert: args.invert,
             depth: args.depth,
+            environment: EnvironmentRequest {
+                platform: args.platform,
+                python: args.python,
+            },
         }),
         Command::Diff(args) => Checked::Diff(diff(g(), args)?),
     })

@@ -17,6 +17,7 @@ use crate::install::fetch::Progress;
 use crate::install::plan::{Reason, SyncPlan};
 use crate::install::venv::Interpreter;
 use crate::manifest::Manifest;
+use crate::ops::environments;
 use crate::ops::lockfiles::{Layer, StaleLockfiles, select};
 use crate::ops::locking::{self, LockRequest};
 use crate::ops::syncing::{self, SyncOptions, SyncProgress};
@@ -31,13 +32,20 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
     let root = syncing::venv_root(&manifest, settings.venv.as_deref())?;
     let key = choose_key(settings, &manifest, &root, printer)?;
     ensure_fresh(settings, &manifest, key.as_deref(), printer)?;
+    // The environment of this machine and the venv's Python (of a new venv's interpreter):
+    // a universal lockfile is read through its markers for it.
+    let choice = environments::for_venv(&manifest, &root, settings.python.as_deref())?;
     let selection = select(&manifest, Layer::All, key.as_deref())?;
+    // Every entry's origin is checked, those of other environments too: a lockfile that
+    // points anywhere undeclared is refused whatever machine reads it.
     syncing::check_origins(&manifest, &settings.network, &selection)?;
-    let desired = syncing::desired(&manifest, &selection)?;
-    syncing::check_host(&manifest)?;
+    let (selection, environment) = environments::narrow(&manifest, selection, &choice)?;
+    let desired = syncing::desired(&manifest, &environment, &selection)?;
+    syncing::check_host(&manifest, &environment)?;
 
     if settings.dry_run {
-        let (plan, create) = syncing::plan_only(&manifest, &desired, &root, settings.exact)?;
+        let (plan, create) =
+            syncing::plan_only(&manifest, &environment, &desired, &root, settings.exact)?;
         let shown = display(&root, manifest.dir());
         let text = if settings.json {
             dry_run_json(&plan, &shown, create, key.as_deref())?
@@ -49,6 +57,7 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
     }
 
     let options = SyncOptions {
+        environment,
         python: settings.python.clone(),
         exact: settings.exact,
         link: settings.link,

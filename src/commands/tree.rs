@@ -1,5 +1,6 @@
 //! `sanctuary tree`: the dependency tree of a layer's lockfile, from the packages the layer
-//! requires itself (or, with `--invert`, from one package up to them).
+//! requires itself (or, with `--invert`, from one package up to them). Of a universal lock,
+//! the tree of one environment: `--platform` and `--python`, else the host's.
 
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -9,7 +10,8 @@ use pep508_rs::PackageName;
 use crate::bail;
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
-use crate::ops::lockfiles::select;
+use crate::ops::environments;
+use crate::ops::lockfiles::select_for;
 use crate::printer::Printer;
 use crate::pylock::graph::{Graph, TreeOptions};
 use crate::settings::TreeSettings;
@@ -17,7 +19,14 @@ use crate::settings::TreeSettings;
 /// Run `sanctuary tree`.
 pub fn tree(settings: &TreeSettings) -> Result<ExitCode> {
     let manifest = Manifest::read(&settings.global.manifest)?;
-    let selection = select(&manifest, settings.layer, settings.key.as_deref())?;
+    let asked = &settings.environment;
+    let choice = environments::for_reading(
+        &manifest,
+        asked.platform.as_deref(),
+        asked.python.as_deref(),
+        "tree",
+    )?;
+    let (selection, _) = select_for(&manifest, settings.layer, settings.key.as_deref(), &choice)?;
     let files = selection.files();
     let layer: Vec<&crate::pylock::Lockfile> = files.iter().map(|f| &f.lock).collect();
     let graph = Graph::new(

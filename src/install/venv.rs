@@ -5,7 +5,9 @@
 //! [`Interpreter::query`] runs an interpreter once (`-I -c <script>`) and reads what it says
 //! about itself as JSON. [`find_interpreter`] takes `--python` when given, otherwise searches
 //! `PATH` for `python3.X`, `python3` and `python`, skipping candidates that fail to run (a
-//! pyenv shim for a version that is not installed) or are another version.
+//! pyenv shim for a version that is not installed) or are another version;
+//! [`find_any_interpreter`] does the same for any of several versions (a manifest declaring a
+//! range of minors), the newest first.
 //!
 //! [`create`] writes the venv the way `python -m venv --without-pip --symlinks` lays it out on
 //! POSIX (`pyvenv.cfg`, `bin/python*` symlinks, `lib/pythonX.Y/site-packages`, `lib64 -> lib`,
@@ -405,6 +407,17 @@ pub fn find_interpreter(
     find_interpreter_in(requested, explicit, std::env::var_os("PATH").as_deref())
 }
 
+/// [`find_interpreter`] for any of several versions, `requested` in order of preference
+/// (newest first, for a manifest declaring a range of minors): every `python3.X` of them in
+/// that order, then `python3` and `python`, the first that matches one of them winning. With
+/// `explicit`, that interpreter, which must match one of them. Nothing is downloaded.
+pub fn find_any_interpreter(
+    requested: &[String],
+    explicit: Option<&Path>,
+) -> Result<Interpreter, VenvError> {
+    find_any_in(requested, explicit, std::env::var_os("PATH").as_deref())
+}
+
 /// [`find_interpreter`] with the value of `PATH` given (tests do not touch the process
 /// environment).
 pub(crate) fn find_interpreter_in(
@@ -412,9 +425,33 @@ pub(crate) fn find_interpreter_in(
     explicit: Option<&Path>,
     path_var: Option<&OsStr>,
 ) -> Result<Interpreter, VenvError> {
-    let Some(wanted) = parse_requested(requested) else {
-        return Err(VenvError::BadVersion(requested.to_string()));
+    find_any_in(&[requested.to_string()], explicit, path_var)
+}
+
+/// `3.12`, or `3.13, 3.12 or 3.11`: the versions asked for, in messages.
+fn requested_words(requested: &[String]) -> String {
+    match requested {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// [`find_any_interpreter`] with the value of `PATH` given.
+pub(crate) fn find_any_in(
+    requested: &[String],
+    explicit: Option<&Path>,
+    path_var: Option<&OsStr>,
+) -> Result<Interpreter, VenvError> {
+    let mut wanted = Vec::new();
+    for r in requested {
+        wanted.push(parse_requested(r).ok_or_else(|| VenvError::BadVersion(r.clone()))?);
+    }
+    let Some(first) = wanted.first() else {
+        return Err(VenvError::BadVersion(String::new()));
     };
+    let shown = requested_words(requested);
+    let matches = |i: &Interpreter| requested.iter().any(|r| i.matches(r));
     let dirs = path_dirs(path_var);
     if let Some(explicit) = explicit {
         let path = if is_bare_name(explicit) {
@@ -428,20 +465,24 @@ pub(crate) fn find_interpreter_in(
             explicit.to_path_buf()
         };
         let interpreter = Interpreter::query(&path)?;
-        if !interpreter.matches(requested) {
+        if !matches(&interpreter) {
             return Err(VenvError::Mismatch {
                 path,
                 found: interpreter.version,
-                requested: requested.to_string(),
+                requested: shown,
             });
         }
         return Ok(interpreter);
     }
-    let names = [
-        format!("python{}.{}", wanted[0], wanted[1]),
-        format!("python{}", wanted[0]),
-        "python".to_string(),
-    ];
+    let mut names: Vec<String> = Vec::new();
+    for w in &wanted {
+        let name = format!("python{}.{}", w[0], w[1]);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.push(format!("python{}", first[0]));
+    names.push("python".to_string());
     let mut seen = std::collections::HashSet::new();
     let mut tried = Vec::new();
     for name in &names {
@@ -456,7 +497,7 @@ pub(crate) fn find_interpreter_in(
                 continue;
             }
             let outcome = match Interpreter::query(&path) {
-                Ok(i) if i.matches(requested) => return Ok(i),
+                Ok(i) if matches(&i) => return Ok(i),
                 Ok(i) => CandidateOutcome::Version(i.version),
                 Err(e) => CandidateOutcome::Failed(one_line(&e)),
             };
@@ -464,7 +505,7 @@ pub(crate) fn find_interpreter_in(
         }
     }
     Err(VenvError::NotFound {
-        requested: requested.to_string(),
+        requested: shown,
         tried,
     })
 }

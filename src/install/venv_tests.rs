@@ -181,6 +181,48 @@ fn find_skips_candidates_that_fail_or_do_not_match() {
     assert_eq!(found.executable, python.executable);
 }
 
+/// A range of minors (newest first): the newest `python3.X` that runs wins over an older one
+/// and over `python3`; `--python` must be one of them, and the messages name them all.
+#[test]
+fn any_of_several_minors_prefers_the_newest_that_runs() {
+    let Some((_, python)) = real_python() else {
+        return;
+    };
+    let (major, minor) = python.major_minor();
+    let own = format!("{major}.{minor}");
+    let newer = format!("{major}.{}", minor + 1);
+    let older = format!("{major}.{}", minor.saturating_sub(1));
+    let tmp = tempfile::tempdir().unwrap();
+    let shims = tmp.path().join("shims");
+    let real = tmp.path().join("real");
+    std::fs::create_dir_all(&shims).unwrap();
+    std::fs::create_dir_all(&real).unwrap();
+    // The newer minor is only a failing shim; the own minor is real; python3 is found last.
+    write_script(&shims.join(format!("python{newer}")), FAILING_SHIM);
+    std::os::unix::fs::symlink(&python.executable, real.join(format!("python{own}"))).unwrap();
+    let path = path_of(&[&shims, &real]);
+
+    let requested = vec![newer.clone(), own.clone(), older.clone()];
+    let found = find_any_in(&requested, None, Some(&path)).unwrap();
+    assert_eq!(found.version, python.version);
+
+    let err = find_any_in(std::slice::from_ref(&newer), None, Some(&path)).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("no Python {newer} found on PATH")),
+        "{err}"
+    );
+
+    let other = vec![newer.clone(), older.clone()];
+    let err = find_any_in(&other, Some(&python.executable), Some(&path)).unwrap_err();
+    assert!(matches!(err, VenvError::Mismatch { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains(&format!("asks for Python {newer} or {older}")),
+        "{err}"
+    );
+}
+
 #[test]
 fn no_match_lists_every_candidate() {
     let Some((_, python)) = real_python() else {

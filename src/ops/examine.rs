@@ -14,13 +14,15 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::environment::{Environment, FileMismatch, FileState, InstalledDistribution};
+use crate::error::ErrorKind;
 use crate::fs::display;
 use crate::hardware::{
     self, CudaVersion, DetectReport, Detection, KeyFamily, KeySettings, REPORT_FORMAT, SelectError,
 };
 use crate::install::plan::{Desired, Reason, SyncPlan};
 use crate::manifest::Manifest;
-use crate::ops::lockfiles::{Layer, select};
+use crate::ops::environments::{self, Choice};
+use crate::ops::lockfiles::{Layer, select_for};
 use crate::ops::syncing::desired;
 
 /// The current [`EnvironmentReport::format`].
@@ -228,14 +230,28 @@ pub fn examine(
         selection,
     };
     let compared = key.is_some() || declared.is_empty();
-    let (lockfiles, locked) = if compared {
-        locked_environment(
+    // The environment of this machine and the venv's Python, as `sync` chooses it.
+    let choice = match environments::for_venv(manifest, venv, None) {
+        Ok(choice) => Some(choice),
+        Err(e) => {
+            findings.push(Finding {
+                severity: Severity::Error,
+                kind: FindingKind::Python,
+                package: None,
+                message: e.to_string(),
+                hint: e.hint(),
+            });
+            None
+        }
+    };
+    let (lockfiles, locked) = match &choice {
+        Some(choice) if compared => locked_environment(
             manifest,
             key.as_ref().map(|k| k.key.as_str()),
+            choice,
             &mut findings,
-        )
-    } else {
-        (Vec::new(), None)
+        ),
+        _ => (Vec::new(), None),
     };
 
     let mut packages = Vec::new();
@@ -332,31 +348,37 @@ fn choose_key(
 }
 
 /// The lockfiles of `key` (as shown) and the distributions they ask for, as `sync` selects
-/// them; `None` with a finding when they cannot be read.
+/// them for the environment `choice` names; `None` with a finding when they cannot be read
+/// or do not cover the environment.
 fn locked_environment(
     manifest: &Manifest,
     key: Option<&str>,
+    choice: &Choice,
     findings: &mut Vec<Finding>,
 ) -> (Vec<String>, Option<Vec<Desired>>) {
-    let lockfile_error = |message: String| Finding {
+    let lockfile_error = |message: String, hint: Option<String>| Finding {
         severity: Severity::Error,
         kind: FindingKind::Lockfile,
         package: None,
         message,
-        hint: Some("run `sanctuary lock`".to_string()),
+        hint: hint.or_else(|| Some("run `sanctuary lock`".to_string())),
     };
-    let selection = match select(manifest, Layer::All, key) {
-        Ok(selection) => selection,
+    let (selection, environment) = match select_for(manifest, Layer::All, key, choice) {
+        Ok(selected) => selected,
         Err(e) => {
-            findings.push(lockfile_error(e.innermost().to_string()));
+            let hint = match e.innermost() {
+                ErrorKind::Choice(c) => c.hint(),
+                _ => None,
+            };
+            findings.push(lockfile_error(e.innermost().to_string(), hint));
             return (Vec::new(), None);
         }
     };
     let lockfiles = selection.files().iter().map(|l| l.rel.clone()).collect();
-    match desired(manifest, &selection) {
+    match desired(manifest, &environment, &selection) {
         Ok(desired) => (lockfiles, Some(desired)),
         Err(e) => {
-            findings.push(lockfile_error(e.to_string()));
+            findings.push(lockfile_error(e.to_string(), None));
             (lockfiles, None)
         }
     }
@@ -367,7 +389,17 @@ fn environment_findings(manifest: &Manifest, env: &Environment, findings: &mut V
     let base = manifest.dir();
     if let Some(py) = &env.python {
         let minor: Vec<&str> = py.split('.').take(2).collect();
-        if minor.join(".") != manifest.python {
+        let minor = minor.join(".");
+        // A universe of several minors takes any of them (each has its environment).
+        let declared = if manifest.universe.is_universal() {
+            manifest.universe.targets().iter().any(|t| {
+                let (major, m) = t.python_minor();
+                format!("{major}.{m}") == minor
+            })
+        } else {
+            minor == manifest.python
+        };
+        if !declared {
             findings.push(Finding {
                 severity: Severity::Warning,
                 kind: FindingKind::Python,

@@ -1,6 +1,7 @@
 //! The project's lockfile set: the file names of each layer and key, choosing and reading the
-//! files of a layer for a key, why a file is stale (as values, for `lock --check`, `sync
-//! --locked` and re-locking), and writing a set of lockfiles all or nothing.
+//! files of a layer for a key (and seeing them from one environment: [`select_for`]), why a
+//! file is stale (as values, for `lock --check`, `sync --locked` and re-locking), and writing
+//! a set of lockfiles all or nothing.
 //!
 //! Every lockfile lives in `<manifest dir>/lockfiles/`: `pylock.foundation-<key>.toml` for
 //! each hardware key, and `pylock.application.toml`, or `pylock.application-<key>.toml` when
@@ -8,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::environments::{Choice, ChosenEnv};
 use crate::error::{Context as _, Result};
 use crate::fs::Staged;
 use crate::manifest::Manifest;
@@ -259,6 +261,17 @@ pub fn select(manifest: &Manifest, layer: Layer, key: Option<&str>) -> Result<Se
         beneath,
         declared,
     })
+}
+
+/// [`select`], seen from the environment `choice` names (see [`super::environments`]): a
+/// universal lockfile's entries whose markers hold there, with the environment chosen.
+pub fn select_for(
+    manifest: &Manifest,
+    layer: Layer,
+    key: Option<&str>,
+    choice: &Choice,
+) -> Result<(Selection, ChosenEnv)> {
+    super::environments::narrow(manifest, select(manifest, layer, key)?, choice)
 }
 
 /// Why one lockfile cannot be used as it is.

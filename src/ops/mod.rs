@@ -5,6 +5,8 @@
 //!
 //! - [`lockfiles`]: the project's lockfile set (names, selection per layer and key, staleness,
 //!   all-or-nothing writing).
+//! - [`environments`]: which declared environment a command installs or reads, and the
+//!   lockfiles seen from it (a universal lock's markers evaluated).
 //! - [`indexes`]: the declared indexes as the client needs them, and as the origins a
 //!   lockfile's artifacts may come from.
 //! - [`layers`] and [`locking`]: locking, per key the Foundation, then the Application
@@ -13,6 +15,7 @@
 //! - [`examine`]: an environment against the lockfiles, with the comparison `sync` plans with.
 
 pub mod building;
+pub mod environments;
 pub mod examine;
 pub mod git;
 pub mod indexes;

@@ -16,6 +16,7 @@ use futures::StreamExt as _;
 use pep508_rs::PackageName;
 
 use super::building::{WheelBuilds, build_wheels};
+use super::environments::ChosenEnv;
 use super::indexes::{index_urls, trusted_indexes};
 use super::local;
 use super::lockfiles::{Loaded, Selection, Staleness};
@@ -38,6 +39,7 @@ use crate::pylock::{
     LocalSource as LockedSource, LockedArtifact, LockedPackage, LockedSdist, LockedWheel,
 };
 use crate::settings::NetworkSettings;
+use crate::target::Target;
 use crate::wheel::WheelFilename;
 
 /// The hardware key to install (with why), or `None` when the manifest has no Foundation.
@@ -77,8 +79,13 @@ pub fn check_origins(
     Ok(())
 }
 
-/// One entry per locked package, Foundation first, with the best wheel for the target.
-pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired>> {
+/// One entry per locked package, Foundation first, with the best wheel for the chosen
+/// environment (`selection` seen from it: [`super::lockfiles::select_for`]).
+pub fn desired(
+    manifest: &Manifest,
+    environment: &ChosenEnv,
+    selection: &Selection,
+) -> Result<Vec<Desired>> {
     let mut out: BTreeMap<PackageName, Desired> = BTreeMap::new();
     let layers: Vec<(String, &Loaded)> = selection
         .foundation
@@ -97,8 +104,10 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
         )
         .collect();
     for (layer, loaded) in layers {
-        if loaded.lock.tool.python != manifest.python
-            || loaded.lock.tool.platform != manifest.target.platform_name()
+        // A universal lockfile was checked to cover the environment instead.
+        if !environment.universal
+            && (loaded.lock.tool.python != manifest.python
+                || loaded.lock.tool.platform != manifest.target.platform_name())
         {
             tracing::warn!(
                 "{} was locked for Python {} on {}; the manifest targets Python {} on {}",
@@ -110,7 +119,7 @@ pub fn desired(manifest: &Manifest, selection: &Selection) -> Result<Vec<Desired
             );
         }
         for package in &loaded.lock.packages {
-            let (artifact, build) = match best_wheel(manifest, &loaded.rel, package)? {
+            let (artifact, build) = match best_wheel(&environment.target, &loaded.rel, package)? {
                 Chosen::Wheel(wheel) => (wheel, None),
                 Chosen::Sdist(sdist) => (sdist, Some(recipe(manifest, selection, package))),
                 Chosen::Local(source) => {
@@ -336,13 +345,9 @@ fn recipe(manifest: &Manifest, selection: &Selection, package: &LockedPackage) -
     }
 }
 
-/// The wheel of `package` that fits the target best, else its sdist; an error naming the
+/// The wheel of `package` that fits `target` best, else its sdist; an error naming the
 /// package when there is neither. A local project (a directory, a git commit) is built.
-fn best_wheel<'a>(
-    manifest: &Manifest,
-    rel: &str,
-    package: &'a LockedPackage,
-) -> Result<Chosen<'a>> {
+fn best_wheel<'a>(target: &Target, rel: &str, package: &'a LockedPackage) -> Result<Chosen<'a>> {
     if let Some(source) = &package.source {
         return Ok(Chosen::Local(source));
     }
@@ -351,7 +356,7 @@ fn best_wheel<'a>(
         .iter()
         .filter_map(|w| {
             let parsed: WheelFilename = w.name.parse().ok()?;
-            Some((manifest.target.wheel_priority(&parsed)?, w))
+            Some((target.wheel_priority(&parsed)?, w))
         })
         .max_by_key(|(p, _)| *p)
         .map(|(_, w)| w);
@@ -365,7 +370,7 @@ fn best_wheel<'a>(
         "{rel}: {} {} has no wheel for {} (locked wheels: {})",
         package.name,
         package.version,
-        manifest.target,
+        target,
         if package.wheels.is_empty() {
             "none".to_string()
         } else {
@@ -379,28 +384,29 @@ fn best_wheel<'a>(
     );
 }
 
-/// The manifest's platform must be this machine's.
-pub fn check_host(manifest: &Manifest) -> Result<()> {
+/// The chosen environment's platform must be this machine's (a manifest with one environment
+/// may name another platform; one with several is read for this machine's).
+pub fn check_host(manifest: &Manifest, environment: &ChosenEnv) -> Result<()> {
     let host = crate::target::host()?;
-    if !manifest.target.platform.same_system(&host) {
+    if !environment.target.platform.same_system(&host) {
         bail!(
             "{} targets {}, which cannot run on this machine",
             manifest.path.display(),
-            manifest.target.platform_name()
+            environment.target.platform_name()
         );
     }
     Ok(())
 }
 
-/// The venv's interpreter must be the manifest's Python.
-pub fn check_venv_python(manifest: &Manifest, root: &Path) -> Result<()> {
+/// The venv's interpreter must be the chosen environment's Python.
+pub fn check_venv_python(manifest: &Manifest, environment: &ChosenEnv, root: &Path) -> Result<()> {
     match venvs::venv_python_version(root)? {
-        Some(version) if venvs::python_matches(&version, &manifest.python) => Ok(()),
+        Some(version) if venvs::python_matches(&version, &environment.python) => Ok(()),
         Some(version) => Err(Error::msg(format!(
             "{} runs Python {version}, but {} asks for Python {}",
             root.display(),
             manifest.path.display(),
-            manifest.python
+            environment.python
         ))
         .context("the environment's interpreter does not match the manifest")),
         None => bail!("{}/pyvenv.cfg names no Python version", root.display()),
@@ -422,13 +428,14 @@ pub fn remembered_key(root: &Path) -> Option<String> {
 /// exist yet).
 pub fn plan_only(
     manifest: &Manifest,
+    chosen: &ChosenEnv,
     desired: &[Desired],
     root: &Path,
     exact: bool,
 ) -> Result<(SyncPlan, bool)> {
     let exists = root.join("pyvenv.cfg").is_file();
     let environment = if exists {
-        check_venv_python(manifest, root)?;
+        check_venv_python(manifest, chosen, root)?;
         Environment::read(root)?
     } else {
         empty_environment(root)
@@ -463,6 +470,8 @@ pub trait SyncProgress: Sync {
 /// How a sync installs.
 #[derive(Clone, Debug)]
 pub struct SyncOptions {
+    /// The environment installed (its Python, and the interpreter that chose it).
+    pub environment: ChosenEnv,
     /// The interpreter for a new venv (a path, or a name on PATH).
     pub python: Option<PathBuf>,
     /// Remove what the lockfiles do not list.
@@ -506,11 +515,15 @@ pub fn sync(
     let mut unpacked: HashMap<String, UnpackedWheel> = HashMap::new();
     let mut downloaded = (0usize, 0u64);
     let mut fetch_time = Duration::ZERO;
+    let chosen = &options.environment;
     let venv = if root.join("pyvenv.cfg").is_file() {
-        check_venv_python(manifest, root)?;
+        check_venv_python(manifest, chosen, root)?;
         Venv::from_root(root)?
     } else {
-        let interpreter = venvs::find_interpreter(&manifest.python, options.python.as_deref())?;
+        let interpreter = match &chosen.interpreter {
+            Some(found) => found.clone(),
+            None => venvs::find_interpreter(&chosen.python, options.python.as_deref())?,
+        };
         let plan = SyncPlan::new(desired, &empty_environment(root), options.exact);
         let fetch_started = Instant::now();
         downloaded = fetch_all(network, &plan, &auth, &mut unpacked, progress)?;
@@ -878,10 +891,12 @@ mod tests {
         let m = manifest();
         let wheel = "demo-1.0-py3-none-any.whl";
         let both = package(&[wheel], true, None);
-        assert!(matches!(best_wheel(&m, "f.toml", &both), Ok(Chosen::Wheel(w)) if w.name == wheel));
+        assert!(
+            matches!(best_wheel(&m.target, "f.toml", &both), Ok(Chosen::Wheel(w)) if w.name == wheel)
+        );
         let sdist_only = package(&[], true, None);
         assert!(matches!(
-            best_wheel(&m, "f.toml", &sdist_only),
+            best_wheel(&m.target, "f.toml", &sdist_only),
             Ok(Chosen::Sdist(s)) if s.name == "demo-1.0.tar.gz"
         ));
         let dir = LocalSource::Directory {
@@ -889,6 +904,8 @@ mod tests {
             editable: false,
         };
         let local = package(&[], false, Some(dir.clone()));
-        assert!(matches!(best_wheel(&m, "f.toml", &local), Ok(Chosen::Local(s)) if *s == dir));
+        assert!(
+            matches!(best_wheel(&m.target, "f.toml", &local), Ok(Chosen::Local(s)) if *s == dir)
+        );
     }
 }

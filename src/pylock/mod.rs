@@ -406,7 +406,9 @@ impl Lockfile {
 
     /// The lock as seen from `env`: the entries whose marker holds there (at most one per
     /// package: the reader refuses overlapping entries it can see, and this keeps the first),
-    /// each entry's marker dropped and its dependencies limited to the packages kept.
+    /// each entry's marker dropped and its dependencies on packages of this lock limited to the
+    /// packages kept. A dependency on a package the lock does not hold at all (an Application
+    /// package's on a Foundation one, which lives in the other lockfile) is kept.
     /// `environments` is left as it was, so the caller can still say what the lock covers.
     pub fn for_environment(&self, env: &MarkerEnvironment) -> Lockfile {
         let mut kept: Vec<LockedPackage> = Vec::new();
@@ -424,8 +426,11 @@ impl Lockfile {
         }
         let names: std::collections::BTreeSet<PackageName> =
             kept.iter().map(|p| p.name.clone()).collect();
+        let held: std::collections::BTreeSet<&PackageName> =
+            self.packages.iter().map(|p| &p.name).collect();
         for p in &mut kept {
-            p.dependencies.retain(|d| names.contains(d));
+            p.dependencies
+                .retain(|d| names.contains(d) || !held.contains(d));
         }
         Lockfile {
             packages: kept,

@@ -708,3 +708,104 @@ proptest! {
         prop_assert_eq!(back.packages, expected);
     }
 }
+
+/// A universal lock: `pydantic` in two versions split by Python minor, `mac-only` for macOS
+/// alone (pydantic 2.9.2 depends on it), over four environments.
+fn universal_sample() -> Lockfile {
+    let mut lock = sample();
+    lock.environments = [("3.11", "linux", "x86_64"), ("3.12", "linux", "x86_64")]
+        .iter()
+        .chain(&[("3.11", "darwin", "arm64"), ("3.12", "darwin", "arm64")])
+        .map(|(py, sys, machine)| {
+            format!(
+                "python_version == '{py}' and sys_platform == '{sys}' and platform_machine == '{machine}'"
+            )
+        })
+        .collect();
+    let new = &mut lock.packages[0];
+    new.marker = Some("python_version >= '3.12'".into());
+    new.dependencies.push(name("mac-only"));
+    let mut old = new.clone();
+    old.version = Version::from_str("1.10.0").unwrap();
+    old.marker = Some("python_version < '3.12'".into());
+    old.dependencies = vec![name("annotated-types")];
+    old.wheels[0].name = "pydantic-1.10.0-py3-none-any.whl".into();
+    old.wheels[0].url = "https://files.example/pydantic-1.10.0-py3-none-any.whl".into();
+    let mut mac = lock.packages[1].clone();
+    mac.name = name("mac-only");
+    mac.marker = Some("sys_platform == 'darwin'".into());
+    mac.wheels[0].name = "mac_only-0.7.0-py3-none-any.whl".into();
+    mac.wheels[0].url = "https://files.example/mac_only-0.7.0-py3-none-any.whl".into();
+    lock.packages.push(old);
+    lock.packages.push(mac);
+    lock
+}
+
+fn markers_of(python: &str, platform: &str) -> pep508_rs::MarkerEnvironment {
+    crate::target::Target::new(python, Some(platform))
+        .unwrap()
+        .markers()
+        .clone()
+}
+
+/// Each environment sees exactly its entries, markers dropped: the fork of its minor, the
+/// macOS-only package on macOS alone (and the dependency on it only there), and a dependency
+/// on a package the lock does not hold (a Foundation package, in the other lockfile) kept.
+#[test]
+fn for_environment_keeps_the_entries_whose_marker_holds() {
+    let lock = Lockfile::parse(&universal_sample().render()).unwrap();
+    assert!(lock.is_universal());
+    let pins = |l: &Lockfile| {
+        l.packages
+            .iter()
+            .map(|p| format!("{}=={}", p.name, p.version))
+            .collect::<Vec<_>>()
+    };
+    let linux_311 = lock.for_environment(&markers_of("3.11", "linux-x86_64"));
+    assert_eq!(
+        pins(&linux_311),
+        ["annotated-types==0.7.0", "pydantic==1.10.0"]
+    );
+    assert!(linux_311.packages.iter().all(|p| p.marker.is_none()));
+    let linux_312 = lock.for_environment(&markers_of("3.12", "linux-x86_64"));
+    assert_eq!(
+        pins(&linux_312),
+        ["annotated-types==0.7.0", "pydantic==2.9.2"]
+    );
+    let pydantic = &linux_312.packages[1];
+    assert_eq!(
+        pydantic.dependencies,
+        [name("annotated-types"), name("pydantic-core")],
+        "mac-only dropped, pydantic-core (held by no entry of this lock) kept"
+    );
+    let mac_312 = lock.for_environment(&markers_of("3.12", "macos-arm64"));
+    assert_eq!(
+        pins(&mac_312),
+        [
+            "annotated-types==0.7.0",
+            "mac-only==0.7.0",
+            "pydantic==2.9.2"
+        ]
+    );
+    assert!(mac_312.packages[2].dependencies.contains(&name("mac-only")));
+
+    assert!(lock.covers(&markers_of("3.11", "macos-arm64")));
+    assert!(!lock.covers(&markers_of("3.10", "linux-x86_64")));
+    assert!(!lock.covers(&markers_of("3.12", "windows-x86_64")));
+}
+
+/// A package locked twice needs a marker on every entry: which one a host installs is
+/// otherwise undecidable.
+#[test]
+fn a_repeated_package_without_a_marker_is_refused_when_read() {
+    let mut lock = universal_sample();
+    lock.packages[2].marker = None;
+    let err = Lockfile::parse(&lock.render()).unwrap_err().to_string();
+    assert!(
+        err.contains("package `pydantic`") && err.contains("`marker`"),
+        "{err}"
+    );
+    assert!(err.contains("locked more than once"), "{err}");
+    // With its marker, it reads.
+    assert!(Lockfile::parse(&universal_sample().render()).is_ok());
+}

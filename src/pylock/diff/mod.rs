@@ -12,6 +12,12 @@
 //! Every change says whether the package is a direct requirement, or which direct package
 //! pulled it in (`via peft -> accelerate`), walking `dependencies` in the new lockfile (the old
 //! one for removals).
+//!
+//! A universal lockfile may hold a package several times, each entry for the environments its
+//! `marker` names (forks). Entries pair by name and marker (and version), so a fork gained or
+//! lost shows as an entry added or removed with its marker, a marker that moved for the same
+//! version as `marker-changed`, and a change of the lockfile's `environments` on the file.
+//! For lockfiles without markers, the report is what it always was.
 
 use pep440_rs::Version;
 use schemars::JsonSchema;
@@ -66,8 +72,19 @@ pub struct FileDiff {
     /// The new file; null when the lockfile was removed.
     pub new_path: Option<String>,
     pub status: FileStatus,
+    /// The lockfile's `environments` that were added or removed; absent when they did not
+    /// change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<EnvironmentsChange>,
     /// Sorted by package name.
     pub changes: Vec<PackageChange>,
+}
+
+/// The environments (PEP 508 markers) a lockfile covers that came or went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct EnvironmentsChange {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
 }
 
 /// What happened to a lockfile as a whole.
@@ -104,6 +121,21 @@ pub struct PackageChange {
     /// For `artifact-changed` and `wheels-changed`: what changed, sorted by file name. For a
     /// directory or git package (of any change kind): how its source moved, last.
     pub artifacts: Vec<ArtifactChange>,
+    /// The PEP 508 marker of the entry (the new one, or the old one when removed): the
+    /// environments a universal lock's entry is for; absent for an entry for every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+    /// When the entry's marker moved (`marker-changed`, or with a version change): the old
+    /// and the new marker; absent when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker_change: Option<MarkerChange>,
+}
+
+/// A marker before and after; null for an entry of every environment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct MarkerChange {
+    pub old: Option<String>,
+    pub new: Option<String>,
 }
 
 /// The kind of a package change.
@@ -126,6 +158,8 @@ pub enum ChangeKind {
     /// another repository, subdirectory or path, editable or not; or a package that moved
     /// between an index and a directory or repository.
     SourceChanged,
+    /// The same version, for other environments: its marker changed (a universal lock).
+    MarkerChanged,
 }
 
 /// Which part of a version moved, from the release segments (`1.2.3`: major 1, minor 2,
@@ -212,6 +246,16 @@ pub struct Summary {
     pub artifact_changed: usize,
     pub wheels_changed: usize,
     pub source_changed: usize,
+    /// Entries of the same version whose marker changed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub marker_changed: usize,
+    /// Lockfiles whose `environments` changed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub environments_changed: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One side-by-side pair to compare: a lockfile on either side or both.
@@ -234,10 +278,14 @@ impl DiffReport {
                 // Grouped by what the newest side says it is.
                 let tool = &p.new.as_ref().or(p.old.as_ref()).expect("one side").tool;
                 let changes = compare(p.old.as_ref(), p.new.as_ref());
+                let environments = match (&p.old, &p.new) {
+                    (Some(o), Some(n)) => environments_change(o, n),
+                    _ => None,
+                };
                 let status = match (&p.old, &p.new) {
                     (None, _) => FileStatus::Added,
                     (_, None) => FileStatus::Removed,
-                    _ if changes.is_empty() => FileStatus::Unchanged,
+                    _ if changes.is_empty() && environments.is_none() => FileStatus::Unchanged,
                     _ => FileStatus::Changed,
                 };
                 FileDiff {
@@ -247,6 +295,7 @@ impl DiffReport {
                     old_path: p.old_path.clone(),
                     new_path: p.new_path.clone(),
                     status,
+                    environments,
                     changes,
                 }
             })
@@ -263,6 +312,9 @@ impl DiffReport {
             if f.status != FileStatus::Unchanged {
                 summary.files_changed += 1;
             }
+            if f.environments.is_some() {
+                summary.environments_changed += 1;
+            }
             for c in &f.changes {
                 summary.changes += 1;
                 *match c.change {
@@ -274,6 +326,7 @@ impl DiffReport {
                     ChangeKind::ArtifactChanged => &mut summary.artifact_changed,
                     ChangeKind::WheelsChanged => &mut summary.wheels_changed,
                     ChangeKind::SourceChanged => &mut summary.source_changed,
+                    ChangeKind::MarkerChanged => &mut summary.marker_changed,
                 } += 1;
             }
         }
@@ -310,12 +363,12 @@ pub fn report_json_schema() -> String {
 }
 
 /// The changes from `old` to `new` (either may be missing: all added, all removed), sorted by
-/// package name.
+/// package name (a forked package's entries by version, then marker).
 pub fn compare(old: Option<&Lockfile>, new: Option<&Lockfile>) -> Vec<PackageChange> {
-    fn index(lock: Option<&Lockfile>) -> BTreeMap<String, &LockedPackage> {
-        let mut map = BTreeMap::new();
+    fn index(lock: Option<&Lockfile>) -> BTreeMap<String, Vec<&LockedPackage>> {
+        let mut map: BTreeMap<String, Vec<&LockedPackage>> = BTreeMap::new();
         for p in lock.map(|l| l.packages.as_slice()).unwrap_or_default() {
-            map.entry(p.name.to_string()).or_insert(p);
+            map.entry(p.name.to_string()).or_default().push(p);
         }
         map
     }
@@ -332,50 +385,134 @@ pub fn compare(old: Option<&Lockfile>, new: Option<&Lockfile>) -> Vec<PackageCha
     names.dedup();
     let mut out = Vec::new();
     for name in names {
-        let (o, n) = (old_pkgs.get(name), new_pkgs.get(name));
-        let (change, bump, artifacts) = match (o, n) {
-            (None, Some(_)) => (ChangeKind::Added, None, Vec::new()),
-            (Some(_), None) => (ChangeKind::Removed, None, Vec::new()),
-            (Some(o), Some(n)) if o.version != n.version => {
-                let sources = source_changes(o, n);
-                match classify(&o.version, &n.version) {
-                    None => (ChangeKind::LocalLabel, None, sources),
-                    Some((kind, bump)) => (kind, Some(bump), sources),
-                }
-            }
-            (Some(o), Some(n)) => {
-                let mut artifacts = artifact_changes(o, n);
-                artifacts.extend(source_changes(o, n));
-                if artifacts.is_empty() {
-                    continue;
-                }
-                let kind = if artifacts.iter().any(|a| a.change.is_suspicious()) {
-                    ChangeKind::ArtifactChanged
-                } else if artifacts.iter().any(|a| a.change.is_source()) {
-                    ChangeKind::SourceChanged
-                } else {
-                    ChangeKind::WheelsChanged
-                };
-                (kind, None, artifacts)
-            }
-            (None, None) => continue,
-        };
-        let (pkg, via) = match n {
-            Some(p) => (p, lookup(&new_via, name)),
-            None => (o.expect("one side"), lookup(&old_via, name)),
-        };
-        out.push(PackageChange {
-            name: name.clone(),
-            change,
-            bump,
-            old: o.map(|p| p.version.to_string()),
-            new: n.map(|p| p.version.to_string()),
-            direct: pkg.direct,
-            via: if pkg.direct { Vec::new() } else { via },
-            artifacts,
-        });
+        let none = Vec::new();
+        let olds = old_pkgs.get(name).unwrap_or(&none);
+        let news = new_pkgs.get(name).unwrap_or(&none);
+        for (o, n) in pair_entries(olds, news) {
+            let Some((change, bump, artifacts)) = classify_pair(o, n) else {
+                continue;
+            };
+            let (pkg, via) = match n {
+                Some(p) => (p, lookup(&new_via, name)),
+                None => (o.expect("one side"), lookup(&old_via, name)),
+            };
+            let marker_change = match (o, n) {
+                (Some(o), Some(n)) if o.marker != n.marker => Some(MarkerChange {
+                    old: o.marker.clone(),
+                    new: n.marker.clone(),
+                }),
+                _ => None,
+            };
+            out.push(PackageChange {
+                name: name.clone(),
+                change,
+                bump,
+                old: o.map(|p| p.version.to_string()),
+                new: n.map(|p| p.version.to_string()),
+                direct: pkg.direct,
+                via: if pkg.direct { Vec::new() } else { via },
+                artifacts,
+                marker: pkg.marker.clone(),
+                marker_change,
+            });
+        }
     }
     out
+}
+
+/// An old and a new entry of one package, either missing.
+type Pair<'a> = (Option<&'a LockedPackage>, Option<&'a LockedPackage>);
+
+/// The entries of one package on both sides, paired: the same version and marker first, then
+/// the same marker (a fork's version moved), then the same version (its marker moved), then
+/// the last one left on each side; whatever is left was added or removed. One entry on each
+/// side (every lockfile without forks) always pairs.
+fn pair_entries<'a>(olds: &[&'a LockedPackage], news: &[&'a LockedPackage]) -> Vec<Pair<'a>> {
+    let mut old_left: Vec<Option<&LockedPackage>> = olds.iter().copied().map(Some).collect();
+    let mut new_left: Vec<Option<&LockedPackage>> = news.iter().copied().map(Some).collect();
+    let mut pairs: Vec<Pair<'a>> = Vec::new();
+    let rules: [fn(&LockedPackage, &LockedPackage) -> bool; 3] = [
+        |o, n| o.version == n.version && o.marker == n.marker,
+        |o, n| o.marker == n.marker,
+        |o, n| o.version == n.version,
+    ];
+    for same in rules {
+        for o in old_left.iter_mut() {
+            let Some(op) = *o else { continue };
+            if let Some(n) = new_left
+                .iter_mut()
+                .find(|n| n.is_some_and(|np| same(op, np)))
+            {
+                pairs.push((o.take(), n.take()));
+            }
+        }
+    }
+    let rest_old: Vec<&LockedPackage> = old_left.into_iter().flatten().collect();
+    let rest_new: Vec<&LockedPackage> = new_left.into_iter().flatten().collect();
+    if let ([o], [n]) = (rest_old.as_slice(), rest_new.as_slice()) {
+        pairs.push((Some(o), Some(n)));
+    } else {
+        pairs.extend(rest_old.into_iter().map(|o| (Some(o), None)));
+        pairs.extend(rest_new.into_iter().map(|n| (None, Some(n))));
+    }
+    let key = |(o, n): &Pair<'a>| {
+        let p = n.or(*o).expect("one side");
+        (p.version.clone(), p.marker.clone())
+    };
+    pairs.sort_by_key(key);
+    pairs
+}
+
+/// What changed between two paired entries; `None` when nothing did.
+fn classify_pair(
+    o: Option<&LockedPackage>,
+    n: Option<&LockedPackage>,
+) -> Option<(ChangeKind, Option<Bump>, Vec<ArtifactChange>)> {
+    Some(match (o, n) {
+        (None, Some(_)) => (ChangeKind::Added, None, Vec::new()),
+        (Some(_), None) => (ChangeKind::Removed, None, Vec::new()),
+        (Some(o), Some(n)) if o.version != n.version => {
+            let sources = source_changes(o, n);
+            match classify(&o.version, &n.version) {
+                None => (ChangeKind::LocalLabel, None, sources),
+                Some((kind, bump)) => (kind, Some(bump), sources),
+            }
+        }
+        (Some(o), Some(n)) => {
+            let mut artifacts = artifact_changes(o, n);
+            artifacts.extend(source_changes(o, n));
+            let kind = if artifacts.iter().any(|a| a.change.is_suspicious()) {
+                ChangeKind::ArtifactChanged
+            } else if o.marker != n.marker {
+                ChangeKind::MarkerChanged
+            } else if artifacts.is_empty() {
+                return None;
+            } else if artifacts.iter().any(|a| a.change.is_source()) {
+                ChangeKind::SourceChanged
+            } else {
+                ChangeKind::WheelsChanged
+            };
+            (kind, None, artifacts)
+        }
+        (None, None) => return None,
+    })
+}
+
+/// The `environments` of `old` and `new` that differ; `None` when none does.
+fn environments_change(old: &Lockfile, new: &Lockfile) -> Option<EnvironmentsChange> {
+    let added: Vec<String> = new
+        .environments
+        .iter()
+        .filter(|e| !old.environments.contains(e))
+        .cloned()
+        .collect();
+    let removed: Vec<String> = old
+        .environments
+        .iter()
+        .filter(|e| !new.environments.contains(e))
+        .cloned()
+        .collect();
+    (!added.is_empty() || !removed.is_empty()).then_some(EnvironmentsChange { added, removed })
 }
 
 /// The lines `sanctuary lock` prints under a lockfile it wrote: the text rendering of the

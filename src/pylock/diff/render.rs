@@ -23,6 +23,9 @@ impl DiffReport {
             }
             let header = format!("{}: {}{}", group_title(f), f.name, file_note(f));
             let _ = writeln!(out, "{}", paint.bold(&header));
+            for line in environment_lines(f, paint) {
+                let _ = writeln!(out, "  {line}");
+            }
             for line in change_lines(&f.changes, paint) {
                 let _ = writeln!(out, "  {line}");
             }
@@ -81,6 +84,17 @@ impl DiffReport {
                 f.name,
                 file_note(f)
             );
+            if let Some(e) = &f.environments {
+                for (what, markers) in [("added", &e.added), ("removed", &e.removed)] {
+                    if !markers.is_empty() {
+                        let list: Vec<String> = markers.iter().map(|m| format!("`{m}`")).collect();
+                        let _ = writeln!(out, "Environments {what}: {}.\n", list.join(", "));
+                    }
+                }
+                if f.changes.is_empty() {
+                    continue;
+                }
+            }
             let loud: Vec<&PackageChange> = f
                 .changes
                 .iter()
@@ -106,7 +120,7 @@ impl DiffReport {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} |",
-                    cell(&c.name),
+                    cell(&format!("{}{}", c.name, marker_suffix(c))),
                     change,
                     cell(c.old.as_deref().unwrap_or("")),
                     cell(c.new.as_deref().unwrap_or("")),
@@ -130,10 +144,17 @@ impl DiffReport {
             (s.local_label, "local label only"),
             (s.wheels_changed, "with files added or removed"),
             (s.source_changed, "with their source moved"),
+            (s.marker_changed, "with their marker changed"),
         ]
         .into_iter()
         .filter(|(n, _)| *n > 0)
         .map(|(n, what)| format!("{n} {what}"))
+        .chain((s.environments_changed > 0).then(|| {
+            format!(
+                "environments changed in {}",
+                plural(s.environments_changed, "lockfile")
+            )
+        }))
         .collect()
     }
 }
@@ -194,7 +215,14 @@ fn change_words(c: &PackageChange) -> String {
         ChangeKind::ArtifactChanged | ChangeKind::WheelsChanged | ChangeKind::SourceChanged => {
             file_words(c)
         }
+        ChangeKind::MarkerChanged => file_words(c),
     };
+    if let Some(m) = &c.marker_change {
+        parts.insert(
+            usize::from(c.change != ChangeKind::MarkerChanged).min(parts.len()),
+            marker_words(m),
+        );
+    }
     parts.extend(
         c.artifacts
             .iter()
@@ -306,9 +334,9 @@ fn artifact_sentences(c: &PackageChange, markdown: bool) -> Vec<String> {
             "the same file now comes from elsewhere or was altered"
         };
         let name = if markdown {
-            format!("**{} {version}**", c.name)
+            format!("**{} {version}**{}", c.name, marker_suffix(c))
         } else {
-            format!("{} {version}", c.name)
+            format!("{} {version}{}", c.name, marker_suffix(c))
         };
         out.push(format!(
             "{name}: artifact {} {} — {why}",
@@ -341,20 +369,29 @@ pub(super) fn change_lines(changes: &[PackageChange], paint: Paint) -> Vec<Strin
                     rest.push(file_line(c, a, &origin, paint));
                 }
             }
+            ChangeKind::MarkerChanged => {
+                if let Some(m) = &c.marker_change {
+                    let line = format!("~ {} {new}: {}", c.name, marker_words(m));
+                    rest.push(format!("{} {origin}", paint.cyan(&line)));
+                }
+                for a in &c.artifacts {
+                    rest.push(file_line(c, a, &origin, paint));
+                }
+            }
             ChangeKind::Added => {
                 rest.push(format!(
                     "{} {origin}",
-                    paint.green(&format!("+ {} {new}", c.name))
+                    paint.green(&format!("+ {} {new}{}", c.name, marker_suffix(c)))
                 ));
             }
             ChangeKind::Removed => {
                 rest.push(format!(
                     "{} {origin}",
-                    paint.red(&format!("- {} {old}", c.name))
+                    paint.red(&format!("- {} {old}{}", c.name, marker_suffix(c)))
                 ));
             }
             ChangeKind::Upgraded | ChangeKind::Downgraded | ChangeKind::LocalLabel => {
-                let line = format!("~ {} {old} -> {new}", c.name);
+                let line = format!("~ {} {old} -> {new}{}", c.name, marker_suffix(c));
                 let line = match c.change {
                     ChangeKind::Upgraded => paint.yellow(&line),
                     ChangeKind::Downgraded => paint.magenta(&line),
@@ -371,7 +408,7 @@ pub(super) fn change_lines(changes: &[PackageChange], paint: Paint) -> Vec<Strin
 /// `* torch 2.9.0: wheel F added`, `* demo 1.0: sdist F removed`,
 /// `~ lib 0.1.0: commit abc1234 -> def5678`.
 fn file_line(c: &PackageChange, a: &ArtifactChange, origin: &str, paint: Paint) -> String {
-    let version = c.new.as_deref().unwrap_or("");
+    let version = format!("{}{}", c.new.as_deref().unwrap_or(""), marker_suffix(c));
     let line = match a.change {
         ArtifactChangeKind::WheelAdded => format!("* {} {version}: wheel {} added", c.name, a.file),
         ArtifactChangeKind::WheelRemoved => {
@@ -384,6 +421,38 @@ fn file_line(c: &PackageChange, a: &ArtifactChange, origin: &str, paint: Paint) 
         _ => format!("~ {} {version}: {}", c.name, source_words(a)),
     };
     format!("{} {origin}", paint.cyan(&line))
+}
+
+/// ` [python_version < '3.12']`: the entry's marker, for a universal lock's entry that is not
+/// for every environment; empty otherwise (so lockfiles without markers read as they did).
+fn marker_suffix(c: &PackageChange) -> String {
+    match &c.marker {
+        Some(m) if c.change != ChangeKind::MarkerChanged => format!(" [{m}]"),
+        _ => String::new(),
+    }
+}
+
+/// `marker python_version >= '3.12' -> every environment`.
+fn marker_words(m: &MarkerChange) -> String {
+    let side = |s: &Option<String>| s.clone().unwrap_or_else(|| "every environment".to_string());
+    format!("marker {} -> {}", side(&m.old), side(&m.new))
+}
+
+/// `+ environment <marker>` and `- environment <marker>`: the lockfile's environments that
+/// came and went.
+fn environment_lines(f: &FileDiff, paint: Paint) -> Vec<String> {
+    let Some(e) = &f.environments else {
+        return Vec::new();
+    };
+    let added = e
+        .added
+        .iter()
+        .map(|m| paint.green(&format!("+ environment {m}")));
+    let removed = e
+        .removed
+        .iter()
+        .map(|m| paint.red(&format!("- environment {m}")));
+    removed.chain(added).collect()
 }
 
 /// A Markdown table cell: no pipes, no line breaks.

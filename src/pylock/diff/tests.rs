@@ -254,3 +254,128 @@ fn a_source_that_moved_otherwise_names_both_sides() {
         "{line:?}"
     );
 }
+
+fn forked(name: &str, version: &str, marker: Option<&str>) -> LockedPackage {
+    LockedPackage {
+        marker: marker.map(str::to_string),
+        ..pkg(name, version, &[], true)
+    }
+}
+
+/// A package that gains a fork: the kept version's marker moves, the new fork is added with
+/// its marker; and back, the lost fork is removed.
+#[test]
+fn a_fork_gained_or_lost_is_an_entry_added_or_removed_with_its_marker() {
+    let one = lock(vec![forked("numpy", "2.0", None)]);
+    let two = lock(vec![
+        forked("numpy", "1.26", Some("python_version < '3.12'")),
+        forked("numpy", "2.0", Some("python_version >= '3.12'")),
+    ]);
+    let gained = compare(Some(&one), Some(&two));
+    assert_eq!(gained.len(), 2, "{gained:?}");
+    assert_eq!(gained[0].change, ChangeKind::Added);
+    assert_eq!(gained[0].marker.as_deref(), Some("python_version < '3.12'"));
+    assert_eq!(gained[1].change, ChangeKind::MarkerChanged);
+    assert_eq!(
+        gained[1].marker_change,
+        Some(MarkerChange {
+            old: None,
+            new: Some("python_version >= '3.12'".to_string())
+        })
+    );
+    assert_eq!(
+        summary_lines(Some(&one), &two),
+        vec![
+            "+ numpy 1.26 [python_version < '3.12'] (direct)",
+            "~ numpy 2.0: marker every environment -> python_version >= '3.12' (direct)",
+        ]
+    );
+    assert_eq!(
+        summary_lines(Some(&two), &one),
+        vec![
+            "- numpy 1.26 [python_version < '3.12'] (direct)",
+            "~ numpy 2.0: marker python_version >= '3.12' -> every environment (direct)",
+        ]
+    );
+    assert!(compare(Some(&two), Some(&two)).is_empty());
+}
+
+/// A fork's version moves under the same marker: an upgrade of that fork alone.
+#[test]
+fn a_forks_upgrade_pairs_by_its_marker() {
+    let old = lock(vec![
+        forked("numpy", "1.26", Some("python_version < '3.12'")),
+        forked("numpy", "2.0", Some("python_version >= '3.12'")),
+    ]);
+    let new = lock(vec![
+        forked("numpy", "1.26", Some("python_version < '3.12'")),
+        forked("numpy", "2.1", Some("python_version >= '3.12'")),
+    ]);
+    assert_eq!(
+        summary_lines(Some(&old), &new),
+        vec!["~ numpy 2.0 -> 2.1 [python_version >= '3.12']  minor upgrade (direct)"]
+    );
+    // The only entry on each side left unpaired pairs anyway: version and marker told.
+    let moved = lock(vec![
+        forked("numpy", "1.26", Some("python_version < '3.12'")),
+        forked("numpy", "2.1", Some("python_version >= '3.13'")),
+    ]);
+    assert_eq!(
+        summary_lines(Some(&old), &moved),
+        vec![
+            "~ numpy 2.0 -> 2.1 [python_version >= '3.13']  minor upgrade, marker python_version >= '3.12' -> python_version >= '3.13' (direct)"
+        ]
+    );
+}
+
+/// The lockfile's `environments` changing is told on the file, alone or with its packages.
+#[test]
+fn a_change_of_environments_is_told_on_the_file() {
+    let linux =
+        "python_version == '3.12' and sys_platform == 'linux' and platform_machine == 'x86_64'";
+    let mac =
+        "python_version == '3.12' and sys_platform == 'darwin' and platform_machine == 'arm64'";
+    let old = Lockfile {
+        environments: vec![linux.to_string()],
+        ..lock(vec![pkg("a", "1.0", &[], true)])
+    };
+    let new = Lockfile {
+        environments: vec![linux.to_string(), mac.to_string()],
+        ..old.clone()
+    };
+    let pair = |old: &Lockfile, new: &Lockfile| FilePair {
+        name: "pylock.application.toml".to_string(),
+        old_path: Some("old".to_string()),
+        new_path: Some("new".to_string()),
+        old: Some(old.clone()),
+        new: Some(new.clone()),
+    };
+    let report = DiffReport::new("old", "new", &[pair(&old, &new)]);
+    assert!(report.has_changes());
+    assert_eq!(report.files[0].status, FileStatus::Changed);
+    assert_eq!(
+        report.files[0].environments,
+        Some(EnvironmentsChange {
+            added: vec![mac.to_string()],
+            removed: vec![],
+        })
+    );
+    assert_eq!(report.summary.environments_changed, 1);
+    let text = report.to_text(false);
+    assert!(text.contains(&format!("  + environment {mac}\n")), "{text}");
+    assert!(
+        text.contains("environments changed in 1 lockfile"),
+        "{text}"
+    );
+    let markdown = report.to_markdown();
+    assert!(
+        markdown.contains(&format!("Environments added: `{mac}`.")),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("| package |"), "{markdown}");
+    let json = report.to_json();
+    assert!(json.contains("\"environments\": {"), "{json}");
+    // Unchanged environments: no key at all, as before universal locks.
+    let same = DiffReport::new("old", "new", &[pair(&old, &old)]);
+    assert!(!same.to_json().contains("environments"));
+}
