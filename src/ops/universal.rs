@@ -322,11 +322,24 @@ async fn why_not<V: PackageSource>(
             },
         });
     }
+    // One unwrapped line a statement, so that the conflict reads as one sentence.
+    pinned.report_width = Some(usize::MAX / 2);
     match resolve::resolve(Arc::clone(view), pinned).await {
         Err(ResolveError::NoSolution { report }) => {
-            let first = report.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            format!("on {target}, {}", first.trim())
+            format!("on {target}, {}", conflict_words(&report))
         }
         _ => format!("the resolver kept {name} below {version} on {target}"),
     }
+}
+
+/// The derivation of a conflict report in one line: its statements after the `no resolution
+/// for ...:` header, without the hints.
+fn conflict_words(report: &str) -> String {
+    report
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("no resolution for "))
+        .take_while(|l| !l.starts_with("hint:"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -21,3 +21,4 @@ mod sdists;
 mod sync;
 mod sync_wheels;
 mod tree;
+mod universal;
