@@ -449,11 +449,13 @@ async fn lock_foundation<S: LockSource>(
     progress: &dyn LockProgress,
 ) -> Result<Vec<LockedPackage>> {
     let base = foundation_request(manifest, spec, key, existing, request);
+    let existing: Vec<&Lockfile> = existing.into_iter().collect();
     let requests: Vec<ResolveRequest> = universe
         .targets()
         .iter()
         .map(|t| ResolveRequest {
             target: t.clone(),
+            preferences: universal::environment_preferences(&base.preferences, &existing, t),
             ..base.clone()
         })
         .collect();
@@ -518,13 +520,18 @@ async fn lock_application<S: LockSource>(
 ) -> Result<Vec<KeyApplication>> {
     progress.resolving("the application layer");
     let mut preferences: HashMap<PackageName, pep440_rs::Version> = HashMap::new();
-    if !request.upgrade_all {
-        for (_, path) in application_files(&plan.dir, &plan.keys()) {
-            for (name, version) in read_existing(&path).iter().flat_map(Lockfile::versions) {
-                preferences.entry(name).or_insert(version);
-            }
-        }
+    let existing: Vec<Lockfile> = if request.upgrade_all {
+        Vec::new()
+    } else {
+        application_files(&plan.dir, &plan.keys())
+            .iter()
+            .filter_map(|(_, path)| read_existing(path))
+            .collect()
+    };
+    for (name, version) in existing.iter().flat_map(Lockfile::versions) {
+        preferences.entry(name).or_insert(version);
     }
+    let existing: Vec<&Lockfile> = existing.iter().collect();
     let mut per_key = Vec::new();
     if manifest.foundation.is_none() {
         let view = Arc::new(source.view(application_pins(manifest, None))?);
@@ -535,6 +542,7 @@ async fn lock_application<S: LockSource>(
             .iter()
             .map(|t| ResolveRequest {
                 target: t.clone(),
+                preferences: universal::environment_preferences(&preferences, &existing, t),
                 ..base.clone()
             })
             .collect();
@@ -561,6 +569,7 @@ async fn lock_application<S: LockSource>(
         let mut requests = Vec::new();
         for target in universe.targets() {
             let pins = foundation_pins(key, &foundation.for_environment(target.markers()))?;
+            let preferences = universal::environment_preferences(&preferences, &existing, target);
             requests.push(ResolveRequest {
                 target: target.clone(),
                 ..application_request(manifest, request, &preferences, &pins)

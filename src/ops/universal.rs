@@ -7,7 +7,9 @@
 //! to build) there: checked by the resolver, not hoped. Sharing is by preferences, which the
 //! resolver honours where it can: after the first round, every environment prefers the
 //! version the others chose (the existing lock's where it had one, else the newest chosen),
-//! and the environments that disagree are resolved again until nothing moves. What still
+//! and the environments that disagree are resolved again until nothing moves. When locking
+//! again, each environment first prefers the version the existing lock holds for it
+//! ([`environment_preferences`]), so a package locked in several versions keeps each. What still
 //! differs is a real split (a `Requires-Python`, a platform without wheels, a marker on a
 //! requirement), and [`explain_splits`] says which in one line a package.
 
@@ -20,6 +22,7 @@ use pep508_rs::{PackageName, Requirement};
 
 use crate::error::{Error, Result};
 use crate::index::PackageSource;
+use crate::pylock::Lockfile;
 use crate::resolve::{
     self, Origin, Resolution, ResolveError, ResolveRequest, ResolvedPackage, RootRequirement,
 };
@@ -86,7 +89,7 @@ pub async fn resolve_universe<V: PackageSource>(
                 resolutions[i]
                     .packages
                     .values()
-                    .any(|p| shared.get(&p.name).is_some_and(|v| *v != p.version))
+                    .any(|p| shared[i].get(&p.name).is_some_and(|v| *v != p.version))
             })
             .collect();
         if disagree.is_empty() {
@@ -94,7 +97,7 @@ pub async fn resolve_universe<V: PackageSource>(
         }
         let again = futures::future::join_all(disagree.iter().map(|&i| {
             let mut request = requests[i].clone();
-            request.preferences = shared.clone();
+            request.preferences = shared[i].clone();
             request.upgrade_all = false;
             request.upgrade.clear();
             resolve::resolve(Arc::clone(&view), request)
@@ -144,31 +147,60 @@ fn versions(r: &Resolution) -> BTreeMap<&PackageName, &Version> {
     r.packages.values().map(|p| (&p.name, &p.version)).collect()
 }
 
-/// The version every environment is asked to prefer, per package: the existing lock's
-/// (a request's preference that was not released), else the newest any environment chose.
+/// The versions each environment is asked to prefer, per package: the existing lock's
+/// version for that environment (its request's preference, unless released) when some
+/// environment chose it, else the newest any environment chose. Per environment, so that
+/// every version of a package the lock holds in several keeps its pin.
 fn shared_preferences(
     resolutions: &[Resolution],
     requests: &[ResolveRequest],
-) -> HashMap<PackageName, Version> {
+) -> Vec<HashMap<PackageName, Version>> {
     let mut chosen: BTreeMap<&PackageName, BTreeSet<&Version>> = BTreeMap::new();
     for r in resolutions {
         for p in r.packages.values() {
             chosen.entry(&p.name).or_default().insert(&p.version);
         }
     }
-    let request = &requests[0];
-    let mut shared = HashMap::new();
-    for (name, versions) in chosen {
-        let locked = (!request.upgrade_all && !request.upgrade.contains(name))
-            .then(|| request.preferences.get(name))
-            .flatten()
-            .filter(|v| versions.contains(v));
-        let version = locked.or_else(|| versions.last().copied());
-        if let Some(v) = version {
-            shared.insert(name.clone(), v.clone());
+    requests
+        .iter()
+        .map(|request| {
+            let mut shared = HashMap::new();
+            for (name, versions) in &chosen {
+                let locked = (!request.upgrade_all && !request.upgrade.contains(*name))
+                    .then(|| request.preferences.get(*name))
+                    .flatten()
+                    .filter(|v| versions.contains(v));
+                let version = locked.or_else(|| versions.last().copied());
+                if let Some(v) = version {
+                    shared.insert((*name).clone(), v.clone());
+                }
+            }
+            shared
+        })
+        .collect()
+}
+
+/// The preferences of one environment when locking again: `base` (each package's newest
+/// locked version, which every environment prefers), but for each package the `existing`
+/// lockfiles hold in `target`'s environment (the first file that does), that version. So
+/// each version of a package locked in several (`numpy` 2.4.6 for Python 3.11, 2.5.5 from
+/// 3.12) keeps its pin until upgraded, and an environment new to the lock prefers the newest
+/// locked one. Only packages of `base` are touched: an empty `base` (`--upgrade`) stays empty.
+pub fn environment_preferences(
+    base: &HashMap<PackageName, Version>,
+    existing: &[&Lockfile],
+    target: &Target,
+) -> HashMap<PackageName, Version> {
+    let mut preferences = base.clone();
+    let mut taken = BTreeSet::new();
+    for lock in existing {
+        for (name, version) in lock.for_environment(target.markers()).versions() {
+            if base.contains_key(&name) && taken.insert(name.clone()) {
+                preferences.insert(name, version);
+            }
         }
     }
-    shared
+    preferences
 }
 
 /// One entry of a merged universal resolution: a package's version, with the files, the

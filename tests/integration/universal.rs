@@ -336,6 +336,44 @@ fn adding_a_platform_keeps_the_locked_version_until_upgraded() {
     assert_eq!(entries(&p.lockfile(), "dep"), [("1.1.0".to_string(), None)]);
 }
 
+#[test]
+fn each_version_of_a_forked_package_keeps_its_pin_until_upgraded() {
+    let index = numpy_index(&[]);
+    let p = project(&index, ">=3.10,<3.14", &["linux-x86_64"], &["numpy"]);
+    p.lock_ok(&["-q"]);
+    let first = entries(&p.lockfile(), "numpy");
+    assert_eq!(first.len(), 2);
+
+    // A newer release appears on each side of the fork.
+    let newer = numpy_index(&[("2.4.7", ">=3.10"), ("2.5.6", ">=3.12")]);
+    p.write_manifest(&manifest(
+        &newer.index_url(),
+        ">=3.10,<3.14",
+        &["linux-x86_64"],
+        &["numpy"],
+    ));
+    p.lock_ok(&["-q"]);
+    assert_eq!(
+        entries(&p.lockfile(), "numpy"),
+        first,
+        "no upgrade asked for"
+    );
+    p.lock_ok(&["-q", "--upgrade-package", "numpy"]);
+    assert_eq!(
+        entries(&p.lockfile(), "numpy"),
+        [
+            (
+                "2.4.7".to_string(),
+                Some("python_version < '3.12'".to_string())
+            ),
+            (
+                "2.5.6".to_string(),
+                Some("python_version >= '3.12'".to_string())
+            ),
+        ]
+    );
+}
+
 /// A keyed index on disk: `<root>/<key>/<project>/<files>` (a `file://` simple index).
 fn write_tree(root: &Path, key: &str, scenario: Scenario) {
     let index = TestIndex::start(scenario);
