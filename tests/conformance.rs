@@ -3,8 +3,9 @@
 //! project). Each scenario is resolved for its target, with building allowed except where
 //! its `resolver_options` say `no_build` (and wheels refused where they say `no_binary`), and
 //! compared with `[expected]`: satisfiability, every expected version, and that no no-build
-//! package comes from its sdist nor a no-binary one from a wheel. Scenarios that need a
-//! capability sanctuary does not have (universal resolution) are listed with the reason.
+//! package comes from its sdist nor a no-binary one from a wheel. The universal scenarios
+//! (`resolver_options.universal`) are locked over several environments (`universal`), and
+//! the few whose answer differs from uv's by design are listed there with the reason.
 //!
 //! Each scenario is served by the project's local package index server (`tests/support`:
 //! generated wheels and sdists, HTML/JSON pages, PEP 658, range requests) and resolved through
@@ -25,6 +26,9 @@ use sanctuary::target::Target;
 use sanctuary::{PackageName, Requirement, Version};
 
 mod support;
+
+#[path = "conformance/universal.rs"]
+mod universal;
 
 use support::TestIndex;
 use support::scenario::{Scenario, SdistPkgInfo, packse_dir, scenario_files};
@@ -62,13 +66,6 @@ fn target(scenario: &Scenario) -> Target {
         .unwrap_or_else(|| "linux-x86_64".to_string());
     Target::new(python, Some(&platform))
         .unwrap_or_else(|e| panic!("scenario {}: {e}", scenario.name))
-}
-
-/// Why the scenario is skipped, if it is.
-fn skip_reason(scenario: &Scenario) -> Option<&'static str> {
-    scenario.resolver_options.universal.then_some(
-        "universal resolution (`resolver_options.universal`): sanctuary resolves for one target",
-    )
 }
 
 /// The package names of a `no_binary` / `no_build` option.
@@ -119,6 +116,39 @@ fn request(scenario: &Scenario, target: Target) -> ResolveRequest {
     }
 }
 
+/// The scenario's index, its sdists with static metadata (`PKG-INFO` 2.2, as packse's).
+fn serve(scenario: &Scenario) -> TestIndex {
+    TestIndex::start(scenario.clone().with_server(|s| {
+        s.sdist_pkg_info = SdistPkgInfo::Static;
+    }))
+}
+
+/// The real index client over `index`, with its cache in `cache`.
+fn index_source(index: &TestIndex, cache: &std::path::Path) -> IndexSet {
+    let url = url::Url::parse(&index.index_url()).expect("server URL");
+    IndexSet::new(
+        vec![IndexUrl {
+            name: "packse".to_string(),
+            url,
+            explicit: false,
+            kind: IndexKind::Simple,
+            credentials: None,
+        }],
+        Default::default(),
+        IndexSettings {
+            cache_dir: cache.to_path_buf(),
+            offline: false,
+            refresh: false,
+            concurrency: 16,
+            http: Default::default(),
+            netrc: None,
+        },
+    )
+    .expect("index set")
+    // Static sdist metadata only: no build backend runs in the conformance suite.
+    .with_builder(Arc::new(sanctuary::ops::building::StaticMetadata))
+}
+
 /// What differed from `[expected]` (`Err`), or, when the scenario passes, the packages the
 /// resolution takes from an sdist (to be built).
 fn check(
@@ -126,34 +156,14 @@ fn check(
     scenario: &Scenario,
     target: Target,
 ) -> Result<Vec<String>, String> {
-    let index = TestIndex::start(scenario.clone().with_server(|s| {
-        s.sdist_pkg_info = SdistPkgInfo::Static;
-    }));
+    let index = serve(scenario);
     let cache = tempfile::tempdir().expect("temporary cache dir");
-    let url = url::Url::parse(&index.index_url()).expect("server URL");
     let result = runtime.block_on(async {
-        let source = IndexSet::new(
-            vec![IndexUrl {
-                name: "packse".to_string(),
-                url,
-                explicit: false,
-                kind: IndexKind::Simple,
-                credentials: None,
-            }],
-            Default::default(),
-            IndexSettings {
-                cache_dir: cache.path().to_path_buf(),
-                offline: false,
-                refresh: false,
-                concurrency: 16,
-                http: Default::default(),
-                netrc: None,
-            },
+        resolve(
+            Arc::new(index_source(&index, cache.path())),
+            request(scenario, target),
         )
-        .expect("index set")
-        // Static sdist metadata only: no build backend runs in the conformance suite.
-        .with_builder(Arc::new(sanctuary::ops::building::StaticMetadata));
-        resolve(Arc::new(source), request(scenario, target)).await
+        .await
     });
     match (scenario.expected.satisfiable, result) {
         (true, Ok(resolution)) => {
@@ -247,7 +257,9 @@ fn packse_scenarios() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let (mut passed, mut failed, mut skipped, mut from_source) = (0, 0, 0, 0);
+    let (mut passed, mut failed, mut from_source) = (0, 0, 0);
+    let (mut universal_passed, mut deviations, mut gaps) = (0, 0, 0);
+    let mut seen = HashSet::new();
     for path in scenario_files(&dir) {
         let text = std::fs::read_to_string(&path).expect("readable scenario");
         let scenario = match Scenario::from_toml(&text) {
@@ -258,15 +270,44 @@ fn packse_scenarios() {
                 continue;
             }
         };
-        let target = target(&scenario);
-        if let Some(reason) = skip_reason(&scenario) {
-            report!("SKIP {}: {reason}", scenario.name);
-            skipped += 1;
-            continue;
-        }
-        match check(&runtime, &scenario, target) {
-            Ok(sdists) => {
+        seen.insert(scenario.name.clone());
+        let universal = scenario.resolver_options.universal;
+        let result = if universal {
+            universal::check(&runtime, &scenario)
+        } else {
+            check(&runtime, &scenario, target(&scenario))
+        };
+        let listed = universal::deviation(&scenario.name)
+            .map(|r| ("DEVIATION", r))
+            .or_else(|| universal::known_gap(&scenario.name).map(|r| ("KNOWN GAP", r)));
+        match (result, listed) {
+            (Ok(_), Some(_)) => {
+                report!(
+                    "FAIL {}: listed in DEVIATIONS or KNOWN_GAPS but now passes: remove it",
+                    scenario.name
+                );
+                failed += 1;
+            }
+            (Err(diff), Some((what, reason))) => {
+                report!("{what} {}: {reason}\n    (got: {diff})", scenario.name);
+                if what == "DEVIATION" {
+                    deviations += 1;
+                } else {
+                    gaps += 1;
+                }
+                if let Some((narrow, universe)) = universal::narrowed(&scenario) {
+                    match universal::check(&runtime, &narrow) {
+                        Ok(_) => report!("    (passes over {universe})"),
+                        Err(diff) => {
+                            report!("FAIL {} over {universe}: {diff}", scenario.name);
+                            failed += 1;
+                        }
+                    }
+                }
+            }
+            (Ok(sdists), None) => {
                 passed += 1;
+                universal_passed += usize::from(universal);
                 if !sdists.is_empty() {
                     report!(
                         "PASS {} (from source: {})",
@@ -276,14 +317,20 @@ fn packse_scenarios() {
                     from_source += 1;
                 }
             }
-            Err(diff) => {
+            (Err(diff), None) => {
                 report!("FAIL {}: {diff}", scenario.name);
                 failed += 1;
             }
         }
     }
+    for name in universal::named_scenarios() {
+        if !seen.contains(name) {
+            report!("FAIL {name}: named in the universal tables, but no such scenario");
+            failed += 1;
+        }
+    }
     report!(
-        "{passed} passed ({from_source} of them from source), {failed} failed, {skipped} skipped"
+        "{passed} passed ({universal_passed} of them universal, {from_source} from source), {failed} failed, {deviations} deviations, {gaps} known gaps"
     );
     assert_eq!(failed, 0, "{failed} packse scenarios failed");
 }

@@ -7,7 +7,9 @@
 //! to build) there: checked by the resolver, not hoped. Sharing is by preferences, which the
 //! resolver honours where it can: after the first round, every environment prefers the
 //! version the others chose (the existing lock's where it had one, else the newest chosen),
-//! and the environments that disagree are resolved again until nothing moves. What still
+//! and the environments that disagree are resolved again until nothing moves. When locking
+//! again, each environment first prefers the version the existing lock holds for it
+//! (`ops::layers::preferences_for`), so a package locked in several versions keeps each. What still
 //! differs is a real split (a `Requires-Python`, a platform without wheels, a marker on a
 //! requirement), and [`explain_splits`] says which in one line a package.
 
@@ -81,36 +83,44 @@ pub async fn resolve_universe<V: PackageSource>(
     }
     for _ in 0..SHARING_ROUNDS {
         let shared = shared_preferences(&resolutions, &requests);
-        let mut disagree = Vec::new();
+        // The environments to resolve again, each with its preferences: the shared ones, but
+        // where it cannot take the shared version at all (its Requires-Python, no file for
+        // its platform), the version it has (so a fork keeps its pin).
+        let mut disagree: Vec<(usize, HashMap<PackageName, Version>)> = Vec::new();
         for (i, resolution) in resolutions.iter().enumerate() {
+            let mut preferences = shared.clone();
+            let mut again = false;
             for p in resolution.packages.values() {
                 let Some(v) = shared.get(&p.name).filter(|v| **v != p.version) else {
                     continue;
                 };
-                // A version this environment cannot take at all (its Requires-Python, no
-                // file for the platform) is no reason to resolve it again.
                 if static_reason(&view, &universe.targets()[i], &p.name, v, &requests[i])
                     .await
-                    .is_none()
+                    .is_some()
                 {
-                    disagree.push(i);
-                    break;
+                    preferences.insert(p.name.clone(), p.version.clone());
+                } else {
+                    again = true;
                 }
+            }
+            if again {
+                disagree.push((i, preferences));
             }
         }
         if disagree.is_empty() {
             break;
         }
-        let again = futures::future::join_all(disagree.iter().map(|&i| {
-            let mut request = requests[i].clone();
-            request.preferences = shared.clone();
+        let again = futures::future::join_all(disagree.iter().map(|(i, preferences)| {
+            let mut request = requests[*i].clone();
+            request.preferences = preferences.clone();
             request.upgrade_all = false;
             request.upgrade.clear();
             resolve::resolve(Arc::clone(&view), request)
         }))
         .await;
         let mut moved = false;
-        for (&i, result) in disagree.iter().zip(again) {
+        for ((i, _), result) in disagree.iter().zip(again) {
+            let i = *i;
             let resolution = result.map_err(|e| environment_error(universe, layer, i, 1, e))?;
             if versions(&resolution) != versions(&resolutions[i]) {
                 moved = true;
@@ -157,8 +167,11 @@ fn versions(r: &Resolution) -> BTreeMap<&PackageName, &Version> {
     r.packages.values().map(|p| (&p.name, &p.version)).collect()
 }
 
-/// The version every environment is asked to prefer, per package: the existing lock's
-/// (a request's preference that was not released), else the newest any environment chose.
+/// The version every environment is asked to prefer, per package: the newest version some
+/// environment was asked to keep (an existing lock's, unless released) and chose, else the
+/// newest any environment chose. An environment that cannot take it at all keeps its own
+/// (it is not resolved again), so each version of a package forked by a `Requires-Python` or
+/// a platform's wheels keeps its pin; a fork nothing forces any more is joined.
 fn shared_preferences(
     resolutions: &[Resolution],
     requests: &[ResolveRequest],
@@ -353,11 +366,24 @@ async fn why_not<V: PackageSource>(
             },
         });
     }
+    // One unwrapped line a statement, so that the conflict reads as one sentence.
+    pinned.report_width = Some(usize::MAX / 2);
     match resolve::resolve(Arc::clone(view), pinned).await {
         Err(ResolveError::NoSolution { report }) => {
-            let first = report.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            format!("on {target}, {}", first.trim())
+            format!("on {target}, {}", conflict_words(&report))
         }
         _ => format!("the resolver kept {name} below {version} on {target}"),
     }
+}
+
+/// The derivation of a conflict report in one line: its statements after the `no resolution
+/// for ...:` header, without the hints.
+fn conflict_words(report: &str) -> String {
+    report
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("no resolution for "))
+        .take_while(|l| !l.starts_with("hint:"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

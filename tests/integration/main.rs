@@ -22,3 +22,4 @@ mod sync;
 mod sync_wheels;
 mod tree;
 mod universal;
+mod universal_sync;

@@ -39,6 +39,9 @@ pub struct Scenario {
 pub struct Root {
     /// PEP 508 requirements of the user.
     pub requires: Vec<String>,
+    /// The project's `Requires-Python` (packse's `root.requires_python`): the lowest Python a
+    /// universal resolution covers.
+    pub requires_python: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
