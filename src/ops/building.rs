@@ -120,13 +120,38 @@ pub struct MetadataBuilder {
     cache_dir: PathBuf,
     offline: bool,
     timeout: Duration,
-    /// The manifest's Python, found on first use.
-    python: String,
+    /// The Pythons the metadata hook may run on, preferred first ([`backend_pythons`]).
+    pythons: Vec<String>,
+    /// The first of them found, on first use.
     interpreter: OnceLock<std::result::Result<Interpreter, String>>,
     /// `[build.package.<name>]`: declared build variables and requirements.
     packages: BTreeMap<PackageName, PackageBuildSpec>,
     /// `[build] no-build`: never run a backend for an sdist.
     no_build: bool,
+}
+
+/// The Pythons a metadata hook may run on, preferred first: the manifest's (`3.12.4` as
+/// written), or for a range the declared minors, newest first. A lock over several minors
+/// asks an sdist's backend once, on the newest found (the metadata is cached by the sdist's
+/// sha256); declare `[[build.dependency-metadata]]` for a package whose dependencies differ by
+/// Python in ways its markers do not say.
+fn backend_pythons(manifest: &Manifest) -> Vec<String> {
+    let mut minors: Vec<(u64, u64)> = manifest
+        .universe
+        .targets()
+        .iter()
+        .map(crate::target::Target::python_minor)
+        .collect();
+    minors.sort();
+    minors.dedup();
+    if minors.len() <= 1 {
+        return vec![manifest.python.clone()];
+    }
+    minors
+        .iter()
+        .rev()
+        .map(|(major, minor)| format!("{major}.{minor}"))
+        .collect()
 }
 
 impl MetadataBuilder {
@@ -143,7 +168,7 @@ impl MetadataBuilder {
             cache_dir: settings.cache_dir.clone(),
             offline: settings.offline,
             timeout: Duration::from_secs(manifest.build.timeout_secs),
-            python: manifest.python.clone(),
+            pythons: backend_pythons(manifest),
             interpreter: OnceLock::new(),
             packages: manifest.build.packages.clone(),
             no_build: manifest.build.no_build,
@@ -153,10 +178,10 @@ impl MetadataBuilder {
     fn interpreter(&self) -> std::result::Result<&Interpreter, String> {
         self.interpreter
             .get_or_init(|| {
-                crate::install::venv::find_interpreter(&self.python, None).map_err(|e| {
+                crate::install::venv::find_any_interpreter(&self.pythons, None).map_err(|e| {
                     format!(
                         "running its build backend needs Python {}: {e}",
-                        self.python
+                        self.pythons.join(" or ")
                     )
                 })
             })

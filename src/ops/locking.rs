@@ -328,6 +328,7 @@ pub async fn lock<S: LockSource>(
     trusted: TrustedIndexes,
     progress: &dyn LockProgress,
 ) -> Result<Written> {
+    check_keys(manifest)?;
     let mut writer = LockfileWriter::new(&plan.dir, trusted);
     let result = async {
         let foundations =
@@ -585,23 +586,29 @@ async fn lock_application<S: LockSource>(
                 .unwrap_or_default(),
         });
     }
-    check_served(manifest, &per_key)?;
     Ok(per_key)
 }
 
-/// Every declared environment needs a key whose builds run there: else it has no
-/// Application at all.
-fn check_served(manifest: &Manifest, per_key: &[KeyApplication]) -> Result<()> {
+/// Before anything is resolved: every declared key runs on some declared platform, and every
+/// declared environment has a key whose builds run there (else it would have no Foundation
+/// and no Application).
+fn check_keys(manifest: &Manifest) -> Result<()> {
+    let Some(spec) = &manifest.foundation else {
+        return Ok(());
+    };
+    for key in &spec.keys {
+        key_universe(manifest, key)?;
+    }
     for target in manifest.universe.targets() {
-        if !per_key
+        if !spec
+            .keys
             .iter()
-            .any(|k| k.universe.targets().contains(target))
+            .any(|k| family::serves(k, &target.platform))
         {
-            let keys: Vec<&str> = per_key.iter().filter_map(|k| k.key.as_deref()).collect();
             bail!(
                 "no declared key runs on {} ({target}): the keys are {}\nhint: add `cpu` to [foundation] keys, or drop the platform from [project] platforms",
                 crate::universe::short_name(&target.platform),
-                keys.join(", ")
+                spec.keys.join(", ")
             );
         }
     }

@@ -342,8 +342,39 @@ async fn static_reason<V: PackageSource>(
     None
 }
 
+/// A requirement or constraint of the layer that applies in `target` (its marker holds there)
+/// and excludes `name==version`: `` application requirement (sanctuary.toml:12) `a<2 ;
+/// sys_platform == 'darwin'` excludes a 2.0.0 there``.
+fn root_reason(
+    target: &Target,
+    name: &PackageName,
+    version: &Version,
+    request: &ResolveRequest,
+) -> Option<String> {
+    request
+        .requirements
+        .iter()
+        .chain(&request.constraints)
+        .find(|r| {
+            let req = &r.requirement;
+            &req.name == name
+                && req.marker.evaluate(target.markers(), &[])
+                && matches!(
+                    &req.version_or_url,
+                    Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) if !s.contains(version)
+                )
+        })
+        .map(|r| {
+            format!(
+                "{} `{}` excludes {name} {version} there",
+                r.origin, r.requirement
+            )
+        })
+}
+
 /// Why `target` could not take `name==version`: its `Requires-Python`, no file for the
-/// platform, or else the first line of the conflict the pin runs into there.
+/// platform, a requirement of the layer that applies there, or else the conflict the pin runs
+/// into there.
 async fn why_not<V: PackageSource>(
     view: &Arc<V>,
     target: &Target,
@@ -352,6 +383,9 @@ async fn why_not<V: PackageSource>(
     request: &ResolveRequest,
 ) -> String {
     if let Some(reason) = static_reason(view, target, name, version, request).await {
+        return reason;
+    }
+    if let Some(reason) = root_reason(target, name, version, request) {
         return reason;
     }
     let mut pinned = request.clone();

@@ -595,3 +595,31 @@ fn build_settings_that_change_a_resolution_make_the_lock_stale() {
     let stale = env.project.run(&["lock", "--check"]);
     assert_eq!(stale.status.code(), Some(1), "{}", stderr(&stale));
 }
+
+/// Regression: a lock over a Python range looked for an interpreter named by the range
+/// (`>=3.11,<3.13`) to run a build backend, and failed. The hook now runs on a declared minor
+/// (the newest found), once for every environment.
+#[test]
+fn a_universal_lock_runs_the_metadata_hook_once_on_a_declared_python() {
+    let env = Env::new(scenario(MetadataMode::Dynamic), &["app"], "");
+    env.project.write_manifest(&format!(
+        "[project]\nname = \"s\"\npython = \">=3.11,<3.13\"\nplatform = \"linux-x86_64\"\n\n\
+         [[index]]\nname = \"pypi\"\nurl = \"{}\"\n\n\
+         [application]\nrequirements = [\"app\"]\n",
+        env.index.index_url()
+    ));
+    env.ok(&["lock"]);
+    assert_eq!(
+        env.hooks(),
+        [
+            "get_requires_for_build_wheel app 2.0.0",
+            "prepare_metadata_for_build_wheel app 2.0.0"
+        ]
+    );
+    let lock = env.project.lockfile_text().unwrap();
+    assert!(
+        lock.contains("requires-python = \">=3.11, <3.13\""),
+        "{lock}"
+    );
+    assert_eq!(env.project.pins()["app"], "2.0.0");
+}
