@@ -166,6 +166,25 @@ fn errors_point_at_line_and_column() {
             ),
         ),
         (
+            "unknown_index_in_foundation_sources",
+            format!(
+                "{head}[foundation]\nkeys = [\"cpu\"]\nsources = {{ tensorflow = \"pipy\" }}\n"
+            ),
+        ),
+    ];
+    let mut report = String::new();
+    for (name, text) in &cases {
+        let err = parse(text).expect_err(name);
+        report.push_str(&format!("{name}: {err}\n"));
+    }
+    insta::assert_snapshot!(report);
+}
+
+/// `[project] platforms` and a `python` range: each error at its line and column.
+#[test]
+fn platform_and_python_range_errors_point_at_line_and_column() {
+    let cases: Vec<(&str, String)> = vec![
+        (
             "platform_and_platforms",
             "[project]\nname = \"x\"\npython = \"3.12\"\nplatform = \"linux-x86_64\"\nplatforms = [\"macos-arm64\"]\n".to_string(),
         ),
@@ -188,12 +207,6 @@ fn errors_point_at_line_and_column() {
         (
             "empty_python_range",
             "[project]\nname = \"x\"\npython = \">=3.13,<3.12\"\nplatform = \"linux-x86_64\"\n".to_string(),
-        ),
-        (
-            "unknown_index_in_foundation_sources",
-            format!(
-                "{head}[foundation]\nkeys = [\"cpu\"]\nsources = {{ tensorflow = \"pipy\" }}\n"
-            ),
         ),
     ];
     let mut report = String::new();
