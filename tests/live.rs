@@ -210,12 +210,24 @@ fn forge_locks_with_the_mirror_and_live_pypi() {
             .join(format!("lockfiles/pylock.foundation-{key}.toml"));
         let lock =
             sanctuary::pylock::Lockfile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let torch = lock
+        // The forge example is universal: Linux and Windows take the key's labeled build; a
+        // Mac (the `cpu` key only) takes the unlabeled macOS wheel.
+        let torch: Vec<_> = lock
             .packages
             .iter()
-            .find(|p| p.name.as_ref() == "torch")
-            .unwrap();
-        assert!(torch.version.to_string().ends_with(&format!("+{key}")));
+            .filter(|p| p.name.as_ref() == "torch")
+            .collect();
+        assert!(!torch.is_empty(), "{key}: no torch");
+        for t in torch {
+            let darwin = t.marker.as_deref() == Some("sys_platform == 'darwin'");
+            assert_eq!(
+                t.version.to_string().ends_with(&format!("+{key}")),
+                !darwin,
+                "{key}: torch {} [{:?}]",
+                t.version,
+                t.marker
+            );
+        }
     }
     let app =
         std::fs::read_to_string(dir.path().join("lockfiles/pylock.application.toml")).unwrap();
