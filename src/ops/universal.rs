@@ -25,7 +25,7 @@ use crate::index::PackageSource;
 use crate::resolve::{
     self, Origin, Resolution, ResolveError, ResolveRequest, ResolvedPackage, RootRequirement,
 };
-use crate::target::Target;
+use crate::target::{Platform, Target};
 use crate::universe::{Subset, Universe, short_name};
 
 /// Rounds of sharing after the first resolution; each only re-resolves the environments
@@ -42,6 +42,10 @@ pub struct UnresolvableEnvironment {
     pub environment: String,
     /// `macos-arm64`: the platform as `platforms` may list it.
     pub platform: String,
+    /// The environment's `sys_platform` (`darwin`), for the marker the hint suggests.
+    pub sys_platform: String,
+    /// A higher floor of the platform to suggest (`macos-arm64-14`); none for Windows.
+    pub higher_floor: Option<String>,
     /// `` (every other environment resolves)`` when only some fail.
     pub others: String,
     pub report: String,
@@ -49,9 +53,13 @@ pub struct UnresolvableEnvironment {
 
 impl UnresolvableEnvironment {
     pub fn hint(&self) -> String {
+        let floor = match &self.higher_floor {
+            Some(f) => format!(", or raise the platform's floor (e.g. `{f}`)"),
+            None => String::new(),
+        };
         format!(
-            "if {} is not needed, drop it from [project] platforms (or narrow `python`); else add a marker to the requirement that cannot be met there (e.g. `; sys_platform != 'darwin'`), or raise the platform's floor (e.g. `macos-arm64-14`, `linux-x86_64-manylinux_2_34`)",
-            self.platform
+            "if {} is not needed, drop it from [project] platforms (or narrow `python`); else add a marker to the requirement that cannot be met there (e.g. `; sys_platform != '{}'`){floor}",
+            self.platform, self.sys_platform
         )
     }
 }
@@ -147,6 +155,8 @@ fn environment_error(
             layer: layer.to_string(),
             environment: target.to_string(),
             platform: short_name(&target.platform),
+            sys_platform: target.markers().sys_platform().to_string(),
+            higher_floor: higher_floor(&target.platform),
             others: if failed < universe.targets().len() {
                 " (the other environments resolve)".to_string()
             } else {
@@ -160,6 +170,19 @@ fn environment_error(
         }
         .into(),
         e => e.into(),
+    }
+}
+
+/// A floor above `platform`'s to suggest when its wheels are too new for it: macOS 14 (or
+/// the next major), glibc 2.34 (or the next minor); none for Windows and musl.
+fn higher_floor(platform: &Platform) -> Option<String> {
+    let short = short_name(platform);
+    match platform {
+        Platform::MacOs { min, .. } => Some(format!("{short}-{}", (min.0 + 1).max(14))),
+        Platform::Linux { glibc, .. } => {
+            Some(format!("{short}-manylinux_2_{}", (glibc.1 + 1).max(34)))
+        }
+        _ => None,
     }
 }
 
