@@ -38,6 +38,7 @@ fn pkg(name: &str, version: &str, deps: &[&str], direct: bool) -> LockedPackage 
             .iter()
             .map(|d| PackageName::from_str(d).unwrap())
             .collect(),
+        dependency_markers: Default::default(),
         sdist: None,
         wheels: vec![wheel(
             &format!("{}-{version}-py3-none-any.whl", name.replace('-', "_")),

@@ -242,6 +242,7 @@ mod tests {
             index: "https://pypi.org/simple".to_string(),
             requires_python: None,
             dependencies: vec![],
+            dependency_markers: Default::default(),
             sdist: Some(LockedSdist {
                 name: format!("{name}-1.0.tar.gz"),
                 url: format!("https://x.test/{name}-1.0.tar.gz"),

@@ -400,7 +400,10 @@ fn narrow_one(manifest: &Manifest, loaded: &mut Loaded, chosen: &ChosenEnv) -> R
         }
         .into());
     }
-    loaded.lock = loaded.lock.for_environment(markers);
+    loaded.lock = loaded
+        .lock
+        .for_environment(markers)
+        .map_err(|e| crate::error::Error::from(e).context(format!("cannot read {}", loaded.rel)))?;
     Ok(())
 }
 

@@ -247,8 +247,12 @@ pub(crate) fn preferences_for(
 ) -> HashMap<PackageName, pep440_rs::Version> {
     let mut out = HashMap::new();
     for lock in existing {
-        if lock.covers(target.markers()) {
-            for (name, version) in lock.for_environment(target.markers()).versions() {
+        // A lockfile whose entries overlap or leave a dependency out there gives no
+        // preferences for the environment (the lock rewrites it).
+        if lock.covers(target.markers())
+            && let Ok(seen) = lock.for_environment(target.markers())
+        {
+            for (name, version) in seen.versions() {
                 out.entry(name).or_insert(version);
             }
         }
@@ -407,6 +411,7 @@ pub(crate) async fn locked_packages<S: LockSource>(
             index: String::new(),
             requires_python: p.requires_python.as_ref().map(ToString::to_string),
             dependencies: p.dependencies.iter().cloned().collect(),
+            dependency_markers: dependency_markers(universe, m),
             sdist: None,
             wheels: Vec::new(),
             source: None,
@@ -443,6 +448,16 @@ pub(crate) async fn locked_packages<S: LockSource>(
         packages.push(entry);
     }
     Ok(packages)
+}
+
+/// The dependencies of a merged entry that apply in only some of its environments, with the
+/// marker of those.
+fn dependency_markers(universe: &Universe, m: &MergedPackage) -> BTreeMap<PackageName, String> {
+    m.dependency_environments
+        .iter()
+        .filter(|(_, envs)| **envs != m.environments)
+        .filter_map(|(name, envs)| Some((name.clone(), universe.marker_of(envs)?)))
+        .collect()
 }
 
 /// The shortest chain from a requirement of the layer to `target`:

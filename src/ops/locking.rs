@@ -550,7 +550,14 @@ async fn lock_application<S: LockSource>(
         let mut requests = Vec::new();
         for target in universe.targets() {
             let pins = match (key, foundation) {
-                (Some(key), Some(f)) => foundation_pins(key, &f.for_environment(target.markers()))?,
+                (Some(key), Some(f)) => {
+                    let seen = f.for_environment(target.markers()).map_err(|e| {
+                        Error::from(e).context(format!(
+                            "the Foundation lockfile of key `{key}` for {target}"
+                        ))
+                    })?;
+                    foundation_pins(key, &seen)?
+                }
                 _ => Vec::new(),
             };
             let mut preferences = preferences_for(&existing, target);

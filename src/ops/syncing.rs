@@ -819,6 +819,7 @@ mod tests {
             index: String::new(),
             requires_python: None,
             dependencies: vec![],
+            dependency_markers: Default::default(),
             sdist: sdist.then(|| {
                 let (name, url) = file("demo-1.0.tar.gz");
                 LockedSdist {

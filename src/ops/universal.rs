@@ -229,6 +229,8 @@ fn shared_preferences(
 pub struct MergedPackage {
     pub package: ResolvedPackage,
     pub environments: Subset,
+    /// Each dependency, with the environments (of `environments`) in which it applies.
+    pub dependency_environments: BTreeMap<PackageName, Subset>,
 }
 
 /// Merge per-environment resolutions (`(environment index, resolution, names to leave out)`)
@@ -251,8 +253,16 @@ pub fn merge(resolutions: &[(usize, &Resolution, &BTreeSet<PackageName>)]) -> Ve
                         ..p.clone()
                     },
                     environments: Subset::new(),
+                    dependency_environments: BTreeMap::new(),
                 });
             entry.environments.insert(*env);
+            for d in &p.dependencies {
+                entry
+                    .dependency_environments
+                    .entry(d.clone())
+                    .or_default()
+                    .insert(*env);
+            }
             let q = &mut entry.package;
             for f in &p.files {
                 if !q.files.iter().any(|g| g.filename == f.filename) {

@@ -10,7 +10,7 @@
 
 pub mod diff;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use std::str::FromStr as _;
@@ -59,8 +59,12 @@ pub struct LockedPackage {
     /// git package, which comes from the manifest.
     pub index: String,
     pub requires_python: Option<String>,
-    /// Names of the packages this one depends on, sorted.
+    /// Names of the packages this one depends on, sorted: in any environment the entry is for.
     pub dependencies: Vec<PackageName>,
+    /// Dependencies that apply in only some of the entry's environments, with the marker of
+    /// those (`colorama`: `sys_platform == 'win32'`); `[packages.tool.sanctuary]
+    /// dependency-markers`, written only when not empty.
+    pub dependency_markers: BTreeMap<PackageName, String>,
     /// The source distribution of this version, when the index has one.
     pub sdist: Option<LockedSdist>,
     pub wheels: Vec<LockedWheel>,
@@ -404,38 +408,77 @@ impl Lockfile {
                 .any(|m| marker_holds(m, env).unwrap_or(false))
     }
 
-    /// The lock as seen from `env`: the entries whose marker holds there (at most one per
-    /// package: the reader refuses overlapping entries it can see, and this keeps the first),
-    /// each entry's marker dropped and its dependencies on packages of this lock limited to the
-    /// packages kept. A dependency on a package the lock does not hold at all (an Application
-    /// package's on a Foundation one, which lives in the other lockfile) is kept.
-    /// `environments` is left as it was, so the caller can still say what the lock covers.
-    pub fn for_environment(&self, env: &MarkerEnvironment) -> Lockfile {
+    /// The lock as seen from `env`: the entries whose marker holds there, each entry's marker
+    /// dropped and its dependencies limited to those that apply there (a dependency with a
+    /// `dependency-markers` entry whose marker does not hold is left out). A dependency on a
+    /// package the lock does not hold at all (an Application package's on a Foundation one,
+    /// which lives in the other lockfile) is kept. `environments` is left as it was, so the
+    /// caller can still say what the lock covers.
+    ///
+    /// Refused, because an installer could only guess: two entries of one package that both
+    /// hold in `env`, and a dependency that applies in `env` on a package the lock holds but
+    /// none of whose entries does (a marker edited by hand would otherwise drop it silently).
+    pub fn for_environment(&self, env: &MarkerEnvironment) -> Result<Lockfile, LockError> {
+        let holds = |m: &Option<String>| {
+            m.as_deref()
+                .is_none_or(|m| marker_holds(m, env).unwrap_or(false))
+        };
         let mut kept: Vec<LockedPackage> = Vec::new();
         for p in &self.packages {
-            let holds = p
-                .marker
-                .as_deref()
-                .is_none_or(|m| marker_holds(m, env).unwrap_or(false));
-            if holds && !kept.iter().any(|k| k.name == p.name) {
-                kept.push(LockedPackage {
-                    marker: None,
-                    ..p.clone()
+            if !holds(&p.marker) {
+                continue;
+            }
+            if let Some(other) = kept.iter().find(|k| k.name == p.name) {
+                let first = self
+                    .packages
+                    .iter()
+                    .find(|q| q.name == p.name && q.version == other.version)
+                    .and_then(|q| q.marker.clone());
+                return Err(LockError::Overlap {
+                    package: p.name.to_string(),
+                    entries: format!(
+                        "{} [{}] and {} [{}]",
+                        other.version,
+                        first.as_deref().unwrap_or("no marker"),
+                        p.version,
+                        p.marker.as_deref().unwrap_or("no marker")
+                    ),
+                    environment: describe_environment(env),
                 });
             }
+            kept.push(LockedPackage {
+                marker: None,
+                ..p.clone()
+            });
         }
-        let names: std::collections::BTreeSet<PackageName> =
-            kept.iter().map(|p| p.name.clone()).collect();
-        let held: std::collections::BTreeSet<&PackageName> =
-            self.packages.iter().map(|p| &p.name).collect();
+        let names: BTreeSet<PackageName> = kept.iter().map(|p| p.name.clone()).collect();
+        let held: BTreeSet<&PackageName> = self.packages.iter().map(|p| &p.name).collect();
         for p in &mut kept {
-            p.dependencies
-                .retain(|d| names.contains(d) || !held.contains(d));
+            let conditional = std::mem::take(&mut p.dependency_markers);
+            let mut dependencies = Vec::new();
+            for d in std::mem::take(&mut p.dependencies) {
+                let applies = conditional
+                    .get(&d)
+                    .is_none_or(|m| marker_holds(m, env).unwrap_or(false));
+                if !applies {
+                    continue;
+                }
+                if held.contains(&d) && !names.contains(&d) {
+                    return Err(LockError::MissingDependency {
+                        package: p.name.to_string(),
+                        version: p.version.to_string(),
+                        dependency: d.to_string(),
+                        environment: describe_environment(env),
+                    });
+                }
+                dependencies.push(d);
+            }
+            p.dependencies = dependencies;
         }
-        Lockfile {
+        Ok(Lockfile {
             packages: kept,
             ..self.clone()
-        }
+        })
     }
 
     /// Whether the lock has entries for other environments than some hosts' (a marker on any
@@ -443,6 +486,16 @@ impl Lockfile {
     pub fn is_universal(&self) -> bool {
         self.environments.len() > 1 || self.packages.iter().any(|p| p.marker.is_some())
     }
+}
+
+/// `Python 3.12 on linux x86_64`: an environment as a message names it.
+pub fn describe_environment(env: &MarkerEnvironment) -> String {
+    format!(
+        "Python {} on {} {}",
+        env.python_version().string,
+        env.sys_platform(),
+        env.platform_machine()
+    )
 }
 
 /// Whether the PEP 508 marker `marker` holds in `env` (no extras); `None` when it does not
@@ -524,11 +577,19 @@ fn render_package(out: &mut String, p: &LockedPackage) {
             &w.sha256,
         );
     }
-    if p.direct || !p.extras.is_empty() {
+    if p.direct || !p.extras.is_empty() || !p.dependency_markers.is_empty() {
         out.push_str("\n[packages.tool.sanctuary]\n");
         let _ = writeln!(out, "direct = {}", p.direct);
         if !p.extras.is_empty() {
             let _ = writeln!(out, "extras = {}", inline_array(&p.extras));
+        }
+        if !p.dependency_markers.is_empty() {
+            out.push_str("dependency-markers = {");
+            for (i, (name, marker)) in p.dependency_markers.iter().enumerate() {
+                let sep = if i == 0 { " " } else { ", " };
+                let _ = write!(out, "{sep}{} = {}", quote(name.as_ref()), quote(marker));
+            }
+            out.push_str(" }\n");
         }
     }
 }
@@ -571,6 +632,25 @@ pub enum LockError {
         version: String,
         field: String,
         message: String,
+    },
+    /// Two entries of one package both apply in one environment.
+    #[error(
+        "invalid lockfile: two entries of `{package}` apply to {environment}: {entries}; their markers must not overlap"
+    )]
+    Overlap {
+        package: String,
+        entries: String,
+        environment: String,
+    },
+    /// A dependency applies in an environment but no entry of it does.
+    #[error(
+        "invalid lockfile: `{package}` {version} depends on `{dependency}` in {environment}, but no entry of `{dependency}` applies there (its marker leaves that environment out)"
+    )]
+    MissingDependency {
+        package: String,
+        version: String,
+        dependency: String,
+        environment: String,
     },
 }
 

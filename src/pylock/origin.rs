@@ -204,6 +204,7 @@ mod tests {
             index: index.to_string(),
             requires_python: None,
             dependencies: vec![],
+            dependency_markers: Default::default(),
             sdist: None,
             wheels: vec![LockedWheel {
                 name: "demo-1.0-py3-none-any.whl".to_string(),
@@ -354,6 +355,7 @@ mod tests {
             index: String::new(),
             requires_python: None,
             dependencies: vec![],
+            dependency_markers: Default::default(),
             sdist: None,
             wheels: vec![],
             source: Some(source),

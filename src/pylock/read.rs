@@ -6,6 +6,7 @@
 //! fetchable scheme, directory paths are relative, git URLs carry no credentials, revisions
 //! cannot pass for options and commits are full hashes.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use pep440_rs::Version;
@@ -69,22 +70,109 @@ impl Lockfile {
     }
 }
 
-/// A PEP 508 marker, parsed and written back in pep508_rs's canonical form; the marker as
-/// written when it parses (so a lockfile reads and renders byte for byte).
+/// A PEP 508 marker of the shape lockfiles hold, checked before `pep508_rs` parses it: the
+/// environment variables a lock selects on (never `extra`, never the free-form
+/// `platform_release` / `platform_version`), comparisons with plain literals (letters, digits,
+/// `.`, `_`, `*`, `+`, `-`), `and`, `or` and parentheses, at most [`MAX_MARKER`] bytes and
+/// [`MAX_COMPARISONS`] comparisons. The parser builds a decision diagram that grows
+/// exponentially in `extra ==` and `in` terms (a marker of 800 bytes took 4 GB), and a marker
+/// is shown in `diff`'s Markdown and on terminals, so nothing else is let through.
 fn checked_marker(marker: &str) -> Result<String, String> {
     if marker.len() > MAX_MARKER {
         return Err(format!("longer than {MAX_MARKER} bytes"));
     }
+    let shown = || marker.escape_default().to_string();
+    let mut comparisons = 0usize;
+    let mut chars = marker.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            ' ' | '(' | ')' | '=' | '!' | '<' | '>' | '~' => {}
+            '\'' | '"' => {
+                comparisons += 1;
+                let mut closed = false;
+                for (_, d) in chars.by_ref() {
+                    if d == c {
+                        closed = true;
+                        break;
+                    }
+                    if !(d.is_ascii_alphanumeric() || matches!(d, '.' | '_' | '*' | '+' | '-')) {
+                        return Err(format!(
+                            "invalid marker `{}`: a literal may hold letters, digits and `._*+-` only",
+                            shown()
+                        ));
+                    }
+                }
+                if !closed {
+                    return Err(format!("invalid marker `{}`: unclosed literal", shown()));
+                }
+            }
+            'a'..='z' | '_' => {
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, d)) = chars.peek() {
+                    if !(d.is_ascii_lowercase() || d == '_') {
+                        break;
+                    }
+                    end = j + d.len_utf8();
+                    chars.next();
+                }
+                let word = &marker[i..end];
+                if !MARKER_WORDS.contains(&word) {
+                    return Err(format!(
+                        "invalid marker `{}`: `{word}` is not a marker a lockfile selects environments by",
+                        shown()
+                    ));
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "invalid marker `{}`: unexpected character `{}`",
+                    shown(),
+                    c.escape_default()
+                ));
+            }
+        }
+    }
+    if comparisons > MAX_COMPARISONS {
+        return Err(format!("more than {MAX_COMPARISONS} comparisons"));
+    }
     pep508_rs::MarkerTree::from_str(marker)
-        .map_err(|e| format!("invalid marker `{marker}`: {e}"))?;
+        .map_err(|e| format!("invalid marker `{}`: {e}", shown()))?;
     Ok(marker.to_string())
 }
 
 /// Longer markers than any lock writes for a few dozen environments are refused unread.
 const MAX_MARKER: usize = 4096;
 
+/// More comparisons than a lock over every platform and minor needs.
+const MAX_COMPARISONS: usize = 256;
+
+/// The words a lockfile's marker may use: the variables environments differ by, and the
+/// connectives.
+const MARKER_WORDS: &[&str] = &[
+    "and",
+    "or",
+    "python_version",
+    "python_full_version",
+    "sys_platform",
+    "platform_machine",
+    "platform_system",
+    "os_name",
+    "implementation_name",
+    "implementation_version",
+    "platform_python_implementation",
+];
+
+/// At most this many `environments`: a lock over every platform and CPython minor has fewer.
+const MAX_ENVIRONMENTS: usize = 256;
+
 /// The lock's `environments`, each a PEP 508 marker.
 fn checked_environments(environments: Vec<String>) -> Result<Vec<String>, LockError> {
+    if environments.len() > MAX_ENVIRONMENTS {
+        return Err(LockError::Parse(format!(
+            "environments: {} of them, more than {MAX_ENVIRONMENTS}",
+            environments.len()
+        )));
+    }
     for e in &environments {
         checked_marker(e).map_err(|m| LockError::Parse(format!("environments: {m}")))?;
     }
@@ -200,6 +288,8 @@ fn checked_package(p: RawPackage) -> Result<LockedPackage, LockError> {
         None => None,
     };
     let extra = p.tool.and_then(|t| t.sanctuary).unwrap_or_default();
+    let dependency_markers =
+        checked_dependency_markers(&fault, &dependencies, extra.dependency_markers)?;
     Ok(LockedPackage {
         name,
         version,
@@ -207,12 +297,37 @@ fn checked_package(p: RawPackage) -> Result<LockedPackage, LockError> {
         index,
         requires_python: p.requires_python,
         dependencies,
+        dependency_markers,
         sdist,
         wheels,
         source,
         direct: extra.direct,
         extras: extra.extras,
     })
+}
+
+/// `[packages.tool.sanctuary] dependency-markers`: each a dependency the entry lists, with a
+/// marker that parses.
+fn checked_dependency_markers(
+    fault: &Fault,
+    dependencies: &[PackageName],
+    raw: BTreeMap<String, String>,
+) -> Result<BTreeMap<PackageName, String>, LockError> {
+    let field = "tool.sanctuary.dependency-markers";
+    let mut out = BTreeMap::new();
+    for (name, marker) in raw {
+        let parsed =
+            PackageName::from_str(&name).map_err(|e| fault.at(field, format!("`{name}`: {e}")))?;
+        if !dependencies.contains(&parsed) {
+            return Err(fault.at(
+                field,
+                format!("`{name}` is not one of the package's dependencies"),
+            ));
+        }
+        let marker = checked_marker(&marker).map_err(|m| fault.at(field, m))?;
+        out.insert(parsed, marker);
+    }
+    Ok(out)
 }
 
 /// A `[[packages.wheels]]` entry: its name a wheel of this package and version.
@@ -537,11 +652,14 @@ struct RawPackageTool {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
 struct RawPackageSanctuary {
     #[serde(default)]
     direct: bool,
     #[serde(default)]
     extras: Vec<String>,
+    #[serde(default)]
+    dependency_markers: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]

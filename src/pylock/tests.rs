@@ -30,6 +30,7 @@ fn sample() -> Lockfile {
                 index: "https://pypi.org/simple".into(),
                 requires_python: Some(">=3.8".into()),
                 dependencies: vec![name("annotated-types"), name("pydantic-core")],
+                dependency_markers: Default::default(),
                 sdist: None,
                 wheels: vec![LockedWheel {
                     name: "pydantic-2.9.2-py3-none-any.whl".into(),
@@ -49,6 +50,7 @@ fn sample() -> Lockfile {
                 index: "https://pypi.org/simple".into(),
                 requires_python: None,
                 dependencies: vec![],
+                dependency_markers: Default::default(),
                 sdist: None,
                 wheels: vec![LockedWheel {
                     name: "annotated_types-0.7.0-py3-none-any.whl".into(),
@@ -222,6 +224,7 @@ fn sources_sample() -> Lockfile {
         index: String::new(),
         requires_python: None,
         dependencies: vec![],
+        dependency_markers: Default::default(),
         sdist: None,
         wheels: vec![],
         source: None,
@@ -666,6 +669,7 @@ fn package_of(n: &str, version: &str, url: &str, size: Option<u64>, kind: Kind) 
         },
         requires_python: None,
         dependencies: vec![],
+        dependency_markers: Default::default(),
         sdist,
         wheels,
         source,
@@ -725,7 +729,11 @@ fn universal_sample() -> Lockfile {
     let new = &mut lock.packages[0];
     new.marker = Some("python_version >= '3.12'".into());
     new.dependencies.push(name("mac-only"));
+    new.dependencies.sort();
+    new.dependency_markers
+        .insert(name("mac-only"), "sys_platform == 'darwin'".into());
     let mut old = new.clone();
+    old.dependency_markers.clear();
     old.version = Version::from_str("1.10.0").unwrap();
     old.marker = Some("python_version < '3.12'".into());
     old.dependencies = vec![name("annotated-types")];
@@ -761,13 +769,17 @@ fn for_environment_keeps_the_entries_whose_marker_holds() {
             .map(|p| format!("{}=={}", p.name, p.version))
             .collect::<Vec<_>>()
     };
-    let linux_311 = lock.for_environment(&markers_of("3.11", "linux-x86_64"));
+    let linux_311 = lock
+        .for_environment(&markers_of("3.11", "linux-x86_64"))
+        .unwrap();
     assert_eq!(
         pins(&linux_311),
         ["annotated-types==0.7.0", "pydantic==1.10.0"]
     );
     assert!(linux_311.packages.iter().all(|p| p.marker.is_none()));
-    let linux_312 = lock.for_environment(&markers_of("3.12", "linux-x86_64"));
+    let linux_312 = lock
+        .for_environment(&markers_of("3.12", "linux-x86_64"))
+        .unwrap();
     assert_eq!(
         pins(&linux_312),
         ["annotated-types==0.7.0", "pydantic==2.9.2"]
@@ -778,7 +790,9 @@ fn for_environment_keeps_the_entries_whose_marker_holds() {
         [name("annotated-types"), name("pydantic-core")],
         "mac-only dropped, pydantic-core (held by no entry of this lock) kept"
     );
-    let mac_312 = lock.for_environment(&markers_of("3.12", "macos-arm64"));
+    let mac_312 = lock
+        .for_environment(&markers_of("3.12", "macos-arm64"))
+        .unwrap();
     assert_eq!(
         pins(&mac_312),
         [
@@ -808,4 +822,122 @@ fn a_repeated_package_without_a_marker_is_refused_when_read() {
     assert!(err.contains("locked more than once"), "{err}");
     // With its marker, it reads.
     assert!(Lockfile::parse(&universal_sample().render()).is_ok());
+}
+
+/// Regression (a hand-edited lockfile): two entries of one package whose markers both hold
+/// in an environment were read, and the first silently installed; they are refused, naming
+/// the package, both entries and the environment.
+#[test]
+fn overlapping_entries_are_refused_for_the_environment_they_overlap_in() {
+    let mut lock = Lockfile::parse(&universal_sample().render()).unwrap();
+    for p in &mut lock.packages {
+        if p.name.as_ref() == "pydantic" && p.version.to_string() == "1.10.0" {
+            p.marker = Some("python_version >= '3.11'".into());
+        }
+    }
+    let lock = Lockfile::parse(&lock.render()).unwrap();
+    assert!(
+        lock.for_environment(&markers_of("3.11", "linux-x86_64"))
+            .is_ok()
+    );
+    let err = lock
+        .for_environment(&markers_of("3.12", "linux-x86_64"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`pydantic`")
+            && err.contains("1.10.0 [python_version >= '3.11']")
+            && err.contains("2.9.2 [python_version >= '3.12']")
+            && err.contains("Python 3.12 on linux x86_64"),
+        "{err}"
+    );
+}
+
+/// Regression (a hand-edited lockfile): a marker edited so that no entry of a dependency
+/// applies removed it from the environment while every check passed; refused by name.
+#[test]
+fn a_dependency_no_entry_serves_is_refused() {
+    let mut lock = Lockfile::parse(&universal_sample().render()).unwrap();
+    for p in &mut lock.packages {
+        if p.name.as_ref() == "annotated-types" {
+            p.marker = Some("python_version == '3.10'".into());
+        }
+    }
+    let lock = Lockfile::parse(&lock.render()).unwrap();
+    let err = lock
+        .for_environment(&markers_of("3.12", "macos-arm64"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "`pydantic` 2.9.2 depends on `annotated-types` in Python 3.12 on darwin arm64"
+        ),
+        "{err}"
+    );
+}
+
+/// `dependency-markers` survive a round trip, and the reader refuses one that names a
+/// package the entry does not depend on.
+#[test]
+fn dependency_markers_round_trip_and_are_checked() {
+    let text = universal_sample().render();
+    assert!(
+        text.contains("dependency-markers = { \"mac-only\" = \"sys_platform == 'darwin'\" }"),
+        "{text}"
+    );
+    assert_eq!(Lockfile::parse(&text).unwrap().render(), text);
+    let bad = text.replace("{ \"mac-only\" =", "{ \"numpy\" =");
+    let err = Lockfile::parse(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("not one of the package's dependencies"),
+        "{err}"
+    );
+}
+
+/// Regression: a marker of 800 bytes of `extra ==` terms made the marker parser build a
+/// decision diagram of gigabytes; markers are limited to what a lock selects on, before
+/// they are parsed. Control characters and Markdown never reach `diff`'s output.
+#[test]
+fn markers_outside_what_a_lock_selects_on_are_refused_before_parsing() {
+    let text = universal_sample().render();
+    let blowup: Vec<String> = (0..20)
+        .map(|i| format!("(extra == 'a{i:02}' and extra == 'b{i:02}')"))
+        .collect();
+    for marker in [
+        blowup.join(" or "),
+        "'a1' in os_name and 'b1' in platform_release".to_string(),
+        "sys_platform == 'linux\u{1b}[2K'".to_string(),
+        "sys_platform == '<!--'".to_string(),
+        "sys_platform == `linux`".to_string(),
+    ] {
+        let bad = text.replace(
+            "marker = \"python_version >= '3.12'\"",
+            &format!("marker = {}", toml::Value::String(marker.clone())),
+        );
+        let started = std::time::Instant::now();
+        let err = Lockfile::parse(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("invalid marker") && err.contains("`marker`"),
+            "{marker}: {err}"
+        );
+        assert!(!err.contains('\u{1b}'), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{marker}"
+        );
+    }
+    let many: Vec<String> = (0..300)
+        .map(|i| format!("\"python_version == '3.{i}'\""))
+        .collect();
+    let bad = text.replacen(
+        "environments = [",
+        &format!("environments = [{},", many.join(",")),
+        1,
+    );
+    assert!(
+        Lockfile::parse(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("more than 256")
+    );
 }

@@ -93,6 +93,7 @@ impl Env {
             index: self.index.index_url(),
             requires_python: None,
             dependencies: Vec::new(),
+            dependency_markers: Default::default(),
             sdist: None,
             wheels: vec![self.wheel(name, version)],
             source: None,
@@ -109,6 +110,11 @@ impl Env {
             PackageName::from_str("lib").unwrap(),
             PackageName::from_str("macdep").unwrap(),
         ];
+        // `macdep` is a dependency on macOS alone, as `lock` records it.
+        app.dependency_markers.insert(
+            PackageName::from_str("macdep").unwrap(),
+            "sys_platform == 'darwin'".to_string(),
+        );
         Lockfile {
             environments: environments.to_vec(),
             requires_python: ">=3.11, <3.13".to_string(),

@@ -61,7 +61,7 @@ fn universal_set_is_closed_in_every_environment(set: &str) {
     )
     .unwrap();
     for target in universe.targets() {
-        let env = lock.for_environment(target.markers());
+        let env = lock.for_environment(target.markers()).unwrap();
         let ours: BTreeMap<String, String> = env
             .packages
             .iter()

@@ -98,6 +98,7 @@ fn package(name: &str, version: &str, marker: Option<&str>) -> LockedPackage {
         index: "https://x.test/simple".to_string(),
         requires_python: None,
         dependencies: vec![],
+        dependency_markers: Default::default(),
         sdist: None,
         wheels: vec![LockedWheel {
             url: format!("https://x.test/{file}"),

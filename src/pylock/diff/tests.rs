@@ -30,6 +30,7 @@ fn pkg(name: &str, version: &str, deps: &[&str], direct: bool) -> LockedPackage 
             .map(|d| pep508_rs::PackageName::from_str(d).unwrap())
             .collect(),
         sdist: None,
+        dependency_markers: Default::default(),
         wheels: vec![wheel(&format!("{name}-{version}-py3-none-any.whl"), "a")],
         source: None,
         direct,
