@@ -502,13 +502,14 @@ async fn report_forks<V: PackageSource>(
 }
 
 /// The Application of one key (or of none): the key's environments and their resolutions,
-/// and the Foundation's packages, which the Application file leaves out.
+/// and in each environment the Foundation's packages there, which the Application file
+/// leaves out there.
 struct KeyApplication {
     key: Option<String>,
     universe: Universe,
     resolutions: Vec<Resolution>,
     requests: Vec<ResolveRequest>,
-    provided: BTreeSet<PackageName>,
+    provided: Vec<BTreeSet<PackageName>>,
 }
 
 /// The Application, against each key's Foundation (or alone), over the environments each key
@@ -530,8 +531,10 @@ async fn lock_application<S: LockSource>(
             .filter_map(|(_, path)| read_existing(path))
             .collect()
     };
-    // Later keys prefer what the first key chose, so the layers agree where they can.
-    let mut chosen: HashMap<PackageName, pep440_rs::Version> = HashMap::new();
+    // Later keys prefer what earlier keys chose in the same environment, so the layers agree
+    // where they can (a fork of the first key stays in its own environments).
+    let mut chosen: HashMap<crate::target::Target, HashMap<PackageName, pep440_rs::Version>> =
+        HashMap::new();
     let keys: Vec<(Option<&str>, Option<&Lockfile>)> = if manifest.foundation.is_none() {
         vec![(None, None)]
     } else {
@@ -548,20 +551,24 @@ async fn lock_application<S: LockSource>(
         };
         let view = Arc::new(source.view(application_pins(manifest, key))?);
         let mut requests = Vec::new();
+        let mut provided = Vec::new();
         for target in universe.targets() {
-            let pins = match (key, foundation) {
+            let (pins, names) = match (key, foundation) {
                 (Some(key), Some(f)) => {
                     let seen = f.for_environment(target.markers()).map_err(|e| {
                         Error::from(e).context(format!(
                             "the Foundation lockfile of key `{key}` for {target}"
                         ))
                     })?;
-                    foundation_pins(key, &seen)?
+                    let names: BTreeSet<PackageName> =
+                        seen.packages.iter().map(|p| p.name.clone()).collect();
+                    (foundation_pins(key, &seen)?, names)
                 }
-                _ => Vec::new(),
+                _ => (Vec::new(), BTreeSet::new()),
             };
+            provided.push(names);
             let mut preferences = preferences_for(&existing, target);
-            for (name, version) in &chosen {
+            for (name, version) in chosen.get(target).into_iter().flatten() {
                 preferences
                     .entry(name.clone())
                     .or_insert_with(|| version.clone());
@@ -578,19 +585,19 @@ async fn lock_application<S: LockSource>(
         let resolutions =
             universal::resolve_universe(view, &universe, &what, requests.clone()).await?;
         resolutions.iter().for_each(|r| warn_skipped(r, progress));
-        for p in resolutions.iter().flat_map(|r| r.packages.values()) {
-            chosen
-                .entry(p.name.clone())
-                .or_insert_with(|| p.version.clone());
+        for (target, resolution) in universe.targets().iter().zip(&resolutions) {
+            let seen = chosen.entry(target.clone()).or_default();
+            for p in resolution.packages.values() {
+                seen.entry(p.name.clone())
+                    .or_insert_with(|| p.version.clone());
+            }
         }
         per_key.push(KeyApplication {
             key: key.map(str::to_string),
             universe,
             resolutions,
             requests,
-            provided: foundation
-                .map(|f| f.packages.iter().map(|p| p.name.clone()).collect())
-                .unwrap_or_default(),
+            provided,
         });
     }
     Ok(per_key)
@@ -666,14 +673,25 @@ async fn write_application<S: LockSource>(
                 .collect()
         })
         .collect();
-    let own = |k: usize, j: usize| -> BTreeMap<&PackageName, &pep440_rs::Version> {
-        per_key[k].resolutions[j]
-            .packages
-            .values()
-            .filter(|p| !per_key[k].provided.contains(&p.name))
-            .map(|p| (&p.name, &p.version))
-            .collect()
-    };
+    // What a key's Application is in one environment: each package's version, index and
+    // files (a keyed index can serve one version with other files per key).
+    let own =
+        |k: usize, j: usize| -> BTreeMap<&PackageName, (&pep440_rs::Version, &str, Vec<&str>)> {
+            per_key[k].resolutions[j]
+                .packages
+                .values()
+                .filter(|p| !per_key[k].provided[j].contains(&p.name))
+                .map(|p| {
+                    let files = p.files.iter().map(|f| f.filename.as_str()).collect();
+                    let hashes: Vec<&str> =
+                        p.files.iter().filter_map(|f| f.sha256.as_deref()).collect();
+                    (
+                        &p.name,
+                        (&p.version, p.index.url.as_str(), [files, hashes].concat()),
+                    )
+                })
+                .collect()
+        };
     let agree = serving.iter().all(|s| {
         s.windows(2)
             .all(|w| own(w[0].0, w[0].1) == own(w[1].0, w[1].1))
@@ -685,7 +703,7 @@ async fn write_application<S: LockSource>(
         let each: Vec<(usize, &Resolution, &BTreeSet<PackageName>)> = chosen
             .iter()
             .enumerate()
-            .map(|(g, &(k, j))| (g, &per_key[k].resolutions[j], &per_key[k].provided))
+            .map(|(g, &(k, j))| (g, &per_key[k].resolutions[j], &per_key[k].provided[j]))
             .collect();
         let requests: Vec<ResolveRequest> = chosen
             .iter()
@@ -718,7 +736,7 @@ async fn write_application<S: LockSource>(
             .resolutions
             .iter()
             .enumerate()
-            .map(|(j, r)| (j, r, &ka.provided))
+            .map(|(j, r)| (j, r, &ka.provided[j]))
             .collect();
         let merged = universal::merge(&each);
         let view = Arc::new(source.view(application_pins(manifest, ka.key.as_deref()))?);

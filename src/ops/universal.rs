@@ -83,7 +83,7 @@ pub async fn resolve_universe<V: PackageSource>(
     for (i, result) in first.into_iter().enumerate() {
         match result {
             Ok(r) => resolutions.push(r),
-            Err(e) => return Err(environment_error(universe, layer, i, failed.len(), e)),
+            Err(e) => return Err(environment_error(universe, layer, i, &failed, e)),
         }
     }
     if !universe.is_universal() {
@@ -102,9 +102,11 @@ pub async fn resolve_universe<V: PackageSource>(
                 let Some(v) = shared.get(&p.name).filter(|v| **v != p.version) else {
                     continue;
                 };
-                if static_reason(&view, &universe.targets()[i], &p.name, v, &requests[i])
-                    .await
-                    .is_some()
+                let target = &universe.targets()[i];
+                if root_reason(target, &p.name, v, &requests[i]).is_some()
+                    || static_reason(&view, target, &p.name, v, &requests[i])
+                        .await
+                        .is_some()
                 {
                     preferences.insert(p.name.clone(), p.version.clone());
                 } else {
@@ -127,12 +129,21 @@ pub async fn resolve_universe<V: PackageSource>(
         }))
         .await;
         let mut moved = false;
-        for ((i, _), result) in disagree.iter().zip(again) {
+        for ((i, preferences), result) in disagree.iter().zip(again) {
             let i = *i;
-            let resolution = result.map_err(|e| environment_error(universe, layer, i, 1, e))?;
-            if versions(&resolution) != versions(&resolutions[i]) {
-                moved = true;
+            let resolution = result.map_err(|e| environment_error(universe, layer, i, &[i], e))?;
+            // Sharing may only move a package to the version it was asked to prefer: one that
+            // lands elsewhere (the shared version out of reach, the next best taken instead)
+            // would churn the lock for nothing, so the environment keeps what it had.
+            let before = versions(&resolutions[i]);
+            let stray = resolution.packages.values().any(|p| {
+                before.get(&p.name).is_some_and(|v| **v != p.version)
+                    && preferences.get(&p.name) != Some(&p.version)
+            });
+            if stray || versions(&resolution) == before {
+                continue;
             }
+            moved = true;
             resolutions[i] = resolution;
         }
         if !moved {
@@ -142,13 +153,28 @@ pub async fn resolve_universe<V: PackageSource>(
     Ok(resolutions)
 }
 
+/// The error of environment `i`, among the environments `failed` (indexes) that failed.
 fn environment_error(
     universe: &Universe,
     layer: &str,
     i: usize,
-    failed: usize,
+    failed: &[usize],
     e: ResolveError,
 ) -> Error {
+    let all = universe.targets().len();
+    let others: Vec<String> = failed
+        .iter()
+        .filter(|&&j| j != i)
+        .map(|&j| universe.targets()[j].to_string())
+        .collect();
+    let others = match (others.len(), failed.len() == all) {
+        (_, true) if all > 1 => " (and for every other environment)".to_string(),
+        (0, _) => " (the other environments resolve)".to_string(),
+        _ => format!(
+            " (and for {}; the other environments resolve)",
+            others.join(", ")
+        ),
+    };
     let target = &universe.targets()[i];
     match e {
         ResolveError::NoSolution { report } if universe.is_universal() => UnresolvableEnvironment {
@@ -157,11 +183,7 @@ fn environment_error(
             platform: short_name(&target.platform),
             sys_platform: target.markers().sys_platform().to_string(),
             higher_floor: higher_floor(&target.platform),
-            others: if failed < universe.targets().len() {
-                " (the other environments resolve)".to_string()
-            } else {
-                String::new()
-            },
+            others,
             // The report's own first line names the environment again.
             report: match report.split_once('\n') {
                 Some((first, rest)) if first.starts_with("no resolution for ") => rest.to_string(),

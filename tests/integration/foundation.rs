@@ -546,3 +546,109 @@ fn the_hint_for_an_unreachable_keyed_index_names_a_variable_that_works() {
         "{message}"
     );
 }
+
+/// Regression: an Application package that the keyed index serves in the same version for
+/// every key, but with other files per key (xformers on download.pytorch.org), was written
+/// to one shared Application file with the first key's index and hashes for every key.
+#[test]
+fn one_version_with_other_files_per_key_is_locked_per_key() {
+    let pypi = pypi();
+    let trees = tempfile::tempdir().unwrap();
+    pytorch_trees(trees.path());
+    for key in ["cu130", "cu128", "cu126", "cpu"] {
+        write_tree(
+            trees.path(),
+            key,
+            Scenario::new(&format!("xfm-{key}")).version(
+                "xfm",
+                "0.1.0",
+                v().file("xfm/build.txt", key).sdist(false),
+            ),
+        );
+    }
+    let mut project = Project::new();
+    let tree_url = format!(
+        "{}{{key}}",
+        url::Url::from_directory_path(trees.path()).unwrap()
+    );
+    project.env("SANCTUARY_INDEX_PYPI", &pypi.index_url());
+    project.env("SANCTUARY_INDEX_PYTORCH", &tree_url);
+    project.write_manifest(&format!(
+        "[project]\nname = \"forge\"\npython = \"3.12\"\nplatform = \"linux-x86_64\"\n\n\
+         [[index]]\nname = \"pypi\"\nurl = \"https://pypi.org/simple\"\n\n\
+         [[index]]\nname = \"pytorch\"\nurl = \"https://download.pytorch.org/whl/{{key}}\"\nexplicit = true\n\n\
+         {FOUNDATION}\n\
+         [application]\nrequirements = [\"xfm\"]\nsources = {{ xfm = \"pytorch\" }}\n"
+    ));
+    let out = project.lock_ok(&[]);
+    let names: Vec<String> = std::fs::read_dir(project.path().join("lockfiles"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.contains(&"pylock.application.toml".to_string()),
+        "one shared Application file holds one key's xfm build for every key: {names:?}\n{}",
+        stderr(&out)
+    );
+    for key in ["cu130", "cu128", "cu126", "cpu"] {
+        let app = std::fs::read_to_string(
+            project
+                .path()
+                .join(format!("lockfiles/pylock.application-{key}.toml")),
+        )
+        .unwrap();
+        assert!(app.contains(&format!("/{key}/")), "{key}: {app}");
+    }
+}
+
+/// Regression: in a universal lock with two keys, the second key preferred the version the
+/// first chose in its lowest environment (np 1.0.0 for Python 3.11) in all of its own, and
+/// the Application split by key for nothing. Each key alone locks np 1.0.0 for 3.11 and 2.0.0
+/// for 3.12, so the keys agree and share one file.
+#[test]
+fn a_second_key_prefers_what_the_first_chose_in_the_same_environment() {
+    let pypi = TestIndex::start(
+        Scenario::new("pypi")
+            .versions("filelock", &["3.20.0"])
+            .version("np", "1.0.0", v())
+            .version("np", "2.0.0", v().requires_python(">=3.12")),
+    );
+    let trees = tempfile::tempdir().unwrap();
+    for key in ["cu130", "cpu"] {
+        write_tree(
+            trees.path(),
+            key,
+            Scenario::new(key).version(
+                "torch",
+                &format!("2.9.0+{key}"),
+                v().requires(["filelock"]).sdist(false),
+            ),
+        );
+    }
+    let mut project = Project::new();
+    let tree_url = format!(
+        "{}{{key}}",
+        url::Url::from_directory_path(trees.path()).unwrap()
+    );
+    project.env("SANCTUARY_INDEX_PYPI", &pypi.index_url());
+    project.env("SANCTUARY_INDEX_PYTORCH", &tree_url);
+    project.write_manifest(
+        "[project]\nname = \"forge\"\npython = \">=3.11,<3.13\"\nplatforms = [\"linux-x86_64\"]\n\n\
+         [[index]]\nname = \"pypi\"\nurl = \"https://pypi.org/simple\"\n\n\
+         [[index]]\nname = \"pytorch\"\nurl = \"https://download.pytorch.org/whl/{key}\"\nexplicit = true\n\n\
+         [foundation]\nkeys = [\"cu130\", \"cpu\"]\nindex = \"pytorch\"\nrequirements = [\"torch\"]\n\n\
+         [application]\nrequirements = [\"np\"]\n",
+    );
+    let out = project.lock_ok(&[]);
+    let names: Vec<String> = std::fs::read_dir(project.path().join("lockfiles"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.contains(&"pylock.application.toml".to_string()),
+        "the keys should agree: {names:?}\n{}",
+        stderr(&out)
+    );
+}

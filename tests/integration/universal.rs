@@ -523,3 +523,54 @@ fn only_cuda_keys_and_a_macos_platform_is_an_error_naming_it() {
     );
     insta::assert_snapshot!(err);
 }
+
+/// Regression: the Foundation holds nvidia-cublas on Linux only (torch's marker) and the
+/// Application requires it everywhere; it was left out of the Application everywhere, so on
+/// Windows no lockfile held it. Exactly one of the two files serves it in each environment.
+#[test]
+fn a_foundation_package_of_one_platform_is_in_the_application_on_another() {
+    let k = keyed(&["cu130"], &["linux-x86_64", "windows-x86_64"]);
+    let p = &k.project;
+    p.write_manifest(
+        &p.manifest()
+            .replace("[\"peft\"]", "[\"peft\", \"nvidia-cublas\"]"),
+    );
+    p.lock_ok(&[]);
+    let cu130 = lockfile(p, "pylock.foundation-cu130.toml");
+    let app = p.lockfile();
+    for platform in ["linux-x86_64", "windows-x86_64"] {
+        let env = sanctuary::target::Target::new("3.12", Some(platform)).unwrap();
+        let f = cu130.for_environment(env.markers()).unwrap();
+        let a = app.for_environment(env.markers()).unwrap();
+        assert_eq!(
+            entries(&f, "nvidia-cublas").len() + entries(&a, "nvidia-cublas").len(),
+            1,
+            "nvidia-cublas on {platform}: foundation {:?}, application {:?}",
+            entries(&f, "nvidia-cublas"),
+            entries(&a, "nvidia-cublas")
+        );
+    }
+}
+
+/// Regression: a fork forced by a requirement's marker (not by Requires-Python or wheels)
+/// moved to a newer release below the fork's bound without `--upgrade`; it keeps its pin.
+#[test]
+fn a_fork_forced_by_a_requirement_keeps_its_pin_without_upgrade() {
+    let reqs = [
+        "a>=2 ; sys_platform == 'linux'",
+        "a<2 ; sys_platform == 'darwin'",
+    ];
+    let old = TestIndex::start(Scenario::new("fork").versions("a", &["1.0.0", "2.0.0"]));
+    let p = project(&old, "3.12", &["linux-x86_64", "macos-arm64"], &reqs);
+    p.lock_ok(&["-q"]);
+    let first = entries(&p.lockfile(), "a");
+    let new = TestIndex::start(Scenario::new("fork2").versions("a", &["1.0.0", "1.5.0", "2.0.0"]));
+    p.write_manifest(&manifest(
+        &new.index_url(),
+        "3.12",
+        &["linux-x86_64", "macos-arm64"],
+        &reqs,
+    ));
+    let out = p.lock_ok(&[]);
+    assert_eq!(entries(&p.lockfile(), "a"), first, "{}", stderr(&out));
+}
