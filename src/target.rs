@@ -113,6 +113,10 @@ pub enum TargetError {
         "platforms `{first}` and `{second}` cannot be told apart by markers (same sys_platform and platform_machine): a lock holds one environment for both; keep the one with the lower floor"
     )]
     Indistinct { first: String, second: String },
+    #[error("platform `{0}` is listed twice")]
+    Twice(String),
+    #[error("no platform or no Python declared")]
+    NoEnvironment,
 }
 
 /// The default glibc of `linux-<arch>` targets (uv's default Linux targets use the same).

@@ -37,18 +37,34 @@ pub type Subset = BTreeSet<usize>;
 
 impl Universe {
     /// The product of `platforms` (none twice, and no two that markers cannot tell apart) and
-    /// the Python versions `pythons` (one version, or every minor of a range).
-    pub fn new(platforms: Vec<Platform>, pythons: Vec<Version>) -> Result<Universe, TargetError> {
+    /// the Python versions `pythons` (one version, or every minor of a range), at least one of
+    /// each. The platforms are put in their canonical order (by name), so that listing them in
+    /// another order changes no lockfile.
+    pub fn new(
+        mut platforms: Vec<Platform>,
+        mut pythons: Vec<Version>,
+    ) -> Result<Universe, TargetError> {
+        let name =
+            |p: &Platform| Target::from_parts(Version::new([3, 12]), p.clone()).platform_name();
+        if platforms.is_empty() || pythons.is_empty() {
+            return Err(TargetError::NoEnvironment);
+        }
         for (i, a) in platforms.iter().enumerate() {
             for b in &platforms[..i] {
+                if a == b {
+                    return Err(TargetError::Twice(name(a)));
+                }
                 if markers_of(a) == markers_of(b) {
                     return Err(TargetError::Indistinct {
-                        first: Target::from_parts(pythons[0].clone(), b.clone()).platform_name(),
-                        second: Target::from_parts(pythons[0].clone(), a.clone()).platform_name(),
+                        first: name(b),
+                        second: name(a),
                     });
                 }
             }
         }
+        platforms.sort_by_key(|p| name(p));
+        pythons.sort();
+        pythons.dedup_by_key(|v| minor_of(v));
         let mut targets = Vec::new();
         for platform in &platforms {
             for python in &pythons {
@@ -117,10 +133,18 @@ impl Universe {
         self.targets.iter().map(environment_marker).collect()
     }
 
-    /// The lockfile's `requires-python`: `==3.12.*` for one minor, `>=3.11, <3.14` for several.
+    /// The lockfile's `requires-python`: `==3.12.*` for one minor, `>=3.11, <3.14` for several
+    /// (with `!=3.12.*` for a minor the range leaves out between them).
     pub fn requires_python(&self) -> String {
         match (self.minors.first(), self.minors.last()) {
-            (Some(lo), Some(hi)) if lo != hi => format!(">=3.{lo}, <3.{}", hi + 1),
+            (Some(lo), Some(hi)) if lo != hi => {
+                let mut out = format!(">=3.{lo}, <3.{}", hi + 1);
+                for gap in (*lo..*hi).filter(|m| !self.minors.contains(m)) {
+                    out.push_str(&format!(", !=3.{gap}.*"));
+                }
+                out
+            }
+            // `new` refuses an empty universe.
             _ => format!("=={}.*", self.targets[0].markers().python_version().string),
         }
     }
@@ -257,7 +281,11 @@ impl Universe {
             return None;
         }
         let v = |i: usize| format!("3.{}", self.minors[i]);
-        let contiguous = minors.windows(2).all(|w| w[1] == w[0] + 1);
+        // Contiguous in the declared minors and in CPython's (3.11 and 3.13 around an
+        // undeclared 3.12 are not: `>= '3.11'` would take in 3.12).
+        let contiguous = minors
+            .windows(2)
+            .all(|w| w[1] == w[0] + 1 && self.minors[w[1]] == self.minors[w[0]] + 1);
         let (first, last) = (minors[0], minors[minors.len() - 1]);
         Some(if minors.len() == 1 {
             format!("python_version == '{}'", v(first))
@@ -372,17 +400,27 @@ pub fn pythons(python: &str) -> Result<Vec<Version>, TargetError> {
         reason: why.to_string(),
     };
     let spec = VersionSpecifiers::from_str(text).map_err(|e| bad(&e.to_string()))?;
-    let admits = |minor: u64| {
-        [0, 99]
-            .iter()
-            .any(|patch| spec.contains(&Version::new([3, minor, *patch])))
-    };
-    if admits(MINORS.start() - 1) || admits(MINORS.end() + 1) {
-        return Err(bad(&format!(
-            "name both ends, within 3.{} ..= 3.{} (e.g. `>=3.11,<3.14`), so that a new CPython never changes what the manifest means",
-            MINORS.start(),
-            MINORS.end()
-        )));
+    let admits = |minor: u64| (0..100).any(|patch| spec.contains(&Version::new([3, minor, patch])));
+    let (below, above) = (admits(MINORS.start() - 1), admits(MINORS.end() + 1));
+    if below || above {
+        let open_below = admits(0);
+        let open_above = admits(99);
+        let reason = match (open_below, open_above) {
+            (true, _) | (_, true) => format!(
+                "name both ends, within 3.{} ..= 3.{} (e.g. `>=3.11,<3.14`), so that a new CPython never changes what the manifest means",
+                MINORS.start(),
+                MINORS.end()
+            ),
+            _ if below => format!(
+                "it reaches below 3.{}, which sanctuary does not lock for",
+                MINORS.start()
+            ),
+            _ => format!(
+                "it reaches past 3.{}, the newest CPython sanctuary locks for",
+                MINORS.end()
+            ),
+        };
+        return Err(bad(&reason));
     }
     let minors: Vec<Version> = MINORS
         .filter(|m| admits(*m))

@@ -63,7 +63,7 @@ impl Checker<'_> {
             .map(|p| p.span())
             .or_else(|| project.platform.as_ref().map(|p| p.span()));
         let universe = Universe::new(platforms, pythons).map_err(|e| match e {
-            TargetError::Indistinct { .. } => self.at(span, e.to_string()),
+            TargetError::Indistinct { .. } | TargetError::Twice(_) => self.at(span, e.to_string()),
             _ => self.at(Some(python.span()), e.to_string()),
         })?;
         Ok((written, universe))

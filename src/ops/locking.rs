@@ -430,7 +430,8 @@ fn key_universe(manifest: &Manifest, key: &str) -> Result<Universe> {
         .restricted(|p| family::serves(key, p))
         .ok_or_else(|| {
             Error::msg(format!(
-                "key `{key}` runs on none of the declared platforms ({}): its builds run on {}\nhint: drop the key from [foundation] keys, or add a platform it runs on to [project] platforms",
+                "{}: key `{key}` runs on none of the declared platforms ({}): its builds run on {}\nhint: drop the key from [foundation] keys, or add a platform it runs on to [project] platforms",
+                manifest_name(manifest),
                 manifest.universe.platform_names(),
                 family::served_words(key)
             ))
@@ -603,6 +604,14 @@ async fn lock_application<S: LockSource>(
     Ok(per_key)
 }
 
+/// The manifest's file name (`sanctuary.toml`), as messages about its contents name it.
+fn manifest_name(manifest: &Manifest) -> String {
+    manifest.path.file_name().map_or_else(
+        || manifest.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// Before anything is resolved: every declared key runs on some declared platform, and every
 /// declared environment has a key whose builds run there (else it would have no Foundation
 /// and no Application).
@@ -620,7 +629,8 @@ fn check_keys(manifest: &Manifest) -> Result<()> {
             .any(|k| family::serves(k, &target.platform))
         {
             bail!(
-                "no declared key runs on {} ({target}): the keys are {}\nhint: add `cpu` to [foundation] keys, or drop the platform from [project] platforms",
+                "{}: no declared key runs on {} ({target}): the keys are {}\nhint: add `cpu` to [foundation] keys, or drop the platform from [project] platforms",
+                manifest_name(manifest),
                 crate::universe::short_name(&target.platform),
                 spec.keys.join(", ")
             );

@@ -1,3 +1,5 @@
+//! The environments of a universe: Python ranges, markers of subsets, the host's environment.
+
 use std::str::FromStr;
 
 use pep508_rs::MarkerTree;
@@ -123,7 +125,8 @@ fn markers_are_short_where_the_grid_allows() {
 #[test]
 fn an_architecture_is_named_when_the_system_has_two() {
     let u = universe(&["linux-x86_64", "linux-aarch64"], "3.12");
-    let arm: Subset = [1].into();
+    // Ordered by name: aarch64 first.
+    let arm: Subset = [0].into();
     assert_eq!(
         u.marker_of(&arm).unwrap(),
         "sys_platform == 'linux' and platform_machine == 'aarch64'"
@@ -152,4 +155,59 @@ fn a_host_finds_its_environment() {
     );
     let outside = Target::new("3.13", Some("linux-x86_64")).unwrap();
     assert!(u.find(outside.markers()).is_none());
+}
+
+#[test]
+fn platforms_are_ordered_by_name_whatever_the_order_declared() {
+    let a = universe(
+        &["windows-x86_64", "linux-x86_64", "macos-arm64"],
+        ">=3.11,<3.13",
+    );
+    let b = universe(
+        &["linux-x86_64", "macos-arm64", "windows-x86_64"],
+        ">=3.11,<3.13",
+    );
+    assert_eq!(a, b);
+    assert_eq!(a.environment_markers(), b.environment_markers());
+    assert!(a.platform_names().starts_with("linux-x86_64"));
+}
+
+#[test]
+fn a_platform_listed_twice_is_named() {
+    let e = Universe::new(
+        vec![
+            parse_platform("linux-x86_64").unwrap(),
+            parse_platform("linux-x86_64").unwrap(),
+        ],
+        pythons("3.12").unwrap(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(e, "platform `linux-x86_64-manylinux_2_28` is listed twice");
+}
+
+/// A minor the range leaves out between two declared ones: `requires-python` says so, and a
+/// marker never spans it.
+#[test]
+fn a_gap_in_the_minors_is_excluded() {
+    let u = universe(&["linux-x86_64"], ">=3.11,<3.14,!=3.12.*");
+    assert_eq!(u.requires_python(), ">=3.11, <3.14, !=3.12.*");
+    assert_eq!(u.targets().len(), 2);
+    let both: Subset = [0, 1].into();
+    assert_eq!(u.marker_of(&both), None);
+    let u = universe(&["linux-x86_64", "macos-arm64"], ">=3.10,<3.14,!=3.12.*");
+    // 3.11 and 3.13 on Linux: not `>= '3.11'`, which would take in 3.12.
+    let linux_311_313: Subset = [1, 2].into();
+    let marker = u.marker_of(&linux_311_313).unwrap();
+    assert!(!marker.contains(">= '3.11'"), "{marker}");
+    assert_eq!(holds(&u, &marker), linux_311_313);
+}
+
+#[test]
+fn ranges_name_a_patch_or_their_bounds() {
+    assert_eq!(pythons("==3.12.4").unwrap(), vec![Version::new([3, 12, 0])]);
+    let e = pythons(">=3.8,<3.20").unwrap_err().to_string();
+    assert!(e.contains("past 3.15"), "{e}");
+    let e = pythons(">=3.6,<3.9").unwrap_err().to_string();
+    assert!(e.contains("below 3.8"), "{e}");
 }
