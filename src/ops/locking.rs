@@ -484,7 +484,8 @@ async fn lock_foundation<S: LockSource>(
 /// No package left out.
 static NOTHING: BTreeSet<PackageName> = BTreeSet::new();
 
-/// Tell `progress` which packages `merged` holds in several versions, and why.
+/// Tell `progress` which packages `merged` holds in several versions, and why, and which
+/// must be built from source on some of its environments only.
 async fn report_forks<V: PackageSource>(
     view: &Arc<V>,
     universe: &Universe,
@@ -495,6 +496,9 @@ async fn report_forks<V: PackageSource>(
 ) {
     if !universe.is_universal() {
         return;
+    }
+    for warning in universal::partial_builds(universe, merged) {
+        progress.warning(&warning);
     }
     let lines = universal::explain_splits(Arc::clone(view), universe, merged, requests).await;
     if !lines.is_empty() {

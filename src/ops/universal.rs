@@ -253,6 +253,8 @@ pub struct MergedPackage {
     pub environments: Subset,
     /// Each dependency, with the environments (of `environments`) in which it applies.
     pub dependency_environments: BTreeMap<PackageName, Subset>,
+    /// The environments (of `environments`) with no wheel of it: `sync` builds it there.
+    pub built_in: Subset,
 }
 
 /// Merge per-environment resolutions (`(environment index, resolution, names to leave out)`)
@@ -276,8 +278,12 @@ pub fn merge(resolutions: &[(usize, &Resolution, &BTreeSet<PackageName>)]) -> Ve
                     },
                     environments: Subset::new(),
                     dependency_environments: BTreeMap::new(),
+                    built_in: Subset::new(),
                 });
             entry.environments.insert(*env);
+            if !p.files.iter().any(|f| f.parsed.as_wheel().is_some()) {
+                entry.built_in.insert(*env);
+            }
             for d in &p.dependencies {
                 entry
                     .dependency_environments
@@ -299,6 +305,25 @@ pub fn merge(resolutions: &[(usize, &Resolution, &BTreeSet<PackageName>)]) -> Ve
     // Files stay in the order first seen: the first environment's best first, then what the
     // others add, so a single environment's lock lists its wheels as the resolver ranked them.
     merged.into_values().collect()
+}
+
+/// One warning per package version that has wheels for some of its environments but must be
+/// built from its sdist in others (`uvloop 0.23.0 has no wheel for windows-x86_64: sync
+/// builds it from source there`): a surprise on one platform that a lock for one target
+/// would not show.
+pub fn partial_builds(universe: &Universe, merged: &[MergedPackage]) -> Vec<String> {
+    merged
+        .iter()
+        .filter(|m| !m.built_in.is_empty() && m.built_in != m.environments)
+        .map(|m| {
+            format!(
+                "{} {} has no wheel for {}: `sync` builds it from its source distribution there",
+                m.package.name,
+                m.package.version,
+                universe.describe(&m.built_in)
+            )
+        })
+        .collect()
 }
 
 /// One line per package locked in more than one version: which version serves which

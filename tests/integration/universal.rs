@@ -574,3 +574,47 @@ fn a_fork_forced_by_a_requirement_keeps_its_pin_without_upgrade() {
     let out = p.lock_ok(&[]);
     assert_eq!(entries(&p.lockfile(), "a"), first, "{}", stderr(&out));
 }
+
+/// A version with wheels for Linux and macOS and an sdist: on Windows `sync` will build it,
+/// which a lock for Linux alone never shows. `lock` says so, naming the platform; the entry
+/// holds the sdist beside the wheels.
+#[test]
+fn a_version_built_from_source_on_one_platform_only_is_told() {
+    let index = TestIndex::start(Scenario::new("loop").version(
+        "evloop",
+        "0.23.0",
+        v().tags([
+            "cp312-cp312-manylinux_2_17_x86_64",
+            "cp312-cp312-macosx_11_0_arm64",
+        ]),
+    ));
+    let p = project(
+        &index,
+        "3.12",
+        &["linux-x86_64", "macos-arm64", "windows-x86_64"],
+        &["evloop"],
+    );
+    let out = p.lock_ok(&[]);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "evloop 0.23.0 has no wheel for windows-x86_64: `sync` builds it from its source distribution there"
+        ),
+        "{err}"
+    );
+    let lock = p.lockfile();
+    let evloop = entry(&lock, "evloop", "0.23.0");
+    assert!(
+        evloop.sdist.is_some() && evloop.wheels.len() == 2,
+        "{evloop:?}"
+    );
+    // Where every environment has a wheel, nothing is said.
+    let wheels_only = project(
+        &index,
+        "3.12",
+        &["linux-x86_64", "macos-arm64"],
+        &["evloop"],
+    );
+    let quiet = stderr(&wheels_only.lock_ok(&[]));
+    assert!(!quiet.contains("builds it from"), "{quiet}");
+}
