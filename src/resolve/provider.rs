@@ -151,6 +151,73 @@ pub enum Rejection {
     NoFiles,
 }
 
+/// The wheel tags a version has, for a message: listed when there are a few (`available
+/// tags cp312-cp312-manylinux_2_17_x86_64, ...`), else summed up by Python tag and system
+/// (`wheels for cp310-cp313 on Linux aarch64, Linux x86_64, macOS arm64 (48 tags)`), since a
+/// popular package has a hundred.
+pub(crate) fn tags_in_words(tags: &[String]) -> String {
+    if tags.len() <= 8 {
+        return format!("available tags {}", tags.join(", "));
+    }
+    let mut pythons = BTreeSet::new();
+    let mut systems = BTreeSet::new();
+    for tag in tags {
+        let mut parts = tag.splitn(3, '-');
+        if let (Some(py), Some(_), Some(platform)) = (parts.next(), parts.next(), parts.next()) {
+            pythons.insert(py.to_string());
+            for p in platform.split('.') {
+                systems.insert(system_of(p));
+            }
+        }
+    }
+    let pythons: Vec<String> = pythons.into_iter().collect();
+    let pythons = match pythons.as_slice() {
+        [one] => one.clone(),
+        [first, .., last] if pythons.len() > 4 => format!("{first} to {last}"),
+        all => all.join(", "),
+    };
+    format!(
+        "wheels for {pythons} on {} ({} tags)",
+        systems.into_iter().collect::<Vec<_>>().join(", "),
+        tags.len()
+    )
+}
+
+/// `manylinux_2_28_aarch64` -> `Linux aarch64`, `macosx_11_0_arm64` -> `macOS arm64`,
+/// `win_amd64` -> `Windows x86_64`; another tag as it is.
+fn system_of(platform: &str) -> String {
+    let arch = |p: &str| p.rsplit('_').next().unwrap_or(p).to_string();
+    if platform == "any" {
+        "any platform".to_string()
+    } else if platform.starts_with("musllinux") {
+        format!(
+            "musl Linux {}",
+            platform.splitn(4, '_').nth(3).unwrap_or(platform)
+        )
+    } else if platform.starts_with("manylinux") || platform.starts_with("linux") {
+        let arch = [
+            "x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l", "riscv64",
+        ]
+        .into_iter()
+        .find(|a| platform.ends_with(a))
+        .map_or_else(|| arch(platform), str::to_string);
+        format!("Linux {arch}")
+    } else if platform.starts_with("macosx") {
+        let arch = ["universal2", "arm64", "x86_64", "intel", "universal"]
+            .into_iter()
+            .find(|a| platform.ends_with(a))
+            .map_or_else(|| arch(platform), str::to_string);
+        format!("macOS {arch}")
+    } else {
+        match platform {
+            "win_amd64" => "Windows x86_64".to_string(),
+            "win32" => "Windows x86".to_string(),
+            "win_arm64" => "Windows arm64".to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl Rejection {
     pub fn describe(&self, name: &PackageName, version: &Version, target: &Target) -> String {
         match self {
@@ -158,15 +225,15 @@ impl Rejection {
                 "{name}=={version} exists only as a source distribution, and building {name} is off (`[build] no-build`)"
             ),
             Rejection::NoBuild(tags) => format!(
-                "{name}=={version} has no wheel for {target} (available tags {}) and building its source distribution is off (`[build] no-build`)",
-                tags.join(", ")
+                "{name}=={version} has no wheel for {target} ({}) and building its source distribution is off (`[build] no-build`)",
+                tags_in_words(tags)
             ),
             Rejection::NoBinary => format!(
                 "{name} is marked no-binary, and {name}=={version} has no source distribution to build"
             ),
             Rejection::NoCompatibleWheel(tags) => format!(
-                "{name}=={version} has no wheel for {target}: available tags {}",
-                tags.join(", ")
+                "{name}=={version} has no wheel for {target}: {}",
+                tags_in_words(tags)
             ),
             Rejection::RequiresPython(spec) => format!(
                 "{name}=={version} requires Python {spec}, but the target is Python {}",

@@ -871,3 +871,30 @@ mod big {
         insta::assert_snapshot!(report);
     }
 }
+
+/// A version's wheel tags in a message: listed when few, else summed up by Python tag and
+/// system (a popular package has a hundred, and the message ran to a hundred lines).
+#[test]
+fn many_wheel_tags_are_summed_up_in_a_message() {
+    use super::provider::tags_in_words;
+    let few: Vec<String> = vec!["cp312-cp312-manylinux_2_17_x86_64".into()];
+    assert_eq!(
+        tags_in_words(&few),
+        "available tags cp312-cp312-manylinux_2_17_x86_64"
+    );
+    let mut many = Vec::new();
+    for py in ["cp310", "cp311", "cp312", "cp313", "cp314"] {
+        for platform in [
+            "manylinux_2_17_x86_64.manylinux2014_x86_64",
+            "manylinux_2_28_aarch64",
+            "musllinux_1_2_x86_64",
+            "macosx_11_0_arm64",
+        ] {
+            many.push(format!("{py}-{py}-{platform}"));
+        }
+    }
+    assert_eq!(
+        tags_in_words(&many),
+        "wheels for cp310 to cp314 on Linux aarch64, Linux x86_64, macOS arm64, musl Linux x86_64 (20 tags)"
+    );
+}
