@@ -88,9 +88,10 @@ pub struct SyncArgs {
     /// With --dry-run: print the plan as JSON.
     #[arg(long, requires = "dry_run")]
     pub json: bool,
-    /// The interpreter of a new environment: a path, or a name on PATH [default: the first
-    /// of python3.X, python3, python on PATH that is the manifest's Python].
-    #[arg(long, value_name = "PATH")]
+    /// The interpreter of a new environment: a path, a name on PATH, or a version (`3.12`:
+    /// the python3.12 on PATH) [default: the first of python3.X, python3, python on PATH that
+    /// is the manifest's Python; for a range, the newest declared minor found].
+    #[arg(long, value_name = "PATH|VERSION")]
     pub python: Option<PathBuf>,
     /// Compile the installed Python files to bytecode.
     #[arg(long)]

@@ -26,7 +26,8 @@ pub fn tree(settings: &TreeSettings) -> Result<ExitCode> {
         asked.python.as_deref(),
         "tree",
     )?;
-    let (selection, _) = select_for(&manifest, settings.layer, settings.key.as_deref(), &choice)?;
+    let (selection, chosen) =
+        select_for(&manifest, settings.layer, settings.key.as_deref(), &choice)?;
     let files = selection.files();
     let layer: Vec<&crate::pylock::Lockfile> = files.iter().map(|f| &f.lock).collect();
     let graph = Graph::new(
@@ -46,12 +47,18 @@ pub fn tree(settings: &TreeSettings) -> Result<ExitCode> {
             match graph.render_inverted(&package, options) {
                 Some(text) => text,
                 None => bail!(
-                    "--invert {name}: no package `{package}` in {}",
+                    "--invert {name}: no package `{package}` in {}{}",
                     files
                         .iter()
                         .map(|f| f.rel.as_str())
                         .collect::<Vec<_>>()
-                        .join(" or ")
+                        .join(" or "),
+                    // A universal lock may hold it for other environments only.
+                    if chosen.universal {
+                        format!(" for {}", chosen.describe())
+                    } else {
+                        String::new()
+                    }
                 ),
             }
         }

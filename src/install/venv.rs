@@ -454,6 +454,17 @@ pub(crate) fn find_any_in(
     let matches = |i: &Interpreter| requested.iter().any(|r| i.matches(r));
     let dirs = path_dirs(path_var);
     if let Some(explicit) = explicit {
+        // `--python 3.12`, as uv takes it: the `python3.12` on PATH.
+        let versioned;
+        let explicit = match explicit.to_str().and_then(parse_requested) {
+            Some(_) => {
+                let text = explicit.to_string_lossy();
+                let minor = text.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+                versioned = PathBuf::from(format!("python{minor}"));
+                versioned.as_path()
+            }
+            None => explicit,
+        };
         let path = if is_bare_name(explicit) {
             dirs.iter()
                 .map(|d| d.join(explicit))

@@ -625,3 +625,36 @@ fn the_lock_waits_for_its_holder() {
     let err = EnvironmentLock::acquire(&root.join("missing"), || {}).unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
 }
+
+/// `--python 3.11` names a version, as uv takes it: the `python3.11` on PATH (it used to be
+/// looked for as an executable named `3.11`).
+#[test]
+fn an_explicit_python_may_be_a_version() {
+    let Some((_, python)) = real_python() else {
+        return;
+    };
+    let (major, minor) = python.major_minor();
+    let own = format!("{major}.{minor}");
+    let tmp = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&python.executable, tmp.path().join(format!("python{own}")))
+        .unwrap();
+    let path = path_of(&[tmp.path()]);
+    let found = find_any_in(
+        std::slice::from_ref(&own),
+        Some(Path::new(&own)),
+        Some(&path),
+    )
+    .unwrap();
+    assert_eq!(found.version, python.version);
+    let missing = format!("{major}.{}", minor + 1);
+    let err = find_any_in(
+        std::slice::from_ref(&own),
+        Some(Path::new(&missing)),
+        Some(&path),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("python{missing}")),
+        "{err}"
+    );
+}

@@ -389,14 +389,37 @@ fn narrow_one(manifest: &Manifest, loaded: &mut Loaded, chosen: &ChosenEnv) -> R
     }
     let markers = chosen.target.markers();
     if !loaded.lock.covers(markers) {
+        // A key whose builds do not run on the platform (a CUDA key on a Mac) is not a stale
+        // lockfile: say which keys do.
+        let hint = match &loaded.lock.tool.key {
+            Some(key) if !crate::hardware::family::serves(key, &chosen.target.platform) => {
+                let keys: Vec<&str> = manifest
+                    .foundation
+                    .iter()
+                    .flat_map(|f| &f.keys)
+                    .filter(|k| crate::hardware::family::serves(k, &chosen.target.platform))
+                    .map(String::as_str)
+                    .collect();
+                format!(
+                    "the builds of key `{key}` run on {} only; on {} take {}",
+                    crate::hardware::family::served_words(key),
+                    crate::universe::short_name(&chosen.target.platform),
+                    match keys.as_slice() {
+                        [] => "a key that runs there (add `cpu` to [foundation] keys)".to_string(),
+                        keys => format!("--key {}", keys.join(" or --key ")),
+                    }
+                )
+            }
+            _ => format!(
+                "the lockfile was written for other environments than {} declares: run `sanctuary lock`",
+                manifest.path.display()
+            ),
+        };
         return Err(ChoiceError::NotCovered {
             host: chosen.describe(),
             lockfile: loaded.rel.clone(),
             covered: covered_words(manifest, &loaded.lock),
-            hint: format!(
-                "the lockfile was written for other environments than {} declares: run `sanctuary lock`",
-                manifest.path.display()
-            ),
+            hint,
         }
         .into());
     }

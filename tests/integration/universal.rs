@@ -618,3 +618,43 @@ fn a_version_built_from_source_on_one_platform_only_is_told() {
     let quiet = stderr(&wheels_only.lock_ok(&[]));
     assert!(!quiet.contains("builds it from"), "{quiet}");
 }
+
+/// Exporting a CUDA key's layers for a Mac: the key's builds do not run there, which is not a
+/// stale lockfile; the hint names the keys that do (it used to say "run `sanctuary lock`").
+#[test]
+fn a_key_asked_for_a_platform_it_does_not_run_on_names_the_keys_that_do() {
+    let k = keyed(&["cu130", "cpu"], &["linux-x86_64", "macos-arm64"]);
+    let p = &k.project;
+    p.lock_ok(&["-q"]);
+    let out = p.run(&[
+        "export",
+        "--layer",
+        "all",
+        "--key",
+        "cu130",
+        "--platform",
+        "macos-arm64",
+        "--python",
+        "3.12",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("hint: the builds of key `cu130` run on Linux (x86_64, aarch64) and Windows x86_64 only; on macos-arm64 take --key cpu"),
+        "{err}"
+    );
+    let out = p.run(&[
+        "export",
+        "--layer",
+        "all",
+        "--key",
+        "cpu",
+        "--platform",
+        "macos-arm64",
+        "--python",
+        "3.12",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pins = String::from_utf8_lossy(&out.stdout);
+    assert!(pins.contains("torch==2.9.0+cpu"), "{pins}");
+}
