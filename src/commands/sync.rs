@@ -40,6 +40,13 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
     // points anywhere undeclared is refused whatever machine reads it.
     syncing::check_origins(&manifest, &settings.network, &selection)?;
     let (selection, environment) = environments::narrow(&manifest, selection, &choice)?;
+    if environment.universal {
+        printer.status(format_args!(
+            "environment: {} (of the {} the lockfiles cover)",
+            environment.describe(),
+            manifest.universe.targets().len()
+        ));
+    }
     let desired = syncing::desired(&manifest, &environment, &selection)?;
     syncing::check_host(&manifest, &environment)?;
 

@@ -360,23 +360,24 @@ pub(super) fn change_lines(changes: &[PackageChange], paint: Paint) -> Vec<Strin
                 for s in artifact_sentences(c, false) {
                     loud.push(format!("{}  {origin}", paint.alarm(&format!("!! {s}"))));
                 }
-                for a in c.artifacts.iter().filter(|a| !a.change.is_suspicious()) {
-                    rest.push(file_line(c, a, &origin, paint));
-                }
+                let quiet: Vec<&ArtifactChange> = c
+                    .artifacts
+                    .iter()
+                    .filter(|a| !a.change.is_suspicious())
+                    .collect();
+                rest.extend(file_lines(c, &quiet, &origin, paint));
             }
             ChangeKind::WheelsChanged | ChangeKind::SourceChanged => {
-                for a in &c.artifacts {
-                    rest.push(file_line(c, a, &origin, paint));
-                }
+                let all: Vec<&ArtifactChange> = c.artifacts.iter().collect();
+                rest.extend(file_lines(c, &all, &origin, paint));
             }
             ChangeKind::MarkerChanged => {
                 if let Some(m) = &c.marker_change {
                     let line = format!("~ {} {new}: {}", c.name, marker_words(m));
                     rest.push(format!("{} {origin}", paint.cyan(&line)));
                 }
-                for a in &c.artifacts {
-                    rest.push(file_line(c, a, &origin, paint));
-                }
+                let all: Vec<&ArtifactChange> = c.artifacts.iter().collect();
+                rest.extend(file_lines(c, &all, &origin, paint));
             }
             ChangeKind::Added => {
                 rest.push(format!(
@@ -407,6 +408,53 @@ pub(super) fn change_lines(changes: &[PackageChange], paint: Paint) -> Vec<Strin
 
 /// `* torch 2.9.0: wheel F added`, `* demo 1.0: sdist F removed`,
 /// `~ lib 0.1.0: commit abc1234 -> def5678`.
+/// The lines of a package's quiet artifact changes: one a file, but more than
+/// [`WHEELS_LISTED`] wheels added or removed are counted in one line (`27 wheels removed`:
+/// a Python or platform left the lock), the other changes still one a line.
+fn file_lines(
+    c: &PackageChange,
+    artifacts: &[&ArtifactChange],
+    origin: &str,
+    paint: Paint,
+) -> Vec<String> {
+    let is_wheel = |a: &&&ArtifactChange| {
+        matches!(
+            a.change,
+            ArtifactChangeKind::WheelAdded | ArtifactChangeKind::WheelRemoved
+        )
+    };
+    let wheels = artifacts.iter().filter(is_wheel).count();
+    if wheels <= WHEELS_LISTED {
+        return artifacts
+            .iter()
+            .map(|a| file_line(c, a, origin, paint))
+            .collect();
+    }
+    let count = |kind: ArtifactChangeKind| artifacts.iter().filter(|a| a.change == kind).count();
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (count(ArtifactChangeKind::WheelAdded), "added"),
+        (count(ArtifactChangeKind::WheelRemoved), "removed"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} wheels {what}"));
+        }
+    }
+    let version = format!("{}{}", c.new.as_deref().unwrap_or(""), marker_suffix(c));
+    let line = format!("* {} {version}: {}", c.name, parts.join(", "));
+    let mut out = vec![format!("{} {origin}", paint.cyan(&line))];
+    out.extend(
+        artifacts
+            .iter()
+            .filter(|a| !is_wheel(a))
+            .map(|a| file_line(c, a, origin, paint)),
+    );
+    out
+}
+
+/// Wheel changes of one package listed one a line up to this many; more are counted.
+const WHEELS_LISTED: usize = 3;
+
 fn file_line(c: &PackageChange, a: &ArtifactChange, origin: &str, paint: Paint) -> String {
     let version = format!("{}{}", c.new.as_deref().unwrap_or(""), marker_suffix(c));
     let line = match a.change {

@@ -380,3 +380,35 @@ fn a_change_of_environments_is_told_on_the_file() {
     let same = DiffReport::new("old", "new", &[pair(&old, &old)]);
     assert!(!same.to_json().contains("environments"));
 }
+
+/// Narrowing a universal lock's Pythons drops a dozen wheels of one package: counted in one
+/// line (they were listed one a line, burying what changed), an sdist change still named.
+#[test]
+fn many_wheels_added_or_removed_are_counted_in_one_line() {
+    let mut old = pkg("numpy", "2.5.5", &[], false);
+    old.wheels = (10..15)
+        .map(|m| {
+            wheel(
+                &format!("numpy-2.5.5-cp3{m}-cp3{m}-manylinux_2_28_x86_64.whl"),
+                "b",
+            )
+        })
+        .collect();
+    let mut new = old.clone();
+    new.wheels.truncate(1);
+    new.sdist = Some(wheel("numpy-2.5.5.tar.gz", "c"));
+    let lines = summary_lines(Some(&lock(vec![old.clone()])), &lock(vec![new]));
+    assert_eq!(
+        lines,
+        [
+            "* numpy 2.5.5: 4 wheels removed (transitive)",
+            "* numpy 2.5.5: sdist numpy-2.5.5.tar.gz added (transitive)"
+        ]
+    );
+    // A few are still named.
+    let mut few = old.clone();
+    few.wheels.truncate(3);
+    let lines = summary_lines(Some(&lock(vec![old])), &lock(vec![few]));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains("wheel numpy-2.5.5-cp313"), "{lines:?}");
+}
