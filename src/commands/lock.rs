@@ -66,6 +66,15 @@ fn check(settings: &LockSettings, manifest: &Manifest) -> Result<ExitCode> {
                     printer.always(format_args!("  - {problem}"));
                 }
             }
+            FileCheck::Invalid { file, problems } => {
+                ok = false;
+                printer.always(format_args!(
+                    "{file} cannot be installed as it is (edited by hand?):"
+                ));
+                for problem in &problems {
+                    printer.always(format_args!("  - {problem}"));
+                }
+            }
         }
     }
     if ok {

@@ -128,6 +128,12 @@ pub enum FileCheck {
     Stale(Staleness),
     /// Made from the current inputs, but naming artifacts no declared index serves.
     Inconsistent(OriginError),
+    /// Made from the current inputs, but unusable in a declared environment it covers: two
+    /// entries of a package apply there, or a dependency applies with none (a hand edit).
+    Invalid {
+        file: String,
+        problems: Vec<String>,
+    },
 }
 
 impl LockPlan {
@@ -249,9 +255,28 @@ fn check_file(
     if let Some(stale) = staleness(path, manifest, inputs, hash) {
         return FileCheck::Stale(stale);
     }
-    match read_existing(path).map(|lock| trusted.check_file(&file, &lock)) {
-        Some(Err(e)) => FileCheck::Inconsistent(e),
-        _ => FileCheck::UpToDate(file),
+    let Some(lock) = read_existing(path) else {
+        return FileCheck::UpToDate(file);
+    };
+    if let Err(e) = trusted.check_file(&file, &lock) {
+        return FileCheck::Inconsistent(e);
+    }
+    // Every declared environment the file covers must see one entry a package and every
+    // dependency served: what `sync` will ask of it on each machine.
+    let problems: Vec<String> = manifest
+        .universe
+        .targets()
+        .iter()
+        .filter(|t| lock.covers(t.markers()))
+        .filter_map(|t| lock.for_environment(t.markers()).err())
+        .map(|e| e.to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if problems.is_empty() {
+        FileCheck::UpToDate(file)
+    } else {
+        FileCheck::Invalid { file, problems }
     }
 }
 

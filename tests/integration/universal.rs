@@ -658,3 +658,38 @@ fn a_key_asked_for_a_platform_it_does_not_run_on_names_the_keys_that_do() {
     let pins = String::from_utf8_lossy(&out.stdout);
     assert!(pins.contains("torch==2.9.0+cpu"), "{pins}");
 }
+
+/// Regression (a lockfile edited in a pull request): numpy 2.4.6's marker widened so that it
+/// overlaps 2.5.5 on Python 3.12 and 3.13. `lock --check` passed and `sync` installed the
+/// first entry; the check now fails naming the package, both entries and the environment,
+/// and `lock` does not take the edited pins as preferences there.
+#[test]
+fn lock_check_refuses_entries_edited_to_overlap() {
+    let index = numpy_index(&[]);
+    let p = project(&index, ">=3.10,<3.14", &["linux-x86_64"], &["numpy"]);
+    p.lock_ok(&["-q"]);
+    let path = p.lockfile_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace(
+        "marker = \"python_version < '3.12'\"",
+        "marker = \"python_version >= '3.10'\"",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&path, &edited).unwrap();
+    let out = p.run(&["lock", "--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(
+        said.contains("cannot be installed as it is")
+            && said.contains("two entries of `numpy` apply to Python 3.12 on linux x86_64"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        edited,
+        "--check writes nothing"
+    );
+    // Re-locking rewrites the fork as it was.
+    p.lock_ok(&["-q"]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
