@@ -101,3 +101,118 @@ fn standard_set_locks_universally_and_uv_agrees_in_every_environment() {
 fn data_science_set_locks_universally_and_uv_agrees_in_every_environment() {
     universal_set_is_closed_in_every_environment("data-science");
 }
+
+/// The pins `tool` would install from `lockfile` into `python`'s environment, from its
+/// `--dry-run` output (`uv pip install` lists ` + name==version`; pip `Would install
+/// name-version ...`), names normalized.
+fn would_install(tool: &str, python: &Path, lockfile: &Path) -> BTreeMap<String, String> {
+    let normalize = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
+    let out = match tool {
+        "uv" => Command::new("uv")
+            .args(["pip", "install", "--dry-run", "--python"])
+            .arg(python)
+            .arg("-r")
+            .arg(lockfile)
+            .env("UV_PYTHON_DOWNLOADS", "never")
+            .output(),
+        _ => Command::new(tool)
+            .args(["--python"])
+            .arg(python)
+            .args(["install", "--dry-run", "-r"])
+            .arg(lockfile)
+            .output(),
+    }
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{tool} refused {}:\n{text}",
+        lockfile.display()
+    );
+    let mut pins = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(pin) = line.trim().strip_prefix("+ ") {
+            if let Some((n, v)) = pin.split_once("==") {
+                pins.insert(normalize(n), v.to_string());
+            }
+        } else if let Some(list) = line.strip_prefix("Would install ") {
+            for item in list.split_whitespace() {
+                if let Some((n, v)) = item.rsplit_once('-') {
+                    pins.insert(normalize(n), v.to_string());
+                }
+            }
+        }
+    }
+    pins
+}
+
+/// uv and pip 26 (PEP 751 readers) install the standard set's universal lockfile on this
+/// machine selecting exactly the entries sanctuary selects for it: Linux x86_64 and the
+/// Python of the venv.
+#[test]
+fn uv_and_pip_select_the_same_environment_of_a_universal_lockfile() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/sets/standard.txt"),
+    )
+    .unwrap();
+    let reqs: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| format!("{l:?}"))
+        .collect();
+    let manifest = dir.path().join("sanctuary.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[project]\nname = \"interop\"\npython = \">=3.11,<3.14\"\n\
+             platforms = [\"linux-x86_64\", \"macos-arm64\", \"windows-x86_64\"]\n\n\
+             [application]\nrequirements = [{}]\n",
+            reqs.join(", ")
+        ),
+    )
+    .unwrap();
+    super::lock(&manifest, &dir.path().join("cache"), &[]);
+    let lockfile = dir.path().join("lockfiles/pylock.application.toml");
+    let lock = Lockfile::parse(&std::fs::read_to_string(&lockfile).unwrap()).unwrap();
+    // A venv of the real python3.11 (not a shim), with pip 26 or later in it.
+    let venv = dir.path().join("venv");
+    let status = Command::new("python3.11")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let python = venv.join("bin/python");
+    let status = Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "pip>=26"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "pip>=26 could not be installed");
+    let target = sanctuary::target::Target::new("3.11", Some("linux-x86_64")).unwrap();
+    let ours: BTreeMap<String, String> = lock
+        .for_environment(target.markers())
+        .unwrap()
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                p.name.to_string().replace(['_', '.'], "-"),
+                p.version.to_string(),
+            )
+        })
+        .collect();
+    for tool in ["uv", venv.join("bin/pip").to_str().unwrap()] {
+        let theirs = would_install(tool, &python, &lockfile);
+        assert_eq!(theirs, ours, "{tool} selects another set");
+        println!(
+            "{tool}: the same {} pins as sanctuary's linux-x86_64 / 3.11",
+            ours.len()
+        );
+    }
+}
