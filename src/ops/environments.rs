@@ -186,7 +186,21 @@ pub fn for_venv(manifest: &Manifest, root: &Path, explicit: Option<&Path>) -> Re
     };
     Ok(match locate(universe, &host, &python) {
         Some(target) => Choice::Declared(ChosenEnv::of(target, interpreter)),
-        None => Choice::Outside(outside(manifest, &host, Some(&python), None)),
+        None => {
+            let mut outside = outside(manifest, &host, Some(&python), None);
+            // The venv exists with a Python the manifest no longer declares (it was
+            // narrowed): recreating the venv is the likelier fix.
+            if interpreter.is_none() {
+                let newest = declared_pythons(universe).pop().unwrap_or_default();
+                outside.hint = format!(
+                    "{} was made with Python 3.{}: remove it and run `sanctuary sync --python {newest}` to recreate it with a declared Python; or {}",
+                    root.display(),
+                    minor_of(&python),
+                    outside.hint
+                );
+            }
+            Choice::Outside(outside)
+        }
     })
 }
 

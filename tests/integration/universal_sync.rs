@@ -303,8 +303,10 @@ fn a_host_outside_the_lockfiles_environments_is_refused_and_the_venv_untouched()
         ),
         "{err}"
     );
+    // The venv exists with an undeclared Python: recreating it comes first in the hint.
     assert!(
-        err.contains("hint: widen `python = \">=3.12,<3.14\"`"),
+        err.contains("was made with Python 3.11: remove it and run `sanctuary sync --python 3.13`")
+            && err.contains("or widen `python = \">=3.12,<3.14\"`"),
         "{err}"
     );
     assert_eq!(snapshot(&env.venv()), before, "the venv is untouched");
