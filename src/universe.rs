@@ -79,15 +79,6 @@ impl Universe {
         })
     }
 
-    /// One environment.
-    pub fn single(target: Target) -> Universe {
-        Universe {
-            platforms: vec![target.platform.clone()],
-            minors: vec![minor_of(&target.python)],
-            targets: vec![target],
-        }
-    }
-
     pub fn targets(&self) -> &[Target] {
         &self.targets
     }

@@ -668,6 +668,54 @@ fn check_keys(manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
+/// For each declared environment, the (key, environment of the key) pairs that serve it.
+fn serving(global: &Universe, per_key: &[KeyApplication]) -> Vec<Vec<(usize, usize)>> {
+    global
+        .targets()
+        .iter()
+        .map(|t| {
+            per_key
+                .iter()
+                .enumerate()
+                .filter_map(|(k, ka)| {
+                    ka.universe
+                        .targets()
+                        .iter()
+                        .position(|u| u == t)
+                        .map(|j| (k, j))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Whether, in every declared environment, every key that serves it resolved the Application
+/// alike: each package's version, index and files (a keyed index can serve one version with
+/// other files per key).
+fn keys_agree(per_key: &[KeyApplication], serving: &[Vec<(usize, usize)>]) -> bool {
+    type Seen<'a> = BTreeMap<&'a PackageName, (&'a pep440_rs::Version, &'a str, Vec<&'a str>)>;
+    let own = |k: usize, j: usize| -> Seen<'_> {
+        per_key[k].resolutions[j]
+            .packages
+            .values()
+            .filter(|p| !per_key[k].provided[j].contains(&p.name))
+            .map(|p| {
+                let files = p.files.iter().map(|f| f.filename.as_str()).collect();
+                let hashes: Vec<&str> =
+                    p.files.iter().filter_map(|f| f.sha256.as_deref()).collect();
+                (
+                    &p.name,
+                    (&p.version, p.index.url.as_str(), [files, hashes].concat()),
+                )
+            })
+            .collect()
+    };
+    serving.iter().all(|s| {
+        s.windows(2)
+            .all(|w| own(w[0].0, w[0].1) == own(w[1].0, w[1].1))
+    })
+}
+
 /// Stage the Application: one shared file when, in every environment, every key that runs
 /// there resolved it alike; else one per key over the key's environments (and say why).
 async fn write_application<S: LockSource>(
@@ -694,47 +742,8 @@ async fn write_application<S: LockSource>(
         },
     };
     let global = &manifest.universe;
-    // For each declared environment, the (key, environment of the key) pairs that serve it.
-    let serving: Vec<Vec<(usize, usize)>> = global
-        .targets()
-        .iter()
-        .map(|t| {
-            per_key
-                .iter()
-                .enumerate()
-                .filter_map(|(k, ka)| {
-                    ka.universe
-                        .targets()
-                        .iter()
-                        .position(|u| u == t)
-                        .map(|j| (k, j))
-                })
-                .collect()
-        })
-        .collect();
-    // What a key's Application is in one environment: each package's version, index and
-    // files (a keyed index can serve one version with other files per key).
-    let own =
-        |k: usize, j: usize| -> BTreeMap<&PackageName, (&pep440_rs::Version, &str, Vec<&str>)> {
-            per_key[k].resolutions[j]
-                .packages
-                .values()
-                .filter(|p| !per_key[k].provided[j].contains(&p.name))
-                .map(|p| {
-                    let files = p.files.iter().map(|f| f.filename.as_str()).collect();
-                    let hashes: Vec<&str> =
-                        p.files.iter().filter_map(|f| f.sha256.as_deref()).collect();
-                    (
-                        &p.name,
-                        (&p.version, p.index.url.as_str(), [files, hashes].concat()),
-                    )
-                })
-                .collect()
-        };
-    let agree = serving.iter().all(|s| {
-        s.windows(2)
-            .all(|w| own(w[0].0, w[0].1) == own(w[1].0, w[1].1))
-    });
+    let serving = serving(global, &per_key);
+    let agree = keys_agree(&per_key, &serving);
     let shared_path = plan.dir.join(APPLICATION_LOCKFILE);
     if agree {
         let chosen: Vec<(usize, usize)> =
