@@ -146,7 +146,7 @@ struct Config {
 
 impl Config {
     fn from_env(positional_sets: Vec<String>) -> Result<Config> {
-        let runs = env_number("BENCH_RUNS", 3)? as usize;
+        let runs = env_number("BENCH_RUNS", 5)? as usize;
         let timeout = Duration::from_secs(env_number("BENCH_TIMEOUT", 900)?);
         let keep = env_flag("BENCH_KEEP");
         let mut tools = env_choices("BENCH_TOOLS", &Tool::ALL, Tool::name)?;
@@ -191,6 +191,8 @@ struct Workspace {
     tool: Tool,
     /// The set is locked universally.
     universal: bool,
+    /// `PATH` for the tool (`common::path_with_real_python`).
+    path: Option<std::ffi::OsString>,
     bin: PathBuf,
     dir: PathBuf,
     project: PathBuf,
@@ -211,6 +213,7 @@ impl Workspace {
         Ok(Workspace {
             tool,
             universal: set.universal,
+            path: common::path_with_real_python(),
             bin,
             dir,
             project,
@@ -246,6 +249,9 @@ impl Workspace {
     fn command(&self, cache: &Path) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.current_dir(&self.project);
+        // Every tool finds the real interpreter first (no pyenv shim to try) and uv never
+        // downloads one, as on a machine where Python is installed.
+        common::peer_env(&mut cmd, self.path.as_ref());
         match self.tool {
             Tool::Sanctuary => {
                 cmd.arg("lock")
@@ -462,7 +468,14 @@ struct Verdict {
     target: f64,
     /// `PASS`, `MISS`, or `n/a: why`.
     verdict: String,
+    /// Median peak RSS, sanctuary over uv, against [`RSS_TARGET`].
+    rss_over_uv: Option<f64>,
+    rss_verdict: String,
 }
+
+/// The performance issue's memory target, in every set and mode: sanctuary's median peak RSS
+/// at most uv's.
+const RSS_TARGET: f64 = 1.0;
 
 fn find<'a>(cells: &'a [Cell], set: &str, mode: &str, tool: Tool) -> Option<&'a Cell> {
     cells
@@ -498,6 +511,17 @@ fn verdicts(config: &Config, cells: &[Cell]) -> Vec<Verdict> {
                 }
                 None => format!("n/a: {}", why_not(Tool::Uv)),
             };
+            let rss = |tool| cell(tool).and_then(|c| c.stats.median_max_rss_mib);
+            let rss_over_uv = match (rss(Tool::Sanctuary), rss(Tool::Uv)) {
+                (Some(s), Some(u)) if u > 0.0 => Some(s / u),
+                _ => None,
+            };
+            let rss_verdict = match rss_over_uv {
+                Some(r) if r <= RSS_TARGET => "PASS",
+                Some(_) => "MISS",
+                None => "n/a",
+            }
+            .to_string();
             out.push(Verdict {
                 set: set.name.clone(),
                 mode: mode.name(),
@@ -505,6 +529,8 @@ fn verdicts(config: &Config, cells: &[Cell]) -> Vec<Verdict> {
                 sanctuary_over_pip_compile: ratio(Tool::PipCompile),
                 target,
                 verdict,
+                rss_over_uv,
+                rss_verdict,
             });
         }
     }
@@ -538,18 +564,29 @@ fn print_report(config: &Config, cells: &[Cell], verdicts: &[Verdict]) {
     if config.tools.contains(&Tool::Sanctuary) {
         println!();
         println!(
-            "{:<14} {:<5} {:>14} {:>8} {:<24} {:>22}",
-            "set", "mode", "sanctuary/uv", "target", "verdict", "sanctuary/pip-compile"
+            "{:<18} {:<5} {:>13} {:>8} {:<10} {:>8} {:>8} {:<8} {:>22}",
+            "set",
+            "mode",
+            "sanctuary/uv",
+            "target",
+            "verdict",
+            "RSS/uv",
+            "target",
+            "verdict",
+            "sanctuary/pip-compile"
         );
-        println!("{}", "-".repeat(92));
+        println!("{}", "-".repeat(110));
         for v in verdicts {
             println!(
-                "{:<14} {:<5} {:>14} {:>8} {:<24} {:>22}",
+                "{:<18} {:<5} {:>13} {:>8} {:<10} {:>8} {:>8} {:<8} {:>22}",
                 v.set,
                 v.mode,
                 ratio(v.sanctuary_over_uv),
                 format!("<= {:.1}x", v.target),
                 v.verdict,
+                ratio(v.rss_over_uv),
+                format!("<= {RSS_TARGET:.1}x"),
+                v.rss_verdict,
                 ratio(v.sanctuary_over_pip_compile),
             );
         }

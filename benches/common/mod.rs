@@ -306,6 +306,28 @@ pub fn locate_on_path(name: &str, var: &str) -> Result<PathBuf, String> {
     Ok(found)
 }
 
+/// `PATH` with the directory of the real `python{PYTHON}` first (ahead of pyenv's shims), for
+/// every tool a bench runs: a tool that looks for an interpreter finds a real one at once, as
+/// on a machine without pyenv, instead of trying shims that each start a shell. `None` when
+/// no such interpreter is found (the tools then see the caller's `PATH`).
+pub fn path_with_real_python() -> Option<std::ffi::OsString> {
+    let python = locate_on_path(&format!("python{PYTHON}"), "BENCH_PYTHON").ok()?;
+    let dir = python.parent()?.to_path_buf();
+    let mut dirs = vec![dir];
+    dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+    env::join_paths(dirs).ok()
+}
+
+/// What every peer is run with: `path` (see [`path_with_real_python`]) and, for uv, no
+/// interpreter downloads (`UV_PYTHON_DOWNLOADS=never`): uv is run as a user with Python
+/// installed runs it, and never spends a run fetching an interpreter.
+pub fn peer_env(cmd: &mut Command, path: Option<&std::ffi::OsString>) {
+    if let Some(path) = path {
+        cmd.env("PATH", path);
+    }
+    cmd.env("UV_PYTHON_DOWNLOADS", "never");
+}
+
 /// With a `CARGO_TARGET_DIR` shared between checkouts, another checkout's build can replace
 /// `target/release/sanctuary` while a bench runs: the bench times a copy taken when it starts,
 /// so that every run uses one and the same binary (the one `cargo bench` has just built).
