@@ -103,6 +103,8 @@ impl Printer {
 pub struct LockReporter {
     printer: Printer,
     spinner: ProgressBar,
+    /// `--timings`: the phases, marked as the lock reports them.
+    timings: Option<std::sync::Arc<Timings>>,
 }
 
 impl LockReporter {
@@ -110,6 +112,15 @@ impl LockReporter {
         LockReporter {
             printer,
             spinner: printer.spinner(),
+            timings: None,
+        }
+    }
+
+    /// A reporter that also marks the phases in `timings`.
+    pub fn timed(printer: Printer, timings: std::sync::Arc<Timings>) -> LockReporter {
+        LockReporter {
+            timings: Some(timings),
+            ..LockReporter::new(printer)
         }
     }
 }
@@ -117,10 +128,16 @@ impl LockReporter {
 impl LockProgress for LockReporter {
     fn resolving(&self, what: &str) {
         self.spinner.set_message(format!("resolving {what}"));
+        if let Some(t) = &self.timings {
+            t.mark(&format!("resolving {what}"));
+        }
     }
 
     fn done(&self) {
         self.spinner.finish_and_clear();
+        if let Some(t) = &self.timings {
+            t.mark("writing the lockfiles");
+        }
     }
 
     fn resolved(&self, lockfile: &Lockfile, existing: Option<&Lockfile>) {
@@ -166,5 +183,83 @@ impl LockProgress for LockReporter {
         for line in reasons {
             self.printer.status(format_args!("  {line}"));
         }
+    }
+}
+
+/// `--timings`: the phases of a command, each from its mark to the next, and what the
+/// network carried meanwhile (`http::counters`). Marks come from the progress callbacks the
+/// operations already make, so measuring adds nothing to them.
+pub struct Timings {
+    started: std::time::Instant,
+    network: crate::http::counters::Counters,
+    marks: std::sync::Mutex<Vec<(String, std::time::Instant)>>,
+    /// Parts of the last phase the operation measured itself, shown under it.
+    detail: std::sync::Mutex<Vec<(String, std::time::Duration)>>,
+}
+
+impl Timings {
+    /// Timing starts now, in a first phase named `first`.
+    pub fn start(first: &str) -> Timings {
+        let now = std::time::Instant::now();
+        Timings {
+            started: now,
+            network: crate::http::counters::now(),
+            marks: std::sync::Mutex::new(vec![(first.to_string(), now)]),
+            detail: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Parts of the phase now running, as the operation measured them (`downloading 111
+    /// wheels`, `installing`), shown under it.
+    pub fn detail(&self, parts: Vec<(String, std::time::Duration)>) {
+        *self.detail.lock().unwrap_or_else(|e| e.into_inner()) = parts;
+    }
+
+    /// A new phase, `what`, starts now (the same phase marked again goes on).
+    pub fn mark(&self, what: &str) {
+        // A poisoned lock only means a thread panicked while marking: keep the marks.
+        let mut marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        if marks.last().is_none_or(|(last, _)| last != what) {
+            marks.push((what.to_string(), std::time::Instant::now()));
+        }
+    }
+
+    /// The lines to print: each phase with its seconds (phases of the same name summed, in
+    /// the order first seen), the network's requests and bytes, and the total.
+    pub fn lines(&self) -> Vec<String> {
+        let end = std::time::Instant::now();
+        let marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut phases: Vec<(String, f64)> = Vec::new();
+        for (i, (what, at)) in marks.iter().enumerate() {
+            let until = marks.get(i + 1).map_or(end, |(_, t)| *t);
+            let secs = until.duration_since(*at).as_secs_f64();
+            match phases.iter_mut().find(|(w, _)| w == what) {
+                Some((_, total)) => *total += secs,
+                None => phases.push((what.clone(), secs)),
+            }
+        }
+        let now = crate::http::counters::now();
+        let mut out = vec!["timings:".to_string()];
+        out.extend(
+            phases
+                .iter()
+                .map(|(what, secs)| format!("  {secs:>7.3}s  {what}")),
+        );
+        let detail = self.detail.lock().unwrap_or_else(|e| e.into_inner());
+        out.extend(
+            detail
+                .iter()
+                .map(|(what, d)| format!("    {:>7.3}s  {what}", d.as_secs_f64())),
+        );
+        out.push(format!(
+            "  network: {} requests, {:.1} MiB received",
+            now.requests - self.network.requests,
+            (now.bytes - self.network.bytes) as f64 / (1024.0 * 1024.0)
+        ));
+        out.push(format!(
+            "  {:>7.3}s  in all",
+            end.duration_since(self.started).as_secs_f64()
+        ));
+        out
     }
 }

@@ -44,6 +44,8 @@ pub struct LockSettings {
     pub upgrade: HashSet<PackageName>,
     /// Lock the Foundation of these keys only (all declared keys when empty).
     pub keys: Vec<String>,
+    /// `--timings`: where the time went, at the end.
+    pub timings: bool,
 }
 
 /// How much `sync` trusts the lockfiles.
@@ -78,6 +80,8 @@ pub struct SyncSettings {
     /// Remove what the lockfiles do not list (not with `--inexact`).
     pub exact: bool,
     pub link: LinkMode,
+    /// `--timings`: where the time went, at the end.
+    pub timings: bool,
 }
 
 /// `sanctuary detect`.

@@ -73,6 +73,9 @@ pub struct SyncArgs {
     pub network: NetworkArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print where the time went (each phase, requests and bytes) on stderr at the end.
+    #[arg(long)]
+    pub timings: bool,
     /// The environment to sync [default: `[sync] venv` beside the manifest].
     #[arg(long, value_name = "DIR")]
     pub venv: Option<PathBuf>,
@@ -243,6 +246,9 @@ pub struct LockArgs {
     /// key). The Application is still checked against every key's Foundation.
     #[arg(long = "key", value_name = "TAG")]
     pub keys: Vec<String>,
+    /// Print where the time went (each phase, requests and bytes) on stderr at the end.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// `sanctuary init`.

@@ -115,6 +115,7 @@ pub fn check(global: &GlobalArgs, command: Command) -> Result<Checked> {
                 })
                 .collect::<Result<HashSet<_>>>()?,
             keys: args.keys,
+            timings: args.timings,
         }),
         Command::Sync(args) => Checked::Sync(SyncSettings {
             global: g(),
@@ -135,6 +136,7 @@ pub fn check(global: &GlobalArgs, command: Command) -> Result<Checked> {
                 LinkModeArg::Hardlink => LinkMode::Hardlink,
                 LinkModeArg::Copy => LinkMode::Copy,
             },
+            timings: args.timings,
         }),
         Command::Detect(args) => Checked::Detect(DetectSettings {
             global: g(),

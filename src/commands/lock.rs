@@ -2,13 +2,14 @@
 //! or with `--check` say which are stale or inconsistent and exit 1.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::Result;
 use crate::manifest::Manifest;
 use crate::ops::indexes::trusted_indexes;
 use crate::ops::locking::{self, FileCheck, LockPlan, LockRequest};
-use crate::printer::{LockReporter, Printer};
+use crate::printer::{LockReporter, Printer, Timings};
 use crate::settings::LockSettings;
 
 /// Run `sanctuary lock`.
@@ -26,17 +27,26 @@ pub fn lock(settings: &LockSettings) -> Result<ExitCode> {
         report_width: settings.global.report_width,
         local: Vec::new(),
     };
-    let written = locking::lock_manifest(
-        &manifest,
-        &settings.network,
-        &request,
-        &LockReporter::new(printer),
-    )?;
+    let timings = settings.timings.then(|| {
+        Arc::new(Timings::start(
+            "reading the manifest and the local projects",
+        ))
+    });
+    let reporter = match &timings {
+        Some(t) => LockReporter::timed(printer, Arc::clone(t)),
+        None => LockReporter::new(printer),
+    };
+    let written = locking::lock_manifest(&manifest, &settings.network, &request, &reporter)?;
     printer.written(&written);
     printer.status(format_args!(
         "Locked in {:.2}s",
         started.elapsed().as_secs_f64()
     ));
+    if let Some(t) = timings {
+        for line in t.lines() {
+            printer.always(line);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

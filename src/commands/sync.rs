@@ -21,12 +21,17 @@ use crate::ops::environments;
 use crate::ops::lockfiles::{Layer, StaleLockfiles, select};
 use crate::ops::locking::{self, LockRequest};
 use crate::ops::syncing::{self, SyncOptions, SyncProgress};
-use crate::printer::{LockReporter, Printer};
+use crate::printer::{LockReporter, Printer, Timings};
 use crate::settings::{Freshness, SyncSettings};
 
 /// Run `sanctuary sync`.
 pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
     let started = Instant::now();
+    let timings = settings.timings.then(|| {
+        Timings::start(
+            "reading the manifest, choosing the key and the environment, checking the lockfiles",
+        )
+    });
     let printer = Printer::new(settings.global.quiet);
     let manifest = Manifest::read(&settings.global.manifest)?;
     let root = syncing::venv_root(&manifest, settings.venv.as_deref())?;
@@ -75,6 +80,9 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
         manifest_dir: manifest.dir(),
         bar: Mutex::new(None),
     };
+    if let Some(t) = &timings {
+        t.mark("syncing the venv");
+    }
     let report = syncing::sync(
         &manifest,
         &settings.network,
@@ -90,8 +98,43 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
             root.display()
         );
     }
+    if let Some(t) = &timings {
+        t.detail(vec![
+            (
+                format!(
+                    "downloading and unpacking {} wheels ({:.1} MiB)",
+                    report.downloaded.0,
+                    report.downloaded.1 as f64 / (1024.0 * 1024.0)
+                ),
+                report.download_time,
+            ),
+            ("building from source".to_string(), report.build_time),
+            ("creating the venv".to_string(), report.venv_time),
+            (
+                "installing into the venv (links, removals, RECORDs)".to_string(),
+                report.install_time,
+            ),
+        ]);
+    }
+    let result = report_sync(&report, &root, &manifest, printer, started);
+    if let Some(t) = timings {
+        for line in t.lines() {
+            printer.always(line);
+        }
+    }
+    result
+}
+
+/// What a sync did, in status lines.
+fn report_sync(
+    report: &syncing::SyncReport,
+    root: &Path,
+    manifest: &Manifest,
+    printer: Printer,
+    started: Instant,
+) -> Result<ExitCode> {
     let plan = &report.plan;
-    let shown = display(&root, manifest.dir());
+    let shown = display(root, manifest.dir());
     if plan.is_empty() {
         printer.status(format_args!(
             "{} packages in {shown} are up to date ({} ms)",

@@ -28,6 +28,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod counters;
 pub mod date;
 mod failure;
 pub mod netrc;
@@ -387,6 +388,7 @@ impl HttpClient {
             request = request.basic_auth(&c.username, c.password.as_ref());
         }
         let deadline = started + self.timeouts.deadline;
+        counters::request();
         let response = match tokio::time::timeout_at(deadline, request.send()).await {
             Ok(response) => response.map_err(Failure::from)?,
             Err(_) => return Err(Failure::Deadline(self.timeouts.deadline)),
@@ -466,7 +468,13 @@ impl Answer {
     /// The next piece of the body, within the deadline.
     async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, Failure> {
         match tokio::time::timeout_at(self.deadline, self.response.chunk()).await {
-            Ok(chunk) => chunk.map_err(Failure::from),
+            Ok(chunk) => {
+                let chunk = chunk.map_err(Failure::from)?;
+                if let Some(c) = &chunk {
+                    counters::received(c.len());
+                }
+                Ok(chunk)
+            }
             Err(_) => Err(Failure::Deadline(self.deadline - self.started)),
         }
     }

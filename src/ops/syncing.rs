@@ -489,8 +489,62 @@ pub struct SyncReport {
     pub recovered: Option<(usize, usize)>,
     /// Wheels downloaded, and their bytes.
     pub downloaded: (usize, u64),
+    /// Downloading (and unpacking) wheels and building sdists: `download_time` + `build_time`.
     pub fetch_time: Duration,
+    pub download_time: Duration,
+    pub build_time: Duration,
+    /// Creating a missing venv (running the interpreter).
+    pub venv_time: Duration,
     pub install_time: Duration,
+}
+
+/// What fetching the wheels of a new venv took, before the venv was made.
+#[derive(Default)]
+struct FirstFetch {
+    downloaded: (usize, u64),
+    download_time: Duration,
+    build_time: Duration,
+    venv_time: Duration,
+}
+
+/// A missing venv is made only once every wheel it will hold is fetched and built, so a
+/// failed download leaves none.
+fn create_with_wheels(
+    builds: &Builds<'_>,
+    root: &Path,
+    options: &SyncOptions,
+    unpacked: &mut HashMap<String, UnpackedWheel>,
+    progress: &dyn SyncProgress,
+) -> Result<(Venv, FirstFetch)> {
+    let interpreter = match &options.environment.interpreter {
+        Some(found) => found.clone(),
+        None => venvs::find_interpreter(&options.environment.python, options.python.as_deref())?,
+    };
+    let plan = SyncPlan::new(builds.desired, &empty_environment(root), options.exact);
+    let started = Instant::now();
+    let downloaded = fetch_all(builds.network, &plan, builds.auth, unpacked, progress)?;
+    let download_time = started.elapsed();
+    let build_started = Instant::now();
+    build_all(
+        builds,
+        &plan,
+        || Ok(interpreter.clone()),
+        unpacked,
+        progress,
+    )?;
+    let build_time = build_started.elapsed();
+    progress.creating(root, &interpreter);
+    let venv_started = Instant::now();
+    let venv = venvs::create(root, &interpreter, &builds.manifest.name)?;
+    Ok((
+        venv,
+        FirstFetch {
+            downloaded,
+            download_time,
+            build_time,
+            venv_time: venv_started.elapsed(),
+        },
+    ))
 }
 
 /// Make the venv at `root` exactly `desired` (see the module documentation).
@@ -513,30 +567,12 @@ pub fn sync(
     };
 
     let mut unpacked: HashMap<String, UnpackedWheel> = HashMap::new();
-    let mut downloaded = (0usize, 0u64);
-    let mut fetch_time = Duration::ZERO;
     let chosen = &options.environment;
-    let venv = if root.join("pyvenv.cfg").is_file() {
+    let (venv, first) = if root.join("pyvenv.cfg").is_file() {
         check_venv_python(manifest, chosen, root)?;
-        Venv::from_root(root)?
+        (Venv::from_root(root)?, FirstFetch::default())
     } else {
-        let interpreter = match &chosen.interpreter {
-            Some(found) => found.clone(),
-            None => venvs::find_interpreter(&chosen.python, options.python.as_deref())?,
-        };
-        let plan = SyncPlan::new(desired, &empty_environment(root), options.exact);
-        let fetch_started = Instant::now();
-        downloaded = fetch_all(network, &plan, &auth, &mut unpacked, progress)?;
-        build_all(
-            &builds,
-            &plan,
-            || Ok(interpreter.clone()),
-            &mut unpacked,
-            progress,
-        )?;
-        fetch_time = fetch_started.elapsed();
-        progress.creating(root, &interpreter);
-        venvs::create(root, &interpreter, &manifest.name)?
+        create_with_wheels(&builds, root, options, &mut unpacked, progress)?
     };
     let _lock = EnvironmentLock::acquire(root, || progress.waiting(root))?;
     let install_options = |desired: Option<&Desired>| InstallOptions {
@@ -573,8 +609,11 @@ pub fn sync(
     let mut report = SyncReport {
         plan,
         recovered,
-        downloaded,
-        fetch_time,
+        downloaded: first.downloaded,
+        fetch_time: first.download_time + first.build_time,
+        download_time: first.download_time,
+        build_time: first.build_time,
+        venv_time: first.venv_time,
         install_time: Duration::ZERO,
     };
     if report.plan.is_empty() {
@@ -588,10 +627,13 @@ pub fn sync(
     // Every wheel checked and unpacked before the environment changes.
     let fetch_started = Instant::now();
     let more = fetch_all(network, &report.plan, &auth, &mut unpacked, progress)?;
+    report.download_time += fetch_started.elapsed();
+    let build_started = Instant::now();
     let base = || Ok(venvs::Interpreter::query(&venv.python)?);
     build_all(&builds, &report.plan, base, &mut unpacked, progress)?;
+    report.build_time += build_started.elapsed();
     report.fetch_time += fetch_started.elapsed();
-    report.downloaded = (downloaded.0 + more.0, downloaded.1 + more.1);
+    report.downloaded = (report.downloaded.0 + more.0, report.downloaded.1 + more.1);
 
     let install_started = Instant::now();
     transaction::apply(&report.plan, &venv, &unpacked, &install_options)?;

@@ -20,6 +20,7 @@ mod rules;
 mod sdists;
 mod sync;
 mod sync_wheels;
+mod timings;
 mod tree;
 mod universal;
 mod universal_sync;
