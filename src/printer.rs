@@ -193,8 +193,9 @@ pub struct Timings {
     started: std::time::Instant,
     network: crate::http::counters::Counters,
     marks: std::sync::Mutex<Vec<(String, std::time::Instant)>>,
-    /// Parts of the last phase the operation measured itself, shown under it.
-    detail: std::sync::Mutex<Vec<(String, std::time::Duration)>>,
+    /// Parts of the last phase the operation measured itself, shown under it, and the name
+    /// of what the rest of that phase was.
+    detail: std::sync::Mutex<(Vec<(String, std::time::Duration)>, String)>,
 }
 
 impl Timings {
@@ -205,14 +206,15 @@ impl Timings {
             started: now,
             network: crate::http::counters::now(),
             marks: std::sync::Mutex::new(vec![(first.to_string(), now)]),
-            detail: std::sync::Mutex::new(Vec::new()),
+            detail: std::sync::Mutex::new((Vec::new(), String::new())),
         }
     }
 
     /// Parts of the phase now running, as the operation measured them (`downloading 111
-    /// wheels`, `installing`), shown under it.
-    pub fn detail(&self, parts: Vec<(String, std::time::Duration)>) {
-        *self.detail.lock().unwrap_or_else(|e| e.into_inner()) = parts;
+    /// wheels`, `installing`), shown under it, then what the rest of the phase went to
+    /// (`rest`), so that the parts add up to the phase.
+    pub fn detail(&self, parts: Vec<(String, std::time::Duration)>, rest: &str) {
+        *self.detail.lock().unwrap_or_else(|e| e.into_inner()) = (parts, rest.to_string());
     }
 
     /// A new phase, `what`, starts now (the same phase marked again goes on).
@@ -246,11 +248,17 @@ impl Timings {
                 .map(|(what, secs)| format!("  {secs:>7.3}s  {what}")),
         );
         let detail = self.detail.lock().unwrap_or_else(|e| e.into_inner());
+        let (parts, rest) = &*detail;
         out.extend(
-            detail
+            parts
                 .iter()
                 .map(|(what, d)| format!("    {:>7.3}s  {what}", d.as_secs_f64())),
         );
+        if !parts.is_empty() {
+            let last = phases.last().map_or(0.0, |(_, secs)| *secs);
+            let measured: f64 = parts.iter().map(|(_, d)| d.as_secs_f64()).sum();
+            out.push(format!("    {:>7.3}s  {rest}", (last - measured).max(0.0)));
+        }
         out.push(format!(
             "  network: {} requests, {:.1} MiB received",
             now.requests - self.network.requests,

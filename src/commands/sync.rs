@@ -99,22 +99,25 @@ pub fn sync(settings: &SyncSettings) -> Result<ExitCode> {
         );
     }
     if let Some(t) = &timings {
-        t.detail(vec![
-            (
-                format!(
-                    "downloading and unpacking {} wheels ({:.1} MiB)",
-                    report.downloaded.0,
-                    report.downloaded.1 as f64 / (1024.0 * 1024.0)
+        t.detail(
+            vec![
+                (
+                    format!(
+                        "downloading and unpacking {} wheels ({:.1} MiB)",
+                        report.downloaded.0,
+                        report.downloaded.1 as f64 / (1024.0 * 1024.0)
+                    ),
+                    report.download_time,
                 ),
-                report.download_time,
-            ),
-            ("building from source".to_string(), report.build_time),
-            ("creating the venv".to_string(), report.venv_time),
-            (
-                "installing into the venv (links, removals, RECORDs)".to_string(),
-                report.install_time,
-            ),
-        ]);
+                ("building from source".to_string(), report.build_time),
+                ("creating the venv".to_string(), report.venv_time),
+                (
+                    "installing into the venv (links, removals, RECORDs)".to_string(),
+                    report.install_time,
+                ),
+            ],
+            "the rest: finding the interpreter, reading the venv and its journal, planning",
+        );
     }
     let result = report_sync(&report, &root, &manifest, printer, started);
     if let Some(t) = timings {

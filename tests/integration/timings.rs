@@ -31,6 +31,7 @@ fn timings_name_each_phase_and_what_the_network_carried() {
         "s  downloading and unpacking 2 wheels",
         "s  creating the venv",
         "s  installing into the venv",
+        "s  the rest: finding the interpreter",
         "s  in all",
     ] {
         assert!(err.contains(phase), "{phase}: {err}");
