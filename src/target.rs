@@ -75,6 +75,51 @@ impl Platform {
         }
     }
 
+    /// The canonical spelling, e.g. `linux-x86_64-manylinux_2_28`, `macos-arm64-13.0`.
+    pub fn name(&self) -> String {
+        match self {
+            Platform::Linux { arch, glibc } => format!(
+                "linux-{}-manylinux_{}_{}",
+                arch.linux_name(),
+                glibc.0,
+                glibc.1
+            ),
+            Platform::LinuxMusl { arch, musl } => format!(
+                "linux-{}-musllinux_{}_{}",
+                arch.linux_name(),
+                musl.0,
+                musl.1
+            ),
+            Platform::MacOs { arch, min } => {
+                format!("macos-{}-{}.{}", arch.macos_name(), min.0, min.1)
+            }
+            Platform::Windows { arch } => match arch {
+                Arch::X86_64 => "windows-x86_64".to_string(),
+                Arch::Aarch64 => "windows-arm64".to_string(),
+            },
+        }
+    }
+
+    /// `os_name`, `sys_platform`, `platform_system` and `platform_machine`: what the markers
+    /// of an environment on this platform say of its system.
+    pub fn marker_system(&self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Platform::Linux { arch, .. } | Platform::LinuxMusl { arch, .. } => {
+                ("posix", "linux", "Linux", arch.linux_name())
+            }
+            Platform::MacOs { arch, .. } => ("posix", "darwin", "Darwin", arch.macos_name()),
+            Platform::Windows { arch } => (
+                "nt",
+                "win32",
+                "Windows",
+                match arch {
+                    Arch::X86_64 => "AMD64",
+                    Arch::Aarch64 => "ARM64",
+                },
+            ),
+        }
+    }
+
     /// Whether wheels for this platform can run on `host`: the same operating system, C
     /// library and architecture (the glibc, musl and macOS floors are not compared).
     pub fn same_system(&self, host: &Platform) -> bool {
@@ -186,27 +231,7 @@ impl Target {
 
     /// The canonical spelling of the platform, e.g. `linux-x86_64-manylinux_2_28`.
     pub fn platform_name(&self) -> String {
-        match &self.platform {
-            Platform::Linux { arch, glibc } => format!(
-                "linux-{}-manylinux_{}_{}",
-                arch.linux_name(),
-                glibc.0,
-                glibc.1
-            ),
-            Platform::LinuxMusl { arch, musl } => format!(
-                "linux-{}-musllinux_{}_{}",
-                arch.linux_name(),
-                musl.0,
-                musl.1
-            ),
-            Platform::MacOs { arch, min } => {
-                format!("macos-{}-{}.{}", arch.macos_name(), min.0, min.1)
-            }
-            Platform::Windows { arch } => match arch {
-                Arch::X86_64 => "windows-x86_64".to_string(),
-                Arch::Aarch64 => "windows-arm64".to_string(),
-            },
-        }
+        self.platform.name()
     }
 
     /// The PEP 508 marker environment of this target (`python_version`, `sys_platform`,
@@ -398,35 +423,17 @@ fn build_markers(python: &Version, platform: &Platform) -> MarkerEnvironment {
     };
     let python_version = format!("{major}.{minor}");
     let python_full_version = python.to_string();
-    let (os_name, sys_platform, platform_system, machine, release, platform_version) =
-        match platform {
-            Platform::Linux { arch, .. } | Platform::LinuxMusl { arch, .. } => {
-                ("posix", "linux", "Linux", arch.linux_name(), "", "")
-            }
-            Platform::MacOs { arch, .. } => {
-                ("posix", "darwin", "Darwin", arch.macos_name(), "", "")
-            }
-            Platform::Windows { arch } => (
-                "nt",
-                "win32",
-                "Windows",
-                match arch {
-                    Arch::X86_64 => "AMD64",
-                    Arch::Aarch64 => "ARM64",
-                },
-                "",
-                "",
-            ),
-        };
+    let (os_name, sys_platform, platform_system, machine) = platform.marker_system();
     let builder = MarkerEnvironmentBuilder {
         implementation_name: "cpython",
         implementation_version: &python_full_version,
         os_name,
         platform_machine: machine,
         platform_python_implementation: "CPython",
-        platform_release: release,
+        // Unknown for a declared target: what no marker of a lock may compare.
+        platform_release: "",
         platform_system,
-        platform_version,
+        platform_version: "",
         python_full_version: &python_full_version,
         python_version: &python_version,
         sys_platform,

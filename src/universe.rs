@@ -44,25 +44,23 @@ impl Universe {
         mut platforms: Vec<Platform>,
         mut pythons: Vec<Version>,
     ) -> Result<Universe, TargetError> {
-        let name =
-            |p: &Platform| Target::from_parts(Version::new([3, 12]), p.clone()).platform_name();
         if platforms.is_empty() || pythons.is_empty() {
             return Err(TargetError::NoEnvironment);
         }
         for (i, a) in platforms.iter().enumerate() {
             for b in &platforms[..i] {
                 if a == b {
-                    return Err(TargetError::Twice(name(a)));
+                    return Err(TargetError::Twice(a.name()));
                 }
                 if markers_of(a) == markers_of(b) {
                     return Err(TargetError::Indistinct {
-                        first: name(b),
-                        second: name(a),
+                        first: b.name(),
+                        second: a.name(),
                     });
                 }
             }
         }
-        platforms.sort_by_key(|p| name(p));
+        platforms.sort_by_key(Platform::name);
         pythons.sort();
         pythons.dedup_by_key(|v| minor_of(v));
         let mut targets = Vec::new();
@@ -110,13 +108,26 @@ impl Universe {
     /// The declared platforms' canonical names joined by `, ` (`linux-x86_64-manylinux_2_28`
     /// for one): what `[tool.sanctuary] platform` records.
     pub fn platform_names(&self) -> String {
-        let n = self.minors.len();
-        self.targets
+        self.platforms
             .iter()
-            .step_by(n.max(1))
-            .map(Target::platform_name)
+            .map(Platform::name)
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// `linux-x86_64`, `macos-arm64`: the declared platforms without their floors, in order.
+    pub fn platform_short_names(&self) -> Vec<String> {
+        self.platforms.iter().map(short_name).collect()
+    }
+
+    /// `3.11`, `3.12`: the declared CPython minors, lowest first.
+    pub fn python_minors(&self) -> Vec<String> {
+        self.minors.iter().map(|m| format!("3.{m}")).collect()
+    }
+
+    /// Whether a declared platform is `host`'s system (its floor aside).
+    pub fn runs_on(&self, host: &Platform) -> bool {
+        self.platforms.iter().any(|p| p.same_system(host))
     }
 
     /// The `environments` of a lockfile: one marker per environment.
@@ -359,22 +370,19 @@ pub fn environment_marker(target: &Target) -> String {
 }
 
 /// `sys_platform` and `platform_machine` of a platform: what markers can tell apart.
-fn markers_of(platform: &Platform) -> (String, String) {
-    let t = Target::from_parts(Version::new([3, 12]), platform.clone());
-    let m = t.markers();
-    (
-        m.sys_platform().to_string(),
-        m.platform_machine().to_string(),
-    )
+fn markers_of(platform: &Platform) -> (&'static str, &'static str) {
+    let (_, sys_platform, _, machine) = platform.marker_system();
+    (sys_platform, machine)
 }
 
 /// `linux-x86_64`, `macos-arm64`, `windows-x86_64`: the platform without its floor.
 pub fn short_name(platform: &Platform) -> String {
-    let full = Target::from_parts(Version::new([3, 12]), platform.clone()).platform_name();
+    let full = platform.name();
     full.splitn(3, '-').take(2).collect::<Vec<_>>().join("-")
 }
 
-fn minor_of(python: &Version) -> u64 {
+/// The minor of a CPython 3 version: 12 of `3.12.4`.
+pub fn minor_of(python: &Version) -> u64 {
     python.release().get(1).copied().unwrap_or(0)
 }
 

@@ -399,6 +399,12 @@ impl Manifest {
         Ok(Manifest::parse(&text, path)?)
     }
 
+    /// The manifest's file name (`sanctuary.toml`), as messages and origins about its
+    /// contents name it; the whole path when it has none.
+    pub fn file_name(&self) -> &Path {
+        self.path.file_name().map_or(&self.path, Path::new)
+    }
+
     /// The directory the manifest lives in; lockfiles go under `<dir>/lockfiles/`.
     pub fn dir(&self) -> &Path {
         match self.path.parent() {

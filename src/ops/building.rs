@@ -136,22 +136,12 @@ pub struct MetadataBuilder {
 /// sha256); declare `[[build.dependency-metadata]]` for a package whose dependencies differ by
 /// Python in ways its markers do not say.
 fn backend_pythons(manifest: &Manifest) -> Vec<String> {
-    let mut minors: Vec<(u64, u64)> = manifest
-        .universe
-        .targets()
-        .iter()
-        .map(crate::target::Target::python_minor)
-        .collect();
-    minors.sort();
-    minors.dedup();
+    let mut minors = manifest.universe.python_minors();
     if minors.len() <= 1 {
         return vec![manifest.python.clone()];
     }
+    minors.reverse();
     minors
-        .iter()
-        .rev()
-        .map(|(major, minor)| format!("{major}.{minor}"))
-        .collect()
 }
 
 impl MetadataBuilder {

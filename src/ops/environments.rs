@@ -25,7 +25,7 @@ use crate::install::venv::{self as venvs, Interpreter};
 use crate::manifest::Manifest;
 use crate::pylock::Lockfile;
 use crate::target::{self, Platform, Target};
-use crate::universe::{Universe, environment_marker, short_name};
+use crate::universe::{Universe, environment_marker, minor_of, short_name};
 
 /// The environment a command works in.
 #[derive(Clone, Debug)]
@@ -162,11 +162,7 @@ pub fn for_venv(manifest: &Manifest, root: &Path, explicit: Option<&Path>) -> Re
     } else {
         None
     };
-    if !universe
-        .targets()
-        .iter()
-        .any(|t| t.platform.same_system(&host))
-    {
+    if !universe.runs_on(&host) {
         return Ok(Choice::Outside(outside(
             manifest,
             &host,
@@ -177,7 +173,7 @@ pub fn for_venv(manifest: &Manifest, root: &Path, explicit: Option<&Path>) -> Re
     let (python, interpreter) = match venv_python {
         Some(python) => (python, None),
         None => {
-            let mut minors = declared_pythons(universe);
+            let mut minors = universe.python_minors();
             minors.reverse();
             let interpreter = venvs::find_any_interpreter(&minors, explicit)?;
             let (major, minor) = interpreter.major_minor();
@@ -191,7 +187,7 @@ pub fn for_venv(manifest: &Manifest, root: &Path, explicit: Option<&Path>) -> Re
             // The venv exists with a Python the manifest no longer declares (it was
             // narrowed): recreating the venv is the likelier fix.
             if interpreter.is_none() {
-                let newest = declared_pythons(universe).pop().unwrap_or_default();
+                let newest = universe.python_minors().pop().unwrap_or_default();
                 outside.hint = format!(
                     "{} was made with Python 3.{}: remove it and run `sanctuary sync --python {newest}` to recreate it with a declared Python; or {}",
                     root.display(),
@@ -225,7 +221,7 @@ pub fn for_reading(
                 .ok_or_else(|| ChoiceError::UnknownPlatform {
                     platform: name.to_string(),
                     manifest: shown.clone(),
-                    declared: declared_platforms(universe),
+                    declared: universe.platform_short_names(),
                 })?;
             Some(declared.platform.clone())
         }
@@ -235,11 +231,11 @@ pub fn for_reading(
         Some(text) => {
             let version = target::parse_python(text)?;
             let minor = Version::new([3, minor_of(&version)]);
-            if !declared_pythons(universe).contains(&minor_text_of(&minor)) {
+            if !universe.python_minors().contains(&minor_text_of(&minor)) {
                 return Err(ChoiceError::UnknownPython {
                     python: text.to_string(),
                     manifest: shown,
-                    declared: declared_pythons(universe),
+                    declared: universe.python_minors(),
                 }
                 .into());
             }
@@ -255,11 +251,7 @@ pub fn for_reading(
         Some(p) => p,
         None => {
             let host = target::host()?;
-            if !universe
-                .targets()
-                .iter()
-                .any(|t| t.platform.same_system(&host))
-            {
+            if !universe.runs_on(&host) {
                 return Ok(Choice::Outside(outside(
                     manifest,
                     &host,
@@ -290,7 +282,7 @@ fn reading_python(manifest: &Manifest, command: &str) -> Result<Version> {
     {
         return Ok(minor);
     }
-    let declared = declared_pythons(universe);
+    let declared = universe.python_minors();
     match declared.as_slice() {
         [only] => Ok(target::parse_python(only)?),
         _ => Err(ChoiceError::NeedPython {
@@ -337,7 +329,7 @@ fn outside(
         format!(
             "widen `python = \"{}\"` in {manifest_name} to take in {minor}, then run `sanctuary lock`; or use an environment of a declared Python ({})",
             manifest.python,
-            declared_pythons(universe).join(", ")
+            universe.python_minors().join(", ")
         )
     } else {
         format!(
@@ -472,26 +464,6 @@ fn words(target: &Target) -> String {
     )
 }
 
-/// `linux-x86_64`, `macos-arm64`: the declared platforms, in order.
-fn declared_platforms(universe: &Universe) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for t in universe.targets() {
-        let name = short_name(&t.platform);
-        if !out.contains(&name) {
-            out.push(name);
-        }
-    }
-    out
-}
-
-/// `3.11`, `3.12`: the declared Python minors, lowest first.
-fn declared_pythons(universe: &Universe) -> Vec<String> {
-    let mut out: Vec<String> = universe.targets().iter().map(minor_text).collect();
-    out.sort_by_key(|m| minor_of_text(m).map(|v| minor_of(&v)));
-    out.dedup();
-    out
-}
-
 fn minor_text(target: &Target) -> String {
     let (major, minor) = target.python_minor();
     format!("{major}.{minor}")
@@ -499,10 +471,6 @@ fn minor_text(target: &Target) -> String {
 
 fn minor_text_of(version: &Version) -> String {
     format!("3.{}", minor_of(version))
-}
-
-fn minor_of(version: &Version) -> u64 {
-    version.release().get(1).copied().unwrap_or(0)
 }
 
 /// `3.12` of `3.12.4` (or of `3.13.0rc1`); `None` for what is not `3.N...`.

@@ -201,12 +201,7 @@ pub(crate) fn origin(manifest: &Manifest, layer: &str, kind: &str, line: Option<
     Origin {
         layer: layer.to_string(),
         kind: kind.to_string(),
-        file: Some(
-            manifest
-                .path
-                .file_name()
-                .map_or_else(|| manifest.path.clone(), PathBuf::from),
-        ),
+        file: Some(manifest.file_name().to_path_buf()),
         line,
     }
 }
@@ -223,18 +218,6 @@ pub(crate) fn root_requirements(
             origin: origin(manifest, layer, kind, Some(r.line)),
         })
         .collect()
-}
-
-pub(crate) fn preferences_from(
-    existing: Option<&Lockfile>,
-    upgrade_all: bool,
-) -> HashMap<PackageName, pep440_rs::Version> {
-    if upgrade_all {
-        return HashMap::new();
-    }
-    existing
-        .map(|l| l.versions().into_iter().collect())
-        .unwrap_or_default()
 }
 
 /// The versions `target` prefers when re-locking: each existing lockfile's entries for that
@@ -286,11 +269,13 @@ fn application_build_policy(manifest: &Manifest, request: &LockRequest) -> Build
     policy
 }
 
-/// The resolver request of the Foundation of `key`.
+/// The resolver request of the Foundation of `key` in the environment `target`, preferring
+/// what `existing` locks there (nothing with `--upgrade`).
 pub(crate) fn foundation_request(
     manifest: &Manifest,
     spec: &FoundationSpec,
     key: &str,
+    target: &Target,
     existing: Option<&Lockfile>,
     request: &LockRequest,
 ) -> ResolveRequest {
@@ -299,12 +284,15 @@ pub(crate) fn foundation_request(
     ResolveRequest {
         requirements: root_requirements(manifest, &layer, "requirement", requirements),
         constraints: root_requirements(manifest, &layer, "constraint", constraints),
-        target: manifest.target.clone(),
+        target: target.clone(),
         prereleases: match spec.channel {
             Channel::Nightly => PrereleaseMode::Allow,
             Channel::Stable => PrereleaseMode::IfNecessaryOrExplicit,
         },
-        preferences: preferences_from(existing, request.upgrade_all),
+        preferences: match (existing, request.upgrade_all) {
+            (Some(lock), false) => preferences_for(std::slice::from_ref(lock), target),
+            _ => HashMap::new(),
+        },
         upgrade: request.upgrade.clone(),
         upgrade_all: request.upgrade_all,
         no_binary: HashSet::new(),
@@ -341,6 +329,7 @@ pub(crate) fn foundation_pins(key: &str, foundation: &Lockfile) -> Result<Vec<Ro
 pub(crate) fn application_request(
     manifest: &Manifest,
     request: &LockRequest,
+    target: &Target,
     preferences: &HashMap<PackageName, pep440_rs::Version>,
     pins: &[RootRequirement],
 ) -> ResolveRequest {
@@ -362,7 +351,7 @@ pub(crate) fn application_request(
             "constraint",
             &manifest.application.constraints,
         ),
-        target: manifest.target.clone(),
+        target: target.clone(),
         prereleases: if manifest.application.prereleases {
             PrereleaseMode::Allow
         } else {

@@ -456,7 +456,7 @@ fn key_universe(manifest: &Manifest, key: &str) -> Result<Universe> {
         .ok_or_else(|| {
             Error::msg(format!(
                 "{}: key `{key}` runs on none of the declared platforms ({}): its builds run on {}\nhint: drop the key from [foundation] keys, or add a platform it runs on to [project] platforms",
-                manifest_name(manifest),
+                manifest.file_name().display(),
                 manifest.universe.platform_names(),
                 family::served_words(key)
             ))
@@ -475,18 +475,10 @@ async fn lock_foundation<S: LockSource>(
     request: &LockRequest,
     progress: &dyn LockProgress,
 ) -> Result<Vec<LockedPackage>> {
-    let base = foundation_request(manifest, spec, key, existing, request);
     let requests: Vec<ResolveRequest> = universe
         .targets()
         .iter()
-        .map(|t| ResolveRequest {
-            target: t.clone(),
-            preferences: match (existing, request.upgrade_all) {
-                (Some(lock), false) => preferences_for(std::slice::from_ref(lock), t),
-                _ => HashMap::new(),
-            },
-            ..base.clone()
-        })
+        .map(|t| foundation_request(manifest, spec, key, t, existing, request))
         .collect();
     let view = Arc::new(source.view(foundation_pins_for_key(manifest, spec, key)?)?);
     let what = format!("the Foundation for {key}");
@@ -603,10 +595,13 @@ async fn lock_application<S: LockSource>(
                     .entry(name.clone())
                     .or_insert_with(|| version.clone());
             }
-            requests.push(ResolveRequest {
-                target: target.clone(),
-                ..application_request(manifest, request, &preferences, &pins)
-            });
+            requests.push(application_request(
+                manifest,
+                request,
+                target,
+                &preferences,
+                &pins,
+            ));
         }
         let what = match key {
             Some(key) => format!("the application layer for {key}"),
@@ -633,14 +628,6 @@ async fn lock_application<S: LockSource>(
     Ok(per_key)
 }
 
-/// The manifest's file name (`sanctuary.toml`), as messages about its contents name it.
-fn manifest_name(manifest: &Manifest) -> String {
-    manifest.path.file_name().map_or_else(
-        || manifest.path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
 /// Before anything is resolved: every declared key runs on some declared platform, and every
 /// declared environment has a key whose builds run there (else it would have no Foundation
 /// and no Application).
@@ -659,7 +646,7 @@ fn check_keys(manifest: &Manifest) -> Result<()> {
         {
             bail!(
                 "{}: no declared key runs on {} ({target}): the keys are {}\nhint: add `cpu` to [foundation] keys, or drop the platform from [project] platforms",
-                manifest_name(manifest),
+                manifest.file_name().display(),
                 crate::universe::short_name(&target.platform),
                 spec.keys.join(", ")
             );
