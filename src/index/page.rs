@@ -119,15 +119,10 @@ impl PageRequest {
                     let (body, url, project) = (resp.body, resp.url, self.project.clone());
                     let store = !policy.no_store;
                     tokio::task::spawn_blocking(move || {
-                        let (files, encoded) = simple::encode_page(&body, format, &url, &project)?;
+                        let (encoded, groups) = simple::encode_page(&body, format, &url, &project)?;
                         drop(body);
                         let encoded = Arc::new(encoded);
-                        let files = match files {
-                            simple::Encoded::Files(files) => files,
-                            simple::Encoded::Groups(groups) => {
-                                cache::lazy_groups(&encoded, groups, &project)
-                            }
-                        };
+                        let files = cache::lazy_groups(&encoded, groups, &project);
                         Ok::<_, IndexError>((Some(files), store.then_some(encoded)))
                     })
                     .await

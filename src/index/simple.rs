@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::PackageName;
-use serde::Deserialize;
 use url::Url;
 
 use super::{
@@ -64,38 +63,25 @@ pub fn parse_page(
     }
 }
 
-/// A page of either format in its cache encoding ([`super::cache::encode_versions`]), with its
-/// files already grouped when parsing built them anyway (JSON pages); HTML pages go through
-/// [`encode_html`] and are decoded per version on first use.
+/// A page of either format in its cache encoding ([`super::cache::encode_versions`]), with
+/// where the file lines of each version are in it, to decode on first use
+/// ([`super::cache::lazy_groups`]).
 pub fn encode_page(
     body: &[u8],
     format: PageFormat,
     page_url: &Url,
     project: &PackageName,
-) -> Result<(Encoded, String), IndexError> {
+) -> Result<(String, VersionRanges), IndexError> {
     match format {
         PageFormat::Json if !body.trim_ascii_start().starts_with(b"<") => {
-            let versions = group_versions(parse_json(body, page_url, project)?);
-            let encoded = cache::encode_versions(&versions);
-            Ok((Encoded::Files(versions), encoded))
+            encode_json_groups(body, page_url, project)
         }
-        PageFormat::Json | PageFormat::Html => {
-            let (text, groups) = encode_html_groups(&utf8(body), page_url, project)?;
-            Ok((Encoded::Groups(groups), text))
-        }
+        PageFormat::Json | PageFormat::Html => encode_html_groups(&utf8(body), page_url, project),
     }
 }
 
 /// Each version of an encoded page with where its file lines are in the text.
 pub type VersionRanges = Vec<(Version, std::ops::Range<usize>)>;
-
-/// What [`encode_page`] knows of a page besides its encoding.
-pub enum Encoded {
-    /// The files, parsed already.
-    Files(Versions),
-    /// Where the file lines of each version are in the encoding, to decode on first use.
-    Groups(VersionRanges),
-}
 
 /// `bytes` as text, invalid sequences replaced (checking with `from_utf8` first: the lossy
 /// conversion is several times slower on valid input).
@@ -234,18 +220,17 @@ pub fn encode_html_groups(
         .and_then(|t| attr_value(html, t, "href").flatten())
         .and_then(|href| page_url.join(href.trim()).ok())
         .unwrap_or_else(|| page_url.clone());
-    let mut links = HtmlLinks::new(html, page_url, base, project);
+    let mut links = FileLines::new(page_url, base, project, html.len() / 2);
     for tag in tags().filter(|t| t.name().as_utf8_str().eq_ignore_ascii_case("a")) {
-        links.add(tag);
+        links.add(html, tag);
     }
     drop(dom);
     Ok(links.grouped())
 }
 
-/// The file lines of a page's links, in page order, before they are grouped by version
-/// (see [`encode_html_groups`]).
-struct HtmlLinks<'a> {
-    html: &'a str,
+/// The file lines of a page, in page order, before they are grouped by version (see
+/// [`encode_html_groups`] and [`encode_json_groups`]).
+pub(super) struct FileLines<'a> {
     page_url: &'a Url,
     /// What relative links are joined to: the page's `<base href>`, else its URL.
     base: Url,
@@ -264,6 +249,20 @@ struct HtmlLinks<'a> {
     origins: Origins,
 }
 
+/// What a page says of one file besides its name and URL, as written there: checked and
+/// normalized by [`FileLines::push`] as [`parse_html`] and [`parse_json`] do.
+pub(super) struct FileFacts<'v> {
+    /// Hex digits, any case; dropped unless a sha256.
+    pub(super) sha256: Option<&'v str>,
+    pub(super) size: Option<u64>,
+    /// Kept only when an RFC 3339 date-time with an offset.
+    pub(super) upload_time: Option<&'v str>,
+    /// Dropped (logged) when it does not parse.
+    pub(super) requires_python: Option<&'v str>,
+    pub(super) yanked: Option<&'v str>,
+    pub(super) core_metadata: CoreMetadataRef,
+}
+
 /// Where a link points: its URL without the fragment, the fragment, and the file name.
 struct LinkTarget<'h> {
     url: Cow<'h, str>,
@@ -271,14 +270,20 @@ struct LinkTarget<'h> {
     filename: Cow<'h, str>,
 }
 
-impl<'a> HtmlLinks<'a> {
-    fn new(html: &'a str, page_url: &'a Url, base: Url, project: &'a PackageName) -> Self {
-        HtmlLinks {
-            html,
+impl<'a> FileLines<'a> {
+    /// Lines for the files of `project` on the page at `page_url`, links relative to `base`;
+    /// `capacity` bytes of lines are expected.
+    pub(super) fn new(
+        page_url: &'a Url,
+        base: Url,
+        project: &'a PackageName,
+        capacity: usize,
+    ) -> Self {
+        FileLines {
             page_url,
             base,
             project,
-            lines: String::with_capacity(html.len() / 2),
+            lines: String::with_capacity(capacity),
             files: Vec::new(),
             texts: Vec::new(),
             text_ids: HashMap::new(),
@@ -289,8 +294,7 @@ impl<'a> HtmlLinks<'a> {
     }
 
     /// The line of the link `tag`, when it is a file of the project.
-    fn add(&mut self, tag: &tl::HTMLTag<'_>) {
-        let html = self.html;
+    fn add(&mut self, html: &str, tag: &tl::HTMLTag<'_>) {
         let Some(href) = attr_value(html, tag, "href").flatten() else {
             return;
         };
@@ -302,6 +306,30 @@ impl<'a> HtmlLinks<'a> {
         else {
             return;
         };
+        let uploaded = attr_value(html, tag, "data-upload-time").flatten();
+        let requires = attr_value(html, tag, "data-requires-python").flatten();
+        let yanked = attr_value(html, tag, "data-yanked").map(Option::unwrap_or_default);
+        let core = attr_value(html, tag, "data-core-metadata")
+            .or_else(|| attr_value(html, tag, "data-dist-info-metadata"));
+        let core_metadata = match core {
+            None => CoreMetadataRef::Absent,
+            Some(None) => CoreMetadataRef::Available { sha256: None },
+            Some(Some(v)) => html_core_metadata(&v),
+        };
+        let facts = FileFacts {
+            sha256: fragment.as_deref().and_then(fragment_sha256_hex),
+            size: None, // never on HTML pages
+            upload_time: uploaded.as_deref(),
+            requires_python: requires.as_deref(),
+            yanked: yanked.as_deref(),
+            core_metadata,
+        };
+        self.push(&filename, &url, facts);
+    }
+
+    /// The line of the file `filename` at `url` (absolute, as stored), when it is a file of
+    /// the project; `facts` as the page wrote them.
+    pub(super) fn push(&mut self, filename: &str, url: &str, facts: FileFacts<'_>) {
         let (names, project) = (&mut self.names, self.project);
         let mut is_project = |name: &str| match names.get(name) {
             Some(&same) => same,
@@ -311,51 +339,51 @@ impl<'a> HtmlLinks<'a> {
                 same
             }
         };
-        let Some(version) = DistFilename::version_text(&filename, project, &mut is_project) else {
+        let Some(version) = DistFilename::version_text(filename, project, &mut is_project) else {
             tracing::debug!(%filename, %project, "skipping a file");
             return;
         };
         let id = self.text_id(version);
         let start = self.lines.len();
         let lines = &mut self.lines;
-        cache::field(lines, &filename);
+        cache::field(lines, filename);
         lines.push('\t');
-        cache::field(lines, &url);
+        cache::field(lines, url);
         // The sha256, lowercased as `normalize_sha256` does, without a string of its own.
         lines.push('\t');
-        if let Some(hex) = fragment.as_deref().and_then(fragment_sha256_hex) {
+        if let Some(hex) = facts
+            .sha256
+            .map(str::trim)
+            .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
             lines.push('+');
             lines.extend(hex.bytes().map(|b| char::from(b.to_ascii_lowercase())));
         }
-        cache::optional(lines, None); // size: never on HTML pages
-        let uploaded = attr_value(html, tag, "data-upload-time")
-            .flatten()
-            .and_then(|t| upload_time(&t));
+        lines.push('\t');
+        if let Some(size) = facts.size {
+            use std::fmt::Write as _;
+            // Writing to a `String` cannot fail.
+            let _ = write!(lines, "+{size}");
+        }
+        let uploaded = facts.upload_time.and_then(upload_time);
         cache::optional(lines, uploaded.as_deref());
-        let spec = match attr_value(html, tag, "data-requires-python").flatten() {
+        let spec = match facts.requires_python {
             None => None,
-            Some(value) => match self.requires.get(&*value) {
+            Some(value) => match self.requires.get(value) {
                 Some(spec) => spec.as_deref(),
                 None => {
-                    let spec = parse_requires_python(&value, &filename).map(|s| s.to_string());
+                    let spec = parse_requires_python(value, filename).map(|s| s.to_string());
                     self.requires
-                        .entry(value.into_owned())
+                        .entry(value.to_string())
                         .or_insert(spec)
                         .as_deref()
                 }
             },
         };
+        let lines = &mut self.lines;
         cache::optional(lines, spec);
-        let yanked = attr_value(html, tag, "data-yanked").map(Option::unwrap_or_default);
-        cache::optional(lines, yanked.as_deref());
-        let core = attr_value(html, tag, "data-core-metadata")
-            .or_else(|| attr_value(html, tag, "data-dist-info-metadata"));
-        let core = match core {
-            None => CoreMetadataRef::Absent,
-            Some(None) => CoreMetadataRef::Available { sha256: None },
-            Some(Some(v)) => html_core_metadata(&v),
-        };
-        let core = match &core {
+        cache::optional(lines, facts.yanked);
+        let core = match &facts.core_metadata {
             CoreMetadataRef::Absent => None,
             CoreMetadataRef::Available { sha256 } => Some(sha256.as_deref().unwrap_or("")),
         };
@@ -403,7 +431,7 @@ impl<'a> HtmlLinks<'a> {
 
     /// The lines grouped by version as `group_versions` does: the first spelling of a
     /// version names its group, and files keep their page order within it.
-    fn grouped(self) -> (String, VersionRanges) {
+    pub(super) fn grouped(self) -> (String, VersionRanges) {
         let (lines, files, project) = (self.lines, self.files, self.project);
         let mut groups: BTreeMap<Version, usize> = BTreeMap::new();
         let group_of: Vec<Option<usize>> = self
@@ -652,95 +680,6 @@ pub fn decode_entities(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Parse a PEP 691 JSON page into the files of `project`. A file entry of the wrong shape is
-/// skipped (logged), not fatal; a body that is not a JSON object with `files` is.
-pub fn parse_json(
-    body: &[u8],
-    page_url: &Url,
-    project: &PackageName,
-) -> Result<Vec<DistFile>, IndexError> {
-    #[derive(Deserialize)]
-    struct Page {
-        files: Vec<serde_json::Value>,
-    }
-    let page: Page = serde_json::from_slice(body).map_err(|e| IndexError::BadPage {
-        url: page_url.clone(),
-        reason: format!("invalid JSON: {e}"),
-    })?;
-    let mut files = Vec::with_capacity(page.files.len());
-    for value in page.files {
-        let entry: JsonFile = match serde_json::from_value(value) {
-            Ok(entry) => entry,
-            Err(err) => {
-                tracing::debug!(page_url = %redacted(page_url), %err, "skipping a malformed file entry");
-                continue;
-            }
-        };
-        let Ok(url) = page_url.join(&entry.url) else {
-            tracing::debug!(page_url = %redacted(page_url), url = %redact_text(&entry.url), "skipping a file with an invalid URL");
-            continue;
-        };
-        let Some(mut file) = make_file(&entry.filename, url, project) else {
-            continue;
-        };
-        file.sha256 = entry.hashes.get("sha256").and_then(|h| normalize_sha256(h));
-        file.requires_python = entry
-            .requires_python
-            .as_deref()
-            .and_then(|v| parse_requires_python(v, &entry.filename));
-        file.yanked = match entry.yanked {
-            None | Some(JsonYanked::Bool(false)) => None,
-            Some(JsonYanked::Bool(true)) => Some(String::new()),
-            Some(JsonYanked::Reason(reason)) => Some(reason),
-        };
-        file.size = entry.size;
-        file.upload_time = entry.upload_time.as_deref().and_then(upload_time);
-        file.core_metadata = match entry.core_metadata.or(entry.dist_info_metadata) {
-            None | Some(JsonMeta::Bool(false)) => CoreMetadataRef::Absent,
-            Some(JsonMeta::Bool(true)) => CoreMetadataRef::Available { sha256: None },
-            Some(JsonMeta::Hashes(h)) => CoreMetadataRef::Available {
-                sha256: h.get("sha256").and_then(|h| normalize_sha256(h)),
-            },
-        };
-        files.push(file);
-    }
-    Ok(files)
-}
-
-#[derive(Deserialize)]
-struct JsonFile {
-    filename: String,
-    url: String,
-    #[serde(default)]
-    hashes: HashMap<String, String>,
-    #[serde(rename = "requires-python", default)]
-    requires_python: Option<String>,
-    #[serde(default)]
-    yanked: Option<JsonYanked>,
-    #[serde(default)]
-    size: Option<u64>,
-    #[serde(rename = "upload-time", default)]
-    upload_time: Option<String>,
-    #[serde(rename = "core-metadata", default)]
-    core_metadata: Option<JsonMeta>,
-    #[serde(rename = "dist-info-metadata", default)]
-    dist_info_metadata: Option<JsonMeta>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum JsonYanked {
-    Bool(bool),
-    Reason(String),
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum JsonMeta {
-    Bool(bool),
-    Hashes(HashMap<String, String>),
-}
-
 /// Group files by version (ascending, so the newest is last).
 pub fn group_files(name: PackageName, index: Arc<IndexUrl>, files: Vec<DistFile>) -> PackageFiles {
     PackageFiles {
@@ -764,6 +703,10 @@ pub fn group_versions(files: Vec<DistFile>) -> Versions {
         .map(|(v, files)| (v, VersionFiles::new(files)))
         .collect()
 }
+
+#[path = "simple_json.rs"]
+mod json;
+pub use json::{encode_json_groups, parse_json};
 
 #[cfg(test)]
 #[path = "simple_tests.rs"]

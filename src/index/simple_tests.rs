@@ -205,19 +205,73 @@ fn assert_encodes_like_parse(html: &str, page: &Url, project: &PackageName) {
         (Ok(slow), Ok(fast)) => assert_eq!(fast, slow, "{html}"),
         (slow, fast) => assert_eq!(slow.is_ok(), fast.is_ok(), "{html}"),
     }
-    // The version ranges decode to what the whole text decodes to.
     if let Ok((text, groups)) = encode_html_groups(html, page, project) {
-        let text = Arc::new(text);
-        let by_range = cache::lazy_groups(&text, groups, project);
-        let by_text = cache::lazy_versions(&text, project).unwrap();
-        assert_eq!(
-            by_range.keys().collect::<Vec<_>>(),
-            by_text.keys().collect::<Vec<_>>()
-        );
-        for (version, files) in &by_text {
-            assert_eq!(by_range[version].as_slice(), files.as_slice(), "{html}");
-        }
+        assert_ranges_decode_like_text(text, groups, project, html);
     }
+}
+
+/// The version ranges of an encoding decode to what the whole text decodes to.
+fn assert_ranges_decode_like_text(
+    text: String,
+    groups: VersionRanges,
+    project: &PackageName,
+    page: &str,
+) {
+    let text = Arc::new(text);
+    let by_range = cache::lazy_groups(&text, groups, project);
+    let by_text = cache::lazy_versions(&text, project).unwrap();
+    assert_eq!(
+        by_range.keys().collect::<Vec<_>>(),
+        by_text.keys().collect::<Vec<_>>()
+    );
+    for (version, files) in &by_text {
+        assert_eq!(by_range[version].as_slice(), files.as_slice(), "{page}");
+    }
+}
+
+/// What [`encode_json_groups`] writes is what parsing, grouping and encoding would write.
+fn assert_json_encodes_like_parse(body: &str, page: &Url, project: &PackageName) {
+    let slow = parse_json(body.as_bytes(), page, project)
+        .map(|files| cache::encode_versions(&group_versions(files)));
+    match (slow, encode_json_groups(body.as_bytes(), page, project)) {
+        (Ok(slow), Ok((fast, groups))) => {
+            assert_eq!(fast, slow, "{body}");
+            assert_ranges_decode_like_text(fast, groups, project, body);
+        }
+        (slow, fast) => assert_eq!(slow.is_ok(), fast.is_ok(), "{body}"),
+    }
+}
+
+/// Regression: JSON pages were parsed into files whole, every URL through the URL parser, on
+/// each cold lock; they are now written straight into the cache encoding like HTML pages.
+#[test]
+fn encode_json_matches_parse_then_encode() {
+    let body = format!(
+        r#"{{"meta": {{"api-version": "1.1"}}, "name": "foo", "files": [
+            {{"filename": "foo-1.0-py3-none-any.whl", "url": "/files/foo-1.0-py3-none-any.whl",
+              "hashes": {{"sha256": "{HASH}"}}, "requires-python": ">=3.8", "yanked": false,
+              "size": 1234, "upload-time": "2024-01-02T03:04:05.000000Z",
+              "core-metadata": {{"sha256": "{HASH}"}}}},
+            {{"filename": "foo-1.1-py3-none-any.whl", "url": "foo-1.1-py3-none-any.whl",
+              "hashes": {{}}, "yanked": "oops\tand\\ \"quoted\"", "dist-info-metadata": true}},
+            {{"filename": "foo-1.2.tar.gz", "url": "https://files.example/p/foo-1.2.tar.gz#sha256=00",
+              "hashes": {{}}, "yanked": true, "requires-python": "garbage", "core-metadata": false}},
+            {{"filename": "foo-1.0.0.tar.gz", "url": "https://u:p@files.example/p/foo-1.0.0.tar.gz",
+              "hashes": {{"md5": "x", "sha256": " {HASH} "}}, "requires-python": "&gt;=3"}},
+            {{"filename": "foo-1.3%2Bcu1.tar.gz", "url": "https://files.example/p/foo-1.3%2Bcu1.tar.gz"}},
+            {{"filename": "foo-1.3+cu1-py3-none-any.whl", "url": "https://files.example/./p/foo-1.3%2Bcu1-py3-none-any.whl",
+              "upload-time": "yesterday", "size": 7}},
+            {{"filename": "foo-1.4.tar.gz", "url": "https://[bad/foo-1.4.tar.gz"}},
+            {{"filename": "foo-1.5.tar.gz", "url": 5}},
+            {{"filename": 12}},
+            {{"filename": "other-1.0.tar.gz", "url": "other-1.0.tar.gz", "hashes": {{}}}},
+            {{"filename": "F\u006fo-1.0-py2-none-any.whl", "url": "https://files.example/p/Foo-1.0-py2-none-any.whl"}}
+            ]}}"#
+    );
+    assert_json_encodes_like_parse(&body, &page(), &name("foo"));
+    assert_json_encodes_like_parse("not json", &page(), &name("foo"));
+    assert_json_encodes_like_parse(r#"{"files": 3}"#, &page(), &name("foo"));
+    assert_json_encodes_like_parse(r#"{"files": []}"#, &page(), &name("foo"));
 }
 
 #[test]
@@ -285,6 +339,31 @@ proptest! {
             .map(|(a, b, c, d, e, attrs)| format!("<a href=\"{a}{b}{c}{d}{e}\"{attrs}>x</a>\n"))
             .collect();
         assert_encodes_like_parse(&html, &page(), &name("foo"));
+    }
+
+    #[test]
+    fn encode_json_matches_parse_then_encode_on_any_entries(
+        entries in proptest::collection::vec(
+            (
+                "(https://files\\.example/p/|https://FILES\\.example/p/|/p/|\\.\\./|https://a@b/|x y/|)",
+                "(foo|Foo|fo_o|bar)-(1\\.0|1\\.0\\.0|2\\.0rc1|1\\.0%2Bcu1|1\\.0\\+cu1|x)(-py3-none-any\\.whl|\\.tar\\.gz|\\.txt)",
+                "(#sha256=0|#x|)",
+                "(\"hashes\": \\{\"sha256\": \"[0-9a-fA-F]{64}\"\\}, |\"hashes\": \\{\"sha256\": \"[0-9a-f]{3}\"\\}, |\"hashes\": 1, |)",
+                "(\"requires-python\": (\">=3\\.8\"|\">=3\\.9, <4\"|\"bad\"|\"\"|null), |)(\"yanked\": (true|false|\"r\"|\"a\\\\tb\"|3), |)",
+                "(\"size\": (0|12|-1|\"7\"), |)(\"upload-time\": (\"2024-01-02T03:04:05Z\"|\"2024-01-02\"), |)(\"core-metadata\": (true|false|\\{\\}|\\{\"sha256\": \"[0-9a-f]{64}\"\\}), |)",
+            ),
+            0..10,
+        ),
+    ) {
+        let files: Vec<String> = entries
+            .iter()
+            .map(|(base, file, fragment, hashes, meta, more)| {
+                let plain = file.replace("%2B", "+");
+                format!(r#"{{{hashes}{meta}{more}"filename": "{plain}", "url": "{base}{file}{fragment}"}}"#)
+            })
+            .collect();
+        let body = format!(r#"{{"files": [{}]}}"#, files.join(", "));
+        assert_json_encodes_like_parse(&body, &page(), &name("foo"));
     }
 
     #[test]
