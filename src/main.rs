@@ -3,5 +3,24 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    tune_allocator();
     sanctuary::cli::main()
 }
+
+/// glibc serves a freed large block's size from its heaps from then on (the mmap threshold
+/// rises to it, up to 32 MiB), so the buffers of simple pages, megabytes each, fragment the
+/// heaps of every thread that parsed one and stay resident. A fixed threshold maps each such
+/// buffer on its own and returns it when freed. Regression: a cold lock of the standard set
+/// peaked at 115 MiB resident for a 60 MiB heap; under 90 MiB with it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    const MMAP_THRESHOLD: libc::c_int = 1024 * 1024;
+    // SAFETY: `mallopt` only sets a parameter of the allocator, and runs here before any
+    // other thread exists; a value it refuses leaves the default in place.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}

@@ -46,9 +46,10 @@ pub struct PageHeader {
     /// `false` for a remembered 404.
     pub found: bool,
     /// [`body_digest`] of the body the files were parsed from: an identical body needs no
-    /// parse and no rewrite.
+    /// parse and no rewrite. (Headers written before it was named so held a sha256 as
+    /// `body_digest`: ignored, so such a page is parsed again once.)
     #[serde(default)]
-    pub body_sha256: Option<String>,
+    pub body_digest: Option<String>,
 }
 
 impl PageHeader {
@@ -106,7 +107,7 @@ pub fn lazy_versions(body: &Arc<String>, project: &PackageName) -> Option<Versio
     let first = body.starts_with('=').then_some(0);
     let mut groups = first
         .into_iter()
-        .chain(body.match_indices("\n=").map(|(i, _)| i + 1))
+        .chain(memchr::memmem::find_iter(body.as_bytes(), b"\n=").map(|i| i + 1))
         .peekable();
     while let Some(at) = groups.next() {
         let line_end = body[at..].find('\n').map_or(body.len(), |n| at + n);
@@ -295,16 +296,19 @@ fn decode_file(line: &str, project: &PackageName) -> Option<DistFile> {
     })
 }
 
-/// The digest that says whether a page body changed: sha256 over how it is parsed (its format
-/// and final URL) and the body itself.
+/// The digest that says whether a page body changed: XXH3-128 over how it is parsed (its
+/// format and final URL) and the body itself. Not a cryptographic hash, and it need not be:
+/// it only tells the same server's answer from its previous one, and a server that wanted to
+/// give other files could simply send them. A warm lock re-reads every page (indexes that
+/// send no validators) and hashed tens of MiB with sha256 on the threads receiving them.
 pub fn body_digest(format: &str, url: &Url, body: &[u8]) -> String {
-    let mut hasher = Sha256::new();
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(format.as_bytes());
-    hasher.update([0]);
+    hasher.update(&[0]);
     hasher.update(url.as_str().as_bytes());
-    hasher.update([0]);
+    hasher.update(&[0]);
     hasher.update(body);
-    hex::encode(hasher.finalize())
+    format!("xxh3-128:{:032x}", hasher.digest128())
 }
 
 /// The HTTP caching headers of a response.
@@ -583,7 +587,7 @@ mod tests {
             },
             fetched_at: 1000,
             found: false,
-            body_sha256: None,
+            body_digest: None,
         };
         assert!(page(Some(600), false).is_fresh(1599));
         assert!(!page(Some(600), false).is_fresh(1600));
@@ -613,13 +617,13 @@ newline \ slash" data-core-metadata="sha256={h}">x</a>
             policy: CachePolicy::default(),
             fetched_at: 7,
             found: true,
-            body_sha256: Some(body_digest("html", &url, html.as_bytes())),
+            body_digest: Some(body_digest("html", &url, html.as_bytes())),
         };
         cache
             .write_page("k", &header, &encode_versions(&versions))
             .unwrap();
         let page = cache.read_page("k", &project).unwrap();
-        assert_eq!(page.header.body_sha256, header.body_sha256);
+        assert_eq!(page.header.body_digest, header.body_digest);
         let back = page.files.unwrap();
         assert_eq!(
             back.keys().collect::<Vec<_>>(),
@@ -634,7 +638,7 @@ newline \ slash" data-core-metadata="sha256={h}">x</a>
         // A remembered 404.
         let missing = PageHeader {
             found: false,
-            body_sha256: None,
+            body_digest: None,
             ..header
         };
         cache.write_page("gone", &missing, "").unwrap();

@@ -53,12 +53,12 @@ impl PageRequest {
             )
             .await?;
         let policy = cache::CachePolicy::from_headers(&resp.headers);
-        let header = |found: bool, body_sha256: Option<String>| cache::PageHeader {
+        let header = |found: bool, body_digest: Option<String>| cache::PageHeader {
             url: self.url.to_string(),
             policy: policy.clone(),
             fetched_at: cache::now(),
             found,
-            body_sha256,
+            body_digest,
         };
         match (resp.status, cached) {
             (304, Some(mut page)) => {
@@ -98,7 +98,7 @@ impl PageRequest {
                 });
                 if let Some(mut page) = cached
                     && page.header.found == found
-                    && page.header.body_sha256 == digest
+                    && page.header.body_digest == digest
                 {
                     tracing::debug!(url = %self.url, "unchanged");
                     // Without an expiry the fetch time is never read: no need to rewrite.

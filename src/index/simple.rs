@@ -497,20 +497,7 @@ impl Origins {
             Some((path, fragment)) => (path, Some(fragment)),
             None => (rest, None),
         };
-        // Characters the URL parser keeps as they are in a path (and in a fragment), minus
-        // `?` and `\`; no `.` or `..` segments (or encoded dots), which it would resolve.
-        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b);
-        if !path.bytes().all(plain)
-            || path.split('/').any(|seg| {
-                seg == "."
-                    || seg == ".."
-                    || seg
-                        .as_bytes()
-                        .windows(3)
-                        .any(|w| w[0] == b'%' && w[1] == b'2' && (w[2] | 0x20) == b'e')
-            })
-            || !fragment.is_none_or(|f| f.bytes().all(|b| plain(b) || b == b'?'))
-        {
+        if !plain_path(path) || !fragment.is_none_or(|f| f.bytes().all(|b| plain(b) || b == b'?')) {
             return None;
         }
         let known = match self.known.iter().find(|(o, _)| o == origin) {
@@ -528,6 +515,72 @@ impl Origins {
         let last = path.rsplit('/').next().unwrap_or(path);
         Some((url, fragment, last))
     }
+}
+
+/// Whether the URL parser keeps `b` as it is in a path (and in a fragment): the unreserved
+/// and sub-delimiter characters, `:`, `@`, `/` and `%`, but not `?` or `\\`.
+fn plain(b: u8) -> bool {
+    const PLAIN: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b':'
+                        | b'@'
+                        | b'/'
+                        | b'%'
+                );
+            b += 1;
+        }
+        table
+    };
+    PLAIN[usize::from(b)]
+}
+
+/// Whether the URL parser leaves the path `path` as written: [`plain`] bytes only, and no
+/// `.` or `..` segment (or encoded dot), which it would resolve. One pass: this runs for
+/// every file of every page.
+fn plain_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let dots = |segment: &[u8]| segment == b"." || segment == b"..";
+    let mut segment_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !plain(b) {
+            return false;
+        }
+        match b {
+            b'/' => {
+                if dots(&bytes[segment_start..i]) {
+                    return false;
+                }
+                segment_start = i + 1;
+            }
+            b'%' if bytes.get(i + 1) == Some(&b'2')
+                && bytes.get(i + 2).is_some_and(|c| c | 0x20 == b'e') =>
+            {
+                return false;
+            }
+            _ => {}
+        }
+    }
+    !dots(&bytes[segment_start..])
 }
 
 fn percent_decode_cow(s: &str) -> Cow<'_, str> {

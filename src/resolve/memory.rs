@@ -77,13 +77,17 @@ impl MemoryVersion {
     }
 }
 
-/// An in-memory index. `files` and `metadata` count their calls.
+/// An in-memory index. `files` and `metadata` count their calls; `metadata` logs when each
+/// call starts and ends, and takes its time for the packages made [`MemorySource::slow`].
 #[derive(Debug)]
 pub struct MemorySource {
     index: Arc<IndexUrl>,
     packages: HashMap<PackageName, BTreeMap<Version, MemoryVersion>>,
     pub files_calls: AtomicUsize,
     pub metadata_calls: AtomicUsize,
+    slow: HashMap<PackageName, std::time::Duration>,
+    /// `start NAME` and `end NAME` of each metadata call, in order.
+    pub metadata_log: std::sync::Mutex<Vec<String>>,
 }
 
 impl Default for MemorySource {
@@ -111,7 +115,25 @@ impl MemorySource {
             packages: HashMap::new(),
             files_calls: AtomicUsize::new(0),
             metadata_calls: AtomicUsize::new(0),
+            slow: HashMap::new(),
+            metadata_log: std::sync::Mutex::default(),
         }
+    }
+
+    /// Make the metadata of `name` take `millis` to arrive.
+    pub fn slow(mut self, name: &str, millis: u64) -> Result<Self, MemoryError> {
+        let name = PackageName::from_str(name).map_err(|e| MemoryError(e.to_string()))?;
+        self.slow
+            .insert(name, std::time::Duration::from_millis(millis));
+        Ok(self)
+    }
+
+    fn log(&self, line: String) {
+        let mut log = self
+            .metadata_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        log.push(line);
     }
 
     /// A source standing for the index `name` at `url` (a simple API root ending in `/`).
@@ -267,6 +289,11 @@ impl PackageSource for MemorySource {
         file: &DistFile,
     ) -> Result<Arc<CoreMetadata>, IndexError> {
         self.metadata_calls.fetch_add(1, Ordering::Relaxed);
+        self.log(format!("start {}", package.name));
+        if let Some(delay) = self.slow.get(&package.name) {
+            tokio::time::sleep(*delay).await;
+        }
+        self.log(format!("end {}", package.name));
         Ok(Arc::new(
             self.build_metadata(&package.name, file.parsed.version())?,
         ))

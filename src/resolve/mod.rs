@@ -14,6 +14,7 @@ pub mod memory;
 pub mod provider;
 pub mod ranges;
 pub mod report;
+mod speculate;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;

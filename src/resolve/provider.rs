@@ -68,6 +68,8 @@ pub struct Fetcher<S> {
     handle: Handle,
     files: Mutex<HashMap<PackageName, Arc<OnceCell<FilesResult>>>>,
     metadata: Mutex<HashMap<String, Arc<OnceCell<MetadataResult>>>>,
+    /// The packages a guess was started for (see [`super::speculate`]).
+    speculated: Mutex<HashSet<PackageName>>,
 }
 
 impl<S: PackageSource> Fetcher<S> {
@@ -77,7 +79,19 @@ impl<S: PackageSource> Fetcher<S> {
             handle,
             files: Mutex::new(HashMap::new()),
             metadata: Mutex::new(HashMap::new()),
+            speculated: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The runtime the fetches run on.
+    pub(super) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Whether no guess was started for `name` yet; from now on one is.
+    pub(super) fn first_guess(&self, name: &PackageName) -> bool {
+        let mut set = self.speculated.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(name.clone())
     }
 
     fn files_cell(&self, name: &PackageName) -> Arc<OnceCell<FilesResult>> {
@@ -467,13 +481,42 @@ impl Policy {
     }
 
     /// The version to try for `name` in `range`: the preference if it fits, else the newest
-    /// usable one; with its files, best first.
+    /// usable one; with its files, best first. A newer version passed over because building
+    /// is off is remembered for the report.
     pub fn candidate(
         &self,
         name: &PackageName,
         files: &PackageFiles,
         range: &Ranges<Version>,
     ) -> Option<(Version, Vec<DistFile>)> {
+        let (found, skipped) = self.pick(name, files, range);
+        if let Some(skipped) = skipped {
+            let mut map = self.skipped.lock().unwrap_or_else(PoisonError::into_inner);
+            let entry = map.entry(name.clone()).or_insert_with(|| skipped.clone());
+            if *entry < *skipped {
+                *entry = skipped.clone();
+            }
+        }
+        found
+    }
+
+    /// [`Policy::candidate`] without remembering anything: what a guess may call.
+    pub fn likely_candidate(
+        &self,
+        name: &PackageName,
+        files: &PackageFiles,
+        range: &Ranges<Version>,
+    ) -> Option<(Version, Vec<DistFile>)> {
+        self.pick(name, files, range).0
+    }
+
+    /// The candidate, and the newest version passed over for want of a build.
+    fn pick<'f>(
+        &self,
+        name: &PackageName,
+        files: &'f PackageFiles,
+        range: &Ranges<Version>,
+    ) -> (Option<(Version, Vec<DistFile>)>, Option<&'f Version>) {
         let pre_ok = self.allows_prereleases(name, files);
         let eligible = |v: &Version| range.contains(v) && (pre_ok || !v.any_prerelease());
         if let Some(preferred) = self.preferences.get(name)
@@ -481,7 +524,7 @@ impl Policy {
             && let Some(dist) = files.versions.get(preferred)
             && let Ok(usable) = self.usable_files(name, preferred, dist)
         {
-            return Some((preferred.clone(), usable));
+            return (Some((preferred.clone(), usable)), None);
         }
         let mut skipped: Option<&Version> = None;
         let found = files
@@ -497,14 +540,7 @@ impl Policy {
                 }
                 Err(_) => None,
             });
-        if let Some(skipped) = skipped {
-            let mut map = self.skipped.lock().unwrap_or_else(PoisonError::into_inner);
-            let entry = map.entry(name.clone()).or_insert_with(|| skipped.clone());
-            if *entry < *skipped {
-                *entry = skipped.clone();
-            }
-        }
-        found
+        (found, skipped)
     }
 
     /// The newest version of each package passed over because building it is off.
@@ -521,7 +557,11 @@ impl Policy {
 /// targets when it has one. A release's files share their metadata (uv relies on it too), and
 /// this spares running a build backend; `sync` checks the wheel it builds against what was
 /// locked, so a release whose files disagree is caught there.
-fn metadata_file(files: &PackageFiles, version: &Version, usable: &[DistFile]) -> Option<DistFile> {
+pub(super) fn metadata_file(
+    files: &PackageFiles,
+    version: &Version,
+    usable: &[DistFile],
+) -> Option<DistFile> {
     let best = usable.first()?;
     if best.parsed.as_wheel().is_some() {
         return Some(best.clone());
@@ -620,20 +660,12 @@ impl<S: PackageSource> Provider<S> {
     }
 
     fn prefetch(&self, name: PackageName, range: Ranges<Version>) {
-        let fetcher = self.fetcher.clone();
-        let policy = self.policy.clone();
-        self.fetcher.handle.spawn(async move {
-            let Ok(Some(files)) = fetcher.files(&name).await else {
-                return;
-            };
-            if let Some((version, usable)) = policy.candidate(&name, &files, &range)
-                && let Some(best) = metadata_file(&files, &version, &usable)
-                && policy.build.declared(&name, &version).is_none()
-            {
-                trace!(%name, %version, "prefetching metadata");
-                let _ = fetcher.metadata(&files, &best).await;
-            }
-        });
+        self.fetcher.first_guess(&name);
+        super::speculate::start(
+            self.fetcher.clone(),
+            self.policy.clone(),
+            super::speculate::Guess::discovered(name, range),
+        );
     }
 
     fn files(&self, name: &PackageName) -> Result<Option<Arc<PackageFiles>>, ProviderError> {

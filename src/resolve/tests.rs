@@ -535,6 +535,46 @@ fn prefetch_fetches_each_page_and_metadata_once() {
     assert_eq!(source.metadata_calls.load(Ordering::Relaxed), 20);
 }
 
+/// While PubGrub waits for a slow package's metadata, the metadata of a chain of
+/// dependencies it has not reached yet is fetched: guesses follow the dependencies of what
+/// they fetched. (Before, `d` and `e` were only asked for after `s` arrived: a cold lock
+/// waited one round of requests per package PubGrub decided in turn.)
+#[test]
+fn guesses_fetch_ahead_of_pubgrub() {
+    let source = MemorySource::new()
+        .with("s", "1.0", V::new())
+        .with("b", "1.0", V::new().dep("c"))
+        .with("c", "1.0", V::new().dep("d>=1").dep("h"))
+        .with("d", "1.0", V::new().dep("e ; sys_platform == 'linux'"))
+        .with("e", "1.0", V::new().dep("g ; sys_platform == 'win32'"))
+        .with("g", "1.0", V::new())
+        .with("h", "1.0", V::new().wheels(&[]).sdist(true).dep("i"))
+        .with("i", "1.0", V::new())
+        .slow("s", 400)
+        .unwrap();
+    let source = Arc::new(source);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let resolution = rt
+        .block_on(resolve(source.clone(), request(&["s", "b"])))
+        .unwrap();
+    assert_eq!(
+        pins(&resolution),
+        "b==1.0 c==1.0 d==1.0 e==1.0 h==1.0 i==1.0 s==1.0"
+    );
+    let log = source.metadata_log.lock().unwrap().clone();
+    let at = |line: &str| log.iter().position(|l| l == line);
+    let s_done = at("end s").unwrap();
+    assert!(at("start e").unwrap() < s_done, "{log:?}");
+    // No guess for what a marker leaves out, and none builds: h is sdist-only, so PubGrub
+    // asks for it (and finds i) only once it gets there.
+    assert_eq!(at("start g"), None, "{log:?}");
+    assert!(at("start h").unwrap() > s_done, "{log:?}");
+}
+
 mod reports {
     use super::*;
 
