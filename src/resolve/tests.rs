@@ -47,13 +47,17 @@ fn name(s: &str) -> PackageName {
     PackageName::from_str(s).unwrap()
 }
 
-fn run(source: MemorySource, request: ResolveRequest) -> Result<Resolution, ResolveError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The runtime the resolver's fetches run on in these tests.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
-    rt.block_on(resolve(Arc::new(source), request))
+        .unwrap()
+}
+
+fn run(source: MemorySource, request: ResolveRequest) -> Result<Resolution, ResolveError> {
+    runtime().block_on(resolve(Arc::new(source), request))
 }
 
 /// `a==1.0 b==2.0` for a successful resolution.
@@ -522,11 +526,7 @@ fn prefetch_fetches_each_page_and_metadata_once() {
         source = source.with(&format!("p{i}"), "1.0", v);
     }
     let source = Arc::new(source);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let resolution = rt
         .block_on(resolve(source.clone(), request(&["p0"])))
         .unwrap();
@@ -553,11 +553,7 @@ fn guesses_fetch_ahead_of_pubgrub() {
         .slow("s", 400)
         .unwrap();
     let source = Arc::new(source);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let resolution = rt
         .block_on(resolve(source.clone(), request(&["s", "b"])))
         .unwrap();
