@@ -99,23 +99,24 @@ impl Entry<'_> {
     }
 }
 
-/// The entries of a page that have the shape of a file entry.
-fn entries<'a>(body: &'a [u8], page_url: &Url) -> Result<Vec<Entry<'a>>, IndexError> {
+/// The entries of a page that have the shape of a file entry, each read when reached.
+fn entries<'a>(
+    body: &'a [u8],
+    page_url: &'a Url,
+) -> Result<impl Iterator<Item = Entry<'a>> + 'a, IndexError> {
     let page: Page<'a> = serde_json::from_slice(body).map_err(|e| IndexError::BadPage {
         url: page_url.clone(),
         reason: format!("invalid JSON: {e}"),
     })?;
-    Ok(page
-        .files
-        .into_iter()
-        .filter_map(|raw| match serde_json::from_str::<Entry<'a>>(raw.get()) {
+    Ok(page.files.into_iter().filter_map(move |raw| {
+        match serde_json::from_str::<Entry<'a>>(raw.get()) {
             Ok(entry) => Some(entry),
             Err(err) => {
                 tracing::debug!(page_url = %redacted(page_url), %err, "skipping a malformed file entry");
                 None
             }
-        })
-        .collect())
+        }
+    }))
 }
 
 /// Parse a PEP 691 JSON page into the files of `project`.
@@ -156,7 +157,7 @@ pub fn encode_json_groups(
 ) -> Result<(String, VersionRanges), IndexError> {
     let entries = entries(body, page_url)?;
     let mut lines = FileLines::new(page_url, page_url.clone(), project, body.len() * 3 / 4);
-    for entry in &entries {
+    for entry in entries {
         let Some(url) = lines.joined(&entry.url) else {
             tracing::debug!(page_url = %redacted(page_url), url = %redact_text(&entry.url), "skipping a file with an invalid URL");
             continue;
@@ -171,7 +172,6 @@ pub fn encode_json_groups(
         };
         lines.push(&entry.filename, &url, facts);
     }
-    drop(entries);
     Ok(lines.grouped())
 }
 
