@@ -387,6 +387,11 @@ impl PreparedLink<'_> {
             created_files: Vec::new(),
             created_dirs: Vec::new(),
             made_dirs: FxHashSet::default(),
+            last_dir: None,
+            bases: match self.link {
+                LinkMode::Hardlink => Bases::open(&self.unpacked.root.join("files"), venv),
+                LinkMode::Copy => Bases::default(),
+            },
         };
         match self.write_all(&mut writer, venv) {
             Ok((record, scripts)) => {
@@ -416,7 +421,8 @@ impl PreparedLink<'_> {
         for write in &self.writes {
             let size = match &write.what {
                 Source::Place(file) => {
-                    w.place(&self.unpacked.file(&file.path), &write.dest, self.link)?;
+                    let source = self.unpacked.file(&file.path);
+                    w.place((&source, &file.path), &write.dest, self.link)?;
                     file.size
                 }
                 Source::Bytes { content, script } => {
@@ -498,6 +504,8 @@ struct RealDirs<'a> {
     real_root: PathBuf,
     /// Directory → the canonical path of it, or of its deepest existing ancestor.
     known: FxHashMap<PathBuf, Option<PathBuf>>,
+    /// The directory last asked about, and whether it holds.
+    last: Option<(PathBuf, bool)>,
 }
 
 impl<'a> RealDirs<'a> {
@@ -506,14 +514,26 @@ impl<'a> RealDirs<'a> {
             root,
             real_root,
             known: FxHashMap::default(),
+            last: None,
         }
     }
 
     /// Whether `dest` may be written: see the type's documentation.
     fn holds(&mut self, dest: &Path) -> bool {
-        dest.parent()
-            .and_then(|dir| self.resolve(dir))
-            .is_some_and(|real| real.starts_with(&self.real_root))
+        let Some(dir) = dest.parent() else {
+            return false;
+        };
+        // The files of a directory mostly follow one another.
+        if let Some((last, inside)) = &self.last
+            && last == dir
+        {
+            return *inside;
+        }
+        let inside = self
+            .resolve(dir)
+            .is_some_and(|real| real.starts_with(&self.real_root));
+        self.last = Some((dir.to_path_buf(), inside));
+        inside
     }
 
     /// The canonical path of `dir` if it exists, else of its deepest existing ancestor.
@@ -550,6 +570,90 @@ struct Writer<'a> {
     created_dirs: Vec<PathBuf>,
     /// Directories known to exist, so each is checked once.
     made_dirs: FxHashSet<PathBuf>,
+    /// The directory of the file last written.
+    last_dir: Option<PathBuf>,
+    bases: Bases,
+}
+
+/// The directories most links start from, open: the unpacked wheel's `files/` and the venv's
+/// site-packages. A link named from them walks a few components instead of two whole
+/// absolute paths (most of a link's time in the kernel is that walk). Either may be missing:
+/// then the absolute path is used.
+#[derive(Default)]
+struct Bases {
+    #[cfg(unix)]
+    files: Option<std::os::fd::OwnedFd>,
+    #[cfg(unix)]
+    site: Option<(PathBuf, std::os::fd::OwnedFd)>,
+}
+
+impl Bases {
+    #[cfg(unix)]
+    fn open(files: &Path, venv: &Venv) -> Bases {
+        use rustix::fs::{Mode, OFlags, open};
+        let dir = |p: &Path| {
+            open(
+                p,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .ok()
+        };
+        Bases {
+            files: dir(files),
+            site: dir(&venv.site_packages).map(|fd| (venv.site_packages.clone(), fd)),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn open(_files: &Path, _venv: &Venv) -> Bases {
+        Bases::default()
+    }
+
+    /// Hard-link the unpacked file `source` (`rel` below `files/`) to `dest`.
+    #[cfg(unix)]
+    fn hard_link(&self, (source, rel): (&Path, &str), dest: &Path) -> std::io::Result<()> {
+        use std::os::fd::AsFd as _;
+
+        use rustix::fs::{AtFlags, CWD, linkat};
+        let (from_dir, from) = match &self.files {
+            Some(fd) => (fd.as_fd(), Path::new(rel)),
+            None => (CWD, source),
+        };
+        let (to_dir, to) = match &self.site {
+            Some((site, fd)) => match plain_below(dest, site) {
+                Some(below) => (fd.as_fd(), Path::new(below)),
+                None => (CWD, dest),
+            },
+            None => (CWD, dest),
+        };
+        Ok(linkat(from_dir, from, to_dir, to, AtFlags::empty())?)
+    }
+
+    #[cfg(not(unix))]
+    fn hard_link(&self, (source, _): (&Path, &str), dest: &Path) -> std::io::Result<()> {
+        std::fs::hard_link(source, dest)
+    }
+
+    /// `mkdir` of `dir`, named from site-packages when below it (mode 0777 less the umask,
+    /// as `std::fs::create_dir`).
+    #[cfg(unix)]
+    fn create_dir(&self, dir: &Path) -> std::io::Result<()> {
+        use std::os::fd::AsFd as _;
+
+        use rustix::fs::{Mode, mkdirat};
+        if let Some((site, fd)) = &self.site
+            && let Some(below) = plain_below(dir, site)
+        {
+            return Ok(mkdirat(fd.as_fd(), below, Mode::from_raw_mode(0o777))?);
+        }
+        std::fs::create_dir(dir)
+    }
+
+    #[cfg(not(unix))]
+    fn create_dir(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir(dir)
+    }
 }
 
 impl Writer<'_> {
@@ -565,18 +669,20 @@ impl Writer<'_> {
 
     /// Create `dir` and its missing ancestors, remembering those created.
     fn mkdirs(&mut self, dir: &Path) -> Result<(), InstallError> {
-        if self.made_dirs.contains(dir) {
+        // The files of a directory mostly follow one another.
+        if self.last_dir.as_deref() == Some(dir) || self.made_dirs.contains(dir) {
             return Ok(());
         }
         self.make_dir(dir)?;
         self.made_dirs.insert(dir.to_path_buf());
+        self.last_dir = Some(dir.to_path_buf());
         Ok(())
     }
 
     /// `create_dir_all`, asking first with one `mkdir` (in a new venv the parent mostly
     /// exists) and recording the directories it created, ancestors first.
     fn make_dir(&mut self, dir: &Path) -> Result<(), InstallError> {
-        let first = match std::fs::create_dir(dir) {
+        let first = match self.bases.create_dir(dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => e,
             other => return self.made(dir, other),
         };
@@ -588,7 +694,7 @@ impl Writer<'_> {
             Some(_) => {}
             None => return Err(self.err(dir)(first)),
         }
-        let again = std::fs::create_dir(dir);
+        let again = self.bases.create_dir(dir);
         self.made(dir, again)
     }
 
@@ -633,14 +739,19 @@ impl Writer<'_> {
     /// Put `source` (an unpacked file) at `dest`: a hard link when `mode` allows and the
     /// file system can, else a copy; through a temporary name and a rename when `dest`
     /// exists, so it is replaced whole.
-    fn place(&mut self, source: &Path, dest: &Path, mode: LinkMode) -> Result<(), InstallError> {
+    fn place(
+        &mut self,
+        (source, rel): (&Path, &str),
+        dest: &Path,
+        mode: LinkMode,
+    ) -> Result<(), InstallError> {
         let parent = dest
             .parent()
             .ok_or_else(|| self.err(dest)(std::io::ErrorKind::InvalidInput.into()))?;
         self.mkdirs(parent)?;
         super::failpoint::hit("place-file");
         if mode == LinkMode::Hardlink {
-            match std::fs::hard_link(source, dest) {
+            match self.bases.hard_link((source, rel), dest) {
                 Ok(()) => {
                     self.created_files.push(dest.to_path_buf());
                     return Ok(());
@@ -748,6 +859,9 @@ fn record_entry(dest: &Path, site_packages: &Path, digest: Vec<u8>, size: u64) -
 /// destinations are site-packages joined with plain names, whose names after it are the
 /// answer (normalizing both would change neither that prefix nor those names).
 fn record_path(dest: &Path, site_packages: &Path) -> String {
+    if let Some(rest) = plain_below(dest, site_packages) {
+        return rest.to_string();
+    }
     if let Ok(rest) = dest.strip_prefix(site_packages) {
         let mut out = String::with_capacity(rest.as_os_str().len());
         let plain = rest.components().all(|c| match c {
@@ -765,6 +879,30 @@ fn record_path(dest: &Path, site_packages: &Path) -> String {
         }
     }
     relative_to(&normalize(dest), &normalize(site_packages))
+}
+
+/// `path` below `base` when it is `base`, a `/` and `/`-separated plain names (no empty,
+/// `.` or `..` one), as the venv's destinations are built: the names, found by comparing
+/// bytes (then the components of both would say the same) rather than parsing components,
+/// thousands of times a sync.
+#[cfg(unix)]
+fn plain_below<'p>(path: &'p Path, base: &Path) -> Option<&'p str> {
+    let rest = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .strip_prefix(base.as_os_str().as_encoded_bytes())?
+        .strip_prefix(b"/")?;
+    let rest = std::str::from_utf8(rest).ok()?;
+    let plain = !rest.is_empty()
+        && rest
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    plain.then_some(rest)
+}
+
+#[cfg(not(unix))]
+fn plain_below<'p>(_path: &'p Path, _base: &Path) -> Option<&'p str> {
+    None
 }
 
 /// Append `path,sha256=...,size` with CSV quoting of the path when needed.
@@ -789,4 +927,46 @@ fn push_record_line(out: &mut String, e: &RecordEntry) {
         let _ = write!(out, "{size}");
     }
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `RECORD` path of a destination is `relative_to` site-packages of both normalized,
+    /// whichever way it is found.
+    #[test]
+    fn record_paths_are_relative_to_site_packages_normalized() {
+        let site = Path::new("/v/lib/python3.12/site-packages");
+        for (dest, want) in [
+            (
+                "/v/lib/python3.12/site-packages/demo/__init__.py",
+                "demo/__init__.py",
+            ),
+            (
+                "/v/lib/python3.12/site-packages/demo-1.0.dist-info/RECORD",
+                "demo-1.0.dist-info/RECORD",
+            ),
+            ("/v/bin/demo", "../../../bin/demo"),
+            (
+                "/v/lib/python3.12/site-packages-evil/x",
+                "../site-packages-evil/x",
+            ),
+            ("/v/lib/python3.12/site-packages/./demo/x.py", "demo/x.py"),
+            (
+                "/v/lib/python3.12/site-packages/demo/../other.py",
+                "other.py",
+            ),
+        ] {
+            let dest = Path::new(dest);
+            assert_eq!(record_path(dest, site), want, "{}", dest.display());
+            assert_eq!(
+                record_path(dest, site),
+                relative_to(&normalize(dest), &normalize(site))
+            );
+        }
+        let odd = Path::new("/v/x/../lib/python3.12/site-packages");
+        let dest = odd.join("demo").join("a.py");
+        assert_eq!(record_path(&dest, odd), "demo/a.py");
+    }
 }
