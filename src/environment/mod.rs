@@ -108,17 +108,28 @@ impl Environment {
         let python = std::fs::read_to_string(venv.join("pyvenv.cfg"))
             .ok()
             .and_then(|t| parse_pyvenv_version(&t));
+        // The name first: site-packages holds as many packages as dist-infos, and the
+        // entry's own type costs no system call (only a symlink is followed).
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&site_packages)
             .map_err(io(&site_packages))?
             .flatten()
+            .filter(|e| Path::new(&e.file_name()).extension() == Some("dist-info".as_ref()))
+            .filter(|e| {
+                e.file_type()
+                    .is_ok_and(|t| t.is_dir() || (t.is_symlink() && e.path().is_dir()))
+            })
             .map(|e| e.path())
-            .filter(|p| p.is_dir() && p.extension().is_some_and(|e| e == "dist-info"))
             .collect();
         dirs.sort();
+        // A hundred dist-infos of a few small files each: read in parallel.
+        let read: Vec<Result<InstalledDistribution, String>> = dirs
+            .par_iter()
+            .map(|dir| read_dist_info(dir, records))
+            .collect();
         let mut distributions = Vec::new();
         let mut unreadable = Vec::new();
-        for dir in dirs {
-            match read_dist_info(&dir, records) {
+        for (dir, result) in dirs.into_iter().zip(read) {
+            match result {
                 Ok(d) => distributions.push(d),
                 Err(message) => unreadable.push(Unreadable {
                     dist_info: dir,
@@ -211,7 +222,13 @@ fn read_dist_info(dir: &Path, records: bool) -> Result<InstalledDistribution, St
             Err(e) => Err(format!("cannot read {name}: {e}")),
         }
     };
-    let metadata = read("METADATA")?.ok_or_else(|| "no METADATA file".to_string())?;
+    let metadata = match read_metadata_headers(&dir.join("METADATA")) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("no METADATA file".to_string());
+        }
+        Err(e) => return Err(format!("cannot read METADATA: {e}")),
+    };
     let (name, version) = parse::parse_metadata(&metadata).map_err(|e| e.to_string())?;
     let (record, has_record) = if records {
         match read("RECORD")? {
@@ -242,6 +259,42 @@ fn read_dist_info(dir: &Path, records: bool) -> Result<InstalledDistribution, St
         record,
         has_record,
     })
+}
+
+/// The headers of a `METADATA` file: its text up to and including the first blank line,
+/// where [`parse::parse_metadata`] stops reading. The description after them, often most of
+/// the file, is not read.
+fn read_metadata_headers(path: &Path) -> std::io::Result<String> {
+    const PIECE: usize = 8 * 1024;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(PIECE);
+    // Bytes whose lines were looked at.
+    let mut scanned = 0;
+    loop {
+        let len = buf.len();
+        buf.resize(len + PIECE, 0);
+        let n = loop {
+            match file.read(&mut buf[len..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        }?;
+        buf.truncate(len + n);
+        if n == 0 {
+            break;
+        }
+        // Whole lines only: a `\n` never falls inside a UTF-8 sequence, so the text up to
+        // one reads the same as in the whole file.
+        while let Some(end) = buf[scanned..].iter().position(|&b| b == b'\n') {
+            let line = &buf[scanned..scanned + end];
+            scanned += end + 1;
+            if String::from_utf8_lossy(line).trim().is_empty() {
+                buf.truncate(scanned);
+                return Ok(String::from_utf8_lossy(&buf).into_owned());
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// How an installed file differs from its `RECORD` line.
@@ -405,6 +458,29 @@ mod tests {
             ]
         );
         assert_eq!(problems[1].size, Some(16));
+    }
+
+    /// `METADATA` is read up to the blank line ending its headers, however long the
+    /// headers or the description, and parses as the whole file does.
+    #[test]
+    fn metadata_is_read_up_to_the_end_of_its_headers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("METADATA");
+        let classifiers = "Classifier: Programming Language :: Python\r\n".repeat(500);
+        let headers =
+            format!("Metadata-Version: 2.1\r\nName: Demo\r\n{classifiers}Version: 1.0\r\n \t\r\n");
+        let whole = format!("{headers}Version: 9.9\n{}", "description\n".repeat(10_000));
+        write(&path, &whole);
+        let read = read_metadata_headers(&path).unwrap();
+        assert_eq!(read, headers);
+        assert_eq!(
+            parse::parse_metadata(&read).unwrap(),
+            parse::parse_metadata(&whole).unwrap()
+        );
+        // No blank line: all of it.
+        let no_end = "Name: demo\nVersion: 2.0";
+        write(&path, no_end);
+        assert_eq!(read_metadata_headers(&path).unwrap(), no_end);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! or a temporary file under `<cache>/<version>/downloads/`, hashing and counting as the bytes
 //! arrive (more bytes than the lockfile's size stop the download at once), compares size
 //! and sha256 with the lockfile, and only then unpacks it on the blocking pool
-//! ([`super::wheel::unpack`], which checks the archive itself). A mismatch is an error that
+//! ([`super::wheel::unpack`], which checks the archive itself). A download to a file is
+//! unpacked while it arrives ([`super::ahead`]); the checks after it are the same, and they
+//! decide what of it is kept. A mismatch is an error that
 //! shows both values; nothing reaches the cache. `file://` URLs are read in place and
 //! checked the same way. An entry records the sha256 it was unpacked from, and one that
 //! does not say the hash it is filed under, or whose description is unsound, is unpacked
@@ -20,8 +22,9 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
+use super::ahead::{Ahead, Extracted};
 use super::wheel::{
-    InstallError, UNPACK_PREFIX, UnpackOptions, UnpackedWheel, unpack, unpack_bytes,
+    InstallError, UNPACK_PREFIX, UnpackOptions, UnpackedWheel, unpack, unpack_ahead, unpack_bytes,
 };
 use crate::cache::CacheRoot;
 use crate::http::redact::redacted;
@@ -200,7 +203,7 @@ pub async fn fetch(
         tokio::task::spawn_blocking(move || check_local(&checked, &artifact_))
             .await
             .map_err(|e| io(&path)(std::io::Error::other(e)))??;
-        Download::File(None, path)
+        Download::File(None, path, None)
     } else {
         if offline {
             return Err(FetchError::Offline {
@@ -228,9 +231,10 @@ pub async fn fetch(
     };
     let unpacked = tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
-        let result = match &source {
-            Download::File(_, path) => unpack(path, &dest, &options),
-            Download::Memory(bytes, _) => unpack_bytes(&name, bytes, &dest, &options),
+        let result = match source {
+            Download::File(_, path, None) => unpack(&path, &dest, &options),
+            Download::File(_, path, Some(ahead)) => unpack_ahead(&path, &dest, &options, ahead),
+            Download::Memory(bytes, _) => unpack_bytes(&name, &bytes, &dest, &options),
         };
         tracing::debug!(
             "unpacked {} in {:.0} ms",
@@ -250,11 +254,13 @@ pub async fn fetch(
 
 /// A verified wheel, ready to unpack.
 enum Download {
-    /// On disk: the private directory holding a download (removed when dropped), and the
-    /// file.
+    /// On disk: the private directory holding a download (removed when dropped), the file,
+    /// and what was unpacked of it while it downloaded (`None`: nothing was tried; `Some(None)`:
+    /// it was, and nothing came of it).
     File(
         #[allow(dead_code, reason = "removed when dropped")] Option<tempfile::TempDir>,
         PathBuf,
+        Option<Option<Extracted>>,
     ),
     /// In memory, with its share of the memory budget.
     Memory(
@@ -265,12 +271,18 @@ enum Download {
 
 /// Downloads of up to this size are kept in memory and unpacked from there, never written
 /// to disk: most wheels are small, and writing one only to read it back costs a file's
-/// worth of system calls per wheel.
-const IN_MEMORY_MAX: u64 = 64 * 1024 * 1024;
+/// worth of system calls per wheel. A larger one goes to a file and is unpacked while it
+/// downloads ([`Ahead`]): its unpacking would otherwise start only once it is all there,
+/// and the memory of the largest ones, all downloading at once, is most of a cold sync's.
+const IN_MEMORY_MAX: u64 = 1024 * 1024;
 
 /// How many bytes all in-memory downloads may hold at once; a download that does not fit
 /// goes to a temporary file instead of waiting.
-const IN_MEMORY_BUDGET: u64 = 512 * 1024 * 1024;
+const IN_MEMORY_BUDGET: u64 = 32 * IN_MEMORY_MAX;
+
+/// How much of a download to a file is gathered before it is written (and so readable by
+/// [`Ahead`]).
+const FILE_PIECE: usize = 64 * 1024;
 
 /// A share of [`IN_MEMORY_BUDGET`], in KiB, given back when dropped.
 type MemoryPermit = tokio::sync::OwnedSemaphorePermit;
@@ -327,11 +339,15 @@ async fn download(
                 .tempdir_in(&dir)
                 .map_err(|e| io(&dir, e))?;
             let path = tmp.path().join(name);
-            let writer = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
+            let file = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
+            let ahead = Ahead::start(&path, &cache.dirs.wheels());
             Out::File {
                 dir: tmp,
                 path,
-                out: std::io::BufWriter::with_capacity(256 * 1024, writer),
+                file,
+                pending: Vec::with_capacity(FILE_PIECE),
+                written: 0,
+                ahead,
             }
         }
     };
@@ -369,6 +385,45 @@ async fn download(
     let mut sink = state
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ahead = match &mut sink.out {
+        Out::File { ahead, .. } => ahead.take(),
+        Out::Memory(..) => None,
+    };
+    let checked = check_download(artifact, result, &mut sink, &shown);
+    match (checked, ahead) {
+        (Ok(()), ahead) => {
+            let extracted = match ahead {
+                Some(ahead) => Some(ahead.finish().await),
+                None => None,
+            };
+            Ok(match sink.out {
+                Out::Memory(bytes, permit) => Download::Memory(bytes, permit),
+                Out::File { dir, path, .. } => Download::File(Some(dir), path, extracted),
+            })
+        }
+        (Err(e), ahead) => {
+            // Nothing of a refused download is left, in the cache either.
+            if let Some(ahead) = ahead {
+                ahead.abandon().await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The outcome of a download: an HTTP error, a failed write, or a size or hash other than
+/// the lockfile's is an error.
+fn check_download(
+    artifact: &Artifact,
+    result: Result<u16, StreamError>,
+    sink: &mut Sink,
+    shown: &Path,
+) -> Result<(), FetchError> {
+    let io = |path: &Path, source| FetchError::Io {
+        package: artifact.package.clone(),
+        path: path.to_path_buf(),
+        source,
+    };
     match result {
         Ok(status) if (200..300).contains(&status) => {}
         Ok(status) => {
@@ -380,7 +435,7 @@ async fn download(
         }
         // Past the expected size: reported as the size mismatch it is.
         Err(StreamError::Sink(_)) if sink.stopped => {}
-        Err(StreamError::Sink(e)) => return Err(io(&shown, e)),
+        Err(StreamError::Sink(e)) => return Err(io(shown, e)),
         Err(StreamError::Transport(source)) => {
             return Err(FetchError::Index {
                 package: artifact.package.clone(),
@@ -388,15 +443,9 @@ async fn download(
             });
         }
     }
-    if let Out::File { out, .. } = &mut sink.out {
-        out.flush().map_err(|e| io(&shown, e))?;
-    }
+    sink.flush().map_err(|e| io(shown, e))?;
     let digest = hex::encode(sink.hasher.finalize_reset());
-    verify(artifact, sink.received, sink.stopped, &digest)?;
-    Ok(match sink.out {
-        Out::Memory(bytes, permit) => Download::Memory(bytes, permit),
-        Out::File { dir, path, .. } => Download::File(Some(dir), path),
-    })
+    verify(artifact, sink.received, sink.stopped, &digest)
 }
 
 /// Where a download goes.
@@ -405,7 +454,13 @@ enum Out {
     File {
         dir: tempfile::TempDir,
         path: PathBuf,
-        out: std::io::BufWriter<std::fs::File>,
+        file: std::fs::File,
+        /// Received, not written yet (at most [`FILE_PIECE`]).
+        pending: Vec<u8>,
+        /// Bytes written to `file`.
+        written: u64,
+        /// Unpacking what is written, as it is.
+        ahead: Option<Ahead>,
     },
     Memory(Vec<u8>, MemoryPermit),
 }
@@ -423,10 +478,23 @@ struct Sink {
 impl Sink {
     fn restart(&mut self) -> std::io::Result<()> {
         match &mut self.out {
-            Out::File { out, .. } => {
-                out.flush()?;
-                out.get_mut().set_len(0)?;
-                out.get_mut().rewind()?;
+            Out::File {
+                file,
+                pending,
+                written,
+                ahead,
+                ..
+            } => {
+                // Called before the first attempt too. After bytes arrived, what was
+                // unpacked ahead came from bytes now dropped: not trusted, and not tried
+                // again for this download.
+                if self.received > 0 {
+                    ahead.take();
+                }
+                pending.clear();
+                *written = 0;
+                file.set_len(0)?;
+                file.rewind()?;
             }
             Out::Memory(bytes, _) => bytes.clear(),
         }
@@ -445,12 +513,39 @@ impl Sink {
         }
         self.hasher.update(chunk);
         match &mut self.out {
-            Out::File { out, .. } => out.write_all(chunk),
+            Out::File { pending, .. } => {
+                pending.extend_from_slice(chunk);
+                if pending.len() >= FILE_PIECE {
+                    self.flush()?;
+                }
+                Ok(())
+            }
             Out::Memory(bytes, _) => {
                 bytes.extend_from_slice(chunk);
                 Ok(())
             }
         }
+    }
+
+    /// Write what is pending to the file, and tell [`Ahead`] it is there.
+    fn flush(&mut self) -> std::io::Result<()> {
+        if let Out::File {
+            file,
+            pending,
+            written,
+            ahead,
+            ..
+        } = &mut self.out
+            && !pending.is_empty()
+        {
+            file.write_all(pending)?;
+            *written += pending.len() as u64;
+            pending.clear();
+            if let Some(ahead) = ahead {
+                ahead.advance(*written);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -667,6 +762,39 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, FetchError::HashMismatch { .. }), "{err}");
         assert_eq!(std::fs::read_dir(&downloads).unwrap().count(), 0);
+    }
+
+    /// A wheel too large for memory goes to a file and is unpacked while it arrives: every
+    /// file is taken from what was unpacked ahead, and nothing is left behind.
+    #[tokio::test]
+    async fn a_large_download_is_unpacked_while_it_arrives() {
+        let bytes = crate::install::ahead::tests::large_wheel();
+        assert!(bytes.len() as u64 > IN_MEMORY_MAX);
+        let server = server(bytes.clone(), 0).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = WheelCache::new(tmp.path());
+        let a = artifact(server.url("/w.whl"), &bytes);
+        let (unpacked, how) = fetch(&client(), &cache, &a, false, no_progress())
+            .await
+            .unwrap();
+        assert_eq!(how, Fetched::Downloaded);
+        let entry = cache.entry(&a.sha256);
+        let taken: Vec<usize> = crate::install::unpack::TAKEN_AHEAD
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(dest, _)| *dest == entry)
+            .map(|(_, n)| *n)
+            .collect();
+        assert_eq!(taken, [unpacked.files.len()]);
+        let downloads = CacheRoot::new(tmp.path()).downloads();
+        assert_eq!(std::fs::read_dir(&downloads).unwrap().count(), 0);
+        let wheels: Vec<_> = std::fs::read_dir(CacheRoot::new(tmp.path()).wheels())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(wheels, [std::ffi::OsString::from(&a.sha256)]);
     }
 
     #[test]

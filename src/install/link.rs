@@ -18,11 +18,11 @@
 //! An existing install of the same distribution is not removed here (that is `sync`'s job,
 //! through [`super::uninstall`]).
 
-use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest as _, Sha256};
 
 use super::entry_points::{self, EntryPoint};
@@ -32,7 +32,7 @@ use super::wheel::{
     UnpackedWheel, check_entry_name,
 };
 use super::{Venv, normalize, relative_to};
-use crate::environment::parse::{RecordEntry, RecordHash};
+use crate::environment::parse::{RecordEntry, RecordHash, b64_urlsafe_encode};
 
 /// Where one archive file goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,11 +56,9 @@ struct Paths<'a> {
 struct DestCheck<'a> {
     wheel: &'a Path,
     venv_files: VenvFiles,
-    real_root: PathBuf,
-    /// Directories whose symlinks were resolved: whether they stay inside the venv.
-    checked_dirs: HashMap<PathBuf, bool>,
+    dirs: RealDirs<'a>,
     /// Destination → the entry writing it.
-    seen: HashMap<PathBuf, String>,
+    seen: FxHashMap<PathBuf, String>,
 }
 
 impl DestCheck<'_> {
@@ -74,13 +72,7 @@ impl DestCheck<'_> {
                 venv_file,
             });
         }
-        // Resolving symlinks walks every component: once per directory is enough.
-        let parent = dest.parent().map(Path::to_path_buf).unwrap_or_default();
-        let inside = *self
-            .checked_dirs
-            .entry(parent)
-            .or_insert_with(|| resolves_inside(dest, &self.real_root));
-        if !inside {
+        if !self.dirs.holds(dest) {
             return Err(InstallError::UnsafePath {
                 wheel: self.wheel.to_path_buf(),
                 entry: entry.to_string(),
@@ -104,6 +96,7 @@ fn file_destination(
     unpacked: &UnpackedWheel,
     file: &UnpackedFile,
     venv: &Venv,
+    data_dir: &str,
 ) -> Result<Option<(PathBuf, Kind)>, InstallError> {
     let unsafe_path = |reason| InstallError::UnsafePath {
         wheel: PathBuf::from(&unpacked.wheel),
@@ -111,7 +104,6 @@ fn file_destination(
         reason,
     };
     let dist_info = unpacked.dist_info.as_str();
-    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
     let parts: Vec<&str> = file.path.split('/').collect();
     if parts.len() == 2
         && parts[0] == dist_info
@@ -123,24 +115,29 @@ fn file_destination(
         // Replaced by ours (signatures signed the wheel's RECORD, not ours).
         return Ok(None);
     }
+    let site_packages = std::borrow::Cow::Borrowed(venv.site_packages.as_path());
     let (root, rest, kind) = if parts[0] == data_dir && parts.len() > 2 {
         match parts[1] {
-            "purelib" | "platlib" => (venv.site_packages.clone(), &parts[2..], Kind::Plain),
-            "scripts" => (venv.bin.clone(), &parts[2..], Kind::Script),
+            "purelib" | "platlib" => (site_packages, &parts[2..], Kind::Plain),
+            "scripts" => (venv.bin.as_path().into(), &parts[2..], Kind::Script),
             "headers" => {
                 let (name, _) = unpacked.name_version();
-                (venv.headers.join(name), &parts[2..], Kind::Plain)
+                (venv.headers.join(name).into(), &parts[2..], Kind::Plain)
             }
-            "data" => (venv.data.clone(), &parts[2..], Kind::Plain),
+            "data" => (venv.data.as_path().into(), &parts[2..], Kind::Plain),
             _ => return Err(unsafe_path("an unknown .data scheme key")),
         }
     } else {
-        (venv.site_packages.clone(), &parts[..], Kind::Plain)
+        (site_packages, &parts[..], Kind::Plain)
     };
     if rest.iter().any(|c| c.is_empty() || *c == "." || *c == "..") {
         return Err(unsafe_path("it contains a `..` component"));
     }
-    let dest = rest.iter().fold(root.clone(), |p, c| p.join(c));
+    let mut dest = PathBuf::with_capacity(root.as_os_str().len() + file.path.len() + 1);
+    dest.push(&root);
+    for c in rest {
+        dest.push(c);
+    }
     // Defense in depth: by components, never by string prefix.
     if !dest.starts_with(&root) || dest == root {
         return Err(unsafe_path("it leaves its destination directory"));
@@ -164,13 +161,13 @@ fn plan_paths<'a>(
     let mut check = DestCheck {
         wheel: &wheel,
         venv_files: VenvFiles::new(venv),
-        real_root,
-        checked_dirs: HashMap::new(),
-        seen: HashMap::new(),
+        dirs: RealDirs::new(&venv.root, real_root),
+        seen: FxHashMap::with_capacity_and_hasher(unpacked.files.len() + 8, Default::default()),
     };
+    let data_dir = format!("{}.data", unpacked.dist_info.trim_end_matches(".dist-info"));
     let mut files = Vec::with_capacity(unpacked.files.len());
     for file in &unpacked.files {
-        if let Some((dest, kind)) = file_destination(unpacked, file, venv)? {
+        if let Some((dest, kind)) = file_destination(unpacked, file, venv, &data_dir)? {
             check.check(&file.path, &dest)?;
             files.push((file, dest, kind));
         }
@@ -389,7 +386,12 @@ impl PreparedLink<'_> {
             wheel: &wheel,
             created_files: Vec::new(),
             created_dirs: Vec::new(),
-            made_dirs: BTreeSet::new(),
+            made_dirs: FxHashSet::default(),
+            last_dir: None,
+            bases: match self.link {
+                LinkMode::Hardlink => Bases::open(&self.unpacked.root.join("files"), venv),
+                LinkMode::Copy => Bases::default(),
+            },
         };
         match self.write_all(&mut writer, venv) {
             Ok((record, scripts)) => {
@@ -414,13 +416,13 @@ impl PreparedLink<'_> {
         w: &mut Writer,
         venv: &Venv,
     ) -> Result<(Vec<RecordEntry>, Vec<PathBuf>), InstallError> {
-        let site_packages = normalize(&venv.site_packages);
         let mut record = Vec::with_capacity(self.writes.len() + 1);
         let mut scripts = Vec::new();
         for write in &self.writes {
             let size = match &write.what {
                 Source::Place(file) => {
-                    w.place(&self.unpacked.file(&file.path), &write.dest, self.link)?;
+                    let source = self.unpacked.file(&file.path);
+                    w.place((&source, &file.path), &write.dest, self.link)?;
                     file.size
                 }
                 Source::Bytes { content, script } => {
@@ -431,8 +433,8 @@ impl PreparedLink<'_> {
                 }
             };
             record.push(record_entry(
-                &normalize(&write.dest),
-                &site_packages,
+                &write.dest,
+                &venv.site_packages,
                 write.sha256.clone(),
                 size,
             ));
@@ -442,7 +444,10 @@ impl PreparedLink<'_> {
             hash: None,
             size: None,
         });
-        let text: String = record.iter().map(record_line).collect();
+        let mut text = String::with_capacity(record.len() * 100);
+        for entry in &record {
+            push_record_line(&mut text, entry);
+        }
         w.write(&self.record, text.as_bytes(), false)?;
         Ok((record, scripts))
     }
@@ -485,17 +490,77 @@ pub fn link(
     prepare(unpacked, venv, options, &OwnedFiles::default())?.link(venv)
 }
 
-/// Whether the deepest existing ancestor of `dest`'s directory, symlinks resolved, is inside
-/// `real_root` (itself canonical). `dest` itself may be a symlink: the rename replaces it.
-fn resolves_inside(dest: &Path, real_root: &Path) -> bool {
-    let mut dir = dest.parent();
-    while let Some(d) = dir {
-        if d.symlink_metadata().is_ok() {
-            return std::fs::canonicalize(d).is_ok_and(|real| real.starts_with(real_root));
+/// Where the directories of a wheel's destinations really are, symlinks resolved.
+///
+/// A destination may be written when the deepest existing ancestor of its directory,
+/// canonicalized, lies inside the venv's canonical root (`dest` itself may be a symlink: the
+/// rename replaces it). Canonicalizing each directory would walk (and `readlink`) every
+/// component of its path; below the venv's root, a directory that is missing resolves as
+/// its parent does, and one that is no symlink resolves to its parent's resolution joined
+/// with its name, so each directory costs one `lstat` and the answers are kept.
+struct RealDirs<'a> {
+    /// The venv's root as its paths spell it, and canonicalized.
+    root: &'a Path,
+    real_root: PathBuf,
+    /// Directory → the canonical path of it, or of its deepest existing ancestor.
+    known: FxHashMap<PathBuf, Option<PathBuf>>,
+    /// The directory last asked about, and whether it holds.
+    last: Option<(PathBuf, bool)>,
+}
+
+impl<'a> RealDirs<'a> {
+    fn new(root: &'a Path, real_root: PathBuf) -> RealDirs<'a> {
+        RealDirs {
+            root,
+            real_root,
+            known: FxHashMap::default(),
+            last: None,
         }
-        dir = d.parent();
     }
-    false
+
+    /// Whether `dest` may be written: see the type's documentation.
+    fn holds(&mut self, dest: &Path) -> bool {
+        let Some(dir) = dest.parent() else {
+            return false;
+        };
+        // The files of a directory mostly follow one another.
+        if let Some((last, inside)) = &self.last
+            && last == dir
+        {
+            return *inside;
+        }
+        let inside = self
+            .resolve(dir)
+            .is_some_and(|real| real.starts_with(&self.real_root));
+        self.last = Some((dir.to_path_buf(), inside));
+        inside
+    }
+
+    /// The canonical path of `dir` if it exists, else of its deepest existing ancestor.
+    fn resolve(&mut self, dir: &Path) -> Option<PathBuf> {
+        if dir == self.root {
+            return Some(self.real_root.clone());
+        }
+        if let Some(known) = self.known.get(dir) {
+            return known.clone();
+        }
+        let name = match dir.components().next_back() {
+            Some(std::path::Component::Normal(name)) if dir.starts_with(self.root) => Some(name),
+            _ => None,
+        };
+        let resolved = match (dir.symlink_metadata(), name) {
+            // Missing: where its parent leads.
+            (Err(_), _) => dir.parent().and_then(|p| self.resolve(p)),
+            (Ok(meta), Some(name)) if !meta.file_type().is_symlink() => dir
+                .parent()
+                .and_then(|p| self.resolve(p))
+                .map(|p| p.join(name)),
+            // A symlink, or a directory outside the venv's paths: resolved by the system.
+            (Ok(_), _) => std::fs::canonicalize(dir).ok(),
+        };
+        self.known.insert(dir.to_path_buf(), resolved.clone());
+        resolved
+    }
 }
 
 /// The write phase: what it created, to roll back on failure.
@@ -504,7 +569,91 @@ struct Writer<'a> {
     created_files: Vec<PathBuf>,
     created_dirs: Vec<PathBuf>,
     /// Directories known to exist, so each is checked once.
-    made_dirs: BTreeSet<PathBuf>,
+    made_dirs: FxHashSet<PathBuf>,
+    /// The directory of the file last written.
+    last_dir: Option<PathBuf>,
+    bases: Bases,
+}
+
+/// The directories most links start from, open: the unpacked wheel's `files/` and the venv's
+/// site-packages. A link named from them walks a few components instead of two whole
+/// absolute paths (most of a link's time in the kernel is that walk). Either may be missing:
+/// then the absolute path is used.
+#[derive(Default)]
+struct Bases {
+    #[cfg(unix)]
+    files: Option<std::os::fd::OwnedFd>,
+    #[cfg(unix)]
+    site: Option<(PathBuf, std::os::fd::OwnedFd)>,
+}
+
+impl Bases {
+    #[cfg(unix)]
+    fn open(files: &Path, venv: &Venv) -> Bases {
+        use rustix::fs::{Mode, OFlags, open};
+        let dir = |p: &Path| {
+            open(
+                p,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .ok()
+        };
+        Bases {
+            files: dir(files),
+            site: dir(&venv.site_packages).map(|fd| (venv.site_packages.clone(), fd)),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn open(_files: &Path, _venv: &Venv) -> Bases {
+        Bases::default()
+    }
+
+    /// Hard-link the unpacked file `source` (`rel` below `files/`) to `dest`.
+    #[cfg(unix)]
+    fn hard_link(&self, (source, rel): (&Path, &str), dest: &Path) -> std::io::Result<()> {
+        use std::os::fd::AsFd as _;
+
+        use rustix::fs::{AtFlags, CWD, linkat};
+        let (from_dir, from) = match &self.files {
+            Some(fd) => (fd.as_fd(), Path::new(rel)),
+            None => (CWD, source),
+        };
+        let (to_dir, to) = match &self.site {
+            Some((site, fd)) => match plain_below(dest, site) {
+                Some(below) => (fd.as_fd(), Path::new(below)),
+                None => (CWD, dest),
+            },
+            None => (CWD, dest),
+        };
+        Ok(linkat(from_dir, from, to_dir, to, AtFlags::empty())?)
+    }
+
+    #[cfg(not(unix))]
+    fn hard_link(&self, (source, _): (&Path, &str), dest: &Path) -> std::io::Result<()> {
+        std::fs::hard_link(source, dest)
+    }
+
+    /// `mkdir` of `dir`, named from site-packages when below it (mode 0777 less the umask,
+    /// as `std::fs::create_dir`).
+    #[cfg(unix)]
+    fn create_dir(&self, dir: &Path) -> std::io::Result<()> {
+        use std::os::fd::AsFd as _;
+
+        use rustix::fs::{Mode, mkdirat};
+        if let Some((site, fd)) = &self.site
+            && let Some(below) = plain_below(dir, site)
+        {
+            return Ok(mkdirat(fd.as_fd(), below, Mode::from_raw_mode(0o777))?);
+        }
+        std::fs::create_dir(dir)
+    }
+
+    #[cfg(not(unix))]
+    fn create_dir(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir(dir)
+    }
 }
 
 impl Writer<'_> {
@@ -520,22 +669,45 @@ impl Writer<'_> {
 
     /// Create `dir` and its missing ancestors, remembering those created.
     fn mkdirs(&mut self, dir: &Path) -> Result<(), InstallError> {
-        if self.made_dirs.contains(dir) {
+        // The files of a directory mostly follow one another.
+        if self.last_dir.as_deref() == Some(dir) || self.made_dirs.contains(dir) {
             return Ok(());
         }
+        self.make_dir(dir)?;
         self.made_dirs.insert(dir.to_path_buf());
-        let mut missing = Vec::new();
-        let mut d = dir;
-        while !d.exists() {
-            missing.push(d.to_path_buf());
-            match d.parent() {
-                Some(p) => d = p,
-                None => break,
-            }
-        }
-        std::fs::create_dir_all(dir).map_err(self.err(dir))?;
-        self.created_dirs.extend(missing.into_iter().rev());
+        self.last_dir = Some(dir.to_path_buf());
         Ok(())
+    }
+
+    /// `create_dir_all`, asking first with one `mkdir` (in a new venv the parent mostly
+    /// exists) and recording the directories it created, ancestors first.
+    fn make_dir(&mut self, dir: &Path) -> Result<(), InstallError> {
+        let first = match self.bases.create_dir(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => e,
+            other => return self.made(dir, other),
+        };
+        match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(parent) if !self.made_dirs.contains(parent) => {
+                self.make_dir(parent)?;
+                self.made_dirs.insert(parent.to_path_buf());
+            }
+            Some(_) => {}
+            None => return Err(self.err(dir)(first)),
+        }
+        let again = self.bases.create_dir(dir);
+        self.made(dir, again)
+    }
+
+    /// The outcome of one `mkdir` of `dir`: an existing directory is as good.
+    fn made(&mut self, dir: &Path, outcome: std::io::Result<()>) -> Result<(), InstallError> {
+        match outcome {
+            Ok(()) => {
+                self.created_dirs.push(dir.to_path_buf());
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+            Err(e) => Err(self.err(dir)(e)),
+        }
     }
 
     /// Write `content` to `dest` through a temporary file and a rename; its size.
@@ -567,14 +739,19 @@ impl Writer<'_> {
     /// Put `source` (an unpacked file) at `dest`: a hard link when `mode` allows and the
     /// file system can, else a copy; through a temporary name and a rename when `dest`
     /// exists, so it is replaced whole.
-    fn place(&mut self, source: &Path, dest: &Path, mode: LinkMode) -> Result<(), InstallError> {
+    fn place(
+        &mut self,
+        (source, rel): (&Path, &str),
+        dest: &Path,
+        mode: LinkMode,
+    ) -> Result<(), InstallError> {
         let parent = dest
             .parent()
             .ok_or_else(|| self.err(dest)(std::io::ErrorKind::InvalidInput.into()))?;
         self.mkdirs(parent)?;
         super::failpoint::hit("place-file");
         if mode == LinkMode::Hardlink {
-            match std::fs::hard_link(source, dest) {
+            match self.bases.hard_link((source, rel), dest) {
                 Ok(()) => {
                     self.created_files.push(dest.to_path_buf());
                     return Ok(());
@@ -669,7 +846,7 @@ fn rewrite_shebang(content: Vec<u8>, shebang: &str) -> Vec<u8> {
 /// One RECORD line for a file written at `dest`.
 fn record_entry(dest: &Path, site_packages: &Path, digest: Vec<u8>, size: u64) -> RecordEntry {
     RecordEntry {
-        path: relative_to(dest, site_packages),
+        path: record_path(dest, site_packages),
         hash: Some(RecordHash {
             algorithm: "sha256".to_string(),
             digest,
@@ -678,18 +855,118 @@ fn record_entry(dest: &Path, site_packages: &Path, digest: Vec<u8>, size: u64) -
     }
 }
 
-/// `path,sha256=...,size` with CSV quoting of the path when needed.
-fn record_line(e: &RecordEntry) -> String {
-    let path = if e.path.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", e.path.replace('"', "\"\""))
+/// `dest` as `RECORD` writes it: [`relative_to`] site-packages, both normalized. Most
+/// destinations are site-packages joined with plain names, whose names after it are the
+/// answer (normalizing both would change neither that prefix nor those names).
+fn record_path(dest: &Path, site_packages: &Path) -> String {
+    if let Some(rest) = plain_below(dest, site_packages) {
+        return rest.to_string();
+    }
+    if let Ok(rest) = dest.strip_prefix(site_packages) {
+        let mut out = String::with_capacity(rest.as_os_str().len());
+        let plain = rest.components().all(|c| match c {
+            std::path::Component::Normal(name) => {
+                if !out.is_empty() {
+                    out.push('/');
+                }
+                out.push_str(&name.to_string_lossy());
+                true
+            }
+            _ => false,
+        });
+        if plain && !out.is_empty() {
+            return out;
+        }
+    }
+    relative_to(&normalize(dest), &normalize(site_packages))
+}
+
+/// `path` below `base` when it is `base`, a `/` and `/`-separated plain names (no empty,
+/// `.` or `..` one), as the venv's destinations are built: the names, found by comparing
+/// bytes (then the components of both would say the same) rather than parsing components,
+/// thousands of times a sync.
+#[cfg(unix)]
+fn plain_below<'p>(path: &'p Path, base: &Path) -> Option<&'p str> {
+    let rest = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .strip_prefix(base.as_os_str().as_encoded_bytes())?
+        .strip_prefix(b"/")?;
+    let rest = std::str::from_utf8(rest).ok()?;
+    let plain = !rest.is_empty()
+        && rest
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    plain.then_some(rest)
+}
+
+#[cfg(not(unix))]
+fn plain_below<'p>(_path: &'p Path, _base: &Path) -> Option<&'p str> {
+    None
+}
+
+/// Append `path,sha256=...,size` with CSV quoting of the path when needed.
+fn push_record_line(out: &mut String, e: &RecordEntry) {
+    use std::fmt::Write as _;
+    if e.path.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&e.path.replace('"', "\"\""));
+        out.push('"');
     } else {
-        e.path.clone()
-    };
-    let hash = e
-        .hash
-        .as_ref()
-        .map(RecordHash::to_record)
-        .unwrap_or_default();
-    let size = e.size.map(|s| s.to_string()).unwrap_or_default();
-    format!("{path},{hash},{size}\n")
+        out.push_str(&e.path);
+    }
+    out.push(',');
+    if let Some(hash) = &e.hash {
+        out.push_str(&hash.algorithm);
+        out.push('=');
+        out.push_str(&b64_urlsafe_encode(&hash.digest));
+    }
+    out.push(',');
+    if let Some(size) = e.size {
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{size}");
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `RECORD` path of a destination is `relative_to` site-packages of both normalized,
+    /// whichever way it is found.
+    #[test]
+    fn record_paths_are_relative_to_site_packages_normalized() {
+        let site = Path::new("/v/lib/python3.12/site-packages");
+        for (dest, want) in [
+            (
+                "/v/lib/python3.12/site-packages/demo/__init__.py",
+                "demo/__init__.py",
+            ),
+            (
+                "/v/lib/python3.12/site-packages/demo-1.0.dist-info/RECORD",
+                "demo-1.0.dist-info/RECORD",
+            ),
+            ("/v/bin/demo", "../../../bin/demo"),
+            (
+                "/v/lib/python3.12/site-packages-evil/x",
+                "../site-packages-evil/x",
+            ),
+            ("/v/lib/python3.12/site-packages/./demo/x.py", "demo/x.py"),
+            (
+                "/v/lib/python3.12/site-packages/demo/../other.py",
+                "other.py",
+            ),
+        ] {
+            let dest = Path::new(dest);
+            assert_eq!(record_path(dest, site), want, "{}", dest.display());
+            assert_eq!(
+                record_path(dest, site),
+                relative_to(&normalize(dest), &normalize(site))
+            );
+        }
+        let odd = Path::new("/v/x/../lib/python3.12/site-packages");
+        let dest = odd.join("demo").join("a.py");
+        assert_eq!(record_path(&dest, odd), "demo/a.py");
+    }
 }

@@ -14,7 +14,8 @@
 //!   venv's own files, or that another distribution staying in it also lists, then the
 //!   dist-info (`RECORD` and `METADATA` last) and the directories left empty.
 //! - [`entry_points`] turns `entry_points.txt` into launcher scripts.
-//! - [`fetch`] gets locked wheels, verified, into the cache of unpacked wheels.
+//! - [`fetch`] gets locked wheels, verified, into the cache of unpacked wheels; [`ahead`]
+//!   unpacks a large one while it downloads, for [`unpack`] to take once it checked it.
 //! - [`plan`] compares the lockfiles with what is installed (pure).
 //! - [`journal`] records a sync in progress so that one killed half-way is repaired.
 //! - [`venv`] finds a base interpreter, creates the venv itself (without pip) and locks it
@@ -24,6 +25,7 @@
 //! Paths are checked by components, never by string prefixes: `<venv>-evil/x` is not inside
 //! `<venv>`.
 
+pub mod ahead;
 pub mod archive;
 pub mod entry_points;
 pub mod failpoint;

@@ -13,8 +13,10 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use rustc_hash::FxHashMap;
 use sha2::{Digest as _, Sha256};
 
+use super::ahead::{Done, Extracted};
 use super::archive::{self, ArchiveError, Checked};
 use super::entry_points;
 use super::wheel::{
@@ -40,12 +42,15 @@ struct Entry {
 
 /// [`super::wheel::unpack`] from `reader`, with a second reader `raw` on the same bytes for
 /// the checks of the records the zip crate reads for itself.
+/// `ahead`: what [`super::ahead`] unpacked while the archive downloaded, taken in place of
+/// unpacking those files again once the archive passed every check.
 pub(super) fn unpack_from(
     wheel_path: &Path,
     reader: impl Read + Seek,
     mut raw: impl Read + Seek,
     dest: &Path,
     options: &UnpackOptions,
+    ahead: Option<Extracted>,
 ) -> Result<UnpackedWheel, InstallError> {
     let wheel = wheel_path.to_path_buf();
     let checked = archive::check(&mut raw).map_err(|e| archive_error(&wheel, e))?;
@@ -66,9 +71,29 @@ pub(super) fn unpack_from(
     if let Some(record) = &record {
         record.check_listed(&entries, &dist_info)?;
     }
-    let mut writer = Extract::new(&wheel, dest)?;
+    let taken = ahead.and_then(|a| {
+        let files: Vec<(usize, &[String])> = entries
+            .iter()
+            .map(|e| (e.index, e.parts.as_slice()))
+            .collect();
+        a.take_for(&checked.entries, &files)
+    });
+    let mut writer = match taken {
+        Some((tmp, done)) => Extract::with(&wheel, dest, tmp, done),
+        None => Extract::new(&wheel, dest)?,
+    };
     let mut files = Vec::with_capacity(entries.len());
+    let mut taken = 0;
     for entry in &entries {
+        if let Some(adopted) = writer.adopt(entry)? {
+            taken += 1;
+            let (file, digest) = adopted;
+            if let Some(record) = &record {
+                record.verify(&entry.name, &digest)?;
+            }
+            files.push(file);
+            continue;
+        }
         let kept = small.values().find(|(i, _)| *i == entry.index);
         let (file, digest) = writer.extract(&mut zip, entry, kept.map(|(_, b)| b.as_slice()))?;
         if let Some(record) = &record {
@@ -76,6 +101,12 @@ pub(super) fn unpack_from(
         }
         files.push(file);
     }
+    #[cfg(test)]
+    TAKEN_AHEAD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((dest.to_path_buf(), taken));
+    tracing::trace!("{}: {taken} files unpacked ahead", wheel.display());
     let unpacked = UnpackedWheel {
         format: UNPACKED_FORMAT,
         root: dest.to_path_buf(),
@@ -89,6 +120,12 @@ pub(super) fn unpack_from(
     };
     writer.finish(unpacked)
 }
+
+/// Test support: how many files each unpacking (by destination) took from
+/// [`super::ahead`].
+#[cfg(test)]
+pub(crate) static TAKEN_AHEAD: std::sync::Mutex<Vec<(PathBuf, usize)>> =
+    std::sync::Mutex::new(Vec::new());
 
 fn archive_error(wheel: &Path, e: ArchiveError) -> InstallError {
     let wheel = wheel.to_path_buf();
@@ -456,6 +493,9 @@ impl<'a> Record<'a> {
     }
 }
 
+/// The most of a file gathered before it is written.
+const PENDING_MAX: usize = 1 << 20;
+
 /// Writing the files into a temporary sibling of the destination.
 struct Extract<'a> {
     wheel: &'a Path,
@@ -464,6 +504,10 @@ struct Extract<'a> {
     made_dirs: BTreeSet<PathBuf>,
     /// What entries are read through, one for all.
     buf: Vec<u8>,
+    /// What is written to a file at once, one for all (at most [`PENDING_MAX`]).
+    pending: Vec<u8>,
+    /// Files unpacked ahead into `tmp`, by entry index.
+    ahead: FxHashMap<usize, Done>,
 }
 
 impl<'a> Extract<'a> {
@@ -474,13 +518,55 @@ impl<'a> Extract<'a> {
             .prefix(UNPACK_PREFIX)
             .tempdir_in(parent)
             .map_err(write_err(wheel, parent))?;
-        Ok(Extract {
+        Ok(Extract::with(wheel, dest, tmp, FxHashMap::default()))
+    }
+
+    /// Into `tmp`, where the files of `ahead` were unpacked already.
+    fn with(
+        wheel: &'a Path,
+        dest: &'a Path,
+        tmp: tempfile::TempDir,
+        ahead: FxHashMap<usize, Done>,
+    ) -> Extract<'a> {
+        Extract {
             wheel,
             dest,
             tmp,
             made_dirs: BTreeSet::new(),
             buf: vec![0u8; 64 * 1024],
-        })
+            pending: Vec::new(),
+            ahead,
+        }
+    }
+
+    /// The file of `entry` unpacked ahead, with its final mode, and its sha256; `None`
+    /// when it was not (or its mode cannot be given: it is removed, to be unpacked anew).
+    fn adopt(&mut self, entry: &Entry) -> Result<Option<(UnpackedFile, Vec<u8>)>, InstallError> {
+        let Some(done) = self.ahead.remove(&entry.index) else {
+            return Ok(None);
+        };
+        let path = done
+            .parts
+            .iter()
+            .fold(self.tmp.path().join("files"), |p, c| p.join(c));
+        if entry.executable {
+            // Unpacked ahead as 0644 (a local header has no mode); made what
+            // `create_file` makes of an executable.
+            match executable_mode() {
+                Some(mode) => set_mode(&path, mode).map_err(write_err(self.wheel, &path))?,
+                None => {
+                    std::fs::remove_file(&path).map_err(write_err(self.wheel, &path))?;
+                    return Ok(None);
+                }
+            }
+        }
+        let file = UnpackedFile {
+            path: entry.parts.join("/"),
+            sha256: hex::encode(&done.sha256),
+            size: entry.size,
+            executable: entry.executable,
+        };
+        Ok(Some((file, done.sha256)))
     }
 
     /// Write one file (from `kept` when it was read already), hashing it as it goes; the
@@ -501,21 +587,34 @@ impl<'a> Extract<'a> {
         {
             std::fs::create_dir_all(dir).map_err(write_err(wheel, dir))?;
         }
-        // One write for most files (the decompressor hands out small pieces).
-        let mut out = std::io::BufWriter::with_capacity(
-            usize::try_from(entry.size.clamp(4096, 1 << 20)).unwrap_or(1 << 20),
-            create_file(&path, entry.executable).map_err(write_err(wheel, &path))?,
-        );
+        let mut out = create_file(&path, entry.executable).map_err(write_err(wheel, &path))?;
         let mut hasher = Sha256::new();
+        // One write for most files (the decompressor hands out small pieces), through one
+        // buffer for all of them.
+        let pending = &mut self.pending;
+        pending.clear();
         let mut sink = |chunk: &[u8]| {
             hasher.update(chunk);
-            out.write_all(chunk).map_err(write_err(wheel, &path))
+            if pending.len() + chunk.len() > PENDING_MAX && !pending.is_empty() {
+                out.write_all(pending)
+                    .map_err(|e| write_err(wheel, &path)(e))?;
+                pending.clear();
+            }
+            if chunk.len() >= PENDING_MAX {
+                out.write_all(chunk)
+                    .map_err(|e| write_err(wheel, &path)(e))?;
+            } else {
+                pending.extend_from_slice(chunk);
+            }
+            Ok(())
         };
         match kept {
             Some(bytes) => sink(bytes)?,
             None => read_entry(wheel, zip, entry, &mut self.buf, &mut sink)?,
         }
-        out.flush().map_err(write_err(wheel, &path))?;
+        if !pending.is_empty() {
+            out.write_all(pending).map_err(write_err(wheel, &path))?;
+        }
         let digest = hasher.finalize().to_vec();
         let file = UnpackedFile {
             path: entry.parts.join("/"),
@@ -579,10 +678,41 @@ fn write_err(wheel: &Path, path: &Path) -> impl FnOnce(std::io::Error) -> Instal
     }
 }
 
+/// The mode [`create_file`] gives an executable (0755 less the umask), when the umask is
+/// known (Linux says it in `/proc/self/status`).
+#[cfg(unix)]
+fn executable_mode() -> Option<u32> {
+    static MODE: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *MODE.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())?;
+        Some(0o755 & !umask)
+    })
+}
+
+#[cfg(not(unix))]
+fn executable_mode() -> Option<u32> {
+    None
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// A new file, created with its final mode (the umask applies, as it does for pip), so that
 /// unpacking costs no `chmod` per file.
 #[cfg(unix)]
-fn create_file(path: &Path, executable: bool) -> std::io::Result<File> {
+pub(super) fn create_file(path: &Path, executable: bool) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new()
         .write(true)
@@ -593,6 +723,6 @@ fn create_file(path: &Path, executable: bool) -> std::io::Result<File> {
 }
 
 #[cfg(not(unix))]
-fn create_file(path: &Path, _executable: bool) -> std::io::Result<File> {
+pub(super) fn create_file(path: &Path, _executable: bool) -> std::io::Result<File> {
     File::create(path)
 }

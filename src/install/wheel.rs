@@ -220,8 +220,13 @@ impl UnpackedWheel {
 
     /// The unpacked copy of the archive path `path`.
     pub fn file(&self, path: &str) -> PathBuf {
-        path.split('/')
-            .fold(self.root.join("files"), |p, c| p.join(c))
+        let mut file = PathBuf::with_capacity(self.root.as_os_str().len() + path.len() + 8);
+        file.push(&self.root);
+        file.push("files");
+        for c in path.split('/') {
+            file.push(c);
+        }
+        file
     }
 
     /// `(name, version)` from the dist-info directory's name.
@@ -430,12 +435,49 @@ pub fn unpack(
     // Buffered: the archive is read in many small pieces (headers, names, entries).
     let file = std::fs::File::open(wheel_path).map_err(read_err)?;
     let raw = std::fs::File::open(wheel_path).map_err(read_err)?;
-    super::unpack::unpack_from(
+    let result = super::unpack::unpack_from(
         wheel_path,
         std::io::BufReader::with_capacity(256 * 1024, file),
         std::io::BufReader::new(raw),
         dest,
         options,
+        None,
+    );
+    #[cfg(test)]
+    if let Ok(bytes) = std::fs::read(wheel_path) {
+        super::ahead::check::same_when_unpacked_ahead(wheel_path, &bytes, dest, options, &result);
+    }
+    result
+}
+
+/// [`unpack`] for a download unpacked in part while it arrived ([`super::ahead`]): the
+/// archive is checked all the same, and only the files not unpacked already are.
+pub(crate) fn unpack_ahead(
+    wheel_path: &Path,
+    dest: &Path,
+    options: &UnpackOptions,
+    ahead: Option<super::ahead::Extracted>,
+) -> Result<UnpackedWheel, InstallError> {
+    let read_err = |source| InstallError::Read {
+        wheel: wheel_path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(wheel_path).map_err(read_err)?;
+    let raw = std::fs::File::open(wheel_path).map_err(read_err)?;
+    // Mostly headers are read now (each after a seek, which empties the buffer): a large
+    // buffer would read far more than them.
+    let capacity = if ahead.is_some() {
+        16 * 1024
+    } else {
+        256 * 1024
+    };
+    super::unpack::unpack_from(
+        wheel_path,
+        std::io::BufReader::with_capacity(capacity, file),
+        std::io::BufReader::new(raw),
+        dest,
+        options,
+        ahead,
     )
 }
 
@@ -447,13 +489,17 @@ pub fn unpack_bytes(
     dest: &Path,
     options: &UnpackOptions,
 ) -> Result<UnpackedWheel, InstallError> {
-    super::unpack::unpack_from(
+    let result = super::unpack::unpack_from(
         wheel_name,
         std::io::Cursor::new(bytes),
         std::io::Cursor::new(bytes),
         dest,
         options,
-    )
+        None,
+    );
+    #[cfg(test)]
+    super::ahead::check::same_when_unpacked_ahead(wheel_name, bytes, dest, options, &result);
+    result
 }
 
 /// Check an archive entry name; its components (`.` and empty ones dropped) if safe.

@@ -709,9 +709,18 @@ fn fetch_all(
     cache.remove_leftovers(std::time::Duration::from_secs(24 * 3600));
     // What the cache holds is taken as it is (each entry read once); only the rest is
     // fetched, and with nothing to fetch no runtime or HTTP client is started.
+    // Each entry's description is read and checked: in parallel.
+    let found: Vec<(&Artifact, Option<UnpackedWheel>)> = {
+        use rayon::prelude::*;
+        let wanted: Vec<&Artifact> = artifacts.values().collect();
+        wanted
+            .into_par_iter()
+            .map(|a| (a, cache.get(&a.sha256)))
+            .collect()
+    };
     let mut missing: Vec<&Artifact> = Vec::new();
-    for a in artifacts.values() {
-        match cache.get(&a.sha256) {
+    for (a, cached) in found {
+        match cached {
             Some(unpacked) => {
                 out.insert(a.sha256.clone(), unpacked);
             }
