@@ -428,21 +428,7 @@ pub fn unpack(
     dest: &Path,
     options: &UnpackOptions,
 ) -> Result<UnpackedWheel, InstallError> {
-    let read_err = |source| InstallError::Read {
-        wheel: wheel_path.to_path_buf(),
-        source,
-    };
-    // Buffered: the archive is read in many small pieces (headers, names, entries).
-    let file = std::fs::File::open(wheel_path).map_err(read_err)?;
-    let raw = std::fs::File::open(wheel_path).map_err(read_err)?;
-    let result = super::unpack::unpack_from(
-        wheel_path,
-        std::io::BufReader::with_capacity(256 * 1024, file),
-        std::io::BufReader::new(raw),
-        dest,
-        options,
-        None,
-    );
+    let result = unpack_ahead(wheel_path, dest, options, None);
     #[cfg(test)]
     if let Ok(bytes) = std::fs::read(wheel_path) {
         super::ahead::check::same_when_unpacked_ahead(wheel_path, &bytes, dest, options, &result);
@@ -464,8 +450,9 @@ pub(crate) fn unpack_ahead(
     };
     let file = std::fs::File::open(wheel_path).map_err(read_err)?;
     let raw = std::fs::File::open(wheel_path).map_err(read_err)?;
-    // Mostly headers are read now (each after a seek, which empties the buffer): a large
-    // buffer would read far more than them.
+    // Buffered: the archive is read in many small pieces (headers, names, entries). With
+    // files unpacked ahead, mostly headers are read (each after a seek, which empties the
+    // buffer): a large buffer would read far more than them.
     let capacity = if ahead.is_some() {
         16 * 1024
     } else {
