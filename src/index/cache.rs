@@ -47,7 +47,7 @@ pub struct PageHeader {
     pub found: bool,
     /// [`body_digest`] of the body the files were parsed from: an identical body needs no
     /// parse and no rewrite. (Headers written before it was named so held a sha256 as
-    /// `body_digest`: ignored, so such a page is parsed again once.)
+    /// `body_sha256`: ignored, so such a page is parsed again once.)
     #[serde(default)]
     pub body_digest: Option<String>,
 }

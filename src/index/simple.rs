@@ -47,7 +47,9 @@ impl PageFormat {
     }
 }
 
-/// Parse a page of either format into the files of `project`.
+/// Parse a page of either format into the files of `project`: the reference the encoders that
+/// fetches use ([`encode_page`]) are tested against.
+#[cfg(test)]
 pub fn parse_page(
     body: &[u8],
     format: PageFormat,
@@ -250,7 +252,7 @@ pub(super) struct FileLines<'a> {
 }
 
 /// What a page says of one file besides its name and URL, as written there: checked and
-/// normalized by [`FileLines::push`] as [`parse_html`] and [`parse_json`] do.
+/// normalized by [`FileLines::push`] as [`parse_html`] and `parse_json` do.
 pub(super) struct FileFacts<'v> {
     /// Hex digits, any case; dropped unless a sha256.
     pub(super) sha256: Option<&'v str>,
@@ -351,11 +353,7 @@ impl<'a> FileLines<'a> {
         cache::field(lines, url);
         // The sha256, lowercased as `normalize_sha256` does, without a string of its own.
         lines.push('\t');
-        if let Some(hex) = facts
-            .sha256
-            .map(str::trim)
-            .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
+        if let Some(hex) = facts.sha256.and_then(sha256_hex) {
             lines.push('+');
             lines.extend(hex.bytes().map(|b| char::from(b.to_ascii_lowercase())));
         }
@@ -622,25 +620,25 @@ fn fragment_sha256(fragment: &str) -> Option<String> {
 /// sha256 ([`normalize_sha256`] without the lowercasing).
 fn fragment_sha256_hex(fragment: &str) -> Option<&str> {
     // The usual fragment, `sha256=<64 hex digits>`, without splitting.
-    if let Some(hex) = fragment.strip_prefix("sha256=")
-        && hex.len() == 64
-        && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    {
+    if let Some(hex) = fragment.strip_prefix("sha256=").and_then(sha256_hex) {
         return Some(hex);
     }
     fragment
         .split('&')
         .filter_map(|kv| kv.split_once('='))
         .find(|(algo, _)| algo.eq_ignore_ascii_case("sha256"))
-        .map(|(_, hex)| hex.trim())
-        .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|(_, hex)| sha256_hex(hex))
+}
+
+/// `hex` trimmed, when it is 64 hex digits (any case): a sha256 as a page may write it.
+fn sha256_hex(hex: &str) -> Option<&str> {
+    let hex = hex.trim();
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
 }
 
 /// Lowercase a 64-digit hex sha256; `None` when it is not one.
 pub fn normalize_sha256(hex: &str) -> Option<String> {
-    let hex = hex.trim();
-    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| hex.to_ascii_lowercase())
+    sha256_hex(hex).map(str::to_ascii_lowercase)
 }
 
 fn parse_requires_python(value: &str, filename: &str) -> Option<VersionSpecifiers> {
@@ -759,7 +757,9 @@ pub fn group_versions(files: Vec<DistFile>) -> Versions {
 
 #[path = "simple_json.rs"]
 mod json;
-pub use json::{encode_json_groups, parse_json};
+pub use json::encode_json_groups;
+#[cfg(test)]
+pub use json::parse_json;
 
 #[cfg(test)]
 #[path = "simple_tests.rs"]

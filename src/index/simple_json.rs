@@ -1,7 +1,7 @@
-//! PEP 691 JSON simple pages: parsed into [`DistFile`]s ([`parse_json`]) or written straight
-//! into the cache encoding, grouped by version ([`encode_json_groups`]), which is what a fetch
-//! does: a page of thousands of files costs a few string copies per file, and only the
-//! versions the resolver looks at are ever decoded.
+//! PEP 691 JSON simple pages, written straight into the cache encoding and grouped by version
+//! ([`encode_json_groups`]), which is what a fetch does: a page of thousands of files costs a
+//! few string copies per file, and only the versions the resolver looks at are ever decoded.
+//! Tests check it against `parse_json`, which builds every file.
 //!
 //! Both read the page into the same borrowed entries: file names, URLs and hashes stay slices
 //! of the body. A file entry of the wrong shape is skipped (logged), not fatal; a body that is
@@ -14,12 +14,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
-use super::{
-    FileFacts, FileLines, VersionRanges, make_file, normalize_sha256, parse_requires_python,
-    upload_time,
-};
+use super::{FileFacts, FileLines, VersionRanges, normalize_sha256};
+#[cfg(test)]
+use super::{make_file, parse_requires_python, upload_time};
 use crate::http::redact::{redact_text, redacted, without_credentials};
-use crate::index::{CoreMetadataRef, DistFile, IndexError};
+#[cfg(test)]
+use crate::index::DistFile;
+use crate::index::{CoreMetadataRef, IndexError};
 
 /// A page: only its files are read. Each entry is kept raw so that one of the wrong shape
 /// is skipped alone.
@@ -119,7 +120,9 @@ fn entries<'a>(
     }))
 }
 
-/// Parse a PEP 691 JSON page into the files of `project`.
+/// Parse a PEP 691 JSON page into the files of `project`: the reference
+/// [`encode_json_groups`] is tested against (fetches encode pages, they never build every file).
+#[cfg(test)]
 pub fn parse_json(
     body: &[u8],
     page_url: &Url,
@@ -148,7 +151,7 @@ pub fn parse_json(
     Ok(files)
 }
 
-/// The cache encoding of what [`parse_json`] followed by [`super::group_versions`] gives,
+/// The cache encoding of what `parse_json` followed by [`super::group_versions`] gives,
 /// written straight from the page, with where the file lines of each version are in it.
 pub fn encode_json_groups(
     body: &[u8],
@@ -176,7 +179,7 @@ pub fn encode_json_groups(
 }
 
 impl FileLines<'_> {
-    /// The absolute URL of a file entry's `url`, joined to the page as [`parse_json`] does
+    /// The absolute URL of a file entry's `url`, joined to the page as `parse_json` does
     /// (credentials removed, a fragment kept), without the URL parser when it is a plain link
     /// to a known origin.
     fn joined<'h>(&mut self, href: &'h str) -> Option<Cow<'h, str>> {

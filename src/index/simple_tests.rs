@@ -31,6 +31,10 @@ fn html_body_labelled_as_json_still_parses() {
     let html = b"<!DOCTYPE html>\n<a href=\"foo-1.0-py3-none-any.whl\">x</a>";
     let files = parse_page(html, PageFormat::Json, &page(), &name("foo")).unwrap();
     assert_eq!(files.len(), 1);
+    // And so it does where fetches read it.
+    let (text, groups) = encode_page(html, PageFormat::Json, &page(), &name("foo")).unwrap();
+    let versions = cache::lazy_groups(&Arc::new(text), groups, &name("foo"));
+    assert_eq!(versions.values().map(|f| f.len()).sum::<usize>(), 1);
 }
 
 #[test]

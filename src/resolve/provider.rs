@@ -543,6 +543,20 @@ impl Policy {
         (found, skipped)
     }
 
+    /// The versions `requirement` (a dependency) allows, within the constraints; `Err` with
+    /// the URL of a direct-URL requirement, which has none.
+    pub fn requirement_range(&self, requirement: &Requirement) -> Result<Ranges<Version>, String> {
+        let mut range = match &requirement.version_or_url {
+            None => Ranges::full(),
+            Some(VersionOrUrl::VersionSpecifier(s)) => specifiers_to_ranges(s),
+            Some(VersionOrUrl::Url(url)) => return Err(url.to_string()),
+        };
+        if let Some(constraint) = self.constraints.get(&requirement.name) {
+            range = range.intersection(constraint);
+        }
+        Ok(range)
+    }
+
     /// The newest version of each package passed over because building it is off.
     pub fn skipped_sdists(&self) -> HashMap<PackageName, Version> {
         self.skipped
@@ -727,20 +741,12 @@ impl<S: PackageSource> Provider<S> {
         requirement: &Requirement,
         out: &mut Vec<(Pkg, Ranges<Version>)>,
     ) -> Result<(), String> {
-        let specifiers = match &requirement.version_or_url {
-            None => VersionSpecifiers::empty(),
-            Some(VersionOrUrl::VersionSpecifier(s)) => s.clone(),
-            Some(VersionOrUrl::Url(url)) => {
-                return Err(format!(
-                    "it depends on `{}` at a direct URL ({url}), which sanctuary does not support",
-                    requirement.name
-                ));
-            }
-        };
-        let mut range = specifiers_to_ranges(&specifiers);
-        if let Some(constraint) = self.policy.constraints.get(&requirement.name) {
-            range = range.intersection(constraint);
-        }
+        let range = self.policy.requirement_range(requirement).map_err(|url| {
+            format!(
+                "it depends on `{}` at a direct URL ({url}), which sanctuary does not support",
+                requirement.name
+            )
+        })?;
         push_edge(out, Pkg::Base(requirement.name.clone()), range.clone());
         for extra in &requirement.extras {
             push_edge(

@@ -11,12 +11,11 @@
 use std::sync::Arc;
 
 use pep440_rs::Version;
-use pep508_rs::{ExtraName, PackageName, VersionOrUrl};
+use pep508_rs::{ExtraName, PackageName};
 use pubgrub::Ranges;
 use tracing::trace;
 
 use super::provider::{Fetcher, Policy, metadata_file};
-use super::ranges::specifiers_to_ranges;
 use crate::index::PackageSource;
 
 /// One package to guess for.
@@ -84,14 +83,9 @@ pub(super) fn start<S: PackageSource>(fetcher: Arc<Fetcher<S>>, policy: Arc<Poli
             {
                 continue;
             }
-            let mut range = match &requirement.version_or_url {
-                None => Ranges::full(),
-                Some(VersionOrUrl::VersionSpecifier(s)) => specifiers_to_ranges(s),
-                Some(VersionOrUrl::Url(_)) => continue,
+            let Ok(range) = policy.requirement_range(requirement) else {
+                continue;
             };
-            if let Some(constraint) = policy.constraints.get(&requirement.name) {
-                range = range.intersection(constraint);
-            }
             let guess = Guess {
                 name: requirement.name.clone(),
                 range,
