@@ -17,6 +17,7 @@ pub mod http;
 pub mod index;
 pub mod install;
 pub mod manifest;
+pub mod memory;
 pub mod ops;
 pub mod printer;
 pub mod process;

@@ -487,3 +487,107 @@ fn a_data_descriptor_that_disagrees_with_the_central_directory_is_refused() {
         "{err}"
     );
 }
+
+/// `content` as a deflated entry (a raw deflate stream) with its true CRC-32 and size.
+fn deflated(name: &str, content: &[u8]) -> Raw {
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, content).unwrap();
+    Raw {
+        method: 8,
+        data: encoder.finish().unwrap(),
+        ..stored(name, content)
+    }
+}
+
+/// Bytes that deflate poorly, so that a stream of them is longer than one read.
+fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn deflated_entries_one_after_another_unpack_through_one_inflater() {
+    // Regression: entries are inflated with one reused inflater, reset between them; one
+    // left with the state of the previous entry garbles the next. Large ones span several
+    // reads of the archive.
+    let contents: Vec<(String, Vec<u8>)> = (0..6u32)
+        .map(|i| {
+            let mut c = noise(200_000 * (i as usize % 3) + 17, i + 1);
+            c.extend(std::iter::repeat_n(b'a', 5_000 * i as usize));
+            (format!("demo/data{i}.bin"), c)
+        })
+        .collect();
+    let listed: Vec<(&str, &[u8])> = contents
+        .iter()
+        .map(|(n, c)| (n.as_str(), c.as_slice()))
+        .collect();
+    let extra = contents.iter().map(|(n, c)| deflated(n, c)).collect();
+    let bytes = raw_zip(&raw_wheel(extra, &listed));
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("u");
+    unpack_bytes(
+        "demo-1.0-py3-none-any.whl".as_ref(),
+        &bytes,
+        &dest,
+        &UnpackOptions::default(),
+    )
+    .unwrap();
+    for (name, content) in &contents {
+        let got = std::fs::read(dest.join("files").join(name)).unwrap();
+        assert!(got == *content, "{name} differs");
+    }
+}
+
+#[test]
+fn a_deflated_entry_cut_short_is_refused() {
+    let content = noise(100_000, 7);
+    let mut entry = deflated("demo/cut.bin", &content);
+    entry.data.truncate(entry.data.len() / 2);
+    let entries = raw_wheel(vec![entry], &[("demo/cut.bin", &content)]);
+    let err = unpack_refused(&raw_zip(&entries));
+    let text = err.to_string();
+    assert!(
+        matches!(&err, InstallError::Corrupt { entry, .. } if entry == "demo/cut.bin"),
+        "{text}"
+    );
+    assert!(
+        format!("{err:?}").contains("ends before the deflate stream"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_deflated_entry_with_a_wrong_crc_is_refused() {
+    let content = noise(3_000, 9);
+    let mut entry = deflated("demo/crc.bin", &content);
+    entry.crc ^= 0x10;
+    let entries = raw_wheel(vec![entry], &[("demo/crc.bin", &content)]);
+    let err = unpack_refused(&raw_zip(&entries));
+    assert!(
+        matches!(&err, InstallError::Corrupt { entry, .. } if entry == "demo/crc.bin"),
+        "{err}"
+    );
+    assert!(format!("{err:?}").contains("CRC-32"), "{err:?}");
+}
+
+#[test]
+fn an_entry_marked_deflated_that_is_not_deflate_is_refused() {
+    let content = b"not compressed at all".to_vec();
+    let mut entry = stored("demo/plain.txt", &content);
+    entry.method = 8;
+    entry.data = vec![0xff; 64];
+    let entries = raw_wheel(vec![entry], &[("demo/plain.txt", &content)]);
+    let err = unpack_refused(&raw_zip(&entries));
+    assert!(
+        matches!(&err, InstallError::Corrupt { entry, .. } if entry == "demo/plain.txt"),
+        "{err}"
+    );
+}

@@ -286,7 +286,7 @@ fn read_dist_info_files<R: Read + Seek>(
     dist_info: &str,
 ) -> Result<HashMap<&'static str, (usize, Vec<u8>)>, InstallError> {
     let mut out = HashMap::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut reader = EntryReader::new();
     for entry in entries {
         if entry.parts.len() != 2 || entry.parts[0] != dist_info {
             continue;
@@ -303,7 +303,7 @@ fn read_dist_info_files<R: Read + Seek>(
             });
         }
         let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
-        read_entry(wheel, zip, entry, &mut buf, &mut |chunk| {
+        read_entry(wheel, zip, entry, &mut reader, &mut |chunk| {
             bytes.extend_from_slice(chunk);
             Ok(())
         })?;
@@ -312,36 +312,68 @@ fn read_dist_info_files<R: Read + Seek>(
     Ok(out)
 }
 
-/// Stream the content of `entry` into `sink`, never past one byte more than its declared
-/// size (an error), and to its end (where the zip crate checks the CRC-32).
+/// What reading entries reuses from one entry to the next: the inflater, tens of KiB of
+/// state that the zip crate's reader allocates and frees for every entry (thousands a
+/// wheel; the holes they leave between longer-lived allocations fragmented the heap of a
+/// cold sync), and the buffers.
+pub(super) struct EntryReader {
+    inflater: flate2::Decompress,
+    input: Box<[u8]>,
+    output: Box<[u8]>,
+}
+
+impl EntryReader {
+    pub(super) fn new() -> EntryReader {
+        EntryReader {
+            inflater: flate2::Decompress::new(false),
+            input: vec![0u8; 64 * 1024].into_boxed_slice(),
+            output: vec![0u8; 64 * 1024].into_boxed_slice(),
+        }
+    }
+}
+
+/// `read`, retried when interrupted.
+fn read_some(from: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match from.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            result => return result,
+        }
+    }
+}
+
+/// Stream the content of `entry` into `sink`, never past its declared size (an error), and
+/// to its end, where its size and CRC-32 must be the central directory's. The archive is
+/// read raw and inflated here, with `reader`'s inflater (stored and deflated entries only:
+/// what wheels use).
 fn read_entry<R: Read + Seek>(
     wheel: &Path,
     zip: &mut zip::ZipArchive<R>,
     entry: &Entry,
-    buf: &mut [u8],
+    reader: &mut EntryReader,
     sink: &mut dyn FnMut(&[u8]) -> Result<(), InstallError>,
 ) -> Result<(), InstallError> {
-    let corrupt = |source| InstallError::Corrupt {
+    let corrupt = |message: String| InstallError::Corrupt {
+        wheel: wheel.to_path_buf(),
+        entry: entry.name.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
+    };
+    let read_err = |source| InstallError::Corrupt {
         wheel: wheel.to_path_buf(),
         entry: entry.name.clone(),
         source,
     };
-    let file = zip
-        .by_index(entry.index)
+    let mut raw = zip
+        .by_index_raw(entry.index)
         .map_err(|source| InstallError::Zip {
             wheel: wheel.to_path_buf(),
             source,
         })?;
-    let mut limited = file.take(entry.size.saturating_add(1));
+    let expected_crc = raw.crc32();
+    let mut crc = flate2::Crc::new();
     let mut size = 0u64;
-    loop {
-        let n = match limited.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(corrupt(e)),
-        };
-        size += n as u64;
+    let mut emit = |chunk: &[u8]| {
+        size += chunk.len() as u64;
         if size > entry.size {
             return Err(InstallError::TooLong {
                 wheel: wheel.to_path_buf(),
@@ -349,13 +381,69 @@ fn read_entry<R: Read + Seek>(
                 declared: entry.size,
             });
         }
-        sink(&buf[..n])?;
+        crc.update(chunk);
+        sink(chunk)
+    };
+    let EntryReader {
+        inflater,
+        input,
+        output,
+    } = reader;
+    match raw.compression() {
+        zip::CompressionMethod::Stored => loop {
+            let n = read_some(&mut raw, output).map_err(read_err)?;
+            if n == 0 {
+                break;
+            }
+            emit(&output[..n])?;
+        },
+        zip::CompressionMethod::Deflated => {
+            inflater.reset(false);
+            let (mut start, mut end, mut eof) = (0, 0, false);
+            loop {
+                if start == end && !eof {
+                    (start, end) = (0, read_some(&mut raw, input).map_err(read_err)?);
+                    eof = end == 0;
+                }
+                let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
+                let status = inflater
+                    .decompress(&input[start..end], output, flate2::FlushDecompress::None)
+                    .map_err(|e| corrupt(format!("not deflate data: {e}")))?;
+                // Both are at most the buffers' lengths.
+                let used = (inflater.total_in() - before_in) as usize;
+                let made = (inflater.total_out() - before_out) as usize;
+                start += used;
+                if made > 0 {
+                    emit(&output[..made])?;
+                }
+                if status == flate2::Status::StreamEnd {
+                    break;
+                }
+                if used == 0 && made == 0 && (eof || start < end) {
+                    return Err(corrupt(if eof {
+                        "the data ends before the deflate stream does".to_string()
+                    } else {
+                        "the deflate stream does not advance".to_string()
+                    }));
+                }
+            }
+        }
+        other => {
+            return Err(corrupt(format!(
+                "compression method {other} is not supported"
+            )));
+        }
     }
     if size != entry.size {
-        return Err(corrupt(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{size} bytes, the central directory says {}", entry.size),
+        return Err(corrupt(format!(
+            "{size} bytes, the central directory says {}",
+            entry.size
         )));
+    }
+    if crc.sum() != expected_crc {
+        return Err(corrupt(
+            "its CRC-32 is not the central directory's".to_string(),
+        ));
     }
     Ok(())
 }
@@ -503,7 +591,7 @@ struct Extract<'a> {
     tmp: tempfile::TempDir,
     made_dirs: BTreeSet<PathBuf>,
     /// What entries are read through, one for all.
-    buf: Vec<u8>,
+    reader: EntryReader,
     /// What is written to a file at once, one for all (at most [`PENDING_MAX`]).
     pending: Vec<u8>,
     /// Files unpacked ahead into `tmp`, by entry index.
@@ -533,7 +621,7 @@ impl<'a> Extract<'a> {
             dest,
             tmp,
             made_dirs: BTreeSet::new(),
-            buf: vec![0u8; 64 * 1024],
+            reader: EntryReader::new(),
             pending: Vec::new(),
             ahead,
         }
@@ -610,7 +698,7 @@ impl<'a> Extract<'a> {
         };
         match kept {
             Some(bytes) => sink(bytes)?,
-            None => read_entry(wheel, zip, entry, &mut self.buf, &mut sink)?,
+            None => read_entry(wheel, zip, entry, &mut self.reader, &mut sink)?,
         }
         if !pending.is_empty() {
             out.write_all(pending).map_err(write_err(wheel, &path))?;

@@ -756,19 +756,32 @@ fn fetch_all(
             })
             .buffer_unordered(network.index.concurrency.max(1));
         let mut downloaded = (0usize, 0u64);
+        let mut since_release = 0u64;
         while let Some((sha, result)) = results.next().await {
             let (unpacked, how) = result?;
             if how == Fetched::Downloaded {
+                let size = artifacts.get(&sha).and_then(|a| a.size).unwrap_or(0);
                 downloaded.0 += 1;
-                downloaded.1 += artifacts.get(&sha).and_then(|a| a.size).unwrap_or(0);
+                downloaded.1 += size;
+                since_release += size;
             }
             out.insert(sha, unpacked);
+            // What unpacking freed, back to the system every few MiB of wheels (see
+            // `memory::release_freed`).
+            if since_release >= RELEASE_EVERY {
+                crate::memory::release_freed();
+                since_release = 0;
+            }
         }
         Ok::<_, Error>(downloaded)
     });
     progress.downloaded();
     result
 }
+
+/// How many bytes of wheels are downloaded and unpacked between two hand-backs of freed
+/// memory.
+const RELEASE_EVERY: u64 = 4 << 20;
 
 /// What building the plan's sdists needs from the sync.
 struct Builds<'a> {
