@@ -320,6 +320,7 @@ fn unpack_ahead(mut input: Tail, tmp: tempfile::TempDir) -> Option<Extracted> {
         made_dirs: FxHashSet::default(),
         declared: 0,
         out: vec![0; 256 * 1024],
+        inflater: flate2::Decompress::new(false),
     };
     let mut done = FxHashMap::default();
     loop {
@@ -353,6 +354,8 @@ struct Unpacker {
     declared: u64,
     /// Inflated bytes on their way to the file.
     out: Vec<u8>,
+    /// One inflater for every entry, reset between them (see `unpack::EntryReader`).
+    inflater: flate2::Decompress,
 }
 
 /// A local file header: `PK\x03\x04`.
@@ -469,7 +472,8 @@ impl Unpacker {
     ) -> Result<Option<(Vec<u8>, u32)>, Stop> {
         let mut sha = Sha256::new();
         let mut crc = flate2::Crc::new();
-        let mut inflater = flate2::Decompress::new(false);
+        let inflater = &mut self.inflater;
+        inflater.reset(false);
         let mut left = compressed;
         let mut produced = 0u64;
         let mut held = 0usize;
