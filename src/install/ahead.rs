@@ -30,7 +30,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest as _, Sha256};
 
-use super::archive::MAX_UNPACKED_SIZE;
+use super::archive::{LocalHeader, MAX_UNPACKED_SIZE};
 use super::wheel::{UNPACK_PREFIX, check_entry_name};
 use crate::index::range::CdEntry;
 
@@ -358,32 +358,27 @@ struct Unpacker {
     inflater: flate2::Decompress,
 }
 
-/// A local file header: `PK\x03\x04`.
-const LOCAL_HEADER: u32 = 0x0403_4b50;
-
 impl Unpacker {
     fn next(&mut self, input: &mut Tail) -> Result<Next, Stop> {
         let local_offset = input.offset;
-        let mut fixed = [0u8; 30];
+        let mut fixed = [0u8; LocalHeader::LEN];
         input.read_exact(&mut fixed)?;
-        let u16_at = |i: usize| u16::from_le_bytes([fixed[i], fixed[i + 1]]);
-        let u32_at =
-            |i: usize| u32::from_le_bytes([fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]]);
-        let (flags, method) = (u16_at(6), u16_at(8));
-        let (crc32, compressed, size) = (u32_at(14), u32_at(18), u32_at(22));
-        // Encryption, a data descriptor, zip64 sizes, another method: not here.
-        if u32_at(0) != LOCAL_HEADER
-            || flags & 0x09 != 0
-            || !matches!(method, 0 | 8)
-            || compressed == u32::MAX
-            || size == u32::MAX
-        {
+        // Anything but a local header (the central directory, at the end), encryption, a
+        // data descriptor, zip64 sizes, another method: not here.
+        let Some(header) = LocalHeader::parse(&fixed).filter(|h| {
+            h.flags & 0x09 == 0
+                && matches!(h.method, 0 | 8)
+                && h.compressed_size != u32::MAX
+                && h.uncompressed_size != u32::MAX
+        }) else {
             return Ok(Next::Stop);
-        }
-        let (compressed, size) = (u64::from(compressed), u64::from(size));
-        let mut variable = vec![0u8; usize::from(u16_at(26)) + usize::from(u16_at(28))];
+        };
+        let (method, crc32) = (header.method, header.crc32);
+        let compressed = u64::from(header.compressed_size);
+        let size = u64::from(header.uncompressed_size);
+        let mut variable = vec![0u8; header.name_len + header.extra_len];
         input.read_exact(&mut variable)?;
-        let name_raw = variable[..usize::from(u16_at(26))].to_vec();
+        let name_raw = variable[..header.name_len].to_vec();
         let Some(parts) = std::str::from_utf8(&name_raw)
             .ok()
             .and_then(|n| check_entry_name(n).ok())
@@ -483,14 +478,11 @@ impl Unpacker {
             } else {
                 &[]
             };
-            let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
-            let Ok(status) =
-                inflater.decompress(piece, &mut self.out[held..], flate2::FlushDecompress::None)
+            let Ok((used, made, end)) =
+                super::unpack::inflate_some(inflater, piece, &mut self.out[held..])
             else {
                 return Ok(None);
             };
-            let used = (inflater.total_in() - before_in) as usize;
-            let made = (inflater.total_out() - before_out) as usize;
             input.consume(used);
             left -= used as u64;
             held += made;
@@ -498,7 +490,6 @@ impl Unpacker {
             if produced > size {
                 return Ok(None);
             }
-            let end = status == flate2::Status::StreamEnd;
             if held == self.out.len() || (end && held > 0) {
                 let chunk = &self.out[..held];
                 sha.update(chunk);
@@ -613,11 +604,9 @@ pub(crate) mod check {
 pub(crate) mod tests {
     use std::io::Write as _;
 
-    use sha2::{Digest as _, Sha256};
     use zip::write::SimpleFileOptions;
 
     use super::*;
-    use crate::environment::parse::b64_urlsafe_encode;
     use crate::install::wheel::{UnpackOptions, unpack, unpack_ahead};
 
     /// A deflated wheel with a file of several MiB (more than one read and one output
@@ -654,24 +643,11 @@ pub(crate) mod tests {
                 ),
             ]
         };
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        zip.add_directory("demo/", SimpleFileOptions::default())
-            .unwrap();
-        let mut record = String::new();
-        for (name, content, options) in &files {
-            zip.start_file(*name, *options).unwrap();
-            zip.write_all(content).unwrap();
-            record.push_str(&format!(
-                "{name},sha256={},{}\n",
-                b64_urlsafe_encode(&Sha256::digest(content)),
-                content.len()
-            ));
-        }
-        record.push_str("demo-1.0.dist-info/RECORD,,\n");
-        zip.start_file("demo-1.0.dist-info/RECORD", SimpleFileOptions::default())
-            .unwrap();
-        zip.write_all(record.as_bytes()).unwrap();
-        zip.finish().unwrap().into_inner()
+        let files: Vec<(&str, &[u8], SimpleFileOptions)> = files
+            .iter()
+            .map(|(name, content, options)| (*name, content.as_slice(), *options))
+            .collect();
+        crate::install::tests::zip_wheel(&["demo/"], &files, SimpleFileOptions::default())
     }
 
     /// Every file of a wheel written while it is read is unpacked ahead and taken, and the

@@ -157,6 +157,38 @@ struct Span<'a> {
     name: &'a str,
 }
 
+/// The fixed part of a local file header: its first 30 bytes, which the name and the extra
+/// field follow.
+pub(super) struct LocalHeader {
+    pub(super) flags: u16,
+    pub(super) method: u16,
+    pub(super) crc32: u32,
+    pub(super) compressed_size: u32,
+    pub(super) uncompressed_size: u32,
+    pub(super) name_len: usize,
+    pub(super) extra_len: usize,
+}
+
+impl LocalHeader {
+    pub(super) const LEN: usize = 30;
+
+    /// The header in `fixed`; `None` when it does not start with the signature `PK\x03\x04`.
+    pub(super) fn parse(fixed: &[u8; LocalHeader::LEN]) -> Option<LocalHeader> {
+        let u16_at = |i: usize| u16::from_le_bytes([fixed[i], fixed[i + 1]]);
+        let u32_at =
+            |i: usize| u32::from_le_bytes([fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]]);
+        (u32_at(0) == 0x0403_4b50).then(|| LocalHeader {
+            flags: u16_at(6),
+            method: u16_at(8),
+            crc32: u32_at(14),
+            compressed_size: u32_at(18),
+            uncompressed_size: u32_at(22),
+            name_len: usize::from(u16_at(26)),
+            extra_len: usize::from(u16_at(28)),
+        })
+    }
+}
+
 /// Read the local header of `entry`, compare it with the central directory, and return
 /// the span of the entry.
 fn local_span<'a>(
@@ -167,27 +199,22 @@ fn local_span<'a>(
         entry: entry.name.clone(),
         field,
     };
-    let mut fixed = [0u8; 30];
+    let mut fixed = [0u8; LocalHeader::LEN];
     raw.seek(SeekFrom::Start(entry.local_offset))
         .and_then(|_| raw.read_exact(&mut fixed))
         .map_err(|_| mismatch("unreadable local header"))?;
-    let u16_at = |i: usize| u16::from_le_bytes([fixed[i], fixed[i + 1]]);
-    let u32_at =
-        |i: usize| u32::from_le_bytes([fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]]);
-    if u32_at(0) != 0x0403_4b50 {
-        return Err(mismatch("signature"));
-    }
-    let flags = u16_at(6);
+    let header = LocalHeader::parse(&fixed).ok_or_else(|| mismatch("signature"))?;
+    let flags = header.flags;
     if flags & 0x01 != 0 || entry.flags & 0x01 != 0 {
         return Err(mismatch("encrypted"));
     }
     if flags & 0x08 != entry.flags & 0x08 {
         return Err(mismatch("data descriptor flag"));
     }
-    if u16_at(8) != entry.method {
+    if header.method != entry.method {
         return Err(mismatch("compression method"));
     }
-    let (name_len, extra_len) = (usize::from(u16_at(26)), usize::from(u16_at(28)));
+    let (name_len, extra_len) = (header.name_len, header.extra_len);
     let mut variable = vec![0u8; name_len + extra_len];
     raw.read_exact(&mut variable)
         .map_err(|_| mismatch("unreadable local header"))?;
@@ -201,12 +228,18 @@ fn local_span<'a>(
     // With a data descriptor (flag bit 3) the local CRC and sizes are zero; the descriptor
     // after the data holds them.
     if flags & 0x08 == 0 {
-        if u32_at(14) != entry.crc32 {
+        if header.crc32 != entry.crc32 {
             return Err(mismatch("CRC-32"));
         }
-        check_sizes(entry, u32_at(18), u32_at(22), zip64_extra(extra)).map_err(mismatch)?;
+        check_sizes(
+            entry,
+            header.compressed_size,
+            header.uncompressed_size,
+            zip64_extra(extra),
+        )
+        .map_err(mismatch)?;
     }
-    let data_start = entry.local_offset + 30 + (name_len + extra_len) as u64;
+    let data_start = entry.local_offset + (LocalHeader::LEN + name_len + extra_len) as u64;
     let data_end = data_start
         .checked_add(entry.compressed_size)
         .ok_or_else(|| mismatch("compressed size"))?;

@@ -53,10 +53,28 @@ pub(crate) fn build_wheel_options(
     files: &[(String, Vec<u8>)],
     options: SimpleFileOptions,
 ) -> Vec<u8> {
+    let files: Vec<(&str, &[u8], SimpleFileOptions)> = files
+        .iter()
+        .map(|(name, content)| (name.as_str(), content.as_slice(), options))
+        .collect();
+    zip_wheel(&[], &files, options)
+}
+
+/// A wheel written by the zip crate: the directory entries `dirs`, then `files` (each with
+/// its options), then a RECORD listing them (written with `record_options`).
+pub(crate) fn zip_wheel(
+    dirs: &[&str],
+    files: &[(&str, &[u8], SimpleFileOptions)],
+    record_options: SimpleFileOptions,
+) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for dir in dirs {
+        zip.add_directory(*dir, SimpleFileOptions::default())
+            .unwrap();
+    }
     let mut record = String::new();
-    for (name, content) in files {
-        zip.start_file(name.as_str(), options).unwrap();
+    for (name, content, options) in files {
+        zip.start_file(*name, *options).unwrap();
         zip.write_all(content).unwrap();
         record.push_str(&format!(
             "{name},sha256={},{}\n",
@@ -65,7 +83,7 @@ pub(crate) fn build_wheel_options(
         ));
     }
     record.push_str("demo-1.0.dist-info/RECORD,,\n");
-    zip.start_file("demo-1.0.dist-info/RECORD", options)
+    zip.start_file("demo-1.0.dist-info/RECORD", record_options)
         .unwrap();
     zip.write_all(record.as_bytes()).unwrap();
     zip.finish().unwrap().into_inner()

@@ -61,7 +61,8 @@ pub(super) fn unpack_from(
     let entries = entries(&wheel, &mut zip, &checked)?;
     let dist_info = find_dist_info(&wheel, &entries)?;
     check_layout(&wheel, &entries, &dist_info)?;
-    let small = read_dist_info_files(&wheel, &mut zip, &entries, &dist_info)?;
+    let mut reader = EntryReader::new();
+    let small = read_dist_info_files(&wheel, &mut zip, &entries, &dist_info, &mut reader)?;
     check_dist_info_files(&wheel, &small, &dist_info)?;
     let record = if options.verify_record {
         Some(Record::new(&wheel, &dist_info, small.get("RECORD"))?)
@@ -79,8 +80,8 @@ pub(super) fn unpack_from(
         a.take_for(&checked.entries, &files)
     });
     let mut writer = match taken {
-        Some((tmp, done)) => Extract::with(&wheel, dest, tmp, done),
-        None => Extract::new(&wheel, dest)?,
+        Some((tmp, done)) => Extract::with(&wheel, dest, tmp, done, reader),
+        None => Extract::new(&wheel, dest, reader)?,
     };
     let mut files = Vec::with_capacity(entries.len());
     let mut taken = 0;
@@ -284,9 +285,9 @@ fn read_dist_info_files<R: Read + Seek>(
     zip: &mut zip::ZipArchive<R>,
     entries: &[Entry],
     dist_info: &str,
+    reader: &mut EntryReader,
 ) -> Result<HashMap<&'static str, (usize, Vec<u8>)>, InstallError> {
     let mut out = HashMap::new();
-    let mut reader = EntryReader::new();
     for entry in entries {
         if entry.parts.len() != 2 || entry.parts[0] != dist_info {
             continue;
@@ -303,7 +304,7 @@ fn read_dist_info_files<R: Read + Seek>(
             });
         }
         let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
-        read_entry(wheel, zip, entry, &mut reader, &mut |chunk| {
+        read_entry(wheel, zip, entry, reader, &mut |chunk| {
             bytes.extend_from_slice(chunk);
             Ok(())
         })?;
@@ -312,7 +313,8 @@ fn read_dist_info_files<R: Read + Seek>(
     Ok(out)
 }
 
-/// What reading entries reuses from one entry to the next: the inflater, tens of KiB of
+/// What reading entries reuses from one entry to the next (one for a whole unpack): the
+/// inflater, tens of KiB of
 /// state that the zip crate's reader allocates and frees for every entry (thousands a
 /// wheel; the holes they leave between longer-lived allocations fragmented the heap of a
 /// cold sync), and the buffers.
@@ -330,6 +332,21 @@ impl EntryReader {
             output: vec![0u8; 64 * 1024].into_boxed_slice(),
         }
     }
+}
+
+/// One step of `inflater` from `input` into `output`: the input bytes it used, the output
+/// bytes it made, and whether the deflate stream ended.
+pub(super) fn inflate_some(
+    inflater: &mut flate2::Decompress,
+    input: &[u8],
+    output: &mut [u8],
+) -> Result<(usize, usize, bool), flate2::DecompressError> {
+    let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
+    let status = inflater.decompress(input, output, flate2::FlushDecompress::None)?;
+    // Both differences are at most the slices' lengths.
+    let used = (inflater.total_in() - before_in) as usize;
+    let made = (inflater.total_out() - before_out) as usize;
+    Ok((used, made, status == flate2::Status::StreamEnd))
 }
 
 /// `read`, retried when interrupted.
@@ -405,18 +422,13 @@ fn read_entry<R: Read + Seek>(
                     (start, end) = (0, read_some(&mut raw, input).map_err(read_err)?);
                     eof = end == 0;
                 }
-                let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
-                let status = inflater
-                    .decompress(&input[start..end], output, flate2::FlushDecompress::None)
+                let (used, made, ended) = inflate_some(inflater, &input[start..end], output)
                     .map_err(|e| corrupt(format!("not deflate data: {e}")))?;
-                // Both are at most the buffers' lengths.
-                let used = (inflater.total_in() - before_in) as usize;
-                let made = (inflater.total_out() - before_out) as usize;
                 start += used;
                 if made > 0 {
                     emit(&output[..made])?;
                 }
-                if status == flate2::Status::StreamEnd {
+                if ended {
                     break;
                 }
                 if used == 0 && made == 0 && (eof || start < end) {
@@ -599,14 +611,24 @@ struct Extract<'a> {
 }
 
 impl<'a> Extract<'a> {
-    fn new(wheel: &'a Path, dest: &'a Path) -> Result<Extract<'a>, InstallError> {
+    fn new(
+        wheel: &'a Path,
+        dest: &'a Path,
+        reader: EntryReader,
+    ) -> Result<Extract<'a>, InstallError> {
         let parent = dest.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(write_err(wheel, parent))?;
         let tmp = tempfile::Builder::new()
             .prefix(UNPACK_PREFIX)
             .tempdir_in(parent)
             .map_err(write_err(wheel, parent))?;
-        Ok(Extract::with(wheel, dest, tmp, FxHashMap::default()))
+        Ok(Extract::with(
+            wheel,
+            dest,
+            tmp,
+            FxHashMap::default(),
+            reader,
+        ))
     }
 
     /// Into `tmp`, where the files of `ahead` were unpacked already.
@@ -615,13 +637,14 @@ impl<'a> Extract<'a> {
         dest: &'a Path,
         tmp: tempfile::TempDir,
         ahead: FxHashMap<usize, Done>,
+        reader: EntryReader,
     ) -> Extract<'a> {
         Extract {
             wheel,
             dest,
             tmp,
             made_dirs: BTreeSet::new(),
-            reader: EntryReader::new(),
+            reader,
             pending: Vec::new(),
             ahead,
         }
