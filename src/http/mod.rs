@@ -4,7 +4,8 @@
 //!
 //! The client ([`HttpClient`]): one shared `reqwest::Client` (HTTP/2, pooled, rustls with the
 //! native roots), a semaphore bounding the requests in flight, a gate per origin (the first
-//! request to an origin opens its connection and a burst waits for it, so all share it), and
+//! request to an origin opens its connection and a burst waits for the head of its answer,
+//! so all share that connection), and
 //! retries with exponential backoff on 5xx, 429 (honouring a small `Retry-After`) and
 //! transport failures: no connection, a connection that broke before the whole answer
 //! arrived (reset, truncated body), and a server silent for longer than the read timeout.
@@ -42,7 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use url::Url;
 
@@ -143,11 +144,31 @@ pub struct HttpClient {
     backoff: Duration,
     timeouts: HttpTimeouts,
     auth: Arc<Auth>,
-    /// Per origin: opened once the first request to it has been answered. Requests to an
-    /// origin wait for the first one, so that a burst shares the one HTTP/2 connection it
-    /// opened instead of each opening (and resolving the name for) its own.
-    opened:
-        Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<()>>>>>,
+    /// Per origin: `true` once the head of the first answer from it has arrived (or the
+    /// first request failed). Requests to an origin wait for the first one, so that a burst
+    /// shares the one HTTP/2 connection it opened instead of each opening (and resolving the
+    /// name for) its own.
+    opened: Arc<std::sync::Mutex<std::collections::HashMap<String, watch::Receiver<bool>>>>,
+}
+
+/// Where a request stands at its origin's gate.
+enum Gate {
+    /// The connection is open: go.
+    Open,
+    /// This request is the origin's first: it opens the gate (when the head of its answer
+    /// arrives, or when it is dropped, whatever the outcome).
+    First(Opener),
+    /// Another request is opening the connection: wait for it.
+    Wait(watch::Receiver<bool>),
+}
+
+/// Opens its origin's gate when dropped.
+struct Opener(watch::Sender<bool>);
+
+impl Drop for Opener {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
 }
 
 /// The largest body buffer allocated up front from a `Content-Length`.
@@ -217,21 +238,9 @@ impl HttpClient {
         headers: &[(&str, String)],
         limit: Limit,
     ) -> Result<HttpResponse, IndexError> {
-        let gate = self.gate(url);
-        if !gate.initialized() {
-            let mut first = None;
-            gate.get_or_init(|| async {
-                first = Some(
-                    self.send_retrying(index, method.clone(), url, headers, limit)
-                        .await,
-                );
-            })
-            .await;
-            if let Some(result) = first {
-                return result;
-            }
-        }
-        self.send_retrying(index, method, url, headers, limit).await
+        let mut opener = self.pass_gate(url).await;
+        self.send_retrying(index, method, url, headers, limit, &mut opener)
+            .await
     }
 
     async fn send_retrying(
@@ -241,12 +250,14 @@ impl HttpClient {
         url: &Url,
         headers: &[(&str, String)],
         limit: Limit,
+        opener: &mut Option<Opener>,
     ) -> Result<HttpResponse, IndexError> {
         let mut attempt = 0u32;
         loop {
             let outcome = {
                 let _permit = self.permit().await?;
-                self.send_once(method.clone(), url, headers, limit).await
+                self.send_once(method.clone(), url, headers, limit, opener)
+                    .await
             };
             let delay = self.backoff.saturating_mul(2u32.saturating_pow(attempt));
             match outcome {
@@ -280,24 +291,16 @@ impl HttpClient {
         restart: &mut (dyn FnMut() -> std::io::Result<()> + Send),
         sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
     ) -> Result<u16, StreamError> {
-        // Like `send`: the first request to an origin opens its connection (a HEAD), and the
-        // others wait for it, so a burst of downloads shares one connection instead of each
-        // resolving the name and opening its own.
-        let gate = self.gate(url);
-        if !gate.initialized() {
-            gate.get_or_init(|| async {
-                let _ = self
-                    .send_retrying(index, reqwest::Method::HEAD, url, &[], Limit::PROBE)
-                    .await;
-            })
-            .await;
-        }
+        // Like `send`: the first download from an origin opens its connection, and the others
+        // wait for the head of its answer, so a burst of downloads shares one connection
+        // instead of each resolving the name and opening its own.
+        let mut opener = self.pass_gate(url).await;
         let mut attempt = 0u32;
         loop {
             let outcome = {
                 let _permit = self.permit().await.map_err(StreamError::Transport)?;
                 restart().map_err(StreamError::Sink)?;
-                self.stream_once(url, sink).await
+                self.stream_once(url, sink, &mut opener).await
             };
             let delay = self.backoff.saturating_mul(2u32.saturating_pow(attempt));
             match outcome {
@@ -331,11 +334,14 @@ impl HttpClient {
         &self,
         url: &Url,
         sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+        opener: &mut Option<Opener>,
     ) -> Result<(u16, Option<String>), StreamFailure> {
         let mut answer = self
             .open(reqwest::Method::GET, url, &[])
             .await
             .map_err(StreamFailure::Net)?;
+        // The connection is up: the requests waiting at the gate may share it.
+        opener.take();
         let status = answer.response.status().as_u16();
         if !(200..300).contains(&status) {
             let after = answer
@@ -352,16 +358,36 @@ impl HttpClient {
         Ok((status, None))
     }
 
-    /// The gate of `url`'s origin: initialised once its first request was answered.
-    fn gate(&self, url: &Url) -> Arc<tokio::sync::OnceCell<()>> {
+    /// Wait at the gate of `url`'s origin; `Some` when this request is the first, and opens
+    /// it (dropping the [`Opener`] does).
+    async fn pass_gate(&self, url: &Url) -> Option<Opener> {
+        match self.gate(url) {
+            Gate::Open => None,
+            Gate::First(opener) => Some(opener),
+            Gate::Wait(mut open) => {
+                // An error means the opener is gone, which opened the gate on its way.
+                let _ = open.wait_for(|open| *open).await;
+                None
+            }
+        }
+    }
+
+    fn gate(&self, url: &Url) -> Gate {
         let mut opened = self
             .opened
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        opened
-            .entry(url.origin().ascii_serialization())
-            .or_default()
-            .clone()
+        match opened.entry(url.origin().ascii_serialization()) {
+            std::collections::hash_map::Entry::Occupied(entry) if *entry.get().borrow() => {
+                Gate::Open
+            }
+            std::collections::hash_map::Entry::Occupied(entry) => Gate::Wait(entry.get().clone()),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let (open, opened) = watch::channel(false);
+                entry.insert(opened);
+                Gate::First(Opener(open))
+            }
+        }
     }
 
     /// One of the `concurrency` request slots.
@@ -412,9 +438,12 @@ impl HttpClient {
         url: &Url,
         headers: &[(&str, String)],
         limit: Limit,
+        opener: &mut Option<Opener>,
     ) -> Result<HttpResponse, Failure> {
         let head = method == reqwest::Method::HEAD;
         let mut answer = self.open(method, url, headers).await?;
+        // The connection is up: the requests waiting at the gate may share it.
+        opener.take();
         let status = answer.response.status().as_u16();
         let headers = answer.response.headers().clone();
         let final_url = without_credentials(answer.response.url());

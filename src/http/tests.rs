@@ -139,12 +139,13 @@ async fn a_truncated_page_is_retried() {
 
 #[tokio::test]
 async fn a_truncated_download_is_retried_from_the_start() {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
+    let gets = Arc::new(AtomicUsize::new(0));
+    let g = gets.clone();
     let server = TestServer::start(move |req| {
         let reply = Reply::new(200, (0..200u8).collect::<Vec<u8>>());
-        match (req.method.as_str(), h.fetch_add(1, Ordering::SeqCst)) {
-            ("GET", 1) => reply.sent(Sending::Truncated),
+        // The first GET is cut short.
+        match req.method.as_str() {
+            "GET" if g.fetch_add(1, Ordering::SeqCst) == 0 => reply.sent(Sending::Truncated),
             _ => reply,
         }
     })
@@ -305,4 +306,74 @@ async fn urls_never_carry_their_credentials_to_the_server() {
     assert!(resp.credentials);
     let sent = server.requests();
     assert_eq!(sent[0].header("authorization"), Some("Basic Ym9iOnQwa2Vu"));
+}
+
+/// Regression: the requests waiting behind an origin's first one went out only once its
+/// whole answer was read, so a large (or slow) first page held up every other. They wait for
+/// the head of that answer, which says the connection is open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_waits_for_the_head_of_the_first_answer_not_its_body() {
+    let server = TestServer::start(|r| match r.path.as_str() {
+        "/slow" => Reply::new(200, vec![b'x'; 40]).sent(Sending::Drip(Duration::from_millis(100))),
+        _ => Reply::new(200, "fast"),
+    })
+    .await;
+    let client = HttpClient::new(4).unwrap();
+    let slow = tokio::spawn({
+        let (client, url) = (client.clone(), server.url("slow"));
+        async move {
+            client
+                .send("test", reqwest::Method::GET, &url, &[], Limit::PAGE)
+                .await
+        }
+    });
+    // The second request arrives at the gate while the first is in flight.
+    while server.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let resp = client
+        .send(
+            "test",
+            reqwest::Method::GET,
+            &server.url("fast"),
+            &[],
+            Limit::PAGE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.body, b"fast");
+    // The slow body takes 4 s to drip: the second answer did not wait for it.
+    assert!(
+        !slow.is_finished(),
+        "the second request waited for the whole first answer"
+    );
+    slow.abort();
+}
+
+/// The first request to an origin failing (nothing listens) opens the gate all the same: the
+/// requests behind it try for themselves, and each reports its own error.
+#[tokio::test]
+async fn a_failed_first_request_opens_the_gate() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = Url::parse(&format!("http://{}/x", listener.local_addr().unwrap())).unwrap();
+    drop(listener);
+    let client = fast(HttpClient::new(4).unwrap());
+    let sends = (0..3).map(|_| {
+        let (client, url) = (client.clone(), url.clone());
+        tokio::spawn(async move {
+            client
+                .send("test", reqwest::Method::GET, &url, &[], Limit::PAGE)
+                .await
+        })
+    });
+    for send in sends {
+        let outcome = tokio::time::timeout(Duration::from_secs(30), send)
+            .await
+            .expect("a request waited at the gate for ever")
+            .unwrap();
+        assert!(
+            matches!(outcome, Err(IndexError::Unreachable { .. })),
+            "{outcome:?}"
+        );
+    }
 }

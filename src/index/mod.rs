@@ -321,12 +321,39 @@ impl IndexSet {
                 .filter_map(|i| Some((&i.url, i.credentials.as_ref()?))),
             auth::Auth::read_netrc(settings.netrc.as_deref()),
         );
-        Ok(IndexSet {
-            client: http::HttpClient::with_timeouts(settings.concurrency, settings.http)?
-                .with_auth(auth),
+        let client =
+            http::HttpClient::with_timeouts(settings.concurrency, settings.http)?.with_auth(auth);
+        Ok(IndexSet::with_client(
+            indexes,
+            by_position,
+            settings,
+            client,
+        ))
+    }
+
+    /// Another set of the same indexes, settings and HTTP client (one connection pool, and
+    /// no second reading of the system's certificates), with nothing learnt yet: what the
+    /// build requirements of a lock are resolved on.
+    pub fn sibling(&self) -> IndexSet {
+        IndexSet::with_client(
+            self.indexes.clone(),
+            self.pins.clone(),
+            self.settings.clone(),
+            self.client.clone(),
+        )
+    }
+
+    fn with_client(
+        indexes: Vec<Arc<IndexUrl>>,
+        pins: HashMap<PackageName, usize>,
+        settings: IndexSettings,
+        client: http::HttpClient,
+    ) -> IndexSet {
+        IndexSet {
+            client,
             cache: cache::Cache::new(&settings.cache_dir),
             indexes,
-            pins: by_position,
+            pins,
             settings,
             projects: Mutex::default(),
             metadata: Mutex::default(),
@@ -337,7 +364,7 @@ impl IndexSet {
             revalidated: Mutex::default(),
             builder: None,
             local: HashMap::new(),
-        })
+        }
     }
 
     /// Whether a cached page that needs revalidation is handed out before the server

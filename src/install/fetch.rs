@@ -649,15 +649,15 @@ mod tests {
             .unwrap();
         assert_eq!(how, Fetched::Downloaded);
         assert_eq!(unpacked.dist_info, "demo-1.0.dist-info");
-        // The connection is opened with a HEAD (it meets the two 503s), then one GET.
+        // The download opens the connection itself (no HEAD first): two 503s, then the wheel.
         let methods: Vec<String> = server.requests().iter().map(|r| r.method.clone()).collect();
-        assert_eq!(methods, ["HEAD", "HEAD", "HEAD", "GET"]);
+        assert_eq!(methods, ["GET", "GET", "GET"]);
         let (again, how) = fetch(&client(), &cache, &a, true, no_progress())
             .await
             .unwrap();
         assert_eq!(how, Fetched::Cached);
         assert_eq!(again, unpacked);
-        assert_eq!(server.requests().len(), 4, "the cache answered");
+        assert_eq!(server.requests().len(), 3, "the cache answered");
     }
 
     #[tokio::test]

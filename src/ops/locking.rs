@@ -290,13 +290,9 @@ pub fn lock_manifest(
     let plan = LockPlan::new(manifest, &request.keys)?;
     let trusted = trusted_indexes(manifest, &network.index_overrides)?;
     let indexes = shared_indexes(manifest, &network.index_overrides, &plan.keys())?;
-    let mut set = IndexSet::new(indexes.clone(), HashMap::new(), network.index.clone())?;
+    let mut set = IndexSet::new(indexes, HashMap::new(), network.index.clone())?;
     // Build requirements are resolved on a set of their own, which builds nothing.
-    let build_set = Arc::new(IndexSet::new(
-        indexes,
-        HashMap::new(),
-        network.index.clone(),
-    )?);
+    let build_set = Arc::new(set.sibling());
     let client = build_set.client().clone();
     let builder = Arc::new(MetadataBuilder::new(
         manifest,
@@ -326,7 +322,12 @@ pub fn lock_manifest(
         ..request.clone()
     };
     let set = Arc::new(set);
-    runtime.block_on(lock(manifest, &plan, &request, &set, trusted, progress))
+    let written = runtime.block_on(lock(manifest, &plan, &request, &set, trusted, progress));
+    // Every page and metadata read is in the set: the command need not wait for them to be
+    // freed (the runtime, which may still hold a cache write, is shut down here).
+    drop(runtime);
+    crate::memory::drop_in_background(set);
+    written
 }
 
 /// The local projects the existing Application lockfiles record, but those `request`
