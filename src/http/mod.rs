@@ -39,6 +39,7 @@ pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -378,11 +379,9 @@ impl HttpClient {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match opened.entry(url.origin().ascii_serialization()) {
-            std::collections::hash_map::Entry::Occupied(entry) if *entry.get().borrow() => {
-                Gate::Open
-            }
-            std::collections::hash_map::Entry::Occupied(entry) => Gate::Wait(entry.get().clone()),
-            std::collections::hash_map::Entry::Vacant(entry) => {
+            Entry::Occupied(entry) if *entry.get().borrow() => Gate::Open,
+            Entry::Occupied(entry) => Gate::Wait(entry.get().clone()),
+            Entry::Vacant(entry) => {
                 let (open, opened) = watch::channel(false);
                 entry.insert(opened);
                 Gate::First(Opener(open))

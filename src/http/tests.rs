@@ -321,24 +321,13 @@ async fn a_burst_waits_for_the_head_of_the_first_answer_not_its_body() {
     let client = HttpClient::new(4).unwrap();
     let slow = tokio::spawn({
         let (client, url) = (client.clone(), server.url("slow"));
-        async move {
-            client
-                .send("test", reqwest::Method::GET, &url, &[], Limit::PAGE)
-                .await
-        }
+        async move { get(&client, &url, Limit::PAGE).await }
     });
     // The second request arrives at the gate while the first is in flight.
     while server.requests().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let resp = client
-        .send(
-            "test",
-            reqwest::Method::GET,
-            &server.url("fast"),
-            &[],
-            Limit::PAGE,
-        )
+    let resp = get(&client, &server.url("fast"), Limit::PAGE)
         .await
         .unwrap();
     assert_eq!(resp.body, b"fast");
@@ -358,14 +347,13 @@ async fn a_failed_first_request_opens_the_gate() {
     let url = Url::parse(&format!("http://{}/x", listener.local_addr().unwrap())).unwrap();
     drop(listener);
     let client = fast(HttpClient::new(4).unwrap());
-    let sends = (0..3).map(|_| {
-        let (client, url) = (client.clone(), url.clone());
-        tokio::spawn(async move {
-            client
-                .send("test", reqwest::Method::GET, &url, &[], Limit::PAGE)
-                .await
+    // All three at once: the first opens the gate, the other two wait at it.
+    let sends: Vec<_> = (0..3)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move { get(&client, &url, Limit::PAGE).await })
         })
-    });
+        .collect();
     for send in sends {
         let outcome = tokio::time::timeout(Duration::from_secs(30), send)
             .await
