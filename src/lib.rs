@@ -26,6 +26,7 @@ pub mod requirement;
 pub mod resolve;
 pub mod sdist;
 pub mod settings;
+pub mod spent;
 pub mod target;
 pub mod universe;
 pub mod wheel;

@@ -192,6 +192,8 @@ impl LockProgress for LockReporter {
 pub struct Timings {
     started: std::time::Instant,
     network: crate::http::counters::Counters,
+    spent: crate::spent::Spent,
+    cpu: Option<(std::time::Duration, std::time::Duration)>,
     marks: std::sync::Mutex<Vec<(String, std::time::Instant)>>,
     /// Parts of the last phase the operation measured itself, shown under it, and the name
     /// of what the rest of that phase was.
@@ -201,10 +203,13 @@ pub struct Timings {
 impl Timings {
     /// Timing starts now, in a first phase named `first`.
     pub fn start(first: &str) -> Timings {
+        crate::spent::enable();
         let now = std::time::Instant::now();
         Timings {
             started: now,
             network: crate::http::counters::now(),
+            spent: crate::spent::now(),
+            cpu: crate::spent::cpu(),
             marks: std::sync::Mutex::new(vec![(first.to_string(), now)]),
             detail: std::sync::Mutex::new((Vec::new(), String::new())),
         }
@@ -259,15 +264,100 @@ impl Timings {
             let measured: f64 = parts.iter().map(|(_, d)| d.as_secs_f64()).sum();
             out.push(format!("    {:>7.3}s  {rest}", (last - measured).max(0.0)));
         }
-        out.push(format!(
-            "  network: {} requests, {:.1} MiB received",
-            now.requests - self.network.requests,
-            (now.bytes - self.network.bytes) as f64 / (1024.0 * 1024.0)
-        ));
+        out.push(network_line(&self.network, &now, self.started));
+        if let (Some((user0, sys0)), Some((user, sys))) = (self.cpu, crate::spent::cpu()) {
+            out.push(format!(
+                "  cpu: {:.3}s user, {:.3}s system, on {} cores",
+                user.saturating_sub(user0).as_secs_f64(),
+                sys.saturating_sub(sys0).as_secs_f64(),
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            ));
+        }
+        let spent = crate::spent::now().since(&self.spent);
+        if !spent.is_empty() {
+            // Time a thread was at it, waiting for a core included: on a busy machine the
+            // sums exceed the CPU time, and their proportions are what they tell.
+            out.push("  work, summed over the threads doing it (they overlap):".to_string());
+            out.extend(
+                spent
+                    .iter()
+                    .map(|(work, d)| format!("    {:>7.3}s  {}", d.as_secs_f64(), work.label())),
+            );
+        }
         out.push(format!(
             "  {:>7.3}s  in all",
             end.duration_since(self.started).as_secs_f64()
         ));
         out
+    }
+}
+
+/// `network: 111 requests, 49.4 MiB received in 0.180s busy (274 MB/s), the first answer
+/// after 0.048s`: what the network carried between `before` and `now`, for how long a request
+/// was in flight, and how long after `started` the first answer came (a slow mirror shows
+/// in both).
+fn network_line(
+    before: &crate::http::counters::Counters,
+    now: &crate::http::counters::Counters,
+    started: std::time::Instant,
+) -> String {
+    let requests = now.requests - before.requests;
+    let bytes = now.bytes - before.bytes;
+    let mut line = format!(
+        "  network: {requests} requests, {:.1} MiB received",
+        bytes as f64 / (1024.0 * 1024.0)
+    );
+    let busy = now.busy.saturating_sub(before.busy).as_secs_f64();
+    if requests > 0 && busy > 0.0 {
+        line.push_str(&format!(
+            " in {busy:.3}s busy ({:.0} MB/s)",
+            bytes as f64 / busy / 1e6
+        ));
+    }
+    // The process's first answer, when it came during this command.
+    if let Some(first) = now.first_head.filter(|t| *t >= started) {
+        line.push_str(&format!(
+            ", the first answer after {:.3}s",
+            first.duration_since(started).as_secs_f64()
+        ));
+    }
+    line
+}
+
+#[cfg(test)]
+mod timings_tests {
+    use std::time::{Duration, Instant};
+
+    use crate::http::counters::Counters;
+
+    #[test]
+    fn the_network_line_says_how_long_it_was_busy_and_when_it_first_answered() {
+        let started = Instant::now();
+        let before = Counters {
+            requests: 3,
+            bytes: 1000,
+            busy: Duration::from_millis(100),
+            first_head: None,
+        };
+        let now = Counters {
+            requests: 114,
+            bytes: 1000 + 50_000_000,
+            busy: Duration::from_millis(300),
+            first_head: Some(started + Duration::from_millis(48)),
+        };
+        assert_eq!(
+            super::network_line(&before, &now, started),
+            "  network: 111 requests, 47.7 MiB received in 0.200s busy (250 MB/s), \
+             the first answer after 0.048s"
+        );
+        // Nothing sent: no rate, and an answer from before the command is not its.
+        let idle = Counters {
+            first_head: Some(started - Duration::from_millis(5)),
+            ..before
+        };
+        assert_eq!(
+            super::network_line(&before, &idle, started),
+            "  network: 0 requests, 0.0 MiB received"
+        );
     }
 }

@@ -237,6 +237,7 @@ impl<S: PackageSource> BuildContext<'_, S> {
         choice: &EnvChoice,
         vars: &[(String, String)],
     ) -> Result<CoreMetadata, BuildError> {
+        let _building = crate::spent::timer(crate::spent::Work::Building);
         let env = self
             .environment(tree, choice, vars, Hook::GetRequiresForBuildWheel)
             .await?;
@@ -310,6 +311,7 @@ impl<S: PackageSource> BuildContext<'_, S> {
         hook: Hook,
         out_dir: &Path,
     ) -> Result<PathBuf, BuildError> {
+        let _building = crate::spent::timer(crate::spent::Work::Building);
         // PEP 660: an editable build asks for its own requirements (hatchling's `editables`).
         let requires = match hook {
             Hook::BuildEditable => Hook::GetRequiresForBuildEditable,

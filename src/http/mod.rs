@@ -416,11 +416,12 @@ impl HttpClient {
             request = request.basic_auth(&c.username, c.password.as_ref());
         }
         let deadline = started + self.timeouts.deadline;
-        counters::request();
+        let in_flight = counters::sent();
         let response = match tokio::time::timeout_at(deadline, request.send()).await {
             Ok(response) => response.map_err(Failure::from)?,
             Err(_) => return Err(Failure::Deadline(self.timeouts.deadline)),
         };
+        in_flight.answered();
         // A long answer gets longer, at the slowest rate we accept.
         let extra = Duration::from_secs(response.content_length().unwrap_or(0) / DEADLINE_RATE);
         Ok(Answer {
@@ -428,6 +429,7 @@ impl HttpClient {
             started,
             deadline: deadline + extra,
             credentials: credentials.is_some(),
+            _in_flight: in_flight,
         })
     }
 
@@ -493,6 +495,8 @@ struct Answer {
     started: Instant,
     deadline: Instant,
     credentials: bool,
+    /// Counted busy until the answer is dropped, its body read or abandoned.
+    _in_flight: counters::InFlight,
 }
 
 impl Answer {

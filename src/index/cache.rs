@@ -156,11 +156,13 @@ pub(crate) struct RawFiles {
 
 impl RawFiles {
     pub(crate) fn decode(&self) -> Vec<DistFile> {
-        self.text[self.start..self.end]
-            .lines()
-            .filter(|line| !line.is_empty())
-            .filter_map(|line| decode_file(line, &self.project))
-            .collect()
+        crate::spent::time(crate::spent::Work::Parsing, || {
+            self.text[self.start..self.end]
+                .lines()
+                .filter(|line| !line.is_empty())
+                .filter_map(|line| decode_file(line, &self.project))
+                .collect()
+        })
     }
 }
 
@@ -465,6 +467,7 @@ impl Cache {
 
     /// A cached page of `project`; `key` is the page URL (plus the project for flat pages).
     pub fn read_page(&self, key: &str, project: &PackageName) -> Option<CachedPage> {
+        let _reading = crate::spent::timer(crate::spent::Work::ReadingCache);
         let path = self.page_path(key);
         let text = std::fs::read_to_string(&path).ok()?;
         let page = CachedPage::decode(text, project);
@@ -507,6 +510,7 @@ impl Cache {
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Option<T> {
+    let _reading = crate::spent::timer(crate::spent::Work::ReadingCache);
     let bytes = std::fs::read(path).ok()?;
     match serde_json::from_slice(&bytes) {
         Ok(value) => Some(value),

@@ -15,6 +15,7 @@ use super::{CoreMetadata, IndexError};
 
 /// Parse core metadata. `file` names the source (a wheel URL or file name) in errors and logs.
 pub fn parse_metadata(bytes: &[u8], file: &str) -> Result<CoreMetadata, IndexError> {
+    let _parsing = crate::spent::timer(crate::spent::Work::Parsing);
     let text = String::from_utf8_lossy(bytes);
     let bad = |reason: String| IndexError::BadMetadata {
         file: file.to_string(),

@@ -119,7 +119,10 @@ impl PageRequest {
                     let (body, url, project) = (resp.body, resp.url, self.project.clone());
                     let store = !policy.no_store;
                     tokio::task::spawn_blocking(move || {
-                        let (encoded, groups) = simple::encode_page(&body, format, &url, &project)?;
+                        let (encoded, groups) =
+                            crate::spent::time(crate::spent::Work::Parsing, || {
+                                simple::encode_page(&body, format, &url, &project)
+                            })?;
                         drop(body);
                         let encoded = Arc::new(encoded);
                         let files = cache::lazy_groups(&encoded, groups, &project);

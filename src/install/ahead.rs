@@ -23,7 +23,7 @@
 //! start (the central directory, at the end). It never reads past what the download wrote.
 
 use std::fs::File;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
@@ -430,7 +430,10 @@ impl Unpacker {
             std::fs::create_dir_all(dir).ok()?;
             self.made_dirs.insert(dir.to_path_buf());
         }
-        super::unpack::create_file(path, false).ok()
+        crate::spent::time(crate::spent::Work::Writing, || {
+            super::unpack::create_file(path, false)
+        })
+        .ok()
     }
 
     /// Copy a stored entry: its sha256 and CRC-32, or `None` when it cannot be written.
@@ -444,9 +447,9 @@ impl Unpacker {
         let mut crc = flate2::Crc::new();
         while left > 0 {
             let piece = input.available(left)?;
-            sha.update(piece);
+            crate::spent::time(crate::spent::Work::Hashing, || sha.update(piece));
             crc.update(piece);
-            if file.write_all(piece).is_err() {
+            if super::unpack::write_timed(&mut file, piece).is_err() {
                 return Ok(None);
             }
             let n = piece.len();
@@ -492,9 +495,9 @@ impl Unpacker {
             }
             if held == self.out.len() || (end && held > 0) {
                 let chunk = &self.out[..held];
-                sha.update(chunk);
+                crate::spent::time(crate::spent::Work::Hashing, || sha.update(chunk));
                 crc.update(chunk);
-                if file.write_all(chunk).is_err() {
+                if super::unpack::write_timed(&mut file, chunk).is_err() {
                     return Ok(None);
                 }
                 held = 0;

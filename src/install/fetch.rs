@@ -15,7 +15,7 @@
 //! does not say the hash it is filed under, or whose description is unsound, is unpacked
 //! again from a verified download (see [`UnpackedWheel::load`]).
 
-use std::io::{Read as _, Seek as _, Write as _};
+use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -511,7 +511,7 @@ impl Sink {
                 "more bytes than the lockfile records",
             ));
         }
-        self.hasher.update(chunk);
+        crate::spent::time(crate::spent::Work::Hashing, || self.hasher.update(chunk));
         match &mut self.out {
             Out::File { pending, .. } => {
                 pending.extend_from_slice(chunk);
@@ -538,7 +538,7 @@ impl Sink {
         } = &mut self.out
             && !pending.is_empty()
         {
-            file.write_all(pending)?;
+            super::unpack::write_timed(file, pending)?;
             *written += pending.len() as u64;
             pending.clear();
             if let Some(ahead) = ahead {
@@ -565,7 +565,7 @@ fn check_local(path: &Path, artifact: &Artifact) -> Result<(), FetchError> {
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        crate::spent::time(crate::spent::Work::Hashing, || hasher.update(&buf[..n]));
         size += n as u64;
     }
     verify(artifact, size, false, &hex::encode(hasher.finalize()))

@@ -342,7 +342,9 @@ pub(super) fn inflate_some(
     output: &mut [u8],
 ) -> Result<(usize, usize, bool), flate2::DecompressError> {
     let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
-    let status = inflater.decompress(input, output, flate2::FlushDecompress::None)?;
+    let status = crate::spent::time(crate::spent::Work::Inflating, || {
+        inflater.decompress(input, output, flate2::FlushDecompress::None)
+    })?;
     // Both differences are at most the slices' lengths.
     let used = (inflater.total_in() - before_in) as usize;
     let made = (inflater.total_out() - before_out) as usize;
@@ -698,22 +700,23 @@ impl<'a> Extract<'a> {
         {
             std::fs::create_dir_all(dir).map_err(write_err(wheel, dir))?;
         }
-        let mut out = create_file(&path, entry.executable).map_err(write_err(wheel, &path))?;
+        let mut out = crate::spent::time(crate::spent::Work::Writing, || {
+            create_file(&path, entry.executable)
+        })
+        .map_err(write_err(wheel, &path))?;
         let mut hasher = Sha256::new();
         // One write for most files (the decompressor hands out small pieces), through one
         // buffer for all of them.
         let pending = &mut self.pending;
         pending.clear();
         let mut sink = |chunk: &[u8]| {
-            hasher.update(chunk);
+            crate::spent::time(crate::spent::Work::Hashing, || hasher.update(chunk));
             if pending.len() + chunk.len() > PENDING_MAX && !pending.is_empty() {
-                out.write_all(pending)
-                    .map_err(|e| write_err(wheel, &path)(e))?;
+                write_timed(&mut out, pending).map_err(|e| write_err(wheel, &path)(e))?;
                 pending.clear();
             }
             if chunk.len() >= PENDING_MAX {
-                out.write_all(chunk)
-                    .map_err(|e| write_err(wheel, &path)(e))?;
+                write_timed(&mut out, chunk).map_err(|e| write_err(wheel, &path)(e))?;
             } else {
                 pending.extend_from_slice(chunk);
             }
@@ -724,7 +727,7 @@ impl<'a> Extract<'a> {
             None => read_entry(wheel, zip, entry, &mut self.reader, &mut sink)?,
         }
         if !pending.is_empty() {
-            out.write_all(pending).map_err(write_err(wheel, &path))?;
+            write_timed(&mut out, pending).map_err(write_err(wheel, &path))?;
         }
         let digest = hasher.finalize().to_vec();
         let file = UnpackedFile {
@@ -818,6 +821,11 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
+}
+
+/// `out.write_all(bytes)`, counted as writing for `--timings`.
+pub(super) fn write_timed(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    crate::spent::time(crate::spent::Work::Writing, || out.write_all(bytes))
 }
 
 /// A new file, created with its final mode (the umask applies, as it does for pip), so that

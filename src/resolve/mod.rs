@@ -199,7 +199,10 @@ pub async fn resolve<S: PackageSource>(
 ) -> Result<Resolution, ResolveError> {
     loop {
         let result = resolve_once(Arc::clone(&source), request.clone()).await;
-        if source.settle().await? {
+        let revalidating = crate::spent::timer(crate::spent::Work::Revalidating);
+        let changed = source.settle().await?;
+        drop(revalidating);
+        if changed {
             tracing::debug!("index pages changed during the resolution; resolving again");
             continue;
         }

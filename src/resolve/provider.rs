@@ -683,10 +683,10 @@ impl<S: PackageSource> Provider<S> {
     }
 
     fn files(&self, name: &PackageName) -> Result<Option<Arc<PackageFiles>>, ProviderError> {
-        self.fetcher
-            .handle
-            .block_on(self.fetcher.files(name))
-            .map_err(ProviderError::Index)
+        crate::spent::time(crate::spent::Work::Waiting, || {
+            self.fetcher.handle.block_on(self.fetcher.files(name))
+        })
+        .map_err(ProviderError::Index)
     }
 
     /// The edges of `name` (or of its `extra`) at `version` from its `requires_dist`; `Err`
@@ -881,10 +881,12 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
             Some(declared) => Arc::new(declared),
             None => {
                 let file = metadata_file(&files, version, &usable).unwrap_or_else(|| best.clone());
-                self.fetcher
-                    .handle
-                    .block_on(self.fetcher.metadata(&files, &file))
-                    .map_err(ProviderError::Index)?
+                crate::spent::time(crate::spent::Work::Waiting, || {
+                    self.fetcher
+                        .handle
+                        .block_on(self.fetcher.metadata(&files, &file))
+                })
+                .map_err(ProviderError::Index)?
             }
         };
         // The lockfile lists every usable file of the chosen version with its size; the range

@@ -24,6 +24,17 @@ fn timings_name_each_phase_and_what_the_network_carried() {
         assert!(err.contains(phase), "{phase}: {err}");
     }
     assert!(requests_of(&err) > 0, "{err}");
+    // Below the phases: how long the network was busy and when it first answered, and the
+    // work the threads did (a cold cache: pages were waited for, then parsed).
+    assert!(err.contains("s busy ("), "{err}");
+    assert!(err.contains(", the first answer after "), "{err}");
+    for work in [
+        "s  the resolver waiting for pages and metadata",
+        "s  parsing pages and metadata",
+    ] {
+        assert!(work_lines(&err).any(|l| l.ends_with(work)), "{work}: {err}");
+    }
+    assert_cpu_line(&err);
 
     let err = env.sync_ok(&["-q", "--timings"]);
     for phase in [
@@ -38,6 +49,14 @@ fn timings_name_each_phase_and_what_the_network_carried() {
     }
     // Two wheels downloaded: at least two requests.
     assert!(requests_of(&err) >= 2, "{err}");
+    for work in [
+        "s  hashing (downloads, and the files their RECORDs list)",
+        "s  inflating wheels",
+        "s  creating and writing files",
+    ] {
+        assert!(work_lines(&err).any(|l| l.ends_with(work)), "{work}: {err}");
+    }
+    assert_cpu_line(&err);
     // Without the flag, nothing of it.
     let quiet = env.sync_ok(&["-q"]);
     assert!(!quiet.contains("timings:"), "{quiet}");
@@ -52,4 +71,25 @@ fn requests_of(report: &str) -> u64 {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no network line: {report}"))
+}
+
+/// The lines of the report's `work` block.
+fn work_lines(report: &str) -> impl Iterator<Item = &str> {
+    report
+        .lines()
+        .skip_while(|l| !l.starts_with("  work, summed over the threads"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+}
+
+/// Where the CPU time is known, the report says it.
+fn assert_cpu_line(report: &str) {
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        assert!(
+            report.lines().any(|l| l.starts_with("  cpu: ")
+                && l.contains("s user, ")
+                && l.contains("s system, on ")),
+            "{report}"
+        );
+    }
 }
