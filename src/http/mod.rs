@@ -122,7 +122,10 @@ pub const DEADLINE_RATE: u64 = 128 * 1024;
 pub struct HttpResponse {
     pub status: u16,
     pub headers: HeaderMap,
+    /// The body, when read whole ([`HttpClient::send`]).
     pub body: Vec<u8>,
+    /// The body as it arrived, when read in pieces ([`HttpClient::send_in_pieces`]).
+    pub pieces: Vec<bytes::Bytes>,
     /// The final URL, after redirects, without credentials.
     pub url: Url,
     /// Whether credentials were sent.
@@ -239,26 +242,57 @@ impl HttpClient {
         headers: &[(&str, String)],
         limit: Limit,
     ) -> Result<HttpResponse, IndexError> {
-        let mut opener = self.pass_gate(url).await;
-        self.send_retrying(index, method, url, headers, limit, &mut opener)
+        self.send_with(index, method, url, headers, limit, false)
             .await
     }
 
-    async fn send_retrying(
+    /// [`Self::send`], the body kept in the pieces it arrived in (`HttpResponse::pieces`)
+    /// rather than copied into one buffer: a caller that may find it needs no body (a page
+    /// identical to the cached one) then never pays for one.
+    pub async fn send_in_pieces(
         &self,
         index: &str,
         method: reqwest::Method,
         url: &Url,
         headers: &[(&str, String)],
         limit: Limit,
+    ) -> Result<HttpResponse, IndexError> {
+        self.send_with(index, method, url, headers, limit, true)
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        index: &str,
+        method: reqwest::Method,
+        url: &Url,
+        headers: &[(&str, String)],
+        limit: Limit,
+        in_pieces: bool,
+    ) -> Result<HttpResponse, IndexError> {
+        let mut opener = self.pass_gate(url).await;
+        let ask = Ask {
+            method,
+            url,
+            headers,
+            limit,
+            in_pieces,
+        };
+        self.send_retrying(index, &ask, &mut opener).await
+    }
+
+    async fn send_retrying(
+        &self,
+        index: &str,
+        ask: &Ask<'_>,
         opener: &mut Option<Opener>,
     ) -> Result<HttpResponse, IndexError> {
+        let url = ask.url;
         let mut attempt = 0u32;
         loop {
             let outcome = {
                 let _permit = self.permit().await?;
-                self.send_once(method.clone(), url, headers, limit, opener)
-                    .await
+                self.send_once(ask, opener).await
             };
             let delay = self.backoff.saturating_mul(2u32.saturating_pow(attempt));
             match outcome {
@@ -389,6 +423,22 @@ impl HttpClient {
         }
     }
 
+    /// Wait until the connection to `url`'s origin is open, when a first request is opening
+    /// it; at once when it is open or no request went there yet.
+    pub async fn connected(&self, url: &Url) {
+        let waiting = {
+            let opened = self
+                .opened
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            opened.get(&url.origin().ascii_serialization()).cloned()
+        };
+        if let Some(mut open) = waiting {
+            // An error means the opener is gone, which opened the gate on its way.
+            let _ = open.wait_for(|open| *open).await;
+        }
+    }
+
     /// One of the `concurrency` request slots.
     async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, IndexError> {
         // The semaphore is never closed, so acquiring only fails if it were.
@@ -435,14 +485,12 @@ impl HttpClient {
 
     async fn send_once(
         &self,
-        method: reqwest::Method,
-        url: &Url,
-        headers: &[(&str, String)],
-        limit: Limit,
+        ask: &Ask<'_>,
         opener: &mut Option<Opener>,
     ) -> Result<HttpResponse, Failure> {
-        let head = method == reqwest::Method::HEAD;
-        let mut answer = self.open(method, url, headers).await?;
+        let limit = ask.limit;
+        let head = ask.method == reqwest::Method::HEAD;
+        let mut answer = self.open(ask.method.clone(), ask.url, ask.headers).await?;
         // The connection is up: the requests waiting at the gate may share it.
         opener.take();
         let status = answer.response.status().as_u16();
@@ -453,40 +501,55 @@ impl HttpClient {
         } else {
             answer.response.content_length().unwrap_or(0)
         };
-        let mut body = Vec::new();
+        let mut response = HttpResponse {
+            status,
+            headers,
+            body: Vec::new(),
+            pieces: Vec::new(),
+            url: final_url,
+            credentials: answer.credentials,
+        };
         if announced > limit.bytes {
             return match limit.head_only {
-                true => Ok(HttpResponse {
-                    status,
-                    headers,
-                    body,
-                    url: final_url,
-                    credentials: answer.credentials,
-                }),
+                true => Ok(response),
                 false => Err(Failure::TooLarge(limit)),
             };
         }
-        // One buffer of the announced size, filled chunk by chunk (collecting the chunks
-        // first grows a buffer by doubling, copying a large page several times).
-        body.reserve(announced.min(MAX_PRESIZE) as usize);
+        // Whole: one buffer of the announced size, filled chunk by chunk (collecting the
+        // chunks first grows a buffer by doubling, copying a large page several times).
+        if !ask.in_pieces {
+            response.body.reserve(announced.min(MAX_PRESIZE) as usize);
+        }
+        let mut read = 0u64;
         while let Some(chunk) = answer.chunk().await? {
-            if (body.len() + chunk.len()) as u64 > limit.bytes {
+            read += chunk.len() as u64;
+            if read > limit.bytes {
                 if limit.head_only {
-                    body.clear();
+                    response.body.clear();
+                    response.pieces.clear();
                     break;
                 }
                 return Err(Failure::TooLarge(limit));
             }
-            body.extend_from_slice(&chunk);
+            if ask.in_pieces {
+                response.pieces.push(chunk);
+            } else {
+                response.body.extend_from_slice(&chunk);
+            }
         }
-        Ok(HttpResponse {
-            status,
-            headers,
-            body,
-            url: final_url,
-            credentials: answer.credentials,
-        })
+        Ok(response)
     }
+}
+
+/// One request of [`HttpClient::send`] or [`HttpClient::send_in_pieces`], and how its answer
+/// is read.
+struct Ask<'a> {
+    method: reqwest::Method,
+    url: &'a Url,
+    headers: &'a [(&'a str, String)],
+    limit: Limit,
+    /// The body kept in the pieces it arrived in (`HttpResponse::pieces`).
+    in_pieces: bool,
 }
 
 /// An answer whose head has arrived, and the deadline its body must meet.

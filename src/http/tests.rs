@@ -365,3 +365,89 @@ async fn a_failed_first_request_opens_the_gate() {
         );
     }
 }
+
+/// `connected` returns at once when nothing was sent to the origin, and otherwise when the
+/// head of the first answer arrives (not before it, not after the body).
+#[tokio::test]
+async fn connected_waits_for_the_head_of_the_first_answer() {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::AtomicBool;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = Url::parse(&format!("http://{}/p/", listener.local_addr().unwrap())).unwrap();
+    let client = HttpClient::new(4).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), client.connected(&url))
+        .await
+        .expect("no request went there: no wait");
+
+    let answered = Arc::new(AtomicBool::new(false));
+    let (accepted_tx, accepted_rx) = tokio::sync::oneshot::channel();
+    let server = std::thread::spawn({
+        let answered = answered.clone();
+        move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let _ = conn.read(&mut request).unwrap();
+            accepted_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            answered.store(true, Ordering::SeqCst);
+            // The head and half the body, then the rest a second later.
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok")
+                .unwrap();
+            conn.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(1000));
+            let _ = conn.write_all(b"ok");
+        }
+    });
+    let first = tokio::spawn({
+        let (client, url) = (client.clone(), url.clone());
+        async move { get(&client, &url, Limit::PAGE).await }
+    });
+    accepted_rx.await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), client.connected(&url))
+        .await
+        .expect("the head came");
+    assert!(
+        answered.load(Ordering::SeqCst),
+        "connected returned before the head arrived"
+    );
+    assert!(!first.is_finished(), "connected waited for the whole body");
+    assert_eq!(first.await.unwrap().unwrap().body, b"okok");
+    server.join().unwrap();
+}
+
+/// `send_in_pieces` keeps the body as it arrived, within the same cap as `send`.
+#[tokio::test]
+async fn a_body_read_in_pieces_is_the_whole_body_within_the_cap() {
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let server = TestServer::start({
+        let body = body.clone();
+        move |r| match r.path.as_str() {
+            "/big" => Reply::new(200, vec![b'x'; 2 << 20]),
+            _ => Reply::new(200, body.clone()),
+        }
+    })
+    .await;
+    let client = HttpClient::new(4).unwrap();
+    let resp = client
+        .send_in_pieces(
+            "t",
+            reqwest::Method::GET,
+            &server.url("p/"),
+            &[],
+            Limit::PAGE,
+        )
+        .await
+        .unwrap();
+    assert!(resp.body.is_empty());
+    assert_eq!(resp.pieces.concat(), body);
+    let limit = Limit {
+        bytes: 1 << 20,
+        what: "a test page",
+        head_only: false,
+    };
+    let err = client
+        .send_in_pieces("t", reqwest::Method::GET, &server.url("big"), &[], limit)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("a test page"), "{err}");
+}

@@ -304,12 +304,23 @@ fn decode_file(line: &str, project: &PackageName) -> Option<DistFile> {
 /// give other files could simply send them. A warm lock re-reads every page (indexes that
 /// send no validators) and hashed tens of MiB with sha256 on the threads receiving them.
 pub fn body_digest(format: &str, url: &Url, body: &[u8]) -> String {
+    body_digest_of_pieces(format, url, [body])
+}
+
+/// [`body_digest`] of the body made of `pieces`, one after the other.
+pub fn body_digest_of_pieces<'a>(
+    format: &str,
+    url: &Url,
+    pieces: impl IntoIterator<Item = &'a [u8]>,
+) -> String {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(format.as_bytes());
     hasher.update(&[0]);
     hasher.update(url.as_str().as_bytes());
     hasher.update(&[0]);
-    hasher.update(body);
+    for piece in pieces {
+        hasher.update(piece);
+    }
     format!("xxh3-128:{:032x}", hasher.digest128())
 }
 
@@ -440,6 +451,9 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The longest first line [`Cache::read_page_header`] reads.
+const PAGE_HEADER_MAX: u64 = 64 * 1024;
+
 impl Cache {
     /// The store under the cache directory `cache_dir` (created lazily on the first write).
     pub fn new(cache_dir: &Path) -> Self {
@@ -475,6 +489,20 @@ impl Cache {
             tracing::debug!(path = %path.display(), "ignoring an unreadable cache entry");
         }
         page
+    }
+
+    /// The header of a cached page alone (its first line), without reading its files.
+    pub fn read_page_header(&self, key: &str) -> Option<PageHeader> {
+        use std::io::{BufRead as _, Read as _};
+        let _reading = crate::spent::timer(crate::spent::Work::ReadingCache);
+        let file = std::fs::File::open(self.page_path(key)).ok()?;
+        let mut line = Vec::new();
+        // A header is a few hundred bytes: one that is not a line within the cap is no header.
+        std::io::BufReader::with_capacity(4096, file.take(PAGE_HEADER_MAX))
+            .read_until(b'\n', &mut line)
+            .ok()?;
+        line.pop().filter(|b| *b == b'\n')?;
+        serde_json::from_slice(&line).ok()
     }
 
     /// Store a page: `header`, then `body` (from [`encode_versions`], empty for a 404).
@@ -578,6 +606,53 @@ mod tests {
         );
         let p = CachePolicy::from_headers(&h);
         assert!(p.no_cache && p.no_store && p.max_age.is_none());
+    }
+
+    #[test]
+    fn a_page_header_is_read_without_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let header = PageHeader {
+            url: "https://example.org/simple/foo/".to_string(),
+            policy: CachePolicy {
+                etag: Some("\"v1\"".to_string()),
+                ..CachePolicy::default()
+            },
+            fetched_at: 1_700_000_000,
+            found: true,
+            body_digest: Some("xxh3-128:0123".to_string()),
+        };
+        assert!(cache.read_page_header("k").is_none(), "nothing cached");
+        cache
+            .write_page("k", &header, "=1.0\nfoo-1.0.tar.gz\tx\n")
+            .unwrap();
+        let read = cache.read_page_header("k").unwrap();
+        assert_eq!(
+            (
+                read.url,
+                read.policy,
+                read.fetched_at,
+                read.found,
+                read.body_digest
+            ),
+            (
+                header.url.clone(),
+                header.policy.clone(),
+                header.fetched_at,
+                header.found,
+                header.body_digest.clone()
+            )
+        );
+        // Not a header: no line end within the cap, or no line end at all.
+        let path = cache.page_path("k");
+        let long = format!("{{\"url\":\"{}\"}}\n", "x".repeat(PAGE_HEADER_MAX as usize));
+        std::fs::write(&path, long).unwrap();
+        assert!(cache.read_page_header("k").is_none());
+        let json = serde_json::to_string(&header).unwrap();
+        std::fs::write(&path, &json).unwrap();
+        assert!(cache.read_page_header("k").is_none(), "no line end");
+        std::fs::write(&path, json + "\n").unwrap();
+        assert!(cache.read_page_header("k").is_some());
     }
 
     #[test]

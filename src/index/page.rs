@@ -14,6 +14,7 @@ use crate::http;
 pub(super) const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
 /// One simple-page request, with what it needs to run on its own task.
+#[derive(Clone)]
 pub(super) struct PageRequest {
     pub(super) client: http::HttpClient,
     pub(super) cache: cache::Cache,
@@ -38,20 +39,48 @@ impl PageRequest {
         self,
         cached: Option<cache::CachedPage>,
     ) -> Result<Fetched, IndexError> {
+        let resp = self.send(cached.as_ref().map(|p| &p.header.policy)).await?;
+        self.answer(resp, cached).await
+    }
+
+    /// Send the request, conditional on the validators of `cached` (a cached page's policy).
+    ///
+    /// With a cached page the body is kept in the pieces it arrived in: most often it is the
+    /// cached page again, and is only hashed, never copied into one buffer (on a warm lock,
+    /// 50 MiB of pages copied and as many pages of memory touched for nothing). Without one
+    /// it is new, and read into one buffer to parse (pieces would hold the connection's
+    /// buffers, and then their copy, at once: a cold lock peaked 15 MiB higher).
+    pub(super) async fn send(
+        &self,
+        cached: Option<&cache::CachePolicy>,
+    ) -> Result<http::HttpResponse, IndexError> {
         let mut headers = vec![("Accept", self.accept.to_string())];
-        if let Some(page) = &cached {
-            headers.extend(page.header.policy.conditional_headers());
+        if let Some(policy) = cached {
+            headers.extend(policy.conditional_headers());
         }
-        let resp = self
-            .client
-            .send(
-                &self.index,
-                reqwest::Method::GET,
-                &self.url,
-                &headers,
-                http::Limit::PAGE,
-            )
-            .await?;
+        let (index, get, url, limit) = (
+            &self.index,
+            reqwest::Method::GET,
+            &self.url,
+            http::Limit::PAGE,
+        );
+        match cached {
+            Some(_) => {
+                self.client
+                    .send_in_pieces(index, get, url, &headers, limit)
+                    .await
+            }
+            None => self.client.send(index, get, url, &headers, limit).await,
+        }
+    }
+
+    /// What `resp` says of the page, `cached` being the page whose validators [`Self::send`]
+    /// sent: store it, and say whether it differs from `cached`.
+    pub(super) async fn answer(
+        self,
+        resp: http::HttpResponse,
+        cached: Option<cache::CachedPage>,
+    ) -> Result<Fetched, IndexError> {
         let policy = cache::CachePolicy::from_headers(&resp.headers);
         let header = |found: bool, body_digest: Option<String>| cache::PageHeader {
             url: self.url.to_string(),
@@ -82,7 +111,8 @@ impl PageRequest {
             }
             (status @ (200..=299 | 404 | 410), cached) => {
                 let found = status < 300;
-                if found && let Some(reason) = not_a_page(&resp.body, resp.header("content-type")) {
+                if found && let Some(reason) = not_a_page(&head(&resp), resp.header("content-type"))
+                {
                     return Err(IndexError::BadPage {
                         url: self.url,
                         reason,
@@ -94,7 +124,7 @@ impl PageRequest {
                         simple::PageFormat::Html => "html",
                         simple::PageFormat::Json => "json",
                     };
-                    cache::body_digest(tag, &resp.url, &resp.body)
+                    cache::body_digest_of_pieces(tag, &resp.url, pieces(&resp))
                 });
                 if let Some(mut page) = cached
                     && page.header.found == found
@@ -116,7 +146,12 @@ impl PageRequest {
                 let (files, encoded) = if found {
                     // Parsing and encoding a large page takes milliseconds: off the runtime
                     // threads, which keep receiving the other pages meanwhile.
-                    let (body, url, project) = (resp.body, resp.url, self.project.clone());
+                    // Into one buffer only now that the page is known to be new.
+                    let (body, url, project) = (
+                        whole(resp.body, &resp.pieces),
+                        resp.url,
+                        self.project.clone(),
+                    );
                     let store = !policy.no_store;
                     tokio::task::spawn_blocking(move || {
                         let (encoded, groups) =
@@ -163,6 +198,38 @@ impl PageRequest {
     }
 }
 
+/// The body of `resp`, read whole or in pieces, as pieces.
+fn pieces(resp: &http::HttpResponse) -> impl Iterator<Item = &[u8]> {
+    std::iter::once(&resp.body[..])
+        .chain(resp.pieces.iter().map(|p| &p[..]))
+        .filter(|p| !p.is_empty())
+}
+
+/// The body read whole (`body`) or in `pieces`, in one buffer.
+fn whole(body: Vec<u8>, pieces: &[bytes::Bytes]) -> Vec<u8> {
+    if pieces.is_empty() {
+        body
+    } else {
+        pieces.concat()
+    }
+}
+
+/// What [`not_a_page`] looks at of the body of `resp`: its first 8 KiB.
+fn head(resp: &http::HttpResponse) -> Vec<u8> {
+    let mut head = Vec::with_capacity(NOT_A_PAGE_HEAD);
+    for piece in pieces(resp) {
+        let room = NOT_A_PAGE_HEAD - head.len();
+        if room == 0 {
+            break;
+        }
+        head.extend_from_slice(&piece[..piece.len().min(room)]);
+    }
+    head
+}
+
+/// How much of a body [`not_a_page`] looks at.
+const NOT_A_PAGE_HEAD: usize = 8192;
+
 /// Why `body`, answered with `content_type`, cannot be a simple page (another media type
 /// than text, HTML, XML or JSON, or binary data); `None` when it may be one.
 pub fn not_a_page(body: &[u8], content_type: Option<&str>) -> Option<String> {
@@ -182,7 +249,7 @@ pub fn not_a_page(body: &[u8], content_type: Option<&str>) -> Option<String> {
         }
     }
     // Text has no control characters but tab, line feed, form feed and carriage return.
-    let head = &body[..body.len().min(8192)];
+    let head = &body[..body.len().min(NOT_A_PAGE_HEAD)];
     if head
         .iter()
         .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | 0x0c | b'\r'))

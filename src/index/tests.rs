@@ -229,6 +229,16 @@ async fn changing_server(new: Arc<std::sync::atomic::AtomicBool>) -> TestServer 
     .await
 }
 
+/// The one page in the cache under `dir`.
+fn only_page_file(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(crate::cache::CacheRoot::new(dir).simple())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
 #[tokio::test]
 async fn cached_pages_are_handed_out_then_revalidated() {
     let dir = tempfile::tempdir().unwrap();
@@ -252,12 +262,7 @@ async fn cached_pages_are_handed_out_then_revalidated() {
     );
 
     // Unchanged: the cached page is used, the request still made, nothing rewritten.
-    let page_file = std::fs::read_dir(crate::cache::CacheRoot::new(dir.path()).simple())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let page_file = only_page_file(dir.path());
     let written = std::fs::metadata(&page_file).unwrap().modified().unwrap();
     let warm = pypi_set(&server.url("simple/"), settings(dir.path()));
     assert_eq!(
@@ -295,6 +300,35 @@ async fn cached_pages_are_handed_out_then_revalidated() {
         ["1.0"]
     );
     assert!(!careful.settle().await.unwrap());
+}
+
+/// A cached page whose header reads but whose files do not (a damaged cache entry): its
+/// revalidation was already sent on the header alone; the page comes from the server in the
+/// foreground, and the revalidation neither reports a change nor an error.
+#[tokio::test]
+async fn a_cached_page_whose_files_cannot_be_read_is_fetched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = changing_server(Arc::new(std::sync::atomic::AtomicBool::new(false))).await;
+    let cold = pypi_set(&server.url("simple/"), settings(dir.path()));
+    cold.files(&name("foo")).await.unwrap().unwrap();
+    assert!(!cold.settle().await.unwrap());
+    let page_file = only_page_file(dir.path());
+    let text = std::fs::read_to_string(&page_file).unwrap();
+    let header = text.lines().next().unwrap();
+    std::fs::write(&page_file, format!("{header}\n=not a version\n")).unwrap();
+
+    let warm = pypi_set(&server.url("simple/"), settings(dir.path()));
+    let files = warm.files(&name("foo")).await.unwrap().unwrap();
+    let versions: Vec<String> = files.versions.keys().map(ToString::to_string).collect();
+    assert_eq!(versions, ["1.0"]);
+    assert!(!warm.settle().await.unwrap());
+    // The cold fetch, the revalidation sent on the header, the foreground fetch.
+    assert_eq!(count(&server, |r| r.path == "/simple/foo/"), 3);
+    // And the entry is whole again.
+    let again = pypi_set(&server.url("simple/"), settings(dir.path()));
+    again.files(&name("foo")).await.unwrap().unwrap();
+    assert!(!again.settle().await.unwrap());
+    assert_eq!(count(&server, |r| r.path == "/simple/foo/"), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
