@@ -134,11 +134,7 @@ impl IndexSet {
         let cached = if self.settings.refresh {
             None
         } else {
-            let (cache, key, project) = (self.cache.clone(), cache_key.clone(), name.clone());
-            tokio::task::spawn_blocking(move || cache.read_page(&key, &project))
-                .await
-                .ok()
-                .flatten()
+            read_page(&self.cache, &cache_key, name).await
         };
         if let Some(page) = &cached
             && (self.settings.offline || page.header.is_fresh(cache::now()))
@@ -203,15 +199,7 @@ impl IndexSet {
         // not, the page is read at once, which costs only the time above.
         tokio::task::yield_now().await;
         self.client.connected(&foreground.url).await;
-        let (cache, key, project) = (
-            self.cache.clone(),
-            foreground.key.clone(),
-            foreground.project.clone(),
-        );
-        let page = tokio::task::spawn_blocking(move || cache.read_page(&key, &project))
-            .await
-            .ok()
-            .flatten();
+        let page = read_page(&self.cache, &foreground.key, &foreground.project).await;
         match page {
             Some(page) => {
                 let files = page.files.clone();
@@ -305,4 +293,29 @@ fn page_location(
             "text/html",
         ),
     })
+}
+
+/// The cached page under `key`, read and decoded on the blocking pool, as many at once as
+/// there are cores. Unbounded, a warm lock read some fifty pages at once (38 MiB on the
+/// standard set) on two cores, each page slower than the last; the resolver needs them one
+/// by one, and in FIFO order it gets the first sooner (the median warm lock 0.17-0.18 s
+/// against 0.20-0.21 s, 20 pairs, twice).
+async fn read_page(
+    cache: &cache::Cache,
+    key: &str,
+    project: &PackageName,
+) -> Option<cache::CachedPage> {
+    static READS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let reads = READS.get_or_init(|| {
+        tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        )
+    });
+    // Never closed: acquiring cannot fail, and a read without a permit is only slower.
+    let _permit = reads.acquire().await;
+    let (cache, key, project) = (cache.clone(), key.to_string(), project.clone());
+    tokio::task::spawn_blocking(move || cache.read_page(&key, &project))
+        .await
+        .ok()
+        .flatten()
 }
