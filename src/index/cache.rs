@@ -63,18 +63,32 @@ impl PageHeader {
     }
 }
 
+/// The encoded files of a page ([`encode_versions`]), shared by the versions decoded from it:
+/// in memory, or mapped from the cache (see [`Cache::read_page`]).
+pub type PageText = Arc<dyn AsRef<str> + Send + Sync>;
+
 /// A cached simple page: its header and its files (`None` for a 404), decoded lazily.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CachedPage {
     pub header: PageHeader,
     pub files: Option<Versions>,
     /// The encoded files, as stored (to rewrite the header alone).
-    body: Arc<String>,
+    body: PageText,
+}
+
+impl std::fmt::Debug for CachedPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedPage")
+            .field("header", &self.header)
+            .field("files", &self.files)
+            .field("body", &(*self.body).as_ref().len())
+            .finish()
+    }
 }
 
 impl CachedPage {
     /// The encoded files, as stored.
-    pub fn body(&self) -> Arc<String> {
+    pub fn body(&self) -> PageText {
         self.body.clone()
     }
 
@@ -85,9 +99,12 @@ impl CachedPage {
         let header: PageHeader = serde_json::from_str(&text[..header_end]).ok()?;
         // The files stay in the buffer they were read into.
         text.drain(..=header_end);
-        let body = Arc::new(text);
+        CachedPage::with_body(header, Arc::new(text), project)
+    }
+
+    fn with_body(header: PageHeader, body: PageText, project: &PackageName) -> Option<CachedPage> {
         let files = if header.found {
-            Some(lazy_versions(&body, project)?)
+            Some(versions_of(&body, project)?)
         } else {
             None
         };
@@ -102,6 +119,11 @@ impl CachedPage {
 /// The versions of an encoded page body ([`encode_versions`]), each decoded on first use;
 /// `None` when a version line does not parse.
 pub fn lazy_versions(body: &Arc<String>, project: &PackageName) -> Option<Versions> {
+    versions_of(&(body.clone() as PageText), project)
+}
+
+fn versions_of(text: &PageText, project: &PackageName) -> Option<Versions> {
+    let body: &str = (**text).as_ref();
     let mut versions = Versions::new();
     // Each group: `=<version>` then one line per file.
     let first = body.starts_with('=').then_some(0);
@@ -114,7 +136,7 @@ pub fn lazy_versions(body: &Arc<String>, project: &PackageName) -> Option<Versio
         let version = Version::from_str(&body[at + 1..line_end]).ok()?;
         let end = groups.peek().copied().unwrap_or(body.len());
         let raw = RawFiles {
-            text: body.clone(),
+            text: text.clone(),
             start: (line_end + 1).min(end),
             end,
             project: project.clone(),
@@ -146,18 +168,27 @@ pub fn lazy_groups(
 }
 
 /// The files of one version in a cached page, still encoded: one line per file.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct RawFiles {
-    text: Arc<String>,
+    text: PageText,
     start: usize,
     end: usize,
     project: PackageName,
 }
 
+impl std::fmt::Debug for RawFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawFiles")
+            .field("lines", &&(*self.text).as_ref()[self.start..self.end])
+            .field("project", &self.project)
+            .finish()
+    }
+}
+
 impl RawFiles {
     pub(crate) fn decode(&self) -> Vec<DistFile> {
         crate::spent::time(crate::spent::Work::Parsing, || {
-            self.text[self.start..self.end]
+            (*self.text).as_ref()[self.start..self.end]
                 .lines()
                 .filter(|line| !line.is_empty())
                 .filter_map(|line| decode_file(line, &self.project))
@@ -480,11 +511,20 @@ impl Cache {
     }
 
     /// A cached page of `project`; `key` is the page URL (plus the project for flat pages).
+    ///
+    /// A large page is mapped rather than read: reading copied it into fresh memory, and on a
+    /// warm lock, zeroing and copying the pages' 38 MiB was a third of the CPU samples
+    /// (a tenth mapped; median warm lock 0.168 s against 0.179 s, 20 pairs). Pages
+    /// are only ever replaced whole (written aside, then renamed into place), so a mapped
+    /// file never changes under the mapping.
     pub fn read_page(&self, key: &str, project: &PackageName) -> Option<CachedPage> {
         let _reading = crate::spent::timer(crate::spent::Work::ReadingCache);
         let path = self.page_path(key);
-        let text = std::fs::read_to_string(&path).ok()?;
-        let page = CachedPage::decode(text, project);
+        let page = match mapped(&path) {
+            Some(Some((header, text))) => CachedPage::with_body(header, text, project),
+            Some(None) => None,
+            None => CachedPage::decode(std::fs::read_to_string(&path).ok()?, project),
+        };
         if page.is_none() {
             tracing::debug!(path = %path.display(), "ignoring an unreadable cache entry");
         }
@@ -535,6 +575,61 @@ impl Cache {
     pub fn write_facts(&self, key: &str, facts: &ArtifactFacts) -> Result<(), IndexError> {
         write_json(&self.keyed_path(self.dirs.facts(), key), facts)
     }
+}
+
+/// Pages at least this large are mapped ([`Cache::read_page`]).
+#[cfg(unix)]
+const MAP_MIN: u64 = 256 * 1024;
+
+/// A mapped page's encoded files, checked to be UTF-8 when mapped.
+#[cfg(unix)]
+struct MappedText {
+    map: memmap2::Mmap,
+    /// Where the files start, after the header line.
+    start: usize,
+}
+
+#[cfg(unix)]
+impl AsRef<str> for MappedText {
+    fn as_ref(&self) -> &str {
+        // SAFETY: `mapped` made it only after `from_utf8` accepted these bytes, and the
+        // mapping is read-only and of a file never written in place (see `read_page`).
+        unsafe { std::str::from_utf8_unchecked(&self.map[self.start..]) }
+    }
+}
+
+/// The header and files of the page at `path`, mapped: `None` when the page is too small to
+/// be worth mapping or cannot be mapped (read it instead), `Some(None)` when it is not a
+/// page.
+#[cfg(unix)]
+fn mapped(path: &Path) -> Option<Option<(PageHeader, PageText)>> {
+    let file = std::fs::File::open(path).ok()?;
+    if file.metadata().ok()?.len() < MAP_MIN {
+        return None;
+    }
+    // SAFETY: a cache page is never written in place, only replaced by a rename, so the
+    // bytes mapped do not change while mapped. (A file truncated by another program would
+    // make reading it fault, as for any tool mapping files.)
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.ok()?;
+    let Some(header_end) = memchr::memchr(b'\n', &map) else {
+        return Some(None);
+    };
+    let Ok(header) = serde_json::from_slice::<PageHeader>(&map[..header_end]) else {
+        return Some(None);
+    };
+    if std::str::from_utf8(&map[header_end + 1..]).is_err() {
+        return Some(None);
+    }
+    let text = MappedText {
+        map,
+        start: header_end + 1,
+    };
+    Some(Some((header, Arc::new(text))))
+}
+
+#[cfg(not(unix))]
+fn mapped(_path: &Path) -> Option<Option<(PageHeader, PageText)>> {
+    None
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Option<T> {
@@ -653,6 +748,59 @@ mod tests {
         assert!(cache.read_page_header("k").is_none(), "no line end");
         std::fs::write(&path, json + "\n").unwrap();
         assert!(cache.read_page_header("k").is_some());
+    }
+
+    /// A page large enough to be mapped reads as the same page read into memory; one that
+    /// is not UTF-8, or has no header, is no page either way.
+    #[test]
+    fn a_large_page_is_mapped_and_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let project = PackageName::from_str("foo").unwrap();
+        let header = PageHeader {
+            url: "https://example.org/simple/foo/".to_string(),
+            policy: CachePolicy::default(),
+            fetched_at: 1,
+            found: true,
+            body_digest: None,
+        };
+        let mut body = String::new();
+        for v in 0..5000 {
+            body.push_str(&format!(
+                "={v}.0\nfoo-{v}.0.tar.gz\thttps://example.org/f/foo-{v}.0.tar.gz\t+{:064x}\t+{v}\t\t+>=3.9\t\t\n",
+                v
+            ));
+        }
+        #[cfg(unix)]
+        assert!(body.len() as u64 > MAP_MIN, "large enough to be mapped");
+        cache.write_page("big", &header, &body).unwrap();
+        let page = cache.read_page("big", &project).unwrap();
+        let text = std::fs::read_to_string(cache.page_path("big")).unwrap();
+        let read = CachedPage::decode(text, &project).unwrap();
+        let files = |p: &CachedPage| {
+            p.files
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|(v, f)| (v.to_string(), f.as_slice().to_vec()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(files(&page).len(), 5000);
+        assert_eq!(files(&page), files(&read));
+        assert_eq!((*page.body()).as_ref(), body);
+        assert_eq!(
+            page.files.as_ref().unwrap()[&Version::from_str("4999.0").unwrap()][0].size,
+            Some(4999)
+        );
+
+        let path = cache.page_path("big");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 2;
+        bytes[last] = 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(cache.read_page("big", &project).is_none(), "not UTF-8");
+        std::fs::write(&path, body.as_bytes()).unwrap();
+        assert!(cache.read_page("big", &project).is_none(), "no header");
     }
 
     #[test]

@@ -186,10 +186,10 @@ impl PageRequest {
     }
 
     /// Write `page` to the cache off the runtime threads; [`IndexSet::settle`] waits for it.
-    fn store(&self, header: cache::PageHeader, body: Arc<String>) {
+    fn store(&self, header: cache::PageHeader, body: cache::PageText) {
         let (cache, key) = (self.cache.clone(), self.key.clone());
         let task = tokio::task::spawn_blocking(move || {
-            if let Err(err) = cache.write_page(&key, &header, &body) {
+            if let Err(err) = cache.write_page(&key, &header, (*body).as_ref()) {
                 tracing::warn!(%err, "could not write to the cache");
             }
             Ok(None)
