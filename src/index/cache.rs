@@ -95,16 +95,28 @@ impl CachedPage {
     /// Decode a stored page (`None` when it is not one). Only the version lines are parsed
     /// here; the files of a version are decoded when first used.
     pub fn decode(mut text: String, project: &PackageName) -> Option<CachedPage> {
-        let header_end = text.find('\n')?;
-        let header: PageHeader = serde_json::from_str(&text[..header_end]).ok()?;
+        let (header, start) = header_of(text.as_bytes())?;
         // The files stay in the buffer they were read into.
-        text.drain(..=header_end);
+        text.drain(..start);
         CachedPage::with_body(header, Arc::new(text), project)
+    }
+
+    /// [`Self::decode`] of a mapped page, whose files must be UTF-8.
+    #[cfg(unix)]
+    fn decode_mapped(map: Mapped, project: &PackageName) -> Option<CachedPage> {
+        let (header, start) = header_of(&map)?;
+        std::str::from_utf8(&map[start..]).ok()?;
+        CachedPage::with_body(header, Arc::new(MappedText { map, start }), project)
+    }
+
+    #[cfg(not(unix))]
+    fn decode_mapped(map: Mapped, _project: &PackageName) -> Option<CachedPage> {
+        match map {}
     }
 
     fn with_body(header: PageHeader, body: PageText, project: &PackageName) -> Option<CachedPage> {
         let files = if header.found {
-            Some(versions_of(&body, project)?)
+            Some(lazy_versions(&body, project)?)
         } else {
             None
         };
@@ -116,13 +128,17 @@ impl CachedPage {
     }
 }
 
-/// The versions of an encoded page body ([`encode_versions`]), each decoded on first use;
-/// `None` when a version line does not parse.
-pub fn lazy_versions(body: &Arc<String>, project: &PackageName) -> Option<Versions> {
-    versions_of(&(body.clone() as PageText), project)
+/// The header line at the start of a stored page, and where the page's files start after it;
+/// `None` when there is no whole line, or it is not a header.
+fn header_of(stored: &[u8]) -> Option<(PageHeader, usize)> {
+    let end = memchr::memchr(b'\n', stored)?;
+    let header = serde_json::from_slice(&stored[..end]).ok()?;
+    Some((header, end + 1))
 }
 
-fn versions_of(text: &PageText, project: &PackageName) -> Option<Versions> {
+/// The versions of an encoded page body ([`encode_versions`]), each decoded on first use;
+/// `None` when a version line does not parse.
+pub fn lazy_versions(text: &PageText, project: &PackageName) -> Option<Versions> {
     let body: &str = (**text).as_ref();
     let mut versions = Versions::new();
     // Each group: `=<version>` then one line per file.
@@ -520,9 +536,8 @@ impl Cache {
     pub fn read_page(&self, key: &str, project: &PackageName) -> Option<CachedPage> {
         let _reading = crate::spent::timer(crate::spent::Work::ReadingCache);
         let path = self.page_path(key);
-        let page = match mapped(&path) {
-            Some(Some((header, text))) => CachedPage::with_body(header, text, project),
-            Some(None) => None,
+        let page = match map_large(&path) {
+            Some(map) => CachedPage::decode_mapped(map, project),
             None => CachedPage::decode(std::fs::read_to_string(&path).ok()?, project),
         };
         if page.is_none() {
@@ -541,8 +556,7 @@ impl Cache {
         std::io::BufReader::with_capacity(4096, file.take(PAGE_HEADER_MAX))
             .read_until(b'\n', &mut line)
             .ok()?;
-        line.pop().filter(|b| *b == b'\n')?;
-        serde_json::from_slice(&line).ok()
+        header_of(&line).map(|(header, _)| header)
     }
 
     /// Store a page: `header`, then `body` (from [`encode_versions`], empty for a 404).
@@ -577,11 +591,18 @@ impl Cache {
     }
 }
 
+/// A mapped page: mapping is for Unix, as Windows cannot replace a file while it is mapped.
+#[cfg(unix)]
+type Mapped = memmap2::Mmap;
+#[cfg(not(unix))]
+type Mapped = std::convert::Infallible;
+
 /// Pages at least this large are mapped ([`Cache::read_page`]).
 #[cfg(unix)]
 const MAP_MIN: u64 = 256 * 1024;
 
-/// A mapped page's encoded files, checked to be UTF-8 when mapped.
+/// A mapped page's encoded files, checked to be UTF-8 when mapped
+/// ([`CachedPage::decode_mapped`]).
 #[cfg(unix)]
 struct MappedText {
     map: memmap2::Mmap,
@@ -592,17 +613,16 @@ struct MappedText {
 #[cfg(unix)]
 impl AsRef<str> for MappedText {
     fn as_ref(&self) -> &str {
-        // SAFETY: `mapped` made it only after `from_utf8` accepted these bytes, and the
-        // mapping is read-only and of a file never written in place (see `read_page`).
+        // SAFETY: `decode_mapped` made it only after `from_utf8` accepted these bytes, and
+        // the mapping is read-only and of a file never written in place (see `read_page`).
         unsafe { std::str::from_utf8_unchecked(&self.map[self.start..]) }
     }
 }
 
-/// The header and files of the page at `path`, mapped: `None` when the page is too small to
-/// be worth mapping or cannot be mapped (read it instead), `Some(None)` when it is not a
-/// page.
+/// The page at `path`, mapped, when it is large enough to be worth it and can be mapped
+/// (else read it).
 #[cfg(unix)]
-fn mapped(path: &Path) -> Option<Option<(PageHeader, PageText)>> {
+fn map_large(path: &Path) -> Option<Mapped> {
     let file = std::fs::File::open(path).ok()?;
     if file.metadata().ok()?.len() < MAP_MIN {
         return None;
@@ -610,25 +630,11 @@ fn mapped(path: &Path) -> Option<Option<(PageHeader, PageText)>> {
     // SAFETY: a cache page is never written in place, only replaced by a rename, so the
     // bytes mapped do not change while mapped. (A file truncated by another program would
     // make reading it fault, as for any tool mapping files.)
-    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.ok()?;
-    let Some(header_end) = memchr::memchr(b'\n', &map) else {
-        return Some(None);
-    };
-    let Ok(header) = serde_json::from_slice::<PageHeader>(&map[..header_end]) else {
-        return Some(None);
-    };
-    if std::str::from_utf8(&map[header_end + 1..]).is_err() {
-        return Some(None);
-    }
-    let text = MappedText {
-        map,
-        start: header_end + 1,
-    };
-    Some(Some((header, Arc::new(text))))
+    unsafe { memmap2::MmapOptions::new().populate().map(&file) }.ok()
 }
 
 #[cfg(not(unix))]
-fn mapped(_path: &Path) -> Option<Option<(PageHeader, PageText)>> {
+fn map_large(_path: &Path) -> Option<Mapped> {
     None
 }
 

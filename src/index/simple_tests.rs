@@ -223,7 +223,7 @@ fn assert_ranges_decode_like_text(
 ) {
     let text = Arc::new(text);
     let by_range = cache::lazy_groups(&text, groups, project);
-    let by_text = cache::lazy_versions(&text, project).unwrap();
+    let by_text = cache::lazy_versions(&(text.clone() as cache::PageText), project).unwrap();
     assert_eq!(
         by_range.keys().collect::<Vec<_>>(),
         by_text.keys().collect::<Vec<_>>()
