@@ -399,20 +399,25 @@ impl HttpClient {
         match self.gate(url) {
             Gate::Open => None,
             Gate::First(opener) => Some(opener),
-            Gate::Wait(mut open) => {
-                // An error means the opener is gone, which opened the gate on its way.
-                let _ = open.wait_for(|open| *open).await;
+            Gate::Wait(open) => {
+                wait_open(open).await;
                 None
             }
         }
     }
 
-    fn gate(&self, url: &Url) -> Gate {
-        let mut opened = self
-            .opened
+    /// The gates, by origin.
+    fn gates(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, watch::Receiver<bool>>> {
+        // A poisoned lock only means a thread panicked while holding it: the map is whole.
+        self.opened
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match opened.entry(url.origin().ascii_serialization()) {
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn gate(&self, url: &Url) -> Gate {
+        match self.gates().entry(url.origin().ascii_serialization()) {
             Entry::Occupied(entry) if *entry.get().borrow() => Gate::Open,
             Entry::Occupied(entry) => Gate::Wait(entry.get().clone()),
             Entry::Vacant(entry) => {
@@ -426,16 +431,12 @@ impl HttpClient {
     /// Wait until the connection to `url`'s origin is open, when a first request is opening
     /// it; at once when it is open or no request went there yet.
     pub async fn connected(&self, url: &Url) {
-        let waiting = {
-            let opened = self
-                .opened
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            opened.get(&url.origin().ascii_serialization()).cloned()
-        };
-        if let Some(mut open) = waiting {
-            // An error means the opener is gone, which opened the gate on its way.
-            let _ = open.wait_for(|open| *open).await;
+        let gate = self
+            .gates()
+            .get(&url.origin().ascii_serialization())
+            .cloned();
+        if let Some(open) = gate {
+            wait_open(open).await;
         }
     }
 
@@ -539,6 +540,12 @@ impl HttpClient {
         }
         Ok(response)
     }
+}
+
+/// Wait until the gate `open` watches is open.
+async fn wait_open(mut open: watch::Receiver<bool>) {
+    // An error means the opener is gone, which opened the gate on its way.
+    let _ = open.wait_for(|open| *open).await;
 }
 
 /// One request of [`HttpClient::send`] or [`HttpClient::send_in_pieces`], and how its answer
