@@ -447,7 +447,7 @@ impl Unpacker {
         let mut crc = flate2::Crc::new();
         while left > 0 {
             let piece = input.available(left)?;
-            crate::spent::time(crate::spent::Work::Hashing, || sha.update(piece));
+            super::unpack::hash_timed(&mut sha, piece);
             crc.update(piece);
             if super::unpack::write_timed(&mut file, piece).is_err() {
                 return Ok(None);
@@ -495,7 +495,7 @@ impl Unpacker {
             }
             if held == self.out.len() || (end && held > 0) {
                 let chunk = &self.out[..held];
-                crate::spent::time(crate::spent::Work::Hashing, || sha.update(chunk));
+                super::unpack::hash_timed(&mut sha, chunk);
                 crc.update(chunk);
                 if super::unpack::write_timed(&mut file, chunk).is_err() {
                     return Ok(None);

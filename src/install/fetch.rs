@@ -511,7 +511,7 @@ impl Sink {
                 "more bytes than the lockfile records",
             ));
         }
-        crate::spent::time(crate::spent::Work::Hashing, || self.hasher.update(chunk));
+        super::unpack::hash_timed(&mut self.hasher, chunk);
         match &mut self.out {
             Out::File { pending, .. } => {
                 pending.extend_from_slice(chunk);
@@ -565,7 +565,7 @@ fn check_local(path: &Path, artifact: &Artifact) -> Result<(), FetchError> {
         if n == 0 {
             break;
         }
-        crate::spent::time(crate::spent::Work::Hashing, || hasher.update(&buf[..n]));
+        super::unpack::hash_timed(&mut hasher, &buf[..n]);
         size += n as u64;
     }
     verify(artifact, size, false, &hex::encode(hasher.finalize()))

@@ -314,10 +314,9 @@ fn read_dist_info_files<R: Read + Seek>(
 }
 
 /// What reading entries reuses from one entry to the next (one for a whole unpack): the
-/// inflater, tens of KiB of
-/// state that the zip crate's reader allocates and frees for every entry (thousands a
-/// wheel; the holes they leave between longer-lived allocations fragmented the heap of a
-/// cold sync), and the buffers.
+/// inflater, tens of KiB of state that the zip crate's reader allocates and frees for every
+/// entry (thousands a wheel; the holes they leave between longer-lived allocations
+/// fragmented the heap of a cold sync), and the buffers.
 pub(super) struct EntryReader {
     inflater: flate2::Decompress,
     input: Box<[u8]>,
@@ -710,7 +709,7 @@ impl<'a> Extract<'a> {
         let pending = &mut self.pending;
         pending.clear();
         let mut sink = |chunk: &[u8]| {
-            crate::spent::time(crate::spent::Work::Hashing, || hasher.update(chunk));
+            hash_timed(&mut hasher, chunk);
             if pending.len() + chunk.len() > PENDING_MAX && !pending.is_empty() {
                 write_timed(&mut out, pending).map_err(|e| write_err(wheel, &path)(e))?;
                 pending.clear();
@@ -826,6 +825,11 @@ fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
 /// `out.write_all(bytes)`, counted as writing for `--timings`.
 pub(super) fn write_timed(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
     crate::spent::time(crate::spent::Work::Writing, || out.write_all(bytes))
+}
+
+/// `hasher.update(bytes)`, counted as hashing for `--timings`.
+pub(super) fn hash_timed(hasher: &mut Sha256, bytes: &[u8]) {
+    crate::spent::time(crate::spent::Work::Hashing, || hasher.update(bytes));
 }
 
 /// A new file, created with its final mode (the umask applies, as it does for pip), so that
