@@ -146,7 +146,7 @@ struct Config {
 
 impl Config {
     fn from_env(positional_sets: Vec<String>) -> Result<Config> {
-        let runs = env_number("BENCH_RUNS", 5)? as usize;
+        let runs = env_number("BENCH_RUNS", common::DEFAULT_RUNS)? as usize;
         let timeout = Duration::from_secs(env_number("BENCH_TIMEOUT", 900)?);
         let keep = env_flag("BENCH_KEEP");
         let mut tools = env_choices("BENCH_TOOLS", &Tool::ALL, Tool::name)?;

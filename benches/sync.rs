@@ -115,7 +115,7 @@ impl Config {
             (Tool::Uv, common::locate_on_path("uv", "BENCH_UV")),
         ]);
         Ok(Config {
-            runs: env_number("BENCH_RUNS", 5)? as usize,
+            runs: env_number("BENCH_RUNS", common::DEFAULT_RUNS)? as usize,
             tools,
             modes,
             sets: common::chosen_sets(positional_sets, &DEFAULT_SETS, Some(&DEFAULT_SETS))?,

@@ -438,6 +438,13 @@ mod sys {
     }
 }
 
+/// Counted runs per (set, mode, tool) unless `BENCH_RUNS` says otherwise: even, so that with
+/// [`order_of`] each end of the order runs first equally often. The first run of a set is the
+/// one that pays for what the machine did just before (ext4 here allocates inodes slowly for a
+/// few minutes after a large deletion), and with an odd count the tool listed first took that
+/// place once more than the other: three times in five.
+pub const DEFAULT_RUNS: u64 = 6;
+
 /// The tools in the order of repetition `rep`: as configured on even ones, reversed on odd
 /// ones, so that no tool always runs first (or right after another's disk traffic).
 pub fn order_of(rep: usize, count: usize) -> Vec<usize> {
