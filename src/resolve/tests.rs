@@ -288,6 +288,59 @@ fn wheel_tags_choose_versions_and_order_files() {
     );
 }
 
+/// `Policy::usable` works a version's usable files out once per resolution: asked again, it
+/// gives the very list it kept, the one `usable_files` gives, and a rejection is kept too.
+#[test]
+fn usable_files_are_worked_out_once_per_version() {
+    let source = MemorySource::new()
+        .with(
+            "np",
+            "2.0",
+            V::new().wheels(&[
+                "py3-none-any",
+                "cp312-cp312-win_amd64",
+                "cp312-cp312-manylinux_2_17_x86_64",
+            ]),
+        )
+        .with("np", "1.0", V::new().wheels(&["cp312-cp312-win_amd64"]));
+    let files = runtime()
+        .block_on(source.files(&name("np")))
+        .unwrap()
+        .unwrap();
+    let policy = provider::Policy::from_request(&request(&["np"])).unwrap();
+    let (np, two, one) = (
+        name("np"),
+        Version::from_str("2.0").unwrap(),
+        Version::from_str("1.0").unwrap(),
+    );
+    let first = policy.usable(&np, &two, &files.versions[&two]).unwrap();
+    let again = policy.usable(&np, &two, &files.versions[&two]).unwrap();
+    assert!(Arc::ptr_eq(&first, &again));
+    let names: Vec<&str> = first.iter().map(|f| f.filename.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "np-2.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+            "np-2.0-py3-none-any.whl"
+        ]
+    );
+    assert_eq!(
+        policy
+            .usable_files(&np, &two, &files.versions[&two])
+            .unwrap(),
+        first.to_vec()
+    );
+    let rejected = policy.usable(&np, &one, &files.versions[&one]).unwrap_err();
+    assert!(
+        matches!(rejected, provider::Rejection::NoCompatibleWheel(_)),
+        "{rejected:?}"
+    );
+    assert_eq!(
+        policy.usable(&np, &one, &files.versions[&one]).unwrap_err(),
+        rejected
+    );
+}
+
 #[test]
 fn prereleases() {
     let source = || {

@@ -173,6 +173,7 @@ mod tests {
             no_binary: Default::default(),
             build: Default::default(),
             skipped: Default::default(),
+            usable: Default::default(),
             preferences: Default::default(),
             constraints: Default::default(),
         };
