@@ -439,10 +439,10 @@ mod sys {
 }
 
 /// Counted runs per (set, mode, tool) unless `BENCH_RUNS` says otherwise: even, so that with
-/// [`order_of`] each end of the order runs first equally often. The first run of a set is the
-/// one that pays for what the machine did just before (ext4 here allocates inodes slowly for a
-/// few minutes after a large deletion), and with an odd count the tool listed first took that
-/// place once more than the other: three times in five.
+/// [`order_of`] each end of the order runs first equally often. Whatever the machine did just
+/// before a set (here, ext4 allocating inodes slowly for a few minutes after a large deletion)
+/// weighs most on its first runs, and with an odd count the tool listed first ran first once
+/// more than the other: three times in five.
 pub const DEFAULT_RUNS: u64 = 6;
 
 /// The tools in the order of repetition `rep`: as configured on even ones, reversed on odd
