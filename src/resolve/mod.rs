@@ -336,7 +336,7 @@ fn solve<S: PackageSource>(
                 name: name.clone(),
                 version: version.clone(),
                 index: files.index.clone(),
-                files: usable,
+                files: usable.to_vec(),
                 dependencies: dependencies.remove(name).unwrap_or_default(),
                 extras: extras.remove(name).unwrap_or_default(),
                 requires_python,

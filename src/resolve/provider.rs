@@ -283,7 +283,7 @@ pub struct Policy {
     /// With building off: the newest version of each package passed over because it is
     /// sdist-only (or has an sdist and no wheel for the target), for the warning.
     pub(crate) skipped: std::sync::Mutex<HashMap<PackageName, Version>>,
-    /// What [`Policy::usable`] found for each `name==version`, kept for the resolution.
+    /// What [`Policy::usable_files`] found for each `name==version`, kept for the resolution.
     pub(crate) usable: Mutex<UsableMemo>,
 }
 
@@ -291,7 +291,7 @@ pub struct Policy {
 /// passed over for want of a build.
 type Picked<'f> = (Option<(Version, Usable)>, Option<&'f Version>);
 
-/// The usable files of a version, best first (shared: [`Policy::usable`] keeps them).
+/// The usable files of a version, best first (shared: [`Policy::usable_files`] keeps them).
 pub type Usable = Arc<[DistFile]>;
 
 /// `name` -> `version` -> its usable files or why there are none.
@@ -384,23 +384,13 @@ impl Policy {
         false
     }
 
-    /// The files of `name==version` usable on the target, best first, or why there are none.
+    /// The files of `name==version` usable on the target, best first, or why there are none;
+    /// worked out once per version. A policy serves one resolution, whose files of a name are
+    /// fetched once (the [`Fetcher`]'s cell) and passed to every call, so the answer cannot
+    /// change; and PubGrub and the guesses ask it again and again (a warm lock of nine targets
+    /// asked some 5,500 times about 1,100 versions, each time going over the tags of every
+    /// wheel of the version).
     pub fn usable_files(
-        &self,
-        name: &PackageName,
-        version: &Version,
-        files: &[DistFile],
-    ) -> Result<Vec<DistFile>, Rejection> {
-        self.usable(name, version, files)
-            .map(|usable| usable.to_vec())
-    }
-
-    /// [`Policy::usable_files`], worked out once per version. A policy serves one resolution,
-    /// whose files of a name are fetched once (the [`Fetcher`]'s cell) and passed to every
-    /// call, so the answer cannot change; and PubGrub and the guesses ask it again and again
-    /// (a warm lock of nine targets asked some 5,500 times about 1,100 versions, each time
-    /// going over the tags of every wheel of the version).
-    pub(super) fn usable(
         &self,
         name: &PackageName,
         version: &Version,
@@ -419,7 +409,8 @@ impl Policy {
         found
     }
 
-    fn find_usable(
+    /// [`Policy::usable_files`] worked out afresh.
+    pub(super) fn find_usable(
         &self,
         name: &PackageName,
         version: &Version,
@@ -570,7 +561,7 @@ impl Policy {
         if let Some(preferred) = self.preferences.get(name)
             && eligible(preferred)
             && let Some(dist) = files.versions.get(preferred)
-            && let Ok(usable) = self.usable(name, preferred, dist)
+            && let Ok(usable) = self.usable_files(name, preferred, dist)
         {
             return (Some((preferred.clone(), usable)), None);
         }
@@ -580,7 +571,7 @@ impl Policy {
             .iter()
             .rev()
             .filter(|(v, _)| eligible(v))
-            .find_map(|(v, dist)| match self.usable(name, v, dist) {
+            .find_map(|(v, dist)| match self.usable_files(name, v, dist) {
                 Ok(usable) => Some((v.clone(), usable)),
                 Err(Rejection::NoBuild(_)) => {
                     skipped.get_or_insert(v);
@@ -909,7 +900,7 @@ impl<S: PackageSource> DependencyProvider for Provider<S> {
             .get(version)
             .map(|f| f.as_slice())
             .unwrap_or(&[]);
-        let usable = match self.policy.usable(name, version, dist) {
+        let usable = match self.policy.usable_files(name, version, dist) {
             Ok(usable) => usable,
             Err(rejection) => {
                 return Ok(Dependencies::Unavailable(rejection.describe(

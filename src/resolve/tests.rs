@@ -288,8 +288,8 @@ fn wheel_tags_choose_versions_and_order_files() {
     );
 }
 
-/// `Policy::usable` works a version's usable files out once per resolution: asked again, it
-/// gives the very list it kept, the one `usable_files` gives, and a rejection is kept too.
+/// `Policy::usable_files` works a version's usable files out once per resolution: asked again,
+/// it gives the very list it kept, the one worked out afresh, and a rejection is kept too.
 #[test]
 fn usable_files_are_worked_out_once_per_version() {
     let source = MemorySource::new()
@@ -313,8 +313,12 @@ fn usable_files_are_worked_out_once_per_version() {
         Version::from_str("2.0").unwrap(),
         Version::from_str("1.0").unwrap(),
     );
-    let first = policy.usable(&np, &two, &files.versions[&two]).unwrap();
-    let again = policy.usable(&np, &two, &files.versions[&two]).unwrap();
+    let first = policy
+        .usable_files(&np, &two, &files.versions[&two])
+        .unwrap();
+    let again = policy
+        .usable_files(&np, &two, &files.versions[&two])
+        .unwrap();
     assert!(Arc::ptr_eq(&first, &again));
     let names: Vec<&str> = first.iter().map(|f| f.filename.as_str()).collect();
     assert_eq!(
@@ -326,17 +330,21 @@ fn usable_files_are_worked_out_once_per_version() {
     );
     assert_eq!(
         policy
-            .usable_files(&np, &two, &files.versions[&two])
+            .find_usable(&np, &two, &files.versions[&two])
             .unwrap(),
         first.to_vec()
     );
-    let rejected = policy.usable(&np, &one, &files.versions[&one]).unwrap_err();
+    let rejected = policy
+        .usable_files(&np, &one, &files.versions[&one])
+        .unwrap_err();
     assert!(
         matches!(rejected, provider::Rejection::NoCompatibleWheel(_)),
         "{rejected:?}"
     );
     assert_eq!(
-        policy.usable(&np, &one, &files.versions[&one]).unwrap_err(),
+        policy
+            .usable_files(&np, &one, &files.versions[&one])
+            .unwrap_err(),
         rejected
     );
 }
