@@ -14,6 +14,8 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "sync/floor.rs"]
+mod floor;
 #[path = "sync/venvs.rs"]
 mod venvs;
 
@@ -424,6 +426,8 @@ fn run_once(
 struct SetResult {
     cells: Vec<Cell>,
     check: Option<VenvCheck>,
+    /// The warm floor (see `floor`), or why it was not measured; `None` without warm runs.
+    floor: Option<Result<floor::Floor, String>>,
     prepare: PrepareInfo,
 }
 
@@ -447,6 +451,7 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
     let mut warm_cache: BTreeMap<Tool, PathBuf> = BTreeMap::new();
     let mut synced: BTreeSet<Tool> = BTreeSet::new();
     let mut check = None;
+    let mut floor = None;
     let mut cells = Vec::new();
 
     for &mode in &config.modes {
@@ -525,12 +530,16 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
             cell.finish();
         }
         cells.extend(mode_cells);
+        if mode == Mode::Warm {
+            floor = Some(floor::after_warm(config, set, &workspaces, &synced));
+        }
     }
     // The set is done: what it discarded can go now, outside any timed run.
     empty_trash(&trash_of(root, set))?;
     Ok(SetResult {
         cells,
         check,
+        floor,
         prepare: prepare_info,
     })
 }
@@ -769,6 +778,10 @@ fn print_report(config: &Config, results: &[SetResult], verdicts: &[Verdict]) {
         }
     }
 
+    for result in results {
+        floor::print(result);
+    }
+
     common::print_errors(results.iter().flat_map(|r| &r.cells));
 }
 
@@ -787,6 +800,8 @@ struct Report<'a> {
     sets: &'a [ReqSet],
     prepared: Vec<&'a PrepareInfo>,
     checks: Vec<&'a VenvCheck>,
+    /// The warm floor of each set where it was measured (see `floor`).
+    floors: Vec<&'a floor::Floor>,
     cells: Vec<&'a Cell>,
     verdicts: &'a [Verdict],
 }
@@ -813,6 +828,10 @@ fn write_json(config: &Config, results: &[SetResult], verdicts: &[Verdict]) -> R
         sets: &config.sets,
         prepared: results.iter().map(|r| &r.prepare).collect(),
         checks: results.iter().filter_map(|r| r.check.as_ref()).collect(),
+        floors: results
+            .iter()
+            .filter_map(|r| r.floor.as_ref()?.as_ref().ok())
+            .collect(),
         cells: results.iter().flat_map(|r| &r.cells).collect(),
         verdicts,
     };
@@ -883,6 +902,7 @@ fn self_check() -> Result<()> {
         })
         .count();
     assert!(removed >= inherited);
+    floor::self_check()?;
     println!("sync bench: self-check passed (run it with `cargo bench --bench sync`)");
     Ok(())
 }

@@ -1,0 +1,272 @@
+//! The warm sync's floor on this machine: how long the kernel takes to make the directories
+//! and hard links a warm sync makes, with nothing else done, on as many threads as there are
+//! cores. The performance issue names it ("a warm sync is a few thousand hard links"); the
+//! bench measures it in the same run as the tools, so a reader sees whether a warm target lies
+//! below what any installer that links from a cache can reach here.
+//!
+//! The tree is the `site-packages` of a venv the warm runs left: every directory in it is made
+//! again and every regular file hard-linked, into a fresh directory beside it (the same file
+//! system). Files an installer writes rather than links (`RECORD`, `INSTALLER`, scripts in
+//! `bin/`) are linked here too, which is cheaper, so the figure is a lower bound. Nothing is
+//! read from or written to the tools' caches.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use serde::Serialize;
+
+use crate::common;
+use crate::{Config, Mode, ReqSet, SetResult, Tool, Workspace, target};
+
+/// What the floor of one set measured.
+#[derive(Debug, Serialize)]
+pub(crate) struct Floor {
+    pub set: String,
+    /// The venv whose `site-packages` was replicated, by tool.
+    pub from: &'static str,
+    pub dirs: usize,
+    pub links: usize,
+    pub threads: usize,
+    pub samples_s: Vec<f64>,
+    pub median_s: Option<f64>,
+    pub min_s: Option<f64>,
+    pub max_s: Option<f64>,
+}
+
+/// One top-level entry of `site-packages` (a package's directory, a `.dist-info`, a module
+/// file), with everything under it: directories parents first, then files. Threads take
+/// whole entries, as an installer that links package by package would.
+#[derive(Debug, Default)]
+struct Entry {
+    dirs: Vec<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+/// The `site-packages` directory of `venv`.
+pub(crate) fn site_packages(venv: &Path) -> Result<PathBuf> {
+    let lib = venv.join("lib");
+    for entry in fs::read_dir(&lib).with_context(|| format!("reading {}", lib.display()))? {
+        let site = entry?.path().join("site-packages");
+        if site.is_dir() {
+            return Ok(site);
+        }
+    }
+    bail!("no site-packages under {}", lib.display())
+}
+
+/// The entries of `site`, each with its paths relative to `site`, largest first.
+fn entries(site: &Path) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for top in fs::read_dir(site).with_context(|| format!("reading {}", site.display()))? {
+        let top = top?;
+        let mut entry = Entry::default();
+        walk(site, &PathBuf::from(top.file_name()), &mut entry)?;
+        out.push(entry);
+    }
+    out.sort_by_key(|e| std::cmp::Reverse(e.dirs.len() + e.files.len()));
+    Ok(out)
+}
+
+fn walk(site: &Path, rel: &Path, entry: &mut Entry) -> Result<()> {
+    let meta = fs::symlink_metadata(site.join(rel))?;
+    if meta.is_dir() {
+        entry.dirs.push(rel.to_path_buf());
+        let mut children: Vec<_> = fs::read_dir(site.join(rel))?
+            .map(|c| c.map(|c| c.file_name()))
+            .collect::<Result<_, _>>()?;
+        children.sort();
+        for child in children {
+            walk(site, &rel.join(child), entry)?;
+        }
+    } else if meta.is_file() {
+        entry.files.push(rel.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Make `entries` again under `dest` (which must not exist) from `site`: one timed pass, on
+/// `threads` threads taking entries in turn. Returns the wall time in seconds.
+fn replicate(site: &Path, entries: &[Entry], dest: &Path, threads: usize) -> Result<f64> {
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    fs::create_dir(dest).with_context(|| format!("creating {}", dest.display()))?;
+    std::thread::scope(|scope| -> Result<()> {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    while let Some(entry) = entries.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        for dir in &entry.dirs {
+                            fs::create_dir(dest.join(dir))?;
+                        }
+                        for file in &entry.files {
+                            fs::hard_link(site.join(file), dest.join(file))?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker
+                .join()
+                .map_err(|_| anyhow::anyhow!("a floor thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Measure the floor `runs` times from the `site-packages` of `venv` (made by the tool
+/// `from`), each pass into a fresh directory under `scratch` that is then moved to `trash`
+/// (deleted with the set's other leftovers, outside any timed run).
+pub(crate) fn measure(
+    set: &str,
+    from: &'static str,
+    venv: &Path,
+    scratch: &Path,
+    trash: &Path,
+    runs: usize,
+) -> Result<Floor> {
+    let site = site_packages(venv)?;
+    let entries = entries(&site)?;
+    let threads = common::cpus();
+    let mut samples = Vec::new();
+    for run in 0..runs.max(1) {
+        let dest = scratch.join(format!("floor-{run}"));
+        common::discard(&dest, trash)?;
+        common::settle();
+        samples.push(replicate(&site, &entries, &dest, threads)?);
+        common::discard(&dest, trash)?;
+    }
+    let min = samples.iter().copied().reduce(f64::min);
+    let max = samples.iter().copied().reduce(f64::max);
+    Ok(Floor {
+        set: set.to_string(),
+        from,
+        dirs: entries.iter().map(|e| e.dirs.len()).sum(),
+        links: entries.iter().map(|e| e.files.len()).sum(),
+        threads,
+        median_s: common::median(&samples),
+        min_s: min,
+        max_s: max,
+        samples_s: samples,
+    })
+}
+
+/// After the warm runs: the floor measured from the venv of the last warm run (sanctuary's,
+/// else uv's), as many times as each tool ran.
+pub(crate) fn after_warm(
+    config: &Config,
+    set: &ReqSet,
+    workspaces: &[(Tool, Result<Workspace, String>)],
+    synced: &BTreeSet<Tool>,
+) -> Result<Floor, String> {
+    let ws = workspaces
+        .iter()
+        .filter(|(tool, _)| synced.contains(tool))
+        .find_map(|(_, ws)| ws.as_ref().ok())
+        .ok_or_else(|| "no warm run left a synced venv".to_string())?;
+    eprintln!(
+        "[{} warm] the floor: the directories and hard links of the venv",
+        set.name
+    );
+    measure(
+        &set.name,
+        ws.tool.name(),
+        &ws.venv,
+        &ws.dir,
+        &ws.trash,
+        config.runs,
+    )
+    .map_err(|e| format!("{e:#}"))
+}
+
+/// The floor line of a set (see `floor`), against uv's warm median.
+pub(crate) fn print(result: &SetResult) {
+    let set = &result.prepare.set;
+    match &result.floor {
+        Some(Ok(f)) => {
+            let uv = result
+                .cells
+                .iter()
+                .find(|c| c.mode == Mode::Warm.name() && c.tool == Tool::Uv.name())
+                .and_then(|c| c.stats.median_s);
+            let against = match (f.median_s, uv) {
+                (Some(m), Some(u)) if u > 0.0 => format!(
+                    ", {:.2}x uv's warm median (the warm target: {:.1}x)",
+                    m / u,
+                    target(Mode::Warm)
+                ),
+                _ => String::new(),
+            };
+            println!(
+                "floor {set}: the {} directories and {} hard links of {}'s venv, made again on {} \
+                 thread(s) with nothing else done: {} s{against}",
+                f.dirs,
+                f.links,
+                f.from,
+                f.threads,
+                common::Stats {
+                    median_s: f.median_s,
+                    min_s: f.min_s,
+                    max_s: f.max_s,
+                    median_max_rss_mib: None,
+                    median_cpu_s: None,
+                }
+                .time_cell(false),
+            );
+        }
+        Some(Err(why)) => println!("floor {set}: not measured ({why})"),
+        None => {}
+    }
+}
+
+/// The offline self-check: a small tree is made again, the same directories and the same
+/// files (as links to the originals), and counted.
+pub(crate) fn self_check() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let site = dir.path().join("venv/lib/python3.11/site-packages");
+    for d in ["pkg/sub/deep", "pkg-1.0.dist-info", "other"] {
+        fs::create_dir_all(site.join(d))?;
+    }
+    for f in [
+        "pkg/__init__.py",
+        "pkg/sub/a.py",
+        "pkg/sub/deep/b.so",
+        "pkg-1.0.dist-info/RECORD",
+        "module.py",
+    ] {
+        fs::write(site.join(f), f)?;
+    }
+    let floor = measure(
+        "test",
+        "sanctuary",
+        &dir.path().join("venv"),
+        dir.path(),
+        &dir.path().join("trash"),
+        2,
+    )?;
+    assert_eq!((floor.dirs, floor.links), (5, 5), "{floor:?}");
+    assert_eq!(floor.samples_s.len(), 2);
+    // Each pass left a whole copy in the trash: the same files, as links to the originals.
+    let copies: Vec<_> = fs::read_dir(dir.path().join("trash"))?.collect::<Result<_, _>>()?;
+    assert_eq!(copies.len(), 2);
+    for copy in copies {
+        let linked = copy.path().join("pkg/sub/deep/b.so");
+        assert_eq!(fs::read_to_string(&linked)?, "pkg/sub/deep/b.so");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            assert_eq!(
+                fs::metadata(&linked)?.ino(),
+                fs::metadata(site.join("pkg/sub/deep/b.so"))?.ino()
+            );
+        }
+        assert!(copy.path().join("other").is_dir());
+    }
+    Ok(())
+}
