@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::common;
@@ -44,18 +44,6 @@ pub(crate) struct Floor {
 struct Entry {
     dirs: Vec<PathBuf>,
     files: Vec<PathBuf>,
-}
-
-/// The `site-packages` directory of `venv`.
-pub(crate) fn site_packages(venv: &Path) -> Result<PathBuf> {
-    let lib = venv.join("lib");
-    for entry in fs::read_dir(&lib).with_context(|| format!("reading {}", lib.display()))? {
-        let site = entry?.path().join("site-packages");
-        if site.is_dir() {
-            return Ok(site);
-        }
-    }
-    bail!("no site-packages under {}", lib.display())
 }
 
 /// The entries of `site`, each with its paths relative to `site`, largest first.
@@ -131,7 +119,8 @@ pub(crate) fn measure(
     trash: &Path,
     runs: usize,
 ) -> Result<Floor> {
-    let site = site_packages(venv)?;
+    // The library's own answer, as `sync` finds it.
+    let site = sanctuary::environment::find_site_packages(venv)?;
     let entries = entries(&site)?;
     let threads = common::cpus();
     let mut samples = Vec::new();
@@ -210,14 +199,10 @@ pub(crate) fn print(result: &SetResult) {
                 f.links,
                 f.from,
                 f.threads,
-                common::Stats {
-                    median_s: f.median_s,
-                    min_s: f.min_s,
-                    max_s: f.max_s,
-                    median_max_rss_mib: None,
-                    median_cpu_s: None,
-                }
-                .time_cell(false),
+                match (f.median_s, f.min_s, f.max_s) {
+                    (Some(m), Some(lo), Some(hi)) => format!("{m:.3} ({lo:.3}-{hi:.3})"),
+                    _ => "-".to_string(),
+                },
             );
         }
         Some(Err(why)) => println!("floor {set}: not measured ({why})"),
