@@ -649,6 +649,15 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
+/// The median, minimum and maximum of `values` (all `None` when there are none).
+pub fn median_min_max(values: &[f64]) -> (Option<f64>, Option<f64>, Option<f64>) {
+    (
+        median(values),
+        values.iter().copied().reduce(f64::min),
+        values.iter().copied().reduce(f64::max),
+    )
+}
+
 /// The summary of one cell's runs.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Stats {
@@ -668,10 +677,11 @@ impl Stats {
             .filter_map(|s| s.max_rss_kib.map(|k| k as f64 / 1024.0))
             .collect();
         let cpu: Vec<f64> = samples.iter().filter_map(|s| s.cpu_s).collect();
+        let (median_s, min_s, max_s) = median_min_max(&walls);
         Stats {
-            median_s: median(&walls),
-            min_s: walls.iter().copied().reduce(f64::min),
-            max_s: walls.iter().copied().reduce(f64::max),
+            median_s,
+            min_s,
+            max_s,
             median_max_rss_mib: median(&rss),
             median_cpu_s: median(&cpu),
         }

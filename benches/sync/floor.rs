@@ -131,17 +131,16 @@ pub(crate) fn measure(
         samples.push(replicate(&site, &entries, &dest, threads)?);
         common::discard(&dest, trash)?;
     }
-    let min = samples.iter().copied().reduce(f64::min);
-    let max = samples.iter().copied().reduce(f64::max);
+    let (median_s, min_s, max_s) = common::median_min_max(&samples);
     Ok(Floor {
         set: set.to_string(),
         from,
         dirs: entries.iter().map(|e| e.dirs.len()).sum(),
         links: entries.iter().map(|e| e.files.len()).sum(),
         threads,
-        median_s: common::median(&samples),
-        min_s: min,
-        max_s: max,
+        median_s,
+        min_s,
+        max_s,
         samples_s: samples,
     })
 }
