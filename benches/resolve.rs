@@ -668,6 +668,10 @@ fn self_check() -> Result<()> {
 }
 
 fn main() -> Result<()> {
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    if let Some(launched) = common::launch::serve() {
+        return launched;
+    }
     let Some(positional) = common::bench_args() else {
         return self_check();
     };

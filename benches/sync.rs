@@ -12,6 +12,8 @@
 //! and the venv is made the same way for both, outside the timed run. Then, per mode, repetition 1 of both tools,
 //! repetition 2, and so on, the order of the tools swapped from one repetition to the next.
 
+#[path = "sync/cold_floor.rs"]
+mod cold_floor;
 #[path = "common/mod.rs"]
 mod common;
 #[path = "sync/floor.rs"]
@@ -428,6 +430,8 @@ struct SetResult {
     check: Option<VenvCheck>,
     /// The warm floor (see `floor`), or why it was not measured; `None` without warm runs.
     floor: Option<Result<floor::Floor, String>>,
+    /// The cold floor (see `cold_floor`), likewise; `None` without cold runs.
+    cold_floor: Option<Result<cold_floor::ColdFloor, String>>,
     prepare: PrepareInfo,
 }
 
@@ -451,7 +455,7 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
     let mut warm_cache: BTreeMap<Tool, PathBuf> = BTreeMap::new();
     let mut synced: BTreeSet<Tool> = BTreeSet::new();
     let mut check = None;
-    let mut floor = None;
+    let (mut floor, mut cold_floor) = (None, None);
     let mut cells = Vec::new();
 
     for &mode in &config.modes {
@@ -530,8 +534,12 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
             cell.finish();
         }
         cells.extend(mode_cells);
-        if mode == Mode::Warm {
-            floor = Some(floor::after_warm(config, set, &workspaces, &synced));
+        match mode {
+            Mode::Cold => {
+                cold_floor = Some(cold_floor::after_cold(config, set, &workspaces, &synced));
+            }
+            Mode::Warm => floor = Some(floor::after_warm(config, set, &workspaces, &synced)),
+            Mode::Noop => {}
         }
     }
     // The set is done: what it discarded can go now, outside any timed run.
@@ -540,6 +548,7 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
         cells,
         check,
         floor,
+        cold_floor,
         prepare: prepare_info,
     })
 }
@@ -779,6 +788,7 @@ fn print_report(config: &Config, results: &[SetResult], verdicts: &[Verdict]) {
     }
 
     for result in results {
+        cold_floor::print(result);
         floor::print(result);
     }
 
@@ -802,6 +812,8 @@ struct Report<'a> {
     checks: Vec<&'a VenvCheck>,
     /// The warm floor of each set where it was measured (see `floor`).
     floors: Vec<&'a floor::Floor>,
+    /// The cold floor of each set where it was measured (see `cold_floor`).
+    cold_floors: Vec<&'a cold_floor::ColdFloor>,
     cells: Vec<&'a Cell>,
     verdicts: &'a [Verdict],
 }
@@ -831,6 +843,10 @@ fn write_json(config: &Config, results: &[SetResult], verdicts: &[Verdict]) -> R
         floors: results
             .iter()
             .filter_map(|r| r.floor.as_ref()?.as_ref().ok())
+            .collect(),
+        cold_floors: results
+            .iter()
+            .filter_map(|r| r.cold_floor.as_ref()?.as_ref().ok())
             .collect(),
         cells: results.iter().flat_map(|r| &r.cells).collect(),
         verdicts,
@@ -903,11 +919,16 @@ fn self_check() -> Result<()> {
         .count();
     assert!(removed >= inherited);
     floor::self_check()?;
+    cold_floor::self_check()?;
     println!("sync bench: self-check passed (run it with `cargo bench --bench sync`)");
     Ok(())
 }
 
 fn main() -> Result<()> {
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    if let Some(launched) = common::launch::serve() {
+        return launched;
+    }
     let Some(positional) = common::bench_args() else {
         return self_check();
     };

@@ -7,14 +7,19 @@
 
 #![allow(dead_code)]
 
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+pub mod launch;
+mod process;
+
+pub use process::{Outcome, Sample, measure, tail};
+
 use std::env;
 use std::ffi::OsString;
 use std::fs;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
@@ -377,67 +382,6 @@ impl ToolInfo {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Running one process: wall time, CPU time and peak memory
-// ---------------------------------------------------------------------------------------------
-
-/// Peak memory and CPU time come from `wait4(2)`, declared here (std has no binding and no new
-/// crate may be added): reaping a child with `wait4` returns that one child's `rusage`, its
-/// waited-for descendants included, so each run gets its own figure. `getrusage(RUSAGE_CHILDREN)`
-/// would not: its `ru_maxrss` is the largest child this process ever reaped, so after the first
-/// big run it stops telling runs apart. `/usr/bin/time -f %M` would work too but adds a process
-/// and a package that a machine may lack, and mixes its line into the tool's stderr.
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-mod sys {
-    use std::os::raw::{c_int, c_long};
-
-    #[repr(C)]
-    #[derive(Default)]
-    pub struct Timeval {
-        pub tv_sec: c_long,
-        pub tv_usec: c_long,
-    }
-
-    /// `struct rusage` on 64-bit Linux: two `timeval`s, then fourteen `long`s, the first of
-    /// which is `ru_maxrss` in KiB.
-    #[repr(C)]
-    #[derive(Default)]
-    pub struct Rusage {
-        pub ru_utime: Timeval,
-        pub ru_stime: Timeval,
-        pub ru_maxrss: c_long,
-        pub rest: [c_long; 13],
-    }
-
-    pub const WNOHANG: c_int = 1;
-    const EINTR: i32 = 4;
-
-    unsafe extern "C" {
-        fn wait4(pid: c_int, status: *mut c_int, options: c_int, rusage: *mut Rusage) -> c_int;
-    }
-
-    /// `Ok(None)` while the child runs (with `WNOHANG`), else its raw wait status and rusage.
-    pub fn wait(pid: u32, options: c_int) -> std::io::Result<Option<(c_int, Rusage)>> {
-        loop {
-            let mut status: c_int = 0;
-            let mut usage = Rusage::default();
-            // SAFETY: both pointers are to live, properly laid-out locals; `pid` is our own
-            // unreaped child, so no other process can be waited for or affected.
-            let rc = unsafe { wait4(pid as c_int, &mut status, options, &mut usage) };
-            match rc {
-                0 => return Ok(None),
-                r if r > 0 => return Ok(Some((status, usage))),
-                _ => {
-                    let err = std::io::Error::last_os_error();
-                    if err.raw_os_error() != Some(EINTR) {
-                        return Err(err);
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Counted runs per (set, mode, tool) unless `BENCH_RUNS` says otherwise: even, so that with
 /// [`order_of`] each end of the order runs first equally often. Whatever the machine did just
 /// before a set (here, ext4 allocating inodes slowly for a few minutes after a large deletion)
@@ -497,138 +441,6 @@ pub fn settle() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Sample {
-    pub wall_s: f64,
-    pub cpu_s: Option<f64>,
-    pub max_rss_kib: Option<u64>,
-}
-
-impl Sample {
-    pub fn rss_mib(&self) -> String {
-        self.max_rss_kib
-            .map_or("?".into(), |k| format!("{:.0}", k as f64 / 1024.0))
-    }
-}
-
-pub enum Outcome {
-    Ok(Sample),
-    Failed { status: String, stderr_tail: String },
-}
-
-/// The last `lines` lines of a file (empty when it cannot be read).
-pub fn tail(path: &Path, lines: usize) -> String {
-    let mut bytes = Vec::new();
-    if let Ok(mut f) = fs::File::open(path) {
-        let _ = f.read_to_end(&mut bytes);
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Runs `cmd` to completion (killing it at `timeout`), its output to `log_dir/{stdout,stderr}.log`.
-pub fn measure(mut cmd: Command, log_dir: &Path, timeout: Duration) -> Result<Outcome> {
-    let stdout_path = log_dir.join("stdout.log");
-    let stderr_path = log_dir.join("stderr.log");
-    cmd.stdin(Stdio::null())
-        .stdout(fs::File::create(&stdout_path)?)
-        .stderr(fs::File::create(&stderr_path)?);
-
-    let start = Instant::now();
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(err) => {
-            return Ok(Outcome::Failed {
-                status: format!("could not start: {err}"),
-                stderr_tail: String::new(),
-            });
-        }
-    };
-
-    let (status, wall, cpu, rss, timed_out) = wait_child(&mut child, start, timeout)?;
-    if status.success() && !timed_out {
-        Ok(Outcome::Ok(Sample {
-            wall_s: wall.as_secs_f64(),
-            cpu_s: cpu,
-            max_rss_kib: rss,
-        }))
-    } else {
-        Ok(Outcome::Failed {
-            status: if timed_out {
-                format!("killed after the {} s timeout", timeout.as_secs())
-            } else {
-                status.to_string()
-            },
-            stderr_tail: tail(&stderr_path, STDERR_TAIL_LINES),
-        })
-    }
-}
-
-/// Exit status, wall time, CPU seconds, peak RSS in KiB, and whether the timeout killed it.
-type Waited = (ExitStatus, Duration, Option<f64>, Option<u64>, bool);
-
-/// Polls the child (every millisecond at first, then every 5 ms: well under the noise of runs
-/// that take a second or more) so the timeout needs no second thread and no signal that could
-/// reach a recycled pid; the child is reaped by `wait4` for its rusage.
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-fn wait_child(
-    child: &mut std::process::Child,
-    start: Instant,
-    timeout: Duration,
-) -> Result<Waited> {
-    use std::os::unix::process::ExitStatusExt as _;
-    let pid = child.id();
-    let mut killed = false;
-    loop {
-        if let Some((status, usage)) = sys::wait(pid, sys::WNOHANG)? {
-            let wall = start.elapsed();
-            let secs = |t: &sys::Timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-            let cpu = secs(&usage.ru_utime) + secs(&usage.ru_stime);
-            return Ok((
-                ExitStatus::from_raw(status),
-                wall,
-                Some(cpu),
-                Some(usage.ru_maxrss as u64),
-                killed,
-            ));
-        }
-        let elapsed = start.elapsed();
-        if elapsed >= timeout && !killed {
-            // Not reaped yet, so the pid is still ours.
-            let _ = child.kill();
-            killed = true;
-            continue;
-        }
-        let pause = if elapsed < Duration::from_secs(1) {
-            1
-        } else {
-            5
-        };
-        std::thread::sleep(Duration::from_millis(pause));
-    }
-}
-
-/// Elsewhere: std's wait, wall time only.
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-fn wait_child(
-    child: &mut std::process::Child,
-    start: Instant,
-    timeout: Duration,
-) -> Result<Waited> {
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok((status, start.elapsed(), None, None, false));
-        }
-        if start.elapsed() >= timeout {
-            let _ = child.kill();
-            let status = child.wait()?;
-            return Ok((status, start.elapsed(), None, None, true));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -864,11 +676,13 @@ pub fn self_check(order: &[&str]) -> Result<()> {
             wall_s: 2.0,
             cpu_s: Some(1.0),
             max_rss_kib: Some(2048),
+            launcher_rss_kib: None,
         },
         Sample {
             wall_s: 1.0,
             cpu_s: None,
             max_rss_kib: None,
+            launcher_rss_kib: None,
         },
     ]);
     assert_eq!(stats.time_cell(false), "1.50 (1.00-2.00)");
@@ -906,18 +720,6 @@ pub fn self_check(order: &[&str]) -> Result<()> {
     empty_trash(&trash)?;
     assert!(!trash.exists());
 
-    // A failing command is an outcome, not an error of the harness.
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", "echo boom >&2; exit 101"]);
-    match measure(cmd, dir.path(), Duration::from_secs(10))? {
-        Outcome::Failed { stderr_tail, .. } => assert_eq!(stderr_tail, "boom"),
-        Outcome::Ok(_) => bail!("a failing command was measured as a success"),
-    }
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", "sleep 5"]);
-    match measure(cmd, dir.path(), Duration::from_millis(200))? {
-        Outcome::Failed { status, .. } => assert!(status.contains("timeout"), "{status}"),
-        Outcome::Ok(_) => bail!("a command past its timeout was measured as a success"),
-    }
+    process::self_check(dir.path())?;
     Ok(())
 }

@@ -31,10 +31,47 @@ pub(crate) struct Floor {
     pub dirs: usize,
     pub links: usize,
     pub threads: usize,
+    #[serde(flatten)]
+    pub passes: Passes,
+}
+
+/// The times of a floor's passes (the warm one's, or one kind of the cold one's).
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Passes {
     pub samples_s: Vec<f64>,
     pub median_s: Option<f64>,
     pub min_s: Option<f64>,
     pub max_s: Option<f64>,
+}
+
+impl Passes {
+    pub(crate) fn of(samples: Vec<f64>) -> Passes {
+        let (median_s, min_s, max_s) = common::median_min_max(&samples);
+        Passes {
+            samples_s: samples,
+            median_s,
+            min_s,
+            max_s,
+        }
+    }
+
+    /// `median (min-max) s`, three decimals: floors are tens of milliseconds.
+    pub(crate) fn line(&self) -> String {
+        match (self.median_s, self.min_s, self.max_s) {
+            (Some(m), Some(lo), Some(hi)) => format!("{m:.3} ({lo:.3}-{hi:.3}) s"),
+            _ => "- s".to_string(),
+        }
+    }
+
+    /// `, R.RRx uv's MODE median` against `uv`'s median, or nothing without one.
+    pub(crate) fn against(&self, uv: Option<f64>, mode: Mode) -> String {
+        match (self.median_s, uv) {
+            (Some(m), Some(u)) if u > 0.0 => {
+                format!(", {:.2}x uv's {} median", m / u, mode.name())
+            }
+            _ => String::new(),
+        }
+    }
 }
 
 /// One top-level entry of `site-packages` (a package's directory, a `.dist-info`, a module
@@ -131,17 +168,13 @@ pub(crate) fn measure(
         samples.push(replicate(&site, &entries, &dest, threads)?);
         common::discard(&dest, trash)?;
     }
-    let (median_s, min_s, max_s) = common::median_min_max(&samples);
     Ok(Floor {
         set: set.to_string(),
         from,
         dirs: entries.iter().map(|e| e.dirs.len()).sum(),
         links: entries.iter().map(|e| e.files.len()).sum(),
         threads,
-        median_s,
-        min_s,
-        max_s,
-        samples_s: samples,
+        passes: Passes::of(samples),
     })
 }
 
@@ -173,38 +206,31 @@ pub(crate) fn after_warm(
     .map_err(|e| format!("{e:#}"))
 }
 
+/// uv's median time in `mode` for the set of `result`, what a floor is set against.
+pub(crate) fn uv_median(result: &SetResult, mode: Mode) -> Option<f64> {
+    result
+        .cells
+        .iter()
+        .find(|c| c.mode == mode.name() && c.tool == Tool::Uv.name())
+        .and_then(|c| c.stats.median_s)
+}
+
 /// The floor line of a set (see `floor`), against uv's warm median.
 pub(crate) fn print(result: &SetResult) {
     let set = &result.prepare.set;
     match &result.floor {
-        Some(Ok(f)) => {
-            let uv = result
-                .cells
-                .iter()
-                .find(|c| c.mode == Mode::Warm.name() && c.tool == Tool::Uv.name())
-                .and_then(|c| c.stats.median_s);
-            let against = match (f.median_s, uv) {
-                (Some(m), Some(u)) if u > 0.0 => format!(
-                    ", {:.2}x uv's warm median (the warm target: {:.1}x)",
-                    m / u,
-                    target(Mode::Warm)
-                ),
-                _ => String::new(),
-            };
-            println!(
-                "floor {set}: the {} directories and {} hard links of {}'s venv, made again on {} \
-                 thread(s) with nothing else done: {} s{against}",
-                f.dirs,
-                f.links,
-                f.from,
-                f.threads,
-                match (f.median_s, f.min_s, f.max_s) {
-                    (Some(m), Some(lo), Some(hi)) => format!("{m:.3} ({lo:.3}-{hi:.3})"),
-                    _ => "-".to_string(),
-                },
-            );
-        }
-        Some(Err(why)) => println!("floor {set}: not measured ({why})"),
+        Some(Ok(f)) => println!(
+            "floor {set} warm: the {} directories and {} hard links of {}'s venv, made again on {} \
+             thread(s) with nothing else done: {}{} (the warm target: {:.1}x)",
+            f.dirs,
+            f.links,
+            f.from,
+            f.threads,
+            f.passes.line(),
+            f.passes.against(uv_median(result, Mode::Warm), Mode::Warm),
+            target(Mode::Warm),
+        ),
+        Some(Err(why)) => println!("floor {set} warm: not measured ({why})"),
         None => {}
     }
 }
@@ -235,7 +261,7 @@ pub(crate) fn self_check() -> Result<()> {
         2,
     )?;
     assert_eq!((floor.dirs, floor.links), (5, 5), "{floor:?}");
-    assert_eq!(floor.samples_s.len(), 2);
+    assert_eq!(floor.passes.samples_s.len(), 2);
     // Each pass left a whole copy in the trash: the same files, as links to the originals.
     let copies: Vec<_> = fs::read_dir(dir.path().join("trash"))?.collect::<Result<_, _>>()?;
     assert_eq!(copies.len(), 2);
