@@ -491,6 +491,9 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
             )?;
         }
 
+        // Each floor makes a pass after every repetition, as a third contender would.
+        let mut cold_progress = cold_floor::Progress::default();
+        let mut warm_progress = floor::Progress::default();
         for rep in 0..config.runs {
             eprintln!("[{} {} {}/{}]", set.name, mode.name(), rep + 1, config.runs);
             for i in order_of(rep, workspaces.len()) {
@@ -529,16 +532,19 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
             if rep == 0 && check.is_none() {
                 check = check_first(config, set, mode, &workspaces, &synced, prepared);
             }
+            match mode {
+                Mode::Cold => cold_progress.after_rep(set, rep, &workspaces, &synced),
+                Mode::Warm => warm_progress.after_rep(set, rep, &workspaces, &synced),
+                Mode::Noop => {}
+            }
         }
         for cell in &mut mode_cells {
             cell.finish();
         }
         cells.extend(mode_cells);
         match mode {
-            Mode::Cold => {
-                cold_floor = Some(cold_floor::after_cold(config, set, &workspaces, &synced));
-            }
-            Mode::Warm => floor = Some(floor::after_warm(config, set, &workspaces, &synced)),
+            Mode::Cold => cold_floor = cold_progress.finish(&set.name),
+            Mode::Warm => floor = warm_progress.finish(&set.name),
             Mode::Noop => {}
         }
     }

@@ -4,16 +4,17 @@
 //! archives besides), so a reader sees in the same run as the tools whether a cold target lies
 //! near or below what any installer can reach here.
 //!
-//! The wheels are the ones sanctuary's last cold run installed, found by the
+//! The wheels are the ones sanctuary's first cold run installed, found by the
 //! `provenance_url.json` it writes into each `.dist-info` (uv records no such file), fetched
 //! again outside any timed pass and checked against the recorded sha256. Each timed pass hashes
 //! every archive (a lockfile's hashes are checked by both tools) and writes every file of it,
 //! inflated, under a fresh directory beside the tools' (the same file system), one directory
 //! per wheel: no cache, no hard links, no venv layout, no `RECORD` of its own, so the figure is
 //! a lower bound. A second kind of pass also hashes every written file, the check of each
-//! wheel's `RECORD` that sanctuary makes and uv does not.
+//! wheel's `RECORD` that sanctuary makes and uv does not. One pass of each kind follows every
+//! repetition of the tools (see [`Progress`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::{Cursor, Read as _};
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::common;
 use crate::floor::{Passes, uv_median};
-use crate::{Config, Mode, ReqSet, SetResult, Tool, Workspace, target};
+use crate::{Mode, ReqSet, SetResult, Tool, Workspace, target};
 
 /// How many wheels are fetched at once before the passes (untimed).
 const FETCHES_AT_ONCE: usize = 16;
@@ -187,74 +188,122 @@ fn pass(
     Ok((wall, files, bytes))
 }
 
-/// Measure the floor `runs` times of each kind from the wheels recorded in `venv`, the two
-/// kinds alternating, each pass into a fresh directory under `scratch` that is then moved to
-/// `trash` (deleted with the set's other leftovers, outside any timed pass).
-pub(crate) fn measure(
-    set: &str,
-    venv: &Path,
-    scratch: &Path,
-    trash: &Path,
-    runs: usize,
-) -> Result<ColdFloor> {
-    let wheels = fetch_all(&installed_wheels(venv)?)?;
-    let threads = common::cpus();
-    let (mut plain, mut checked) = (Vec::new(), Vec::new());
-    let mut counts = None;
-    for run in 0..runs.max(1) {
-        let kinds = if run % 2 == 0 {
+/// The cold floor of a set while its cold runs go on: one pass of each kind after every
+/// repetition of the tools, so that the floor meets the same state of the machine as they do
+/// (a cold run's time drifts with what the runs before it left in the page cache and the file
+/// system). The wheels are fetched once, before the first pass.
+#[derive(Default)]
+pub(crate) struct Progress {
+    wheels: Option<Vec<Wheel>>,
+    plain: Vec<f64>,
+    checked: Vec<f64>,
+    /// The files each pass wrote and their bytes, the same every time.
+    counts: Option<(usize, u64)>,
+    /// Why the floor stopped, if it did.
+    error: Option<String>,
+}
+
+impl Progress {
+    /// After repetition `rep`: the passes, from the venv of sanctuary's run.
+    pub(crate) fn after_rep(
+        &mut self,
+        set: &ReqSet,
+        rep: usize,
+        workspaces: &[(Tool, Result<Workspace, String>)],
+        synced: &BTreeSet<Tool>,
+    ) {
+        if self.error.is_some() {
+            return;
+        }
+        let ws = workspaces
+            .iter()
+            .filter(|(tool, _)| *tool == Tool::Sanctuary && synced.contains(tool))
+            .find_map(|(_, ws)| ws.as_ref().ok());
+        let Some(ws) = ws else {
+            self.error = Some(
+                "no cold run of sanctuary left a synced venv (only sanctuary records where \
+                 each wheel came from)"
+                    .to_string(),
+            );
+            return;
+        };
+        if self.wheels.is_none() {
+            eprintln!(
+                "[{} cold] the floor: fetching the wheels of sanctuary's venv again (untimed)",
+                set.name
+            );
+        }
+        eprintln!("[{} cold] the floor, pass {}", set.name, rep + 1);
+        if let Err(e) = self.pass_from(&ws.venv, &ws.dir, &ws.trash, rep) {
+            self.error = Some(format!("{e:#}"));
+        }
+    }
+
+    /// One pass of each kind (which first alternates with `rep`) from the wheels recorded in
+    /// `venv`, each into a fresh directory under `scratch` that is then moved to `trash`
+    /// (deleted with the set's other leftovers, outside any timed pass).
+    fn pass_from(&mut self, venv: &Path, scratch: &Path, trash: &Path, rep: usize) -> Result<()> {
+        if self.wheels.is_none() {
+            self.wheels = Some(fetch_all(&installed_wheels(venv)?)?);
+        }
+        let wheels = self.wheels.as_deref().unwrap_or_default();
+        let kinds = if rep.is_multiple_of(2) {
             [false, true]
         } else {
             [true, false]
         };
         for hash_files in kinds {
-            let dest = scratch.join(format!("cold-floor-{run}-{hash_files}"));
+            let dest = scratch.join(format!("cold-floor-{rep}-{hash_files}"));
             common::discard(&dest, trash)?;
             common::settle();
-            let (wall, files, bytes) = pass(&wheels, &dest, hash_files, threads)?;
+            let (wall, files, bytes) = pass(wheels, &dest, hash_files, common::cpus())?;
             common::discard(&dest, trash)?;
-            if counts.is_some_and(|c| c != (files, bytes)) {
+            if let Some(counts) = self.counts
+                && counts != (files, bytes)
+            {
                 bail!("two passes wrote different files: {counts:?}, then {files} ({bytes} bytes)");
             }
-            counts = Some((files, bytes));
-            if hash_files { &mut checked } else { &mut plain }.push(wall);
+            self.counts = Some((files, bytes));
+            if hash_files {
+                self.checked.push(wall)
+            } else {
+                self.plain.push(wall)
+            }
         }
+        Ok(())
     }
-    let (files, file_bytes) = counts.unwrap_or_default();
-    Ok(ColdFloor {
-        set: set.to_string(),
-        wheels: wheels.len(),
-        archive_bytes: wheels.iter().map(|w| w.bytes.len() as u64).sum(),
-        files,
-        file_bytes,
-        threads,
-        plain: Passes::of(plain),
-        record_checked: Passes::of(checked),
-    })
+
+    /// What the passes measured, or why there were none; `None` when none was due.
+    pub(crate) fn finish(self, set: &str) -> Option<Result<ColdFloor, String>> {
+        if let Some(error) = self.error {
+            return Some(Err(error));
+        }
+        let wheels = self.wheels?;
+        let (files, file_bytes) = self.counts.unwrap_or_default();
+        Some(Ok(ColdFloor {
+            set: set.to_string(),
+            wheels: wheels.len(),
+            archive_bytes: wheels.iter().map(|w| w.bytes.len() as u64).sum(),
+            files,
+            file_bytes,
+            threads: common::cpus(),
+            plain: Passes::of(self.plain),
+            record_checked: Passes::of(self.checked),
+        }))
+    }
 }
 
-/// After the cold runs: the floor from the venv of sanctuary's last cold run, as many times
-/// (of each kind) as each tool ran.
-pub(crate) fn after_cold(
-    config: &Config,
-    set: &ReqSet,
-    workspaces: &[(Tool, Result<Workspace, String>)],
-    synced: &std::collections::BTreeSet<Tool>,
-) -> Result<ColdFloor, String> {
-    let ws = workspaces
-        .iter()
-        .filter(|(tool, _)| *tool == Tool::Sanctuary && synced.contains(tool))
-        .find_map(|(_, ws)| ws.as_ref().ok())
-        .ok_or_else(|| {
-            "no cold run of sanctuary left a synced venv (only sanctuary records where each \
-             wheel came from)"
-                .to_string()
-        })?;
-    eprintln!(
-        "[{} cold] the floor: the same wheels hashed, inflated and written",
-        set.name
-    );
-    measure(&set.name, &ws.venv, &ws.dir, &ws.trash, config.runs).map_err(|e| format!("{e:#}"))
+/// The floor measured `runs` times of each kind from the wheels recorded in `venv`, as the
+/// bench does after each repetition (for the self-check).
+fn measure(venv: &Path, scratch: &Path, trash: &Path, runs: usize) -> Result<ColdFloor> {
+    let mut progress = Progress::default();
+    for rep in 0..runs {
+        progress.pass_from(venv, scratch, trash, rep)?;
+    }
+    progress
+        .finish("test")
+        .context("no pass was made")?
+        .map_err(|e| anyhow!(e))
 }
 
 /// The cold floor line of a set, against uv's cold median.
@@ -334,7 +383,7 @@ pub(crate) fn self_check() -> Result<()> {
         )?;
     }
     let trash = dir.path().join("trash");
-    let floor = measure("test", &dir.path().join("venv"), dir.path(), &trash, 2)?;
+    let floor = measure(&dir.path().join("venv"), dir.path(), &trash, 2)?;
     assert_eq!(
         (floor.wheels, floor.files, floor.file_bytes),
         (2, 4, 6),
@@ -355,7 +404,7 @@ pub(crate) fn self_check() -> Result<()> {
 
     // Another archive under a recorded hash is refused, by its URL.
     fs::write(dir.path().join("b-2.0-py3-none-any.whl"), b"not the wheel")?;
-    let err = measure("test", &dir.path().join("venv"), dir.path(), &trash, 1)
+    let err = measure(&dir.path().join("venv"), dir.path(), &trash, 1)
         .expect_err("a wheel that does not match its recorded sha256 was used");
     assert!(
         format!("{err:#}").contains("b-2.0-py3-none-any.whl: sha256"),

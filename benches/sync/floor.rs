@@ -4,7 +4,8 @@
 //! bench measures it in the same run as the tools, so a reader sees whether a warm target lies
 //! below what any installer that links from a cache can reach here.
 //!
-//! The tree is the `site-packages` of a venv the warm runs left: every directory in it is made
+//! One pass follows every repetition of the tools (see [`Progress`]). The tree is the
+//! `site-packages` of the venv the repetition left: every directory in it is made
 //! again and every regular file hard-linked, into a fresh directory beside it (the same file
 //! system). Files an installer writes rather than links (`RECORD`, `INSTALLER`, scripts in
 //! `bin/`) are linked here too, which is cheaper, so the figure is a lower bound. Nothing is
@@ -20,7 +21,7 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::common;
-use crate::{Config, Mode, ReqSet, SetResult, Tool, Workspace, target};
+use crate::{Mode, ReqSet, SetResult, Tool, Workspace, target};
 
 /// What the floor of one set measured.
 #[derive(Debug, Serialize)]
@@ -145,65 +146,90 @@ fn replicate(site: &Path, entries: &[Entry], dest: &Path, threads: usize) -> Res
     Ok(started.elapsed().as_secs_f64())
 }
 
-/// Measure the floor `runs` times from the `site-packages` of `venv` (made by the tool
-/// `from`), each pass into a fresh directory under `scratch` that is then moved to `trash`
-/// (deleted with the set's other leftovers, outside any timed run).
-pub(crate) fn measure(
-    set: &str,
-    from: &'static str,
-    venv: &Path,
-    scratch: &Path,
-    trash: &Path,
-    runs: usize,
-) -> Result<Floor> {
-    // The library's own answer, as `sync` finds it.
-    let site = sanctuary::environment::find_site_packages(venv)?;
-    let entries = entries(&site)?;
-    let threads = common::cpus();
-    let mut samples = Vec::new();
-    for run in 0..runs.max(1) {
-        let dest = scratch.join(format!("floor-{run}"));
-        common::discard(&dest, trash)?;
-        common::settle();
-        samples.push(replicate(&site, &entries, &dest, threads)?);
-        common::discard(&dest, trash)?;
-    }
-    Ok(Floor {
-        set: set.to_string(),
-        from,
-        dirs: entries.iter().map(|e| e.dirs.len()).sum(),
-        links: entries.iter().map(|e| e.files.len()).sum(),
-        threads,
-        passes: Passes::of(samples),
-    })
+/// The warm floor of a set while its warm runs go on: one pass after every repetition of the
+/// tools, so that the floor meets the same state of the machine as they do.
+#[derive(Default)]
+pub(crate) struct Progress {
+    /// The tool whose venv the first pass replicated, and what it held.
+    from: Option<&'static str>,
+    counts: (usize, usize),
+    samples: Vec<f64>,
+    /// Why the floor stopped, if it did.
+    error: Option<String>,
 }
 
-/// After the warm runs: the floor measured from the venv of the last warm run (sanctuary's,
-/// else uv's), as many times as each tool ran.
-pub(crate) fn after_warm(
-    config: &Config,
-    set: &ReqSet,
-    workspaces: &[(Tool, Result<Workspace, String>)],
-    synced: &BTreeSet<Tool>,
-) -> Result<Floor, String> {
-    let ws = workspaces
-        .iter()
-        .filter(|(tool, _)| synced.contains(tool))
-        .find_map(|(_, ws)| ws.as_ref().ok())
-        .ok_or_else(|| "no warm run left a synced venv".to_string())?;
-    eprintln!(
-        "[{} warm] the floor: the directories and hard links of the venv",
-        set.name
-    );
-    measure(
-        &set.name,
-        ws.tool.name(),
-        &ws.venv,
-        &ws.dir,
-        &ws.trash,
-        config.runs,
-    )
-    .map_err(|e| format!("{e:#}"))
+impl Progress {
+    /// After repetition `rep`: a pass from the venv the repetition left (sanctuary's, else
+    /// uv's).
+    pub(crate) fn after_rep(
+        &mut self,
+        set: &ReqSet,
+        rep: usize,
+        workspaces: &[(Tool, Result<Workspace, String>)],
+        synced: &BTreeSet<Tool>,
+    ) {
+        if self.error.is_some() {
+            return;
+        }
+        let Some(ws) = workspaces
+            .iter()
+            .filter(|(tool, _)| synced.contains(tool))
+            .find_map(|(_, ws)| ws.as_ref().ok())
+        else {
+            self.error = Some("no warm run left a synced venv".to_string());
+            return;
+        };
+        eprintln!("[{} warm] the floor, pass {}", set.name, rep + 1);
+        if let Err(e) = self.pass_from(ws.tool.name(), &ws.venv, &ws.dir, &ws.trash, rep) {
+            self.error = Some(format!("{e:#}"));
+        }
+    }
+
+    /// One pass from the `site-packages` of `venv` (made by the tool `from`; walked again
+    /// each time, untimed, since every repetition makes a new venv), into a fresh directory
+    /// under `scratch` that is then moved to `trash` (deleted with the set's other leftovers,
+    /// outside any timed run).
+    fn pass_from(
+        &mut self,
+        from: &'static str,
+        venv: &Path,
+        scratch: &Path,
+        trash: &Path,
+        rep: usize,
+    ) -> Result<()> {
+        // The library's own answer, as `sync` finds it.
+        let site = sanctuary::environment::find_site_packages(venv)?;
+        let entries = entries(&site)?;
+        let dest = scratch.join(format!("floor-{rep}"));
+        common::discard(&dest, trash)?;
+        common::settle();
+        self.samples
+            .push(replicate(&site, &entries, &dest, common::cpus())?);
+        common::discard(&dest, trash)?;
+        if self.from.is_none() {
+            self.from = Some(from);
+            self.counts = (
+                entries.iter().map(|e| e.dirs.len()).sum(),
+                entries.iter().map(|e| e.files.len()).sum(),
+            );
+        }
+        Ok(())
+    }
+
+    /// What the passes measured, or why there were none; `None` when none was due.
+    pub(crate) fn finish(self, set: &str) -> Option<Result<Floor, String>> {
+        if let Some(error) = self.error {
+            return Some(Err(error));
+        }
+        Some(Ok(Floor {
+            set: set.to_string(),
+            from: self.from?,
+            dirs: self.counts.0,
+            links: self.counts.1,
+            threads: common::cpus(),
+            passes: Passes::of(self.samples),
+        }))
+    }
 }
 
 /// uv's median time in `mode` for the set of `result`, what a floor is set against.
@@ -252,14 +278,21 @@ pub(crate) fn self_check() -> Result<()> {
     ] {
         fs::write(site.join(f), f)?;
     }
-    let floor = measure(
-        "test",
-        "sanctuary",
-        &dir.path().join("venv"),
-        dir.path(),
-        &dir.path().join("trash"),
-        2,
-    )?;
+    let mut progress = Progress::default();
+    for rep in 0..2 {
+        let trash = dir.path().join("trash");
+        progress.pass_from(
+            "sanctuary",
+            &dir.path().join("venv"),
+            dir.path(),
+            &trash,
+            rep,
+        )?;
+    }
+    let floor = progress
+        .finish("test")
+        .context("no pass was made")?
+        .map_err(|e| anyhow::anyhow!(e))?;
     assert_eq!((floor.dirs, floor.links), (5, 5), "{floor:?}");
     assert_eq!(floor.passes.samples_s.len(), 2);
     // Each pass left a whole copy in the trash: the same files, as links to the originals.
