@@ -27,7 +27,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::common;
-use crate::floor::{Passes, uv_median};
+use crate::floor::{Passes, synced_workspace, uv_median};
 use crate::{Mode, ReqSet, SetResult, Tool, Workspace, target};
 
 /// How many wheels are fetched at once before the passes (untimed).
@@ -215,11 +215,7 @@ impl Progress {
         if self.error.is_some() {
             return;
         }
-        let ws = workspaces
-            .iter()
-            .filter(|(tool, _)| *tool == Tool::Sanctuary && synced.contains(tool))
-            .find_map(|(_, ws)| ws.as_ref().ok());
-        let Some(ws) = ws else {
+        let Some(ws) = synced_workspace(workspaces, synced, Some(Tool::Sanctuary)) else {
             self.error = Some(
                 "no cold run of sanctuary left a synced venv (only sanctuary records where \
                  each wheel came from)"

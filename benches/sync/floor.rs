@@ -171,11 +171,7 @@ impl Progress {
         if self.error.is_some() {
             return;
         }
-        let Some(ws) = workspaces
-            .iter()
-            .filter(|(tool, _)| synced.contains(tool))
-            .find_map(|(_, ws)| ws.as_ref().ok())
-        else {
+        let Some(ws) = synced_workspace(workspaces, synced, None) else {
             self.error = Some("no warm run left a synced venv".to_string());
             return;
         };
@@ -230,6 +226,19 @@ impl Progress {
             passes: Passes::of(self.samples),
         }))
     }
+}
+
+/// The workspace of the first tool (`only` that one, when given) whose venv the last
+/// repetition left synced.
+pub(crate) fn synced_workspace<'a>(
+    workspaces: &'a [(Tool, Result<Workspace, String>)],
+    synced: &BTreeSet<Tool>,
+    only: Option<Tool>,
+) -> Option<&'a Workspace> {
+    workspaces
+        .iter()
+        .filter(|(tool, _)| synced.contains(tool) && only.is_none_or(|only| *tool == only))
+        .find_map(|(_, ws)| ws.as_ref().ok())
 }
 
 /// uv's median time in `mode` for the set of `result`, what a floor is set against.
