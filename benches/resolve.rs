@@ -10,6 +10,8 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "resolve/floor.rs"]
+mod floor;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -362,7 +364,11 @@ fn run_once(cell: &mut Cell, ws: &Workspace, cache: &Path, timeout: Duration) ->
 }
 
 /// All modes of one requirement set, every tool, repetitions interleaved across tools.
-fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<Vec<Cell>> {
+/// The cells of a set, and its warm floor (see `floor`) or why it was not measured (`None`
+/// without warm runs).
+type SetResult = (Vec<Cell>, Option<Result<floor::Floor, String>>);
+
+fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<SetResult> {
     let mut workspaces: Vec<(Tool, Result<Workspace, String>)> = Vec::new();
     for &tool in &config.tools {
         let ws = match &config.bins[&tool] {
@@ -380,6 +386,7 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<Vec<Cell>> {
     // Caches done with are moved here and deleted after the set (see `common::discard`).
     let trash = trash_of(root, set);
     let mut cells = Vec::new();
+    let mut warm_floor = None;
 
     for &mode in &config.modes {
         let mut mode_cells: Vec<Cell> = workspaces
@@ -419,6 +426,8 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<Vec<Cell>> {
             }
         }
 
+        // The floor makes a pass after every warm repetition, as another contender would.
+        let mut progress = floor::Progress::default();
         for rep in 0..config.runs {
             eprintln!("[{} {} {}/{}]", set.name, mode.name(), rep + 1, config.runs);
             for i in order_of(rep, workspaces.len()) {
@@ -444,15 +453,22 @@ fn bench_set(config: &Config, root: &Path, set: &ReqSet) -> Result<Vec<Cell>> {
                     }
                 }
             }
+            if mode == Mode::Warm && config.tools.contains(&Tool::Sanctuary) {
+                let cache = warm_cache.get(&Tool::Sanctuary).map(PathBuf::as_path);
+                progress.after_rep(&set.name, rep, cache);
+            }
         }
         for cell in &mut mode_cells {
             cell.finish();
         }
         cells.extend(mode_cells);
+        if mode == Mode::Warm {
+            warm_floor = progress.finish(&set.name);
+        }
     }
     // The set is done: what it discarded can go now, outside any timed run.
     empty_trash(&trash)?;
-    Ok(cells)
+    Ok((cells, warm_floor))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,7 +553,12 @@ fn verdicts(config: &Config, cells: &[Cell]) -> Vec<Verdict> {
     out
 }
 
-fn print_report(config: &Config, cells: &[Cell], verdicts: &[Verdict]) {
+fn print_report(
+    config: &Config,
+    cells: &[Cell],
+    floors: &[(String, Option<Result<floor::Floor, String>>)],
+    verdicts: &[Verdict],
+) {
     println!();
     println!(
         "{:<14} {:<5} {:<12} {:>26} {:>8} {:>8} {:>6}",
@@ -592,6 +613,14 @@ fn print_report(config: &Config, cells: &[Cell], verdicts: &[Verdict]) {
         }
     }
 
+    if floors.iter().any(|(_, f)| f.is_some()) {
+        println!();
+    }
+    for (set, f) in floors {
+        let uv = find(cells, set, Mode::Warm.name(), Tool::Uv).and_then(|c| c.stats.median_s);
+        floor::print(set, f, uv, Targets::of(set).get(Mode::Warm));
+    }
+
     common::print_errors(cells);
 }
 
@@ -606,6 +635,8 @@ struct Report<'a> {
     tools: BTreeMap<&'static str, ToolInfo>,
     sets: &'a [ReqSet],
     cells: &'a [Cell],
+    /// The warm floor of each set where it was measured (see `floor`).
+    floors: Vec<&'a floor::Floor>,
     verdicts: &'a [Verdict],
 }
 
@@ -621,7 +652,12 @@ fn report_targets(sets: &[ReqSet]) -> BTreeMap<&str, Targets> {
     targets
 }
 
-fn write_json(config: &Config, cells: &[Cell], verdicts: &[Verdict]) -> Result<()> {
+fn write_json(
+    config: &Config,
+    cells: &[Cell],
+    floors: &[(String, Option<Result<floor::Floor, String>>)],
+    verdicts: &[Verdict],
+) -> Result<()> {
     let tools = config
         .tools
         .iter()
@@ -636,6 +672,10 @@ fn write_json(config: &Config, cells: &[Cell], verdicts: &[Verdict]) -> Result<(
         tools,
         sets: &config.sets,
         cells,
+        floors: floors
+            .iter()
+            .filter_map(|(_, f)| f.as_ref()?.as_ref().ok())
+            .collect(),
         verdicts,
     };
     common::write_json(&config.results_path, &report)
@@ -663,6 +703,7 @@ fn self_check() -> Result<()> {
     assert_eq!(Targets::of("sdists").get(Mode::Cold), 1.0);
     assert_eq!(Targets::of("sdists").get(Mode::Warm), 0.2);
     assert_eq!(Targets::of("standard"), DEFAULT_TARGETS);
+    floor::self_check()?;
     println!("resolve bench: self-check passed (run it with `cargo bench --bench resolve`)");
     Ok(())
 }
@@ -701,13 +742,15 @@ fn main() -> Result<()> {
         work.path(),
     );
 
-    let mut cells = Vec::new();
+    let (mut cells, mut floors) = (Vec::new(), Vec::new());
     for set in &config.sets {
-        cells.extend(bench_set(&config, work.path(), set)?);
+        let (set_cells, floor) = bench_set(&config, work.path(), set)?;
+        cells.extend(set_cells);
+        floors.push((set.name.clone(), floor));
     }
     let verdicts = verdicts(&config, &cells);
-    print_report(&config, &cells, &verdicts);
-    write_json(&config, &cells, &verdicts)?;
+    print_report(&config, &cells, &floors, &verdicts);
+    write_json(&config, &cells, &floors, &verdicts)?;
 
     if config.keep {
         let kept = work.keep();
