@@ -470,6 +470,44 @@ pub fn median_min_max(values: &[f64]) -> (Option<f64>, Option<f64>, Option<f64>)
     )
 }
 
+/// The times of a floor's passes (a bench's measure of the least a tool could take, made
+/// beside the tools' runs).
+#[derive(Debug, Default, Serialize)]
+pub struct Passes {
+    pub samples_s: Vec<f64>,
+    pub median_s: Option<f64>,
+    pub min_s: Option<f64>,
+    pub max_s: Option<f64>,
+}
+
+impl Passes {
+    pub fn of(samples: Vec<f64>) -> Passes {
+        let (median_s, min_s, max_s) = median_min_max(&samples);
+        Passes {
+            samples_s: samples,
+            median_s,
+            min_s,
+            max_s,
+        }
+    }
+
+    /// `median (min-max) s`, three decimals: floors are tens of milliseconds.
+    pub fn line(&self) -> String {
+        match (self.median_s, self.min_s, self.max_s) {
+            (Some(m), Some(lo), Some(hi)) => format!("{m:.3} ({lo:.3}-{hi:.3}) s"),
+            _ => "- s".to_string(),
+        }
+    }
+
+    /// `, R.RRx uv's MODE median` against `uv`'s median, or nothing without one.
+    pub fn against(&self, uv: Option<f64>, mode: &str) -> String {
+        match (self.median_s, uv) {
+            (Some(m), Some(u)) if u > 0.0 => format!(", {:.2}x uv's {mode} median", m / u),
+            _ => String::new(),
+        }
+    }
+}
+
 /// The summary of one cell's runs.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Stats {

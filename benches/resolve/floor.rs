@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use sanctuary::index::cache::PageHeader;
 
-use crate::common;
+use crate::common::{self, Passes};
 
 /// The `Accept` of a simple page request (PEP 691 JSON, as sanctuary asks first).
 const ACCEPT: &str = "application/vnd.pypi.simple.v1+json";
@@ -48,10 +48,8 @@ pub(crate) struct Floor {
     pub pages: usize,
     pub not_modified: usize,
     pub body_bytes: u64,
-    pub samples_s: Vec<f64>,
-    pub median_s: Option<f64>,
-    pub min_s: Option<f64>,
-    pub max_s: Option<f64>,
+    #[serde(flatten)]
+    pub passes: Passes,
 }
 
 /// The pages a warm lock from `cache` asks for: every page entry's header, less those still
@@ -148,6 +146,7 @@ fn pass(runtime: &tokio::runtime::Runtime, pages: &[Page]) -> Result<(f64, usize
 pub(crate) struct Progress {
     pages: Option<Vec<Page>>,
     floor: Floor,
+    samples: Vec<f64>,
     /// Why the floor stopped, if it did.
     error: Option<String>,
 }
@@ -182,7 +181,7 @@ impl Progress {
         self.floor.pages = pages.len();
         self.floor.not_modified = not_modified;
         self.floor.body_bytes = bytes;
-        self.floor.samples_s.push(wall);
+        self.samples.push(wall);
         Ok(())
     }
 
@@ -192,10 +191,11 @@ impl Progress {
             return Some(Err(error));
         }
         self.pages.as_ref()?;
-        let mut floor = self.floor;
-        floor.set = set.to_string();
-        (floor.median_s, floor.min_s, floor.max_s) = common::median_min_max(&floor.samples_s);
-        Some(Ok(floor))
+        Some(Ok(Floor {
+            set: set.to_string(),
+            passes: Passes::of(self.samples),
+            ..self.floor
+        }))
     }
 }
 
@@ -211,14 +211,7 @@ pub(crate) fn print(
         Some(Err(why)) => return println!("floor {set} warm: not measured ({why})"),
         None => return,
     };
-    let time = match (f.median_s, f.min_s, f.max_s) {
-        (Some(m), Some(lo), Some(hi)) => format!("{m:.3} ({lo:.3}-{hi:.3}) s"),
-        _ => "- s".to_string(),
-    };
-    let against = match (f.median_s, uv) {
-        (Some(m), Some(u)) if u > 0.0 => format!(", {:.2}x uv's warm median", m / u),
-        _ => String::new(),
-    };
+    let (time, against) = (f.passes.line(), f.passes.against(uv, "warm"));
     println!(
         "floor {set} warm: the {} simple pages of sanctuary's warm lock ({} not modified, \
          {:.1} MiB of bodies), fetched again at once over one new connection with nothing else \

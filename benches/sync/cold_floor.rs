@@ -27,7 +27,8 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::common;
-use crate::floor::{Passes, synced_workspace, uv_median};
+use crate::common::Passes;
+use crate::floor::{synced_workspace, uv_median};
 use crate::{Mode, ReqSet, SetResult, Tool, Workspace, target};
 
 /// How many wheels are fetched at once before the passes (untimed).
@@ -323,10 +324,10 @@ pub(crate) fn print(result: &SetResult) {
         mib(f.file_bytes),
         f.threads,
         f.plain.line(),
-        f.plain.against(uv, Mode::Cold),
+        f.plain.against(uv, Mode::Cold.name()),
         target(Mode::Cold),
         f.record_checked.line(),
-        f.record_checked.against(uv, Mode::Cold),
+        f.record_checked.against(uv, Mode::Cold.name()),
     );
 }
 

@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::common;
+use crate::common::{self, Passes};
 use crate::{Mode, ReqSet, SetResult, Tool, Workspace, target};
 
 /// What the floor of one set measured.
@@ -34,45 +34,6 @@ pub(crate) struct Floor {
     pub threads: usize,
     #[serde(flatten)]
     pub passes: Passes,
-}
-
-/// The times of a floor's passes (the warm one's, or one kind of the cold one's).
-#[derive(Debug, Default, Serialize)]
-pub(crate) struct Passes {
-    pub samples_s: Vec<f64>,
-    pub median_s: Option<f64>,
-    pub min_s: Option<f64>,
-    pub max_s: Option<f64>,
-}
-
-impl Passes {
-    pub(crate) fn of(samples: Vec<f64>) -> Passes {
-        let (median_s, min_s, max_s) = common::median_min_max(&samples);
-        Passes {
-            samples_s: samples,
-            median_s,
-            min_s,
-            max_s,
-        }
-    }
-
-    /// `median (min-max) s`, three decimals: floors are tens of milliseconds.
-    pub(crate) fn line(&self) -> String {
-        match (self.median_s, self.min_s, self.max_s) {
-            (Some(m), Some(lo), Some(hi)) => format!("{m:.3} ({lo:.3}-{hi:.3}) s"),
-            _ => "- s".to_string(),
-        }
-    }
-
-    /// `, R.RRx uv's MODE median` against `uv`'s median, or nothing without one.
-    pub(crate) fn against(&self, uv: Option<f64>, mode: Mode) -> String {
-        match (self.median_s, uv) {
-            (Some(m), Some(u)) if u > 0.0 => {
-                format!(", {:.2}x uv's {} median", m / u, mode.name())
-            }
-            _ => String::new(),
-        }
-    }
 }
 
 /// One top-level entry of `site-packages` (a package's directory, a `.dist-info`, a module
@@ -262,7 +223,8 @@ pub(crate) fn print(result: &SetResult) {
             f.from,
             f.threads,
             f.passes.line(),
-            f.passes.against(uv_median(result, Mode::Warm), Mode::Warm),
+            f.passes
+                .against(uv_median(result, Mode::Warm), Mode::Warm.name()),
             target(Mode::Warm),
         ),
         Some(Err(why)) => println!("floor {set} warm: not measured ({why})"),
