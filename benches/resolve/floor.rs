@@ -6,13 +6,12 @@
 //! sanctuary would), so a reader sees in the same run as the tools whether a warm target lies
 //! near or below what any tool could reach against this index.
 //!
-//! The pages are those in sanctuary's warm cache, found by the header line of each entry of its
-//! `simple` bucket. One pass follows every warm repetition of the tools (see [`Progress`]); the
+//! The pages are those in sanctuary's warm cache, listed by the library
+//! (`Cache::page_headers`), with the validators it would send. One pass follows every warm repetition of the tools (see [`Progress`]); the
 //! HTTP client is built before the timer starts, and the connection (name lookup, TCP and TLS)
 //! is made within it, as every run makes its own.
 
 use std::fs;
-use std::io::{BufRead as _, Read as _};
 use std::path::Path;
 use std::time::Instant;
 
@@ -20,14 +19,10 @@ use anyhow::{Context as _, Result, anyhow};
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
-use sanctuary::index::cache::PageHeader;
-
 use crate::common::{self, Passes};
 
 /// The `Accept` of a simple page request (PEP 691 JSON, as sanctuary asks first).
 const ACCEPT: &str = "application/vnd.pypi.simple.v1+json";
-/// A page header is one line of a few hundred bytes: more is no header.
-const HEADER_MAX: u64 = 64 * 1024;
 
 /// One page to ask for, with the validators sanctuary would send.
 #[derive(Clone, Debug)]
@@ -35,8 +30,8 @@ struct Page {
     url: String,
     /// `false` for a remembered `404`, which is asked for again.
     found: bool,
-    etag: Option<String>,
-    last_modified: Option<String>,
+    /// `If-None-Match` and `If-Modified-Since`, from the cached validators.
+    conditional: Vec<(&'static str, String)>,
 }
 
 /// What the floor of one set measured.
@@ -55,30 +50,18 @@ pub(crate) struct Floor {
 /// The pages a warm lock from `cache` asks for: every page entry's header, less those still
 /// fresh, in URL order.
 fn pages(cache: &Path, now: u64) -> Result<Vec<Page>> {
-    let dir = sanctuary::cache::CacheRoot::new(cache).simple();
-    let mut pages = Vec::new();
-    for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_none_or(|e| e != "page") {
-            continue;
-        }
-        let mut line = Vec::new();
-        std::io::BufReader::new(fs::File::open(&path)?.take(HEADER_MAX))
-            .read_until(b'\n', &mut line)?;
-        let header: PageHeader = serde_json::from_slice(&line)
-            .with_context(|| format!("{}: no page header", path.display()))?;
-        if header.is_fresh(now) {
-            continue;
-        }
-        pages.push(Page {
+    let mut pages: Vec<Page> = sanctuary::index::cache::Cache::new(cache)
+        .page_headers()
+        .into_iter()
+        .filter(|header| !header.is_fresh(now))
+        .map(|header| Page {
+            conditional: header.policy.conditional_headers(),
             url: header.url,
             found: header.found,
-            etag: header.policy.etag,
-            last_modified: header.policy.last_modified,
-        });
-    }
+        })
+        .collect();
     if pages.is_empty() {
-        anyhow::bail!("no page to ask for in {}", dir.display());
+        anyhow::bail!("no page to ask for in the cache {}", cache.display());
     }
     pages.sort_by(|a, b| a.url.cmp(&b.url));
     Ok(pages)
@@ -93,11 +76,8 @@ fn pass(runtime: &tokio::runtime::Runtime, pages: &[Page]) -> Result<(f64, usize
         .context("building the HTTP client")?;
     let ask = |page: &Page| {
         let mut request = client.get(&page.url).header("Accept", ACCEPT);
-        if let Some(etag) = &page.etag {
-            request = request.header("If-None-Match", etag);
-        }
-        if let Some(date) = &page.last_modified {
-            request = request.header("If-Modified-Since", date);
+        for (name, value) in &page.conditional {
+            request = request.header(*name, value);
         }
         request
     };

@@ -136,6 +136,18 @@ fn header_of(stored: &[u8]) -> Option<(PageHeader, usize)> {
     Some((header, end + 1))
 }
 
+/// The header line of the page entry at `path`, read alone.
+fn page_header_at(path: &Path) -> Option<PageHeader> {
+    use std::io::{BufRead as _, Read as _};
+    let file = std::fs::File::open(path).ok()?;
+    let mut line = Vec::new();
+    // A header is a few hundred bytes: one that is not a line within the cap is no header.
+    std::io::BufReader::with_capacity(4096, file.take(PAGE_HEADER_MAX))
+        .read_until(b'\n', &mut line)
+        .ok()?;
+    header_of(&line).map(|(header, _)| header)
+}
+
 /// The versions of an encoded page body ([`encode_versions`]), each decoded on first use;
 /// `None` when a version line does not parse.
 pub fn lazy_versions(text: &PageText, project: &PackageName) -> Option<Versions> {
@@ -548,15 +560,22 @@ impl Cache {
 
     /// The header of a cached page alone (its first line), without reading its files.
     pub fn read_page_header(&self, key: &str) -> Option<PageHeader> {
-        use std::io::{BufRead as _, Read as _};
         let _reading = crate::spent::timer(crate::spent::Work::ReadingCache);
-        let file = std::fs::File::open(self.page_path(key)).ok()?;
-        let mut line = Vec::new();
-        // A header is a few hundred bytes: one that is not a line within the cap is no header.
-        std::io::BufReader::with_capacity(4096, file.take(PAGE_HEADER_MAX))
-            .read_until(b'\n', &mut line)
-            .ok()?;
-        header_of(&line).map(|(header, _)| header)
+        page_header_at(&self.page_path(key))
+    }
+
+    /// The headers of every cached page, each read alone as by [`Cache::read_page_header`], in
+    /// no set order; an entry without one is left out. (The benches ask a warm lock's pages
+    /// again from them.)
+    pub fn page_headers(&self) -> Vec<PageHeader> {
+        let Ok(entries) = std::fs::read_dir(self.dirs.simple()) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|e| e == "page"))
+            .filter_map(|path| page_header_at(&path))
+            .collect()
     }
 
     /// Store a page: `header`, then `body` (from [`encode_versions`], empty for a 404).
@@ -754,6 +773,39 @@ mod tests {
         assert!(cache.read_page_header("k").is_none(), "no line end");
         std::fs::write(&path, json + "\n").unwrap();
         assert!(cache.read_page_header("k").is_some());
+    }
+
+    /// Every cached page's header is listed, a remembered 404 among them; an entry that has
+    /// no header is left out.
+    #[test]
+    fn every_page_header_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        assert!(cache.page_headers().is_empty(), "no bucket yet");
+        for (key, found) in [("a", true), ("b", false)] {
+            let header = PageHeader {
+                url: format!("https://example.org/simple/{key}/"),
+                policy: CachePolicy::default(),
+                fetched_at: 1,
+                found,
+                body_digest: None,
+            };
+            cache.write_page(key, &header, "").unwrap();
+        }
+        std::fs::write(cache.page_path("c"), "no header").unwrap();
+        let mut listed: Vec<_> = cache
+            .page_headers()
+            .into_iter()
+            .map(|h| (h.url, h.found))
+            .collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            [
+                ("https://example.org/simple/a/".to_string(), true),
+                ("https://example.org/simple/b/".to_string(), false)
+            ]
+        );
     }
 
     /// A page large enough to be mapped reads as the same page read into memory; one that
